@@ -1,0 +1,76 @@
+/**
+ * Starts Azurite's Table service in this process. Used by `npm start`, the tests and the bench, so Table
+ * Storage is always the real Azurite, never a fake.
+ *
+ * Azurite's package `main` is its VS Code extension, so we deep-import the server classes; the constructor is
+ * internal API, which is why `azurite` is pinned exactly in package.json.
+ */
+
+// biome-ignore lint/suspicious/noExplicitAny: Azurite ships no types for its deep modules.
+type Any = any;
+
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+/** Azurite's well-known development key (public, documented by Microsoft; not a secret). */
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export function azuriteConnectionString(host: string, port: number): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://${host}:${port}/${AZURITE_ACCOUNT};`;
+}
+
+export interface AzuriteOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 10002; 0 picks a free port. */
+  port?: number;
+}
+
+export interface RunningAzurite {
+  host: string;
+  port: number;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+export async function startAzurite(opts: AzuriteOptions = {}): Promise<RunningAzurite> {
+  const host = opts.host ?? '127.0.0.1';
+  const TableServer: Any = require('azurite/dist/src/table/TableServer').default;
+  const TableConfiguration: Any = require('azurite/dist/src/table/TableConfiguration').default;
+  // (host, port, keepAliveTimeout, metadataDBPath, enableDebugLog, enableAccessLog, accessLogWriteStream,
+  //  debugLogFilePath, loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, isMemoryPersistence)
+  const config = new TableConfiguration(
+    host,
+    opts.port ?? 10002,
+    undefined,
+    'azurite-unused.json',
+    false,
+    false,
+    undefined,
+    undefined,
+    false,
+    true,
+    '',
+    '',
+    '',
+    undefined,
+    false,
+    true,
+  );
+  const server: Any = new TableServer(config);
+  try {
+    await server.start();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new Error(`Azurite Table: port ${opts.port ?? 10002} on ${host} is already in use`);
+    throw err;
+  }
+  const address = new URL(server.getHttpServerAddress() as string);
+  const port = Number(address.port);
+  return {
+    host,
+    port,
+    connectionString: azuriteConnectionString(host, port),
+    stop: async () => {
+      await server.close();
+    },
+  };
+}
