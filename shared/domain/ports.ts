@@ -1,0 +1,213 @@
+/**
+ * The ports the sync domain needs from the outside world. The domain (mappings, coupling, sync engine) only
+ * sees these interfaces; `shared/adapters/*` implement them over BC, Dataverse, Table Storage and Service Bus.
+ */
+import type { ChangeEvent } from './change-event';
+
+export type Side = 'bc' | 'dataverse';
+
+/** Where a BC table lives: API v2.0, a custom API page, or a published OData v4 page. */
+export interface BcEntityTarget {
+  side: 'bc';
+  kind: 'apiV2' | 'customApi' | 'odataPage';
+  /** Entity set name as in the URL, e.g. `customers`, `priceListLines`, `ItemAvailability`. */
+  entitySet: string;
+  /** Key property; `id` (SystemId) for API pages. */
+  key?: string;
+}
+
+export interface DataverseEntityTarget {
+  side: 'dataverse';
+  /** Entity set name, e.g. `accounts`. */
+  entitySet: string;
+  /** Logical name, e.g. `account`. */
+  logicalName: string;
+  /** Primary key column, e.g. `accountid`. */
+  primaryKey: string;
+}
+
+export type EntityTarget = BcEntityTarget | DataverseEntityTarget;
+
+/** A record as read from one side, with what optimistic concurrency and change detection need. */
+export interface VersionedRecord {
+  id: string;
+  /** Opaque ETag to send back as If-Match. */
+  etag: string;
+  /** BC `lastModifiedDateTime` / Dataverse `modifiedon`, ISO. */
+  modifiedOn: string;
+  /** Dataverse `_modifiedby_value` when known; lets the engine recognise its own writes. */
+  modifiedBy?: string;
+  values: Record<string, unknown>;
+}
+
+export interface ListOptions {
+  /** OData `$filter` in the side's own syntax. */
+  filter?: string;
+  select?: string[];
+  /** Only records modified after this instant (BC `lastModifiedDateTime gt`, Dataverse `modifiedon gt`). */
+  modifiedSince?: string;
+  /** Page size; defaults to the side's maximum (BC 20,000, Dataverse 5,000). */
+  pageSize?: number;
+  /** Resume a listing from a previous page's continuation (a nextLink). */
+  continuation?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back as `continuation` to get the next page. Undefined on the last page. */
+  continuation?: string;
+}
+
+/** Reads and writes records of one side. Errors are thrown as `SyncError` with a stable code. */
+export interface RecordGateway<T extends EntityTarget = EntityTarget> {
+  readonly side: Side;
+  get(target: T, id: string, select?: string[]): Promise<VersionedRecord | undefined>;
+  /** One page at a time, at the maximum page size unless told otherwise. */
+  listPage(target: T, options?: ListOptions): Promise<Page<VersionedRecord>>;
+  /** All pages, lazily: memory stays constant however many records there are. */
+  list(target: T, options?: ListOptions): AsyncIterable<VersionedRecord[]>;
+  /** Creates a record. `id` asks for a deterministic primary key where the side allows it (Dataverse does). */
+  create(target: T, values: Record<string, unknown>, options?: { id?: string }): Promise<VersionedRecord>;
+  /** Updates with If-Match; a stale ETag throws `BC.CONCURRENCY` / `DV.CONCURRENCY`. */
+  update(target: T, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord>;
+  /** Deletes with If-Match when an ETag is given; a missing record is not an error. */
+  delete(target: T, id: string, etag?: string): Promise<void>;
+}
+
+/** The values last synced for one coupled pair, so the next sync can tell which side changed which field. */
+export interface SyncedSnapshot {
+  /** Values of the mapped BC fields as last read or written. */
+  bc: Record<string, unknown>;
+  /** Values of the mapped Dataverse columns as last read or written. */
+  dataverse: Record<string, unknown>;
+}
+
+export type SyncResult = 'inserted' | 'modified' | 'unchanged' | 'skipped' | 'failed' | 'coupled' | 'deleted' | 'deferred';
+
+/** One row of BC's "CRM Integration Record": a BC record coupled to a Dataverse row for one table mapping. */
+export interface Coupling {
+  mapping: string;
+  bcId: string;
+  dataverseId: string;
+  /** Modified-on of each side at the last successful sync. */
+  bcModifiedOn?: string;
+  dataverseModifiedOn?: string;
+  /** Hash of the values last written each way; a write that would repeat it is a no-op (no echo). */
+  fingerprintToDataverse?: string;
+  fingerprintToBc?: string;
+  snapshot?: SyncedSnapshot;
+  lastResult?: SyncResult;
+  lastSyncedAt?: string;
+  lastError?: string;
+  failureCount: number;
+  skipped: boolean;
+  /** BC tenant/environment/company and Dataverse org this coupling belongs to. */
+  environment: string;
+  createdAt: string;
+  /** Optimistic concurrency token of the stored row. */
+  etag: string;
+}
+
+export type NewCoupling = Omit<Coupling, 'etag' | 'createdAt' | 'failureCount' | 'skipped'> &
+  Partial<Pick<Coupling, 'failureCount' | 'skipped'>>;
+
+export interface CouplingStore {
+  getByBcId(mapping: string, bcId: string): Promise<Coupling | undefined>;
+  getByDataverseId(mapping: string, dataverseId: string): Promise<Coupling | undefined>;
+  /**
+   * Couples atomically (both index rows in one transaction). Throws `SyncError('COUPLE.AMBIGUOUS')`-free
+   * `CouplingConflictError` when either record is already coupled, so two workers can never couple twice.
+   */
+  couple(coupling: NewCoupling): Promise<Coupling>;
+  /** Updates sync state with ETag concurrency; throws `CouplingConflictError` when the row changed meanwhile. */
+  update(coupling: Coupling, patch: Partial<Omit<Coupling, 'mapping' | 'bcId' | 'dataverseId' | 'etag' | 'createdAt'>>): Promise<Coupling>;
+  uncouple(mapping: string, bcId: string): Promise<void>;
+  list(
+    mapping: string,
+    options?: { pageSize?: number; continuation?: string; filter?: { skipped?: boolean; failed?: boolean } },
+  ): Promise<Page<Coupling>>;
+  count(mapping: string): Promise<number>;
+}
+
+export class CouplingConflictError extends Error {
+  constructor(
+    message: string,
+    readonly existing?: Coupling,
+  ) {
+    super(message);
+    this.name = 'CouplingConflictError';
+  }
+}
+
+/** A row of "Coupled Data Synchronization Errors": stays until resolved or dismissed. */
+export interface SyncErrorRecord {
+  id: string;
+  mapping: string;
+  bcId?: string;
+  dataverseId?: string;
+  direction: 'ToIntegrationTable' | 'FromIntegrationTable';
+  code: string;
+  category: 'transient' | 'data' | 'configuration';
+  message: string;
+  attempts: number;
+  firstSeen: string;
+  lastSeen: string;
+  correlationId?: string;
+  /** The values involved (never secrets). */
+  values?: Record<string, unknown>;
+  /** The change event to replay on retry. */
+  event?: ChangeEvent;
+  status: 'open' | 'resolved' | 'dismissed';
+}
+
+export interface SyncErrorStore {
+  /** Records or bumps the error for this record and direction (one open row per record+direction). */
+  record(error: Omit<SyncErrorRecord, 'id' | 'attempts' | 'firstSeen' | 'lastSeen' | 'status'>): Promise<SyncErrorRecord>;
+  /** Marks the open error of a record resolved (after a successful sync). */
+  resolve(mapping: string, recordKey: { bcId?: string; dataverseId?: string }): Promise<void>;
+  get(id: string): Promise<SyncErrorRecord | undefined>;
+  list(filter?: {
+    mapping?: string;
+    status?: SyncErrorRecord['status'];
+    code?: string;
+    pageSize?: number;
+    continuation?: string;
+  }): Promise<Page<SyncErrorRecord>>;
+  dismiss(id: string): Promise<void>;
+}
+
+/** One applied change, for per-record history. */
+export interface HistoryEntry {
+  mapping: string;
+  bcId?: string;
+  dataverseId?: string;
+  at: string;
+  direction: 'ToIntegrationTable' | 'FromIntegrationTable';
+  result: SyncResult;
+  /** field → [from, to] */
+  changes: Record<string, [unknown, unknown]>;
+  correlationId?: string;
+  dryRun?: boolean;
+}
+
+export interface HistoryStore {
+  append(entry: HistoryEntry): Promise<void>;
+  forRecord(mapping: string, key: { bcId?: string; dataverseId?: string }, options?: { limit?: number }): Promise<HistoryEntry[]>;
+}
+
+/** Counters per mapping (inserted, modified, unchanged, skipped, failed, coupled, deleted, deferred). */
+export interface CounterStore {
+  increment(mapping: string, result: SyncResult, by?: number): Promise<void>;
+  get(mapping: string): Promise<Record<SyncResult, number>>;
+}
+
+/** Sends change events to the queue of their table mapping. Resolves only when the broker has accepted them. */
+export interface ChangePublisher {
+  publish(events: ChangeEvent[], options?: { scheduledAt?: Date }): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
