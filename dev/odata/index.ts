@@ -1,0 +1,17 @@
+/**
+ * OData v4 query options shared by the local Business Central and Dataverse simulators:
+ * $filter, $orderby, $select, $top, $expand and the Prefer header. Every parse error is an ODataQueryError whose
+ * message is meant for the client in a 400 response.
+ */
+export { ODataQueryError, type Row } from './errors';
+export { compileFilter, type FilterNode, filterProperties, hasOrOnDistinctFields, parseFilter } from './filter';
+export {
+  applySelect,
+  compileOrderBy,
+  type ExpandItem,
+  orderByProperties,
+  parseExpand,
+  parseSelect,
+  parseTop,
+} from './options';
+export { hasPreference, parseMaxPageSize } from './prefer';

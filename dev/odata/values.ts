@@ -1,0 +1,147 @@
+import { ODataQueryError, type Row } from './errors';
+
+/**
+ * Comparison semantics shared by $filter and $orderby.
+ *
+ * Both Dataverse (SQL Server, case-insensitive collation) and Business Central (SQL collation, case-insensitive by
+ * default) treat `name eq 'contoso'` as matching "Contoso", so strings compare case-insensitively (ordinal on the
+ * lower-cased text; accents are NOT folded). Rows hold JSON, so dates arrive as ISO strings: they compare
+ * chronologically against unquoted date/DateTimeOffset literals, and against each other when both sides are ISO
+ * date-times (offsets like +02:00 and differing millisecond precision then still order correctly).
+ */
+
+/** An unquoted `2024-01-01` or `2024-01-01T00:00:00Z` literal; kept apart from strings so it compares by instant. */
+export class DateLiteral {
+  constructor(
+    readonly raw: string,
+    readonly ms: number,
+  ) {}
+}
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const NUMERIC_STRING = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+/** Milliseconds since epoch of an ISO date / date-time string (or Date), else undefined. */
+export function instantOf(v: unknown): number | undefined {
+  if (v instanceof DateLiteral) return v.ms;
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'string' && ISO_DATE_TIME.test(v)) {
+    // Date-only strings parse as UTC midnight, which is what BC's Edm.Date means.
+    const ms = Date.parse(v);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+export function parseDateLiteral(raw: string): DateLiteral | undefined {
+  const ms = instantOf(raw);
+  return ms === undefined ? undefined : new DateLiteral(raw, ms);
+}
+
+function sign(n: number): number {
+  return n < 0 ? -1 : n > 0 ? 1 : 0;
+}
+
+export function compareText(a: string, b: string): number {
+  const la = a.toLowerCase();
+  const lb = b.toLowerCase();
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof DateLiteral) return `date/time ${v.raw}`;
+  if (typeof v === 'string') return `string '${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * Three-way comparison of two non-null values for $filter. Throws ODataQueryError for incompatible types
+ * (e.g. `name gt 5` on a text column), as the real services answer such filters with 400 instead of an empty set.
+ */
+export function compareFilterValues(a: unknown, b: unknown): number {
+  if (a instanceof DateLiteral || b instanceof DateLiteral || a instanceof Date || b instanceof Date) {
+    const ia = instantOf(a);
+    const ib = instantOf(b);
+    if (ia === undefined || ib === undefined) {
+      throw new ODataQueryError(`Cannot compare ${describe(a)} with ${describe(b)}: incompatible types.`);
+    }
+    return sign(ia - ib);
+  }
+  if (typeof a === 'number' || typeof b === 'number' || typeof a === 'bigint' || typeof b === 'bigint') {
+    const na = toNumber(a);
+    const nb = toNumber(b);
+    if (na === undefined || nb === undefined) {
+      throw new ODataQueryError(`Cannot compare ${describe(a)} with ${describe(b)}: incompatible types.`);
+    }
+    return sign(na - nb);
+  }
+  if (typeof a === 'boolean' && typeof b === 'boolean') return sign(Number(a) - Number(b));
+  if (typeof a === 'string' && typeof b === 'string') {
+    const ia = instantOf(a);
+    const ib = instantOf(b);
+    if (ia !== undefined && ib !== undefined) return sign(ia - ib);
+    return compareText(a, b);
+  }
+  throw new ODataQueryError(`Cannot compare ${describe(a)} with ${describe(b)}: incompatible types.`);
+}
+
+function toNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'bigint') return Number(v);
+  // Dataverse serialises versionnumber (BigInt) and some decimals as strings.
+  if (typeof v === 'string' && NUMERIC_STRING.test(v)) return Number(v);
+  return undefined;
+}
+
+export function isNullish(v: unknown): v is null | undefined {
+  return v === null || v === undefined;
+}
+
+/** Reads `a` or a navigation path `a/b/c` from a row; missing means null. */
+export function readPath(row: Row, path: readonly string[]): unknown {
+  let cur: unknown = row;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return null;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur === undefined ? null : cur;
+}
+
+/**
+ * Total preorder used by $orderby: null < booleans < numbers < ISO dates < other strings < anything else.
+ * Ranking by type first keeps the order transitive even when a column mixes types.
+ */
+export function compareForOrder(a: unknown, b: unknown): number {
+  const ra = orderRank(a);
+  const rb = orderRank(b);
+  if (ra !== rb) return ra - rb;
+  switch (ra) {
+    case 0:
+      return 0;
+    case 1:
+      return sign(Number(a) - Number(b));
+    case 2: {
+      const na = Number(a);
+      const nb = Number(b);
+      return na < nb ? -1 : na > nb ? 1 : 0;
+    }
+    case 3:
+      return sign((instantOf(a) ?? 0) - (instantOf(b) ?? 0));
+    case 4:
+      return compareText(a as string, b as string);
+    default: {
+      const sa = JSON.stringify(a) ?? '';
+      const sb = JSON.stringify(b) ?? '';
+      return sa < sb ? -1 : sa > sb ? 1 : 0;
+    }
+  }
+}
+
+function orderRank(v: unknown): number {
+  if (isNullish(v)) return 0;
+  if (typeof v === 'boolean') return 1;
+  if ((typeof v === 'number' && !Number.isNaN(v)) || typeof v === 'bigint') return 2;
+  if (v instanceof Date || (typeof v === 'string' && instantOf(v) !== undefined)) return 3;
+  if (typeof v === 'string') return 4;
+  return 5;
+}
