@@ -21,125 +21,126 @@ const ncrontab = z
 
 const authMode = z.enum(['managed-identity', 'client-secret', 'client-certificate', 'static-token']);
 
-export const settingsSchema = z
-  .object({
-    // --- Azure plumbing -------------------------------------------------------------------------------
-    /** Service Bus connection string (local endpoint / emulator). Either this or the namespace is required. */
-    SERVICEBUS_CONNECTION: z.string().min(1).optional(),
-    /** Service Bus namespace host name for identity-based connections, e.g. `sb-xyz.servicebus.windows.net`. */
-    SERVICEBUS_CONNECTION__fullyQualifiedNamespace: z.string().min(1).optional(),
-    /** Table Storage connection string (Azurite locally). Either this or the table service URI is required. */
-    TABLES_CONNECTION: z.string().min(1).optional(),
-    /** Table service URI for identity-based access, e.g. `https://stxyz.table.core.windows.net`. */
-    TABLES_CONNECTION__tableServiceUri: url.optional(),
-    /** Client id of the user-assigned managed identity used for Service Bus, Tables and Key Vault. */
-    AZURE_CLIENT_ID: guid.optional(),
-    /** Prefix for the service's Table Storage tables, so several installations can share an account. Default `sync`. */
-    TABLE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/, 'letters and digits, starting with a letter, at most 21')
-      .default('sync'),
+export const settingsSchema = z.object({
+  // --- Azure plumbing -------------------------------------------------------------------------------
+  /** Service Bus connection string (local endpoint / emulator). Either this or the namespace is required. */
+  SERVICEBUS_CONNECTION: z.string().min(1).optional(),
+  /** Service Bus namespace host name for identity-based connections, e.g. `sb-xyz.servicebus.windows.net`. */
+  SERVICEBUS_CONNECTION__fullyQualifiedNamespace: z.string().min(1).optional(),
+  /** Table Storage connection string (Azurite locally). Either this or the table service URI is required. */
+  TABLES_CONNECTION: z.string().min(1).optional(),
+  /** Table service URI for identity-based access, e.g. `https://stxyz.table.core.windows.net`. */
+  TABLES_CONNECTION__tableServiceUri: url.optional(),
+  /** Client id of the user-assigned managed identity used for Service Bus, Tables and Key Vault. */
+  AZURE_CLIENT_ID: guid.optional(),
+  /** Prefix for the service's Table Storage tables, so several installations can share an account. Default `sync`. */
+  TABLE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/, 'letters and digits, starting with a letter, at most 21')
+    .default('sync'),
 
-    // --- Business Central -----------------------------------------------------------------------------
-    /** BC API host. Default the public cloud `https://api.businesscentral.dynamics.com`. */
-    BC_API_URL: url.default('https://api.businesscentral.dynamics.com'),
-    /** Microsoft Entra tenant id of the BC environment. */
-    BC_TENANT_ID: z.string().min(1),
-    /** BC environment name, e.g. `Production`. */
-    BC_ENVIRONMENT: z.string().min(1),
-    /** SystemId of the BC company that is integrated. */
-    BC_COMPANY_ID: guid,
-    /** How the service authenticates to BC. `static-token` is only for the local simulators. */
-    BC_AUTH: authMode.default('client-secret'),
-    /** App registration (client) id used for BC. */
-    BC_CLIENT_ID: z.string().min(1).optional(),
-    /** App registration secret for BC (a Key Vault reference in Azure). */
-    BC_CLIENT_SECRET: z.string().min(1).optional(),
-    /** Path of a PEM certificate for BC client-certificate auth. */
-    BC_CLIENT_CERTIFICATE_PATH: z.string().min(1).optional(),
-    /** Bearer token sent as is (simulators only). */
-    BC_STATIC_TOKEN: z.string().min(1).optional(),
-    /** Secret from which each BC subscription's `clientState` is derived (HMAC per resource). */
-    BC_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  // --- Business Central -----------------------------------------------------------------------------
+  /** BC API host. Default the public cloud `https://api.businesscentral.dynamics.com`. */
+  BC_API_URL: url.default('https://api.businesscentral.dynamics.com'),
+  /** Microsoft Entra tenant id of the BC environment. */
+  BC_TENANT_ID: z.string().min(1),
+  /** BC environment name, e.g. `Production`. */
+  BC_ENVIRONMENT: z.string().min(1),
+  /** SystemId of the BC company that is integrated. */
+  BC_COMPANY_ID: guid,
+  /** How the service authenticates to BC. `static-token` is only for the local simulators. */
+  BC_AUTH: authMode.default('client-secret'),
+  /** App registration (client) id used for BC. */
+  BC_CLIENT_ID: z.string().min(1).optional(),
+  /** App registration secret for BC (a Key Vault reference in Azure). */
+  BC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Path of a PEM certificate for BC client-certificate auth. */
+  BC_CLIENT_CERTIFICATE_PATH: z.string().min(1).optional(),
+  /** Bearer token sent as is (simulators only). */
+  BC_STATIC_TOKEN: z.string().min(1).optional(),
+  /** Secret from which each BC subscription's `clientState` is derived (HMAC per resource). */
+  BC_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters'),
 
-    // --- Dataverse ------------------------------------------------------------------------------------
-    /** Dataverse environment URL, e.g. `https://contoso.crm.dynamics.com`. */
-    DATAVERSE_URL: url,
-    DATAVERSE_AUTH: authMode.default('client-secret'),
-    DATAVERSE_TENANT_ID: z.string().min(1).optional(),
-    DATAVERSE_CLIENT_ID: z.string().min(1).optional(),
-    DATAVERSE_CLIENT_SECRET: z.string().min(1).optional(),
-    DATAVERSE_CLIENT_CERTIFICATE_PATH: z.string().min(1).optional(),
-    DATAVERSE_STATIC_TOKEN: z.string().min(1).optional(),
-    /** The key Dataverse webhook steps send (WebhookKey / HttpHeader / HttpQueryString auth). */
-    DATAVERSE_WEBHOOK_KEY: z.string().min(16, 'must be at least 16 characters'),
-    /** systemuserid of the integration (application) user; discovered with WhoAmI when not set. */
-    DATAVERSE_INTEGRATION_USER_ID: guid.optional(),
+  // --- Dataverse ------------------------------------------------------------------------------------
+  /** Dataverse environment URL, e.g. `https://contoso.crm.dynamics.com`. */
+  DATAVERSE_URL: url,
+  DATAVERSE_AUTH: authMode.default('client-secret'),
+  DATAVERSE_TENANT_ID: z.string().min(1).optional(),
+  DATAVERSE_CLIENT_ID: z.string().min(1).optional(),
+  DATAVERSE_CLIENT_SECRET: z.string().min(1).optional(),
+  DATAVERSE_CLIENT_CERTIFICATE_PATH: z.string().min(1).optional(),
+  DATAVERSE_STATIC_TOKEN: z.string().min(1).optional(),
+  /** The key Dataverse webhook steps send (WebhookKey / HttpHeader / HttpQueryString auth). */
+  DATAVERSE_WEBHOOK_KEY: z.string().min(16, 'must be at least 16 characters'),
+  /** systemuserid of the integration (application) user; discovered with WhoAmI when not set. */
+  DATAVERSE_INTEGRATION_USER_ID: guid.optional(),
 
-    // --- The service ----------------------------------------------------------------------------------
-    /** Public base URL of this function app; webhook notification URLs are built from it. */
-    PUBLIC_BASE_URL: url,
-    /** Team or Person ownership of synced Dataverse rows, as BC's connection setup. Default `Person`. */
-    OWNERSHIP_MODEL: z.enum(['Person', 'Team']).default('Person'),
-    /** Dynamics 365 Sales mappings (items, prices, orders, invoices) on top of the Dataverse base set. Default `true`. */
-    SALES_INTEGRATION: bool.default(true),
-    /** Unit groups (UNIT GROUP / ITEM UOM / RESOURCE UOM) instead of UNIT OF MEASURE. Default `true`. */
-    UNIT_GROUP_MAPPING: bool.default(true),
-    /** New pricing experience (price list headers/lines) instead of customer price groups/sales prices. Default `false`. */
-    EXTENDED_PRICING: bool.default(false),
-    /** Sales order integration: `none`, `legacy` (Sales → BC, status back) or `bidirectional`. Default `legacy`. */
-    SALES_ORDER_INTEGRATION: z.enum(['none', 'legacy', 'bidirectional']).default('legacy'),
-    /** Create BC sales orders automatically from submitted Sales orders (legacy mode). Default `true`. */
-    AUTO_CREATE_SALES_ORDERS: bool.default(true),
-    /** Line type used for write-in products on orders from Sales. Default `Item`. */
-    WRITE_IN_PRODUCT_TYPE: z.enum(['Item', 'Resource']).default('Item'),
-    /** Number of the item/resource used for write-in products. Default `WRITE-IN`. */
-    WRITE_IN_PRODUCT_NO: z.string().min(1).default('WRITE-IN'),
-    /** Reconciliation timer (NCRONTAB). Default every 5 minutes. */
-    RECONCILE_SCHEDULE: ncrontab.default('0 */5 * * * *'),
-    /** Dead-letter retry timer (NCRONTAB). Default every 10 minutes. */
-    DEADLETTER_RETRY_SCHEDULE: ncrontab.default('0 */10 * * * *'),
-    /** BC subscription renewal timer (NCRONTAB). Default hourly. */
-    SUBSCRIPTION_RENEWAL_SCHEDULE: ncrontab.default('0 0 * * * *'),
-    /** How often the same error may repeat before the record is marked skipped. Default 3. */
-    SKIP_AFTER_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
-    /** Maximum concurrent requests to BC per service principal (BC allows 5). Default 5. */
-    BC_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(5).default(5),
-    /** Maximum concurrent requests to Dataverse (the server's x-ms-dop-hint lowers it; limit 52). Default 16. */
-    DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
-    /** Dry run: compute and record changes, write nothing to BC or Dataverse. Default `false`. */
-    DRY_RUN: bool.default(false),
-  })
-  .superRefine((s, ctx) => {
-    const need = (cond: boolean, path: string, message: string) => {
-      if (!cond) ctx.addIssue({ code: 'custom', path: [path], message });
-    };
-    need(
-      Boolean(s.SERVICEBUS_CONNECTION || s.SERVICEBUS_CONNECTION__fullyQualifiedNamespace),
-      'SERVICEBUS_CONNECTION',
-      'set SERVICEBUS_CONNECTION (connection string) or SERVICEBUS_CONNECTION__fullyQualifiedNamespace',
-    );
-    need(
-      Boolean(s.TABLES_CONNECTION || s.TABLES_CONNECTION__tableServiceUri),
-      'TABLES_CONNECTION',
-      'set TABLES_CONNECTION (connection string) or TABLES_CONNECTION__tableServiceUri',
-    );
-    for (const side of ['BC', 'DATAVERSE'] as const) {
-      const mode = s[`${side}_AUTH`];
-      if (mode === 'static-token')
-        need(Boolean(s[`${side}_STATIC_TOKEN`]), `${side}_STATIC_TOKEN`, `required when ${side}_AUTH=static-token`);
-      if (mode === 'client-secret' || mode === 'client-certificate')
-        need(Boolean(s[`${side}_CLIENT_ID`]), `${side}_CLIENT_ID`, `required when ${side}_AUTH=${mode}`);
-      if (mode === 'client-secret')
-        need(Boolean(s[`${side}_CLIENT_SECRET`]), `${side}_CLIENT_SECRET`, `required when ${side}_AUTH=client-secret`);
-      if (mode === 'client-certificate')
-        need(
-          Boolean(s[`${side}_CLIENT_CERTIFICATE_PATH`]),
-          `${side}_CLIENT_CERTIFICATE_PATH`,
-          `required when ${side}_AUTH=client-certificate`,
-        );
-    }
-  });
+  // --- The service ----------------------------------------------------------------------------------
+  /** Public base URL of this function app; webhook notification URLs are built from it. */
+  PUBLIC_BASE_URL: url,
+  /** Team or Person ownership of synced Dataverse rows, as BC's connection setup. Default `Person`. */
+  OWNERSHIP_MODEL: z.enum(['Person', 'Team']).default('Person'),
+  /** Dynamics 365 Sales mappings (items, prices, orders, invoices) on top of the Dataverse base set. Default `true`. */
+  SALES_INTEGRATION: bool.default(true),
+  /** Unit groups (UNIT GROUP / ITEM UOM / RESOURCE UOM) instead of UNIT OF MEASURE. Default `true`. */
+  UNIT_GROUP_MAPPING: bool.default(true),
+  /** New pricing experience (price list headers/lines) instead of customer price groups/sales prices. Default `false`. */
+  EXTENDED_PRICING: bool.default(false),
+  /** Sales order integration: `none`, `legacy` (Sales → BC, status back) or `bidirectional`. Default `legacy`. */
+  SALES_ORDER_INTEGRATION: z.enum(['none', 'legacy', 'bidirectional']).default('legacy'),
+  /** Create BC sales orders automatically from submitted Sales orders (legacy mode). Default `true`. */
+  AUTO_CREATE_SALES_ORDERS: bool.default(true),
+  /** Line type used for write-in products on orders from Sales. Default `Item`. */
+  WRITE_IN_PRODUCT_TYPE: z.enum(['Item', 'Resource']).default('Item'),
+  /** Number of the item/resource used for write-in products. Default `WRITE-IN`. */
+  WRITE_IN_PRODUCT_NO: z.string().min(1).default('WRITE-IN'),
+  /** Reconciliation timer (NCRONTAB). Default every 5 minutes. */
+  RECONCILE_SCHEDULE: ncrontab.default('0 */5 * * * *'),
+  /** Dead-letter retry timer (NCRONTAB). Default every 10 minutes. */
+  DEADLETTER_RETRY_SCHEDULE: ncrontab.default('0 */10 * * * *'),
+  /** BC subscription renewal timer (NCRONTAB). Default hourly. */
+  SUBSCRIPTION_RENEWAL_SCHEDULE: ncrontab.default('0 0 * * * *'),
+  /** How often the same error may repeat before the record is marked skipped. Default 3. */
+  SKIP_AFTER_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
+  /** Maximum concurrent requests to BC per service principal (BC allows 5). Default 5. */
+  BC_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(5).default(5),
+  /** Maximum concurrent requests to Dataverse (the server's x-ms-dop-hint lowers it; limit 52). Default 16. */
+  DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
+  /** Dry run: compute and record changes, write nothing to BC or Dataverse. Default `false`. */
+  DRY_RUN: bool.default(false),
+});
+
+/**
+ * Either/or settings, checked on the raw environment so they are reported together with the field errors
+ * (a zod refinement would only run once every field is valid, and start-up must name every bad setting).
+ */
+function crossCheck(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const need = (cond: boolean, name: string, message: string) => {
+    if (!cond) problems.push(`${name}: ${message}`);
+  };
+  need(
+    Boolean(env.SERVICEBUS_CONNECTION || env.SERVICEBUS_CONNECTION__fullyQualifiedNamespace),
+    'SERVICEBUS_CONNECTION',
+    'set SERVICEBUS_CONNECTION (connection string) or SERVICEBUS_CONNECTION__fullyQualifiedNamespace',
+  );
+  need(
+    Boolean(env.TABLES_CONNECTION || env.TABLES_CONNECTION__tableServiceUri),
+    'TABLES_CONNECTION',
+    'set TABLES_CONNECTION (connection string) or TABLES_CONNECTION__tableServiceUri',
+  );
+  for (const side of ['BC', 'DATAVERSE'] as const) {
+    const mode = env[`${side}_AUTH`] ?? 'client-secret';
+    const has = (suffix: string) => Boolean(env[`${side}_${suffix}`]);
+    if (mode === 'static-token') need(has('STATIC_TOKEN'), `${side}_STATIC_TOKEN`, `required when ${side}_AUTH=static-token`);
+    if (mode === 'client-secret' || mode === 'client-certificate')
+      need(has('CLIENT_ID'), `${side}_CLIENT_ID`, `required when ${side}_AUTH=${mode}`);
+    if (mode === 'client-secret') need(has('CLIENT_SECRET'), `${side}_CLIENT_SECRET`, `required when ${side}_AUTH=client-secret`);
+    if (mode === 'client-certificate')
+      need(has('CLIENT_CERTIFICATE_PATH'), `${side}_CLIENT_CERTIFICATE_PATH`, `required when ${side}_AUTH=client-certificate`);
+  }
+  return problems;
+}
 
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -164,12 +165,13 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
   // Empty strings count as unset, as Azure app settings often hold "" for "not configured".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = settingsSchema.safeParse(cleaned);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
+  const problems = crossCheck(cleaned);
+  if (result.success && problems.length === 0) return result.data;
+  for (const issue of result.success ? [] : result.error.issues) {
     const name = issue.path.join('.') || '(settings)';
     const message = issue.code === 'invalid_type' && cleaned[name] === undefined ? 'is required' : issue.message;
-    return `${name}: ${message}`;
-  });
+    problems.push(`${name}: ${message}`);
+  }
   throw new ConfigError([...new Set(problems)]);
 }
 
