@@ -6,6 +6,7 @@ export default defineConfig({
     // Every suite starts its own Azurite / Service Bus endpoint / simulators on ephemeral ports,
     // so files can run in parallel without sharing state.
     pool: 'forks',
+    reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
