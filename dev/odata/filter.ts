@@ -127,6 +127,15 @@ function tokenize(src: string): Token[] {
           `Typed literal ${ident}'…' at position ${i} is not supported in $filter; write GUIDs and dates unquoted.`,
         );
       }
+      // Report unknown functions and lambdas here: their arguments (`c: c/x`, `PropertyName='x'`) would otherwise
+      // fail to lex first, with a far less helpful message.
+      if (/^\s*\(/.test(src.slice(i + ident.length)) && !KEYWORDS.has(ident) && !Object.hasOwn(FUNCTIONS, ident)) {
+        const lastSeg = ident.split('/').pop() ?? ident;
+        if (ident.includes('/') && (lastSeg === 'any' || lastSeg === 'all')) {
+          throw new ODataQueryError(`Lambda operator '${lastSeg}' is not supported in $filter.`);
+        }
+        throw new ODataQueryError(`Unknown function '${ident}' in $filter.`);
+      }
       tokens.push({ kind: 'ident', text: ident, pos: i });
       i += ident.length;
       continue;

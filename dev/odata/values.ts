@@ -25,12 +25,25 @@ const NUMERIC_STRING = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
 export function instantOf(v: unknown): number | undefined {
   if (v instanceof DateLiteral) return v.ms;
   if (v instanceof Date) return v.getTime();
-  if (typeof v === 'string' && ISO_DATE_TIME.test(v)) {
-    // Date-only strings parse as UTC midnight, which is what BC's Edm.Date means.
-    const ms = Date.parse(v);
-    return Number.isNaN(ms) ? undefined : ms;
+  if (typeof v === 'string' && ISO_DATE_TIME.test(v) && hasValidFields(v)) {
+    // Date-only strings parse as UTC midnight, which is what BC's Edm.Date means. Date.parse keeps milliseconds
+    // only, so digits beyond them (Edm.DateTimeOffset allows 7) are added back as a fraction of a millisecond.
+    const frac = /\.(\d+)/.exec(v)?.[1] ?? '';
+    const ms = Date.parse(frac.length > 3 ? v.replace(`.${frac}`, `.${frac.slice(0, 3)}`) : v);
+    if (Number.isNaN(ms)) return undefined;
+    return frac.length > 3 ? ms + Number(`0.${frac.slice(3)}`) : ms;
   }
   return undefined;
+}
+
+// Date.parse rolls 2024-02-30 over to March 1st; a literal like that is a client bug and must be rejected.
+function hasValidFields(v: string): boolean {
+  const [y, mo, d] = [Number(v.slice(0, 4)), Number(v.slice(5, 7)), Number(v.slice(8, 10))];
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth) return false;
+  if (v.length <= 10) return true;
+  const [h, mi, se] = [Number(v.slice(11, 13)), Number(v.slice(14, 16)), Number(v.slice(17, 19) || '0')];
+  return h < 24 && mi < 60 && se < 60;
 }
 
 export function parseDateLiteral(raw: string): DateLiteral | undefined {
