@@ -205,6 +205,13 @@ describe('compileFilter: errors are ODataQueryError with a useful message', () =
   });
 });
 
+test('Date objects in rows compare chronologically with date literals', () => {
+  const row = { at: new Date('2024-05-01T10:00:00Z') };
+  expect(compileFilter('at gt 2024-05-01T09:59:59Z')(row)).toBe(true);
+  expect(compileFilter('at eq 2024-05-01T12:00:00+02:00')(row)).toBe(true);
+  expect(compileFilter('at lt 2024-05-01')(row)).toBe(false);
+});
+
 describe('filterProperties', () => {
   const cases: Array<[string, string[]]> = [
     ["name eq 'x'", ['name']],

@@ -53,6 +53,16 @@ describe('compileOrderBy', () => {
     expect(ids(expr)).toEqual(expected);
   });
 
+  test('Date objects order chronologically among ISO strings; invalid dates do not break the order', () => {
+    const input: Row[] = [
+      { id: 1, at: new Date('2024-01-03T00:00:00Z') },
+      { id: 2, at: '2024-01-02T00:00:00Z' },
+      { id: 3, at: new Date(Number.NaN) },
+      { id: 4, at: new Date('2024-01-01T00:00:00Z') },
+    ];
+    expect(input.sort(compileOrderBy('at')).map((r) => r.id)).toEqual([4, 2, 1, 3]);
+  });
+
   test('navigation paths', () => {
     const sorted = [{ c: { v: 2 } }, { c: { v: 1 } }, { c: null }].sort(compileOrderBy('c/v'));
     expect(sorted).toEqual([{ c: null }, { c: { v: 1 } }, { c: { v: 2 } }]);
