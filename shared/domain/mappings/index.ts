@@ -1,0 +1,6 @@
+export * from './defaults';
+export * from './option-sets';
+export * from './queue';
+export * from './schema';
+export * from './transform';
+export * from './validate';
