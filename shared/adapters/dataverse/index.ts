@@ -1,0 +1,4 @@
+export * from './batch';
+export * from './client';
+export * from './gateway';
+export * from './metadata';
