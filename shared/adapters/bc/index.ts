@@ -1,3 +1,4 @@
 export * from './client';
+export * from './factory';
 export * from './gateway';
 export * from './metadata';

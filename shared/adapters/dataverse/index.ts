@@ -1,4 +1,5 @@
 export * from './batch';
 export * from './client';
+export * from './factory';
 export * from './gateway';
 export * from './metadata';
