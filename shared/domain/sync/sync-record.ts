@@ -1,0 +1,945 @@
+import { createHash } from 'node:crypto';
+import { type ErrorCode, SyncError, toSyncError } from '../../errors';
+import type { ChangeEvent } from '../change-event';
+import type { SyncDirection, TableMapping } from '../mappings/schema';
+import type {
+  BcEntityTarget,
+  ChangePublisher,
+  Clock,
+  CounterStore,
+  Coupling,
+  CouplingStore,
+  DataverseEntityTarget,
+  HistoryStore,
+  RecordGateway,
+  Side,
+  SyncErrorStore,
+  SyncResult,
+  VersionedRecord,
+} from '../ports';
+import { CouplingConflictError } from '../ports';
+import { fingerprint, sameValue } from './compare';
+import {
+  activeFields,
+  dataverseReadKey,
+  fieldAllowsPass,
+  type MissingReference,
+  type ReferenceResolver,
+  selectColumns,
+  sideValue,
+  translateField,
+} from './field-values';
+import { type FieldState, planPass } from './plan';
+
+/** Where the engine finds the current table mappings (the configuration store, or fixed defaults in tests). */
+export interface MappingProvider {
+  get(name: string): Promise<TableMapping | undefined>;
+  all(): Promise<TableMapping[]>;
+}
+
+export interface SyncEngineOptions {
+  /** Identity of this BC environment + Dataverse org, stamped on every coupling (a copied environment is detected). */
+  environment: string;
+  /** Dataverse systemuserid of the integration user: rows it modified last are our own echoes. */
+  integrationUserId?: string;
+  /** Compute and record changes, write nothing. Default false. */
+  dryRun?: boolean;
+  /** The same error this many times in a row marks the record skipped, as BC does. Default 3. */
+  skipAfterFailures?: number;
+  /** How often a record waits for an uncoupled parent before it fails with DEP.PARENT_NOT_COUPLED. Default 5. */
+  maxDeferrals?: number;
+  /** First wait for an uncoupled parent; doubles each time. Default 15 s. */
+  deferralBaseMs?: number;
+  /** Value of `{companyId}` in integration table filters; without it the company clause is left out. */
+  dataverseCompanyId?: string;
+  /** Ownership model; with Team, new rows are owned by `owningTeamId`. Default Person. */
+  ownershipModel?: 'Person' | 'Team';
+  owningTeamId?: string;
+}
+
+/** Hooks for the special rules of particular mappings (owner, default price list, contact parents…). */
+export interface SyncHooks {
+  /** Adjusts the write payload before it is sent (e.g. owner from the team). */
+  beforeWrite?(ctx: WriteContext): Promise<void>;
+  /** Runs after a successful write (e.g. maintain the item's default price list entry). */
+  afterWrite?(ctx: WriteContext & { written: VersionedRecord }): Promise<void>;
+  /** A record the filters let through that the rules still exclude (e.g. the write-in item). Return a reason to skip. */
+  exclude?(mapping: TableMapping, side: Side, record: VersionedRecord): Promise<string | undefined>;
+}
+
+export interface WriteContext {
+  mapping: TableMapping;
+  pass: SyncDirection;
+  source: VersionedRecord;
+  /** Undefined when the destination is being created. */
+  dest?: VersionedRecord;
+  payload: Record<string, unknown>;
+  deps: SyncDeps;
+}
+
+export interface SyncDeps {
+  mappings: MappingProvider;
+  bc: RecordGateway<BcEntityTarget>;
+  dataverse: RecordGateway<DataverseEntityTarget>;
+  couplings: CouplingStore;
+  errors: SyncErrorStore;
+  history: HistoryStore;
+  counters: CounterStore;
+  publisher: ChangePublisher;
+  clock: Clock;
+  options: SyncEngineOptions;
+  hooks?: SyncHooks;
+}
+
+export interface SyncOutcome {
+  result: SyncResult;
+  mapping: string;
+  bcId?: string;
+  dataverseId?: string;
+  message?: string;
+  code?: ErrorCode;
+  changes?: Record<string, [unknown, unknown]>;
+}
+
+const MAX_CONCURRENCY_RETRIES = 3;
+const MAX_DEPENDENCY_DEPTH = 3;
+
+export function bcTarget(mapping: TableMapping): BcEntityTarget {
+  return { side: 'bc', kind: mapping.bc.kind, entitySet: mapping.bc.entitySet };
+}
+
+export function dataverseTarget(mapping: TableMapping): DataverseEntityTarget {
+  return {
+    side: 'dataverse',
+    entitySet: mapping.dataverse.entitySet,
+    logicalName: mapping.dataverse.entityLogicalName,
+    primaryKey: mapping.dataverse.primaryKey,
+  };
+}
+
+const otherSide = (side: Side): Side => (side === 'bc' ? 'dataverse' : 'bc');
+const passFrom = (source: Side): SyncDirection => (source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
+const sourceOf = (pass: SyncDirection): Side => (pass === 'ToIntegrationTable' ? 'bc' : 'dataverse');
+
+/**
+ * Synchronizes one record, however its change arrived (webhook, poll, full sync, manual, replay): reads the
+ * current state of both sides, so a late, duplicated or out-of-order event does no harm.
+ *
+ * Transient failures (throttling, outages) are thrown for the caller to retry or reschedule. Data and
+ * configuration failures are recorded as sync errors and returned as a `failed` outcome.
+ */
+export async function syncRecord(event: ChangeEvent, deps: SyncDeps, depth = 0): Promise<SyncOutcome> {
+  const mapping = await deps.mappings.get(event.mapping);
+  if (!mapping) {
+    return recordFailure(deps, undefined, event, new SyncError('MAP.INVALID', `There is no table mapping named '${event.mapping}'.`));
+  }
+  const pass: SyncDirection = event.direction ?? passFrom(event.source);
+  try {
+    return await new RecordSync(mapping, event, pass, deps, depth).run();
+  } catch (err) {
+    const error = toSyncError(err);
+    if (error.transient) throw error;
+    return recordFailure(deps, mapping, event, error, pass);
+  }
+}
+
+class RecordSync {
+  private readonly source: Side;
+  private readonly dest: Side;
+  private readonly resolver: ReferenceResolver;
+
+  constructor(
+    private readonly mapping: TableMapping,
+    private readonly event: ChangeEvent,
+    private readonly pass: SyncDirection,
+    private readonly deps: SyncDeps,
+    private readonly depth: number,
+  ) {
+    this.source = sourceOf(pass);
+    this.dest = otherSide(this.source);
+    this.resolver = new CouplingResolver(deps);
+  }
+
+  private outcome(result: SyncResult, extra: Partial<SyncOutcome> = {}): SyncOutcome {
+    return { result, mapping: this.mapping.name, ...extra };
+  }
+
+  async run(): Promise<SyncOutcome> {
+    const m = this.mapping;
+    if (!m.enabled) return this.outcome('skipped', { message: `Table mapping ${m.name} is disabled.` });
+    if (m.direction !== 'Bidirectional' && m.direction !== this.pass && this.event.origin !== 'dependency') {
+      return this.outcome('unchanged', { message: `Table mapping ${m.name} does not synchronize ${this.pass}.` });
+    }
+
+    const recordId = this.event.recordId;
+    const sourceRecord = await this.gateway(this.source).get(this.target(this.source), recordId, this.select(this.source));
+    if (!sourceRecord) return this.sourceDeleted(recordId);
+
+    if (this.isOwnEcho(sourceRecord)) {
+      return this.outcome('unchanged', { ...this.ids(sourceRecord.id), message: 'changed by the integration user (our own write)' });
+    }
+    const excluded = await this.outsideFilters(sourceRecord);
+    if (excluded) return this.outcome('skipped', { ...this.ids(sourceRecord.id), message: excluded });
+
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const coupling = await this.couplingOf(this.source, sourceRecord.id);
+        if (!coupling) return await this.syncUncoupled(sourceRecord);
+        return await this.syncCoupled(sourceRecord, coupling);
+      } catch (err) {
+        // Another worker changed the coupling or the destination between our read and our write: start over
+        // from fresh state; the second round sees what the other worker did.
+        const retryable =
+          err instanceof CouplingConflictError ||
+          (err instanceof SyncError && (err.code === 'BC.CONCURRENCY' || err.code === 'DV.CONCURRENCY'));
+        if (!retryable || attempt >= MAX_CONCURRENCY_RETRIES) {
+          if (err instanceof CouplingConflictError) throw new SyncError('INTERNAL', err.message, { cause: err });
+          throw err;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Reading
+
+  private gateway(side: Side): RecordGateway {
+    return (side === 'bc' ? this.deps.bc : this.deps.dataverse) as RecordGateway;
+  }
+
+  private target(side: Side): BcEntityTarget | DataverseEntityTarget {
+    return side === 'bc' ? bcTarget(this.mapping) : dataverseTarget(this.mapping);
+  }
+
+  private select(side: Side): string[] | undefined {
+    const cols = selectColumns(this.mapping, side);
+    if (cols.length === 0) return undefined;
+    if (side === 'dataverse') cols.push(this.mapping.dataverse.primaryKey, '_modifiedby_value');
+    else cols.push('id');
+    if (side === 'dataverse' && this.mapping.dataverse.modifiedOnColumn) cols.push(this.mapping.dataverse.modifiedOnColumn);
+    if (side === 'bc') cols.push('lastModifiedDateTime');
+    return [...new Set(cols)];
+  }
+
+  private ids(sourceId: string, destId?: string): { bcId?: string; dataverseId?: string } {
+    return this.source === 'bc' ? { bcId: sourceId, dataverseId: destId } : { dataverseId: sourceId, bcId: destId };
+  }
+
+  private async couplingOf(side: Side, id: string): Promise<Coupling | undefined> {
+    const c =
+      side === 'bc'
+        ? await this.deps.couplings.getByBcId(this.mapping.name, id)
+        : await this.deps.couplings.getByDataverseId(this.mapping.name, id);
+    if (c && c.environment !== this.deps.options.environment) {
+      throw new SyncError(
+        'COUPLE.ENVIRONMENT_MISMATCH',
+        `The coupling of ${this.mapping.name} record ${id} belongs to environment '${c.environment}', not '${this.deps.options.environment}'. ` +
+          'Was this environment copied? Uncouple or re-couple its records before synchronizing.',
+        { details: { coupledEnvironment: c.environment } },
+      );
+    }
+    return c;
+  }
+
+  /** Our own writes come back as changes; Dataverse tells us who made them, so they are dropped here too. */
+  private isOwnEcho(record: VersionedRecord): boolean {
+    const own = this.deps.options.integrationUserId;
+    if (this.source !== 'dataverse' || !own || !record.modifiedBy) return false;
+    if (this.event.origin === 'manual' || this.event.origin === 'full-sync' || this.event.origin === 'dependency') return false;
+    return record.modifiedBy.toLowerCase() === own.toLowerCase();
+  }
+
+  private filterOf(side: Side): string {
+    const raw = side === 'bc' ? this.mapping.tableFilter : this.mapping.integrationTableFilter;
+    return resolveFilter(raw, this.deps.options.dataverseCompanyId);
+  }
+
+  /** Table filter / integration table filter, evaluated by the side itself so the semantics are exactly its own. */
+  private async outsideFilters(record: VersionedRecord): Promise<string | undefined> {
+    const filter = this.filterOf(this.source);
+    if (filter) {
+      const key = this.source === 'bc' ? 'id' : this.mapping.dataverse.primaryKey;
+      const page = await this.gateway(this.source).listPage(this.target(this.source), {
+        filter: `${key} eq ${record.id} and (${filter})`,
+        select: [key],
+        pageSize: 1,
+      });
+      if (page.items.length === 0) return `outside the ${this.source === 'bc' ? 'table filter' : 'integration table filter'} (${filter})`;
+    }
+    return this.deps.hooks?.exclude?.(this.mapping, this.source, record);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Field translation
+
+  private async translate(
+    sourceRecord: VersionedRecord,
+  ): Promise<{
+    fields: Array<Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined }>;
+    missing: MissingReference[];
+  }> {
+    const fields: Array<Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined }> = [];
+    const missing: MissingReference[] = [];
+    for (const f of activeFields(this.mapping)) {
+      if (!fieldAllowsPass(f, this.pass)) continue;
+      const t = await translateField(f, this.pass, sourceRecord.values, this.resolver);
+      if (t.ok === 'skip') continue;
+      if (t.ok === false) {
+        missing.push(t.missing);
+        continue;
+      }
+      fields.push({
+        label: `${f.bcField ?? '(constant)'} -> ${f.dataverseColumn ?? '(constant)'}`,
+        writeKey: t.writeKey,
+        direction: f.direction,
+        source: f.constant ? f.constant.value : sideValue(f, this.source, sourceRecord.values),
+        mapped: t.comparable,
+        payload: t.payload,
+        destKey: this.dest === 'bc' ? (f.bcField ?? undefined) : dataverseReadKey(f),
+      });
+    }
+    return { fields, missing };
+  }
+
+  /**
+   * A referenced record (salesperson, currency, parent account…) is not coupled yet: sync it first when we can
+   * find it on the source side, otherwise wait for it with backoff, and finally fail naming it.
+   */
+  private async resolveDependencies(missing: MissingReference[]): Promise<SyncOutcome | undefined> {
+    if (this.depth < MAX_DEPENDENCY_DEPTH) {
+      for (const ref of missing) {
+        const parent = await this.deps.mappings.get(ref.mapping);
+        if (!parent) continue;
+        const parentId = await findSourceRecordId(this.deps, parent, this.source, ref);
+        if (!parentId) continue;
+        await syncRecord(
+          {
+            v: 1,
+            mapping: parent.name,
+            source: this.source,
+            recordId: parentId,
+            changeType: 'unknown',
+            origin: 'dependency',
+            correlationId: this.event.correlationId,
+            observedAt: this.deps.clock.now().toISOString(),
+            direction: this.pass,
+            deferrals: 0,
+          },
+          this.deps,
+          this.depth + 1,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  private async deferOrFail(missing: MissingReference[], sourceRecord: VersionedRecord): Promise<SyncOutcome> {
+    const names = missing.map((r) => `${r.mapping} '${r.sourceValue}' (field ${r.field})`).join(', ');
+    const maxDeferrals = this.deps.options.maxDeferrals ?? 5;
+    if (this.event.deferrals < maxDeferrals && this.event.origin !== 'dependency' && this.event.origin !== 'manual') {
+      const base = this.deps.options.deferralBaseMs ?? 15_000;
+      const delay = base * 2 ** this.event.deferrals;
+      await this.deps.publisher.publish([{ ...this.event, deferrals: this.event.deferrals + 1 }], {
+        scheduledAt: new Date(this.deps.clock.now().getTime() + delay),
+      });
+      await this.deps.counters.increment(this.mapping.name, 'deferred');
+      return this.outcome('deferred', {
+        ...this.ids(sourceRecord.id),
+        message: `waiting for ${names} to be coupled (retry in ${Math.round(delay / 1000)} s)`,
+      });
+    }
+    throw new SyncError(
+      'DEP.PARENT_NOT_COUPLED',
+      `The ${this.mapping.name} record uses ${names}, which is not coupled to a ${this.dest === 'bc' ? 'Business Central record' : 'Dataverse row'}. Couple or synchronize it first, then retry.`,
+      { details: { missing } },
+    );
+  }
+
+  private async translated(sourceRecord: VersionedRecord) {
+    let t = await this.translate(sourceRecord);
+    if (t.missing.length > 0) {
+      await this.resolveDependencies(t.missing);
+      t = await this.translate(sourceRecord);
+    }
+    return t;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Uncoupled: match, or create and couple
+
+  private async syncUncoupled(sourceRecord: VersionedRecord): Promise<SyncOutcome> {
+    const m = this.mapping;
+    const origin = this.event.origin;
+    const mayCouple = !m.synchOnlyCoupledRecords || origin === 'full-sync' || origin === 'manual' || origin === 'dependency';
+    if (!mayCouple) {
+      return this.outcome('skipped', {
+        ...this.ids(sourceRecord.id),
+        message: `not coupled, and ${m.name} synchronizes only coupled records`,
+      });
+    }
+
+    const matched = await this.findMatch(sourceRecord);
+    if (matched) {
+      const coupling = await this.couple(sourceRecord, matched);
+      await this.deps.counters.increment(m.name, 'coupled');
+      await this.history('coupled', sourceRecord.id, matched.id, {});
+      // BC's ForceModify after a match: bring the matched row in line with the source.
+      const after = await this.syncCoupled(sourceRecord, coupling, true);
+      return { ...after, result: after.result === 'unchanged' ? 'coupled' : after.result };
+    }
+
+    const mayCreate = (m.direction === 'Bidirectional' || m.direction === this.pass) && m.name !== 'SALESPEOPLE';
+    if (
+      !mayCreate ||
+      (m.couplingRules.matchFields.length > 0 && !m.couplingRules.createNewIfNoMatch && m.synchOnlyCoupledRecords && origin !== 'manual')
+    ) {
+      if (origin === 'dependency' || !mayCreate) {
+        throw new SyncError(
+          'DEP.PARENT_NOT_COUPLED',
+          `No uncoupled ${this.dest === 'bc' ? 'Business Central record' : 'Dataverse row'} matches this ${m.name} record, and the mapping does not create new ones.`,
+        );
+      }
+    }
+
+    const { fields, missing } = await this.translated(sourceRecord);
+    if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
+    const payload: Record<string, unknown> = {};
+    for (const f of fields) if (f.payload !== null || this.dest === 'bc') payload[f.writeKey] = f.payload;
+
+    const ctx: WriteContext = { mapping: m, pass: this.pass, source: sourceRecord, payload, deps: this.deps };
+    await this.deps.hooks?.beforeWrite?.(ctx);
+    const changes = Object.fromEntries(fields.map((f) => [f.label, [null, f.mapped] as [unknown, unknown]]));
+    if (this.deps.options.dryRun) {
+      await this.history('inserted', sourceRecord.id, undefined, changes, true);
+      return this.outcome('inserted', { ...this.ids(sourceRecord.id), changes, message: 'dry run: nothing written' });
+    }
+
+    const created = await this.createDestination(sourceRecord, ctx.payload);
+    await this.deps.hooks?.afterWrite?.({ ...ctx, written: created });
+    await this.couple(sourceRecord, created, fields);
+    await this.deps.counters.increment(m.name, 'inserted');
+    await this.history('inserted', sourceRecord.id, created.id, changes);
+    await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, created.id));
+    return this.outcome('inserted', { ...this.ids(sourceRecord.id, created.id), changes });
+  }
+
+  /**
+   * Creates the destination. Dataverse rows get an id derived from the BC record, so a retry after a crash
+   * between "created" and "coupled" finds the row it already made instead of making a second one.
+   */
+  private async createDestination(sourceRecord: VersionedRecord, payload: Record<string, unknown>): Promise<VersionedRecord> {
+    const gw = this.gateway(this.dest);
+    const target = this.target(this.dest);
+    if (this.dest === 'dataverse') {
+      const id = deterministicId(this.mapping.name, sourceRecord.id);
+      const existing = await gw.get(target, id, this.select('dataverse'));
+      if (existing) return existing;
+      try {
+        return await gw.create(target, payload, { id });
+      } catch (err) {
+        // Two workers raced to create the same row: the loser reads the winner's row.
+        const again = await gw.get(target, id, this.select('dataverse'));
+        if (again) return again;
+        throw err;
+      }
+    }
+    return gw.create(target, payload);
+  }
+
+  /** Match-based coupling by the mapping's criteria, priority group by priority group (BC 3.3). */
+  private async findMatch(sourceRecord: VersionedRecord): Promise<VersionedRecord | undefined> {
+    const rules = this.mapping.couplingRules.matchFields;
+    if (rules.length === 0) return undefined;
+    const groups = [...new Set(rules.map((r) => r.priority))].sort((a, b) => a - b);
+    let ambiguous = 0;
+    for (const priority of groups) {
+      const conditions: string[] = [];
+      for (const r of rules.filter((x) => x.priority === priority)) {
+        const value = sourceRecord.values[this.source === 'bc' ? r.bcField : r.dataverseColumn];
+        if (value === null || value === undefined || value === '') continue;
+        const column = this.dest === 'bc' ? r.bcField : r.dataverseColumn;
+        conditions.push(`${column} eq ${odataLiteral(value)}`);
+      }
+      if (conditions.length === 0) continue;
+      const destFilter = this.filterOf(this.dest);
+      const filter = [conditions.join(' and '), destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
+      const page = await this.gateway(this.dest).listPage(this.target(this.dest), { filter, pageSize: 10, select: this.select(this.dest) });
+      const uncoupled: VersionedRecord[] = [];
+      for (const candidate of page.items) {
+        if (!(await this.couplingOf(this.dest, candidate.id))) uncoupled.push(candidate);
+      }
+      if (uncoupled.length === 1) return uncoupled[0];
+      if (uncoupled.length > 1) ambiguous = uncoupled.length;
+    }
+    if (ambiguous > 0) {
+      throw new SyncError(
+        'COUPLE.AMBIGUOUS',
+        `${ambiguous} uncoupled ${this.dest === 'bc' ? 'Business Central records' : 'Dataverse rows'} match this ${this.mapping.name} record by the coupling criteria. Couple it to one of them by hand; nothing was created.`,
+      );
+    }
+    return undefined;
+  }
+
+  private async couple(
+    sourceRecord: VersionedRecord,
+    destRecord: VersionedRecord,
+    written?: Array<{ destKey?: string; mapped: unknown }>,
+  ): Promise<Coupling> {
+    const bc = this.source === 'bc' ? sourceRecord : destRecord;
+    const dv = this.source === 'bc' ? destRecord : sourceRecord;
+    const snapshot = written ? this.snapshotAfter(sourceRecord, destRecord, written) : undefined;
+    return this.deps.couplings.couple({
+      mapping: this.mapping.name,
+      bcId: bc.id,
+      dataverseId: dv.id,
+      bcModifiedOn: bc.modifiedOn,
+      dataverseModifiedOn: dv.modifiedOn,
+      snapshot,
+      lastResult: written ? 'inserted' : 'coupled',
+      lastSyncedAt: this.deps.clock.now().toISOString(),
+      environment: this.deps.options.environment,
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Coupled: detect changes, resolve conflicts, write with If-Match
+
+  private async syncCoupled(sourceRecord: VersionedRecord, coupling: Coupling, force = false): Promise<SyncOutcome> {
+    const m = this.mapping;
+    const origin = this.event.origin;
+    if (coupling.skipped && origin !== 'manual' && origin !== 'replay') {
+      return this.outcome('skipped', {
+        ...this.ids(sourceRecord.id, this.destIdOf(coupling)),
+        message: 'skipped after repeated failures; retry it to synchronize again',
+      });
+    }
+    const destId = this.destIdOf(coupling);
+    const destRecord = await this.gateway(this.dest).get(this.target(this.dest), destId, this.select(this.dest));
+    if (!destRecord) return this.destinationDeleted(sourceRecord, coupling);
+
+    const { fields, missing } = await this.translated(sourceRecord);
+    if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
+
+    const snap = coupling.snapshot;
+    const sourceSnap = snap ? (this.source === 'bc' ? snap.bc : snap.dataverse) : undefined;
+    const destSnap = snap ? (this.dest === 'bc' ? snap.bc : snap.dataverse) : undefined;
+    const states: FieldState[] = fields.map((f) => {
+      const sourceKey = this.sourceKeyOf(f.label);
+      return {
+        ...f,
+        sourceBefore: sourceSnap && sourceKey ? sourceSnap[sourceKey] : undefined,
+        dest: f.destKey ? destRecord.values[f.destKey] : undefined,
+        destBefore: destSnap && f.destKey ? destSnap[f.destKey] : undefined,
+      };
+    });
+    const plan = planPass({
+      pass: this.pass,
+      tableDirection: m.direction,
+      policy: m.updateConflictResolution,
+      force: force || !snap || origin === 'manual' || origin === 'full-sync',
+      fields: states,
+      sourceModifiedOn: sourceRecord.modifiedOn,
+      destModifiedOn: destRecord.modifiedOn,
+    });
+
+    if (plan.kind === 'conflict') {
+      const first = plan.conflicts[0];
+      throw new SyncError(
+        'SYNC.UPDATE_CONFLICT',
+        `Cannot update a record in the ${this.dest === 'bc' ? m.bc.table : m.dataverse.entityLogicalName} table. The mapping between ${first?.label ?? 'a field'} is bi-directional, and one or both values have changed since the last synchronization.`,
+        { details: { fields: plan.conflicts.map((c) => ({ field: c.label, source: c.source, destination: c.dest })) } },
+      );
+    }
+    if (plan.kind === 'skip') {
+      await this.deps.counters.increment(m.name, 'skipped');
+      return this.outcome('skipped', { ...this.ids(sourceRecord.id, destId), message: plan.reason });
+    }
+    if (plan.kind === 'unchanged') {
+      await this.deps.couplings.update(coupling, this.couplingSuccess(sourceRecord, destRecord, fields, 'unchanged'));
+      await this.deps.counters.increment(m.name, 'unchanged');
+      await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
+      return this.outcome('unchanged', this.ids(sourceRecord.id, destId));
+    }
+
+    const payload: Record<string, unknown> = {};
+    for (const f of plan.write) payload[f.writeKey] = f.payload;
+    const changes = Object.fromEntries(plan.write.map((f) => [f.label, [f.dest ?? null, f.mapped] as [unknown, unknown]]));
+    const lastFingerprint = this.dest === 'dataverse' ? coupling.fingerprintToDataverse : coupling.fingerprintToBc;
+    const print = fingerprint(payload);
+    const destModifiedOn = this.dest === 'bc' ? coupling.bcModifiedOn : coupling.dataverseModifiedOn;
+    if (print === lastFingerprint && destModifiedOn && !isAfter(destRecord.modifiedOn, destModifiedOn) && !force) {
+      // Exactly what we wrote last time, onto a destination nobody touched since: a repeat, not a change.
+      await this.deps.counters.increment(m.name, 'unchanged');
+      return this.outcome('unchanged', { ...this.ids(sourceRecord.id, destId), message: 'same values as the last write' });
+    }
+
+    const ctx: WriteContext = { mapping: m, pass: this.pass, source: sourceRecord, dest: destRecord, payload, deps: this.deps };
+    await this.deps.hooks?.beforeWrite?.(ctx);
+    if (this.deps.options.dryRun) {
+      await this.history('modified', sourceRecord.id, destId, changes, true);
+      return this.outcome('modified', { ...this.ids(sourceRecord.id, destId), changes, message: 'dry run: nothing written' });
+    }
+    // If-Match: a destination changed since our read fails with *.CONCURRENCY and the whole record is redone.
+    const written = await this.gateway(this.dest).update(this.target(this.dest), destId, ctx.payload, destRecord.etag);
+    await this.deps.hooks?.afterWrite?.({ ...ctx, written });
+    const patch = this.couplingSuccess(
+      sourceRecord,
+      { ...written, values: { ...destRecord.values, ...written.values } },
+      fields,
+      'modified',
+      plan.write,
+    );
+    if (this.dest === 'dataverse') patch.fingerprintToDataverse = print;
+    else patch.fingerprintToBc = print;
+    await this.deps.couplings.update(coupling, patch);
+    await this.deps.counters.increment(m.name, 'modified');
+    await this.history('modified', sourceRecord.id, destId, changes);
+    await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
+    return this.outcome('modified', { ...this.ids(sourceRecord.id, destId), changes });
+  }
+
+  private destIdOf(c: Coupling): string {
+    return this.dest === 'bc' ? c.bcId : c.dataverseId;
+  }
+
+  private sourceKeyOf(label: string): string | undefined {
+    const f = activeFields(this.mapping).find((x) => `${x.bcField ?? '(constant)'} -> ${x.dataverseColumn ?? '(constant)'}` === label);
+    if (!f) return undefined;
+    return this.source === 'bc' ? (f.bcField ?? undefined) : dataverseReadKey(f);
+  }
+
+  /** The values each side holds for the mapped fields after this sync: the base of the next change detection. */
+  private snapshotAfter(
+    sourceRecord: VersionedRecord,
+    destRecord: VersionedRecord,
+    written: Array<{ destKey?: string; mapped: unknown; label?: string }>,
+  ) {
+    const sourceSnap: Record<string, unknown> = {};
+    const destSnap: Record<string, unknown> = {};
+    for (const f of activeFields(this.mapping)) {
+      const sk = this.source === 'bc' ? f.bcField : dataverseReadKey(f);
+      const dk = this.dest === 'bc' ? f.bcField : dataverseReadKey(f);
+      if (sk) sourceSnap[sk] = sourceRecord.values[sk] ?? null;
+      if (dk) destSnap[dk] = destRecord.values[dk] ?? null;
+    }
+    for (const w of written) if (w.destKey) destSnap[w.destKey] = w.mapped ?? null;
+    return this.source === 'bc' ? { bc: sourceSnap, dataverse: destSnap } : { bc: destSnap, dataverse: sourceSnap };
+  }
+
+  private couplingSuccess(
+    sourceRecord: VersionedRecord,
+    destRecord: VersionedRecord,
+    fields: Array<{ destKey?: string; mapped: unknown }>,
+    result: SyncResult,
+    written: Array<{ writeKey: string; mapped: unknown; label: string }> = [],
+  ): Partial<Coupling> {
+    const writtenKeys = new Set(written.map((w) => w.label));
+    const bc = this.source === 'bc' ? sourceRecord : destRecord;
+    const dv = this.source === 'bc' ? destRecord : sourceRecord;
+    return {
+      bcModifiedOn: maxIso(bc.modifiedOn),
+      dataverseModifiedOn: maxIso(dv.modifiedOn),
+      snapshot: this.snapshotAfter(
+        sourceRecord,
+        destRecord,
+        fields.filter((f) => writtenKeys.size === 0 || writtenKeys.has((f as { label?: string }).label ?? '')),
+      ),
+      lastResult: result,
+      lastSyncedAt: this.deps.clock.now().toISOString(),
+      lastError: undefined,
+      failureCount: 0,
+      skipped: false,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Deletions (BC 3.9 and our policies)
+
+  private async sourceDeleted(recordId: string): Promise<SyncOutcome> {
+    const coupling = await this.couplingOf(this.source, recordId);
+    if (!coupling) return this.outcome('unchanged', { ...this.ids(recordId), message: 'deleted and not coupled: nothing to do' });
+    const destId = this.destIdOf(coupling);
+    const policy = this.mapping.deletionConflictResolution;
+    const ids = this.ids(recordId, destId);
+    switch (policy) {
+      case 'PropagateDelete': {
+        if (!this.deps.options.dryRun) {
+          const dest = await this.gateway(this.dest).get(this.target(this.dest), destId);
+          if (dest) await this.gateway(this.dest).delete(this.target(this.dest), destId, dest.etag);
+          await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
+        }
+        await this.deps.counters.increment(this.mapping.name, 'deleted');
+        await this.history('deleted', recordId, destId, {}, this.deps.options.dryRun);
+        return this.outcome('deleted', { ...ids, message: 'deleted on both sides' });
+      }
+      case 'RemoveCoupling':
+        if (!this.deps.options.dryRun) await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
+        await this.history('deleted', recordId, destId, {}, this.deps.options.dryRun);
+        return this.outcome('deleted', { ...ids, message: 'coupling removed; the other record is kept' });
+      case 'RestoreRecords':
+        return this.restore(coupling, recordId);
+      case 'IgnoreAndReport':
+        await this.deps.counters.increment(this.mapping.name, 'skipped');
+        await this.history('skipped', recordId, destId, {});
+        return this.outcome('skipped', { ...ids, message: 'the coupled record was deleted; policy IgnoreAndReport keeps the other one' });
+      default:
+        throw new SyncError(
+          'SYNC.DELETION_CONFLICT',
+          `The ${this.mapping.name} record ${destId} cannot be updated because it is coupled to a deleted record.`,
+        );
+    }
+  }
+
+  private async destinationDeleted(sourceRecord: VersionedRecord, coupling: Coupling): Promise<SyncOutcome> {
+    const policy = this.mapping.deletionConflictResolution;
+    const destId = this.destIdOf(coupling);
+    const ids = this.ids(sourceRecord.id, destId);
+    switch (policy) {
+      case 'RestoreRecords': {
+        // Re-create the deleted record from the survivor and couple the new one.
+        await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
+        const origin = this.event.origin === 'dependency' ? 'dependency' : 'manual';
+        const restored = await new RecordSync(this.mapping, { ...this.event, origin }, this.pass, this.deps, this.depth).syncUncoupledFresh(
+          sourceRecord,
+        );
+        return { ...restored, message: 'the deleted record was restored' };
+      }
+      case 'RemoveCoupling':
+        await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
+        return this.outcome('deleted', { ...ids, message: 'the coupled record was deleted; coupling removed' });
+      case 'PropagateDelete':
+        await this.gateway(this.source).delete(this.target(this.source), sourceRecord.id, sourceRecord.etag);
+        await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
+        await this.deps.counters.increment(this.mapping.name, 'deleted');
+        return this.outcome('deleted', { ...ids, message: 'deleted on both sides' });
+      case 'IgnoreAndReport':
+        await this.deps.counters.increment(this.mapping.name, 'skipped');
+        return this.outcome('skipped', { ...ids, message: 'coupled to a deleted record; policy IgnoreAndReport' });
+      default:
+        throw new SyncError(
+          'SYNC.DELETION_CONFLICT',
+          `The ${this.mapping.name} record cannot be updated because it is coupled to a deleted record.`,
+        );
+    }
+  }
+
+  private async syncUncoupledFresh(sourceRecord: VersionedRecord): Promise<SyncOutcome> {
+    return this.syncUncoupled(sourceRecord);
+  }
+
+  /** Restore after the source was deleted: re-create it from the surviving destination (the reverse pass). */
+  private async restore(coupling: Coupling, deletedId: string): Promise<SyncOutcome> {
+    const survivorSide = this.dest;
+    const survivorId = this.destIdOf(coupling);
+    await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
+    const reverse = passFrom(survivorSide);
+    const outcome = await syncRecord(
+      { ...this.event, source: survivorSide, recordId: survivorId, origin: 'manual', direction: reverse, changeType: 'unknown' },
+      this.deps,
+      this.depth + 1,
+    );
+    return { ...outcome, message: `record ${deletedId} was deleted and restored from its coupled record` };
+  }
+
+  private async history(
+    result: SyncResult,
+    sourceId: string,
+    destId: string | undefined,
+    changes: Record<string, [unknown, unknown]>,
+    dryRun = false,
+  ) {
+    await this.deps.history.append({
+      mapping: this.mapping.name,
+      ...this.ids(sourceId, destId),
+      at: this.deps.clock.now().toISOString(),
+      direction: this.pass,
+      result,
+      changes,
+      correlationId: this.event.correlationId,
+      dryRun: dryRun || undefined,
+    });
+  }
+}
+
+/**
+ * Records a data/configuration failure: a row in the sync errors table, the coupling marked failed, and — when
+ * the same error repeats — skipped, as BC does (bc-integration-reference 3.7).
+ */
+async function recordFailure(
+  deps: SyncDeps,
+  mapping: TableMapping | undefined,
+  event: ChangeEvent,
+  error: SyncError,
+  pass: SyncDirection = passFrom(event.source),
+): Promise<SyncOutcome> {
+  const name = mapping?.name ?? event.mapping;
+  const bcId = event.source === 'bc' ? event.recordId : undefined;
+  const dataverseId = event.source === 'dataverse' ? event.recordId : undefined;
+  let coupling: Coupling | undefined;
+  try {
+    coupling = bcId
+      ? await deps.couplings.getByBcId(name, bcId)
+      : dataverseId
+        ? await deps.couplings.getByDataverseId(name, dataverseId)
+        : undefined;
+  } catch {
+    coupling = undefined;
+  }
+  await deps.errors.record({
+    mapping: name,
+    bcId: bcId ?? coupling?.bcId,
+    dataverseId: dataverseId ?? coupling?.dataverseId,
+    direction: pass,
+    code: error.code,
+    category: error.category,
+    message: error.message,
+    correlationId: event.correlationId,
+    values: error.details,
+    event,
+  });
+  if (coupling && coupling.environment === deps.options.environment) {
+    const repeated = coupling.lastError === error.message;
+    const failureCount = coupling.failureCount + 1;
+    const skipped = repeated && failureCount >= (deps.options.skipAfterFailures ?? 3);
+    try {
+      await deps.couplings.update(coupling, {
+        lastResult: 'failed',
+        lastError: error.message,
+        failureCount,
+        skipped,
+        lastSyncedAt: deps.clock.now().toISOString(),
+      });
+    } catch (err) {
+      if (!(err instanceof CouplingConflictError)) throw err;
+    }
+  }
+  await deps.counters.increment(name, 'failed');
+  return {
+    result: 'failed',
+    mapping: name,
+    bcId: bcId ?? coupling?.bcId,
+    dataverseId: dataverseId ?? coupling?.dataverseId,
+    code: error.code,
+    message: error.message,
+  };
+}
+
+/** Finds the source-side record a missing reference points at (by SystemId, or by code/number). */
+async function findSourceRecordId(deps: SyncDeps, parent: TableMapping, side: Side, ref: MissingReference): Promise<string | undefined> {
+  if (side === 'dataverse' || ref.bcKey === 'id') return ref.sourceValue;
+  const keyField = bcCodeField(parent);
+  const code = ref.sourceValue.includes('|') ? ref.sourceValue.slice(ref.sourceValue.indexOf('|') + 1) : ref.sourceValue;
+  const page = await deps.bc.listPage(bcTarget(parent), {
+    filter: `${keyField} eq ${odataLiteral(code)}`,
+    select: ['id', keyField],
+    pageSize: 2,
+  });
+  return page.items.length === 1 ? page.items[0]?.id : undefined;
+}
+
+/** The BC property that holds a table's code or number, which other records use to refer to it. */
+export function bcCodeField(mapping: TableMapping): string {
+  return ['customers', 'vendors', 'items', 'resources', 'contacts', 'salesOrders', 'salesInvoices'].includes(mapping.bc.entitySet)
+    ? 'number'
+    : 'code';
+}
+
+/** Translates references through couplings, with the lookups a record needs cached for the record's duration. */
+export class CouplingResolver implements ReferenceResolver {
+  private readonly cache = new Map<string, string | undefined>();
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  private async memo(key: string, f: () => Promise<string | undefined>): Promise<string | undefined> {
+    if (this.cache.has(key)) return this.cache.get(key);
+    const v = await f();
+    this.cache.set(key, v);
+    return v;
+  }
+
+  private async bcIdOf(mapping: TableMapping, value: string, bcKey: 'code' | 'id'): Promise<string | undefined> {
+    if (bcKey === 'id') return value;
+    const keyField = bcCodeField(mapping);
+    const code = value.includes('|') ? value.slice(value.indexOf('|') + 1) : value;
+    const page = await this.deps.bc.listPage(bcTarget(mapping), {
+      filter: `${keyField} eq ${odataLiteral(code)}`,
+      select: ['id', keyField],
+      pageSize: 2,
+    });
+    return page.items.length === 1 ? page.items[0]?.id : undefined;
+  }
+
+  async toDataverse(mappingName: string, bcValue: string, bcKey: 'code' | 'id'): Promise<string | undefined> {
+    return this.memo(`dv|${mappingName}|${bcKey}|${bcValue}`, async () => {
+      const mapping = await this.deps.mappings.get(mappingName);
+      if (!mapping) return undefined;
+      const bcId = await this.bcIdOf(mapping, bcValue, bcKey);
+      if (!bcId) return undefined;
+      return (await this.deps.couplings.getByBcId(mappingName, bcId))?.dataverseId;
+    });
+  }
+
+  async toBc(mappingName: string, dataverseId: string, bcKey: 'code' | 'id'): Promise<string | undefined> {
+    return this.memo(`bc|${mappingName}|${bcKey}|${dataverseId}`, async () => {
+      const coupling = await this.deps.couplings.getByDataverseId(mappingName, dataverseId.toLowerCase());
+      if (!coupling) return undefined;
+      if (bcKey === 'id') return coupling.bcId;
+      const mapping = await this.deps.mappings.get(mappingName);
+      if (!mapping) return undefined;
+      const keyField = bcCodeField(mapping);
+      const record = await this.deps.bc.get(bcTarget(mapping), coupling.bcId, ['id', keyField]);
+      const code = record?.values[keyField];
+      return typeof code === 'string' ? code : undefined;
+    });
+  }
+
+  async optionToDataverse(optionMapping: string, bcValue: string, bcKey: 'code' | 'id'): Promise<number | undefined> {
+    const id = await this.toDataverse(optionMapping, bcValue, bcKey);
+    return id === undefined ? undefined : Number(id);
+  }
+
+  async optionToBc(optionMapping: string, option: number, bcKey: 'code' | 'id'): Promise<string | undefined> {
+    return this.toBc(optionMapping, String(option), bcKey);
+  }
+}
+
+/** Fills `{companyId}`; without a company id the company clause is dropped (single-company installations). */
+export function resolveFilter(filter: string, companyId: string | undefined): string {
+  if (!filter) return '';
+  if (companyId) return filter.replaceAll('{companyId}', companyId);
+  return filter
+    .replace(/\s+and\s+\(_bcbi_companyid_value eq \{companyId\} or _bcbi_companyid_value eq null\)/g, '')
+    .replace(/\(_bcbi_companyid_value eq \{companyId\} or _bcbi_companyid_value eq null\)\s+and\s+/g, '')
+    .replace(/\(_bcbi_companyid_value eq \{companyId\} or _bcbi_companyid_value eq null\)/g, '')
+    .trim();
+}
+
+export function odataLiteral(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  const s = String(value);
+  if (/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/.test(s)) return s;
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/**
+ * A GUID derived from the mapping and the BC record (RFC 4122 version 5 layout over SHA-1), so creating the
+ * Dataverse row for the same BC record twice addresses the same row.
+ */
+export function deterministicId(mapping: string, sourceId: string): string {
+  const h = createHash('sha1').update(`bc-dataverse-sync|${mapping}|${sourceId.toLowerCase()}`).digest();
+  h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
+  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function isAfter(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b) return false;
+  return Date.parse(a) > Date.parse(b);
+}
+
+function maxIso(v: string | undefined): string | undefined {
+  return v;
+}
+
+export { sameValue };
