@@ -88,9 +88,13 @@ export function responseShapeError(side: HttpSide, request: { method: string; ur
 function describeCause(cause: unknown): string {
   if (cause instanceof Error) {
     if (cause.name === 'TimeoutError') return 'timed out';
+    // undici wraps the socket error: "fetch failed" says nothing, its cause says ECONNREFUSED / ENOTFOUND.
     const inner = (cause as { cause?: unknown }).cause;
-    const code = inner && typeof inner === 'object' && 'code' in inner ? String((inner as { code: unknown }).code) : undefined;
-    return code ? `${cause.message} (${code})` : cause.message;
+    if (inner instanceof Error) {
+      const code = (inner as { code?: unknown }).code;
+      return `${cause.message}: ${inner.message}${typeof code === 'string' && !inner.message.includes(code) ? ` (${code})` : ''}`;
+    }
+    return cause.message;
   }
   return String(cause);
 }
