@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type ErrorCode, SyncError, toSyncError } from '../../errors';
 import type { ChangeEvent } from '../change-event';
 import type { SyncDirection, TableMapping } from '../mappings/schema';
+import type { LookupResolver, MapRecordOptions } from '../mappings/transform';
 import type {
   BcEntityTarget,
   ChangePublisher,
@@ -24,7 +25,6 @@ import {
   dataverseReadKey,
   fieldAllowsPass,
   type MissingReference,
-  type ReferenceResolver,
   selectColumns,
   sideValue,
   translateField,
@@ -55,6 +55,8 @@ export interface SyncEngineOptions {
   /** Ownership model; with Team, new rows are owned by `owningTeamId`. Default Person. */
   ownershipModel?: 'Person' | 'Team';
   owningTeamId?: string;
+  /** BC's local currency code (G/L Setup "LCY Code"); a blank currency code on a BC record means this currency. */
+  lcyCode?: string;
 }
 
 /** Hooks for the special rules of particular mappings (owner, default price list, contact parents…). */
@@ -146,7 +148,8 @@ export async function syncRecord(event: ChangeEvent, deps: SyncDeps, depth = 0):
 class RecordSync {
   private readonly source: Side;
   private readonly dest: Side;
-  private readonly resolver: ReferenceResolver;
+  private readonly resolver: CouplingResolver;
+  private mapOptions: MapRecordOptions | undefined;
 
   constructor(
     private readonly mapping: TableMapping,
@@ -272,9 +275,7 @@ class RecordSync {
   // ---------------------------------------------------------------------------------------------------------
   // Field translation
 
-  private async translate(
-    sourceRecord: VersionedRecord,
-  ): Promise<{
+  private async translate(sourceRecord: VersionedRecord): Promise<{
     fields: Array<Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined }>;
     missing: MissingReference[];
   }> {
@@ -282,7 +283,8 @@ class RecordSync {
     const missing: MissingReference[] = [];
     for (const f of activeFields(this.mapping)) {
       if (!fieldAllowsPass(f, this.pass)) continue;
-      const t = await translateField(f, this.pass, sourceRecord.values, this.resolver);
+      this.mapOptions ??= await this.resolver.mapOptions(this.mapping);
+      const t = await translateField(this.mapping, f, this.pass, sourceRecord.values, this.resolver.lookup, this.mapOptions);
       if (t.ok === 'skip') continue;
       if (t.ok === false) {
         missing.push(t.missing);
@@ -845,7 +847,7 @@ export function bcCodeField(mapping: TableMapping): string {
 }
 
 /** Translates references through couplings, with the lookups a record needs cached for the record's duration. */
-export class CouplingResolver implements ReferenceResolver {
+export class CouplingResolver {
   private readonly cache = new Map<string, string | undefined>();
 
   constructor(private readonly deps: SyncDeps) {}
@@ -869,13 +871,17 @@ export class CouplingResolver implements ReferenceResolver {
     return page.items.length === 1 ? page.items[0]?.id : undefined;
   }
 
+  /** The mapping model's lookup port: BC code/id ⇄ coupled Dataverse id. */
+  readonly lookup: LookupResolver = (mappingName, sourceId, { direction, bcKey }) =>
+    direction === 'ToIntegrationTable' ? this.toDataverse(mappingName, sourceId, bcKey) : this.toBc(mappingName, sourceId, bcKey);
+
   async toDataverse(mappingName: string, bcValue: string, bcKey: 'code' | 'id'): Promise<string | undefined> {
     return this.memo(`dv|${mappingName}|${bcKey}|${bcValue}`, async () => {
       const mapping = await this.deps.mappings.get(mappingName);
       if (!mapping) return undefined;
       const bcId = await this.bcIdOf(mapping, bcValue, bcKey);
       if (!bcId) return undefined;
-      return (await this.deps.couplings.getByBcId(mappingName, bcId))?.dataverseId;
+      return (await this.deps.couplings.getByBcId(mappingName, bcId.toLowerCase()))?.dataverseId;
     });
   }
 
@@ -893,13 +899,53 @@ export class CouplingResolver implements ReferenceResolver {
     });
   }
 
-  async optionToDataverse(optionMapping: string, bcValue: string, bcKey: 'code' | 'id'): Promise<number | undefined> {
-    const id = await this.toDataverse(optionMapping, bcValue, bcKey);
-    return id === undefined ? undefined : Number(id);
-  }
-
-  async optionToBc(optionMapping: string, option: number, bcKey: 'code' | 'id'): Promise<string | undefined> {
-    return this.toBc(optionMapping, String(option), bcKey);
+  /**
+   * Option couplings (PAYMENT TERMS…) are few: load them once per record, keyed by BC SystemId and by code, so the
+   * mapping model can translate options synchronously.
+   */
+  async mapOptions(mapping: TableMapping): Promise<MapRecordOptions> {
+    const optionMappings = new Set<string>();
+    for (const f of mapping.fields) if (f.transformation?.kind === 'optionMap') optionMappings.add(f.transformation.optionMapping);
+    const pairs = new Map<string, Record<string, number>>();
+    for (const name of optionMappings) {
+      const om = await this.deps.mappings.get(name);
+      const table: Record<string, number> = {};
+      let continuation: string | undefined;
+      do {
+        const page = await this.deps.couplings.list(name, { pageSize: 1000, continuation });
+        for (const c of page.items) {
+          const option = Number(c.dataverseId);
+          if (!Number.isFinite(option)) continue;
+          table[c.bcId] = option;
+          if (om) {
+            const keyField = bcCodeField(om);
+            const record = await this.deps.bc.get(bcTarget(om), c.bcId, ['id', keyField]);
+            const code = record?.values[keyField];
+            if (typeof code === 'string') table[code] = option;
+          }
+        }
+        continuation = page.continuation;
+      } while (continuation);
+      pairs.set(name, table);
+    }
+    const lcyCode = this.deps.options.lcyCode;
+    let lcy: MapRecordOptions['lcy'];
+    if (lcyCode) {
+      const id = await this.memo(`lcy|${lcyCode}`, async () => {
+        const page = await this.deps.dataverse.listPage(
+          {
+            side: 'dataverse',
+            entitySet: 'transactioncurrencies',
+            logicalName: 'transactioncurrency',
+            primaryKey: 'transactioncurrencyid',
+          },
+          { filter: `isocurrencycode eq ${odataLiteral(lcyCode)}`, select: ['transactioncurrencyid'], pageSize: 1 },
+        );
+        return page.items[0]?.id;
+      });
+      lcy = { code: lcyCode, transactionCurrencyId: id };
+    }
+    return { optionPairs: (name) => pairs.get(name), lcy };
   }
 }
 
