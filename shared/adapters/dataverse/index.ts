@@ -2,4 +2,5 @@ export * from './batch';
 export * from './client';
 export * from './factory';
 export * from './gateway';
+export * from './mapping-metadata';
 export * from './metadata';
