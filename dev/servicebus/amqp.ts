@@ -272,7 +272,30 @@ export function answerEveryDrain(sender: Sender): void {
   };
 }
 
-/** Current link credit granted by the client (not in rhea's typings). */
-export function linkCredit(l: link): number {
-  return (l as unknown as { credit: number }).credit;
+/**
+ * Credit still usable on a sender link, counting transfers we queued this tick.
+ *
+ * rhea only decrements `sender.credit` when it writes the transfer (next tick), so a synchronous loop
+ * that checks `sendable()` after each `send()` would overrun the client's credit; the surplus stays
+ * queued in rhea, bound to that link, locked but unseen by the client. A delivery has been written once
+ * its id is below the session's `next_pending_delivery`.
+ */
+export class SenderCredit {
+  private readonly queued: Delivery[] = [];
+
+  constructor(private readonly sender: Sender) {}
+
+  /** Call after every `sender.send()`. */
+  record(delivery: Delivery): void {
+    this.queued.push(delivery);
+  }
+
+  available(): number {
+    const outgoing = (this.sender.session as unknown as { outgoing: { next_pending_delivery: number } }).outgoing;
+    while (this.queued.length > 0 && (this.queued[0] as Delivery).id < outgoing.next_pending_delivery) {
+      this.queued.shift();
+    }
+    const credit = (this.sender as unknown as { credit: number }).credit;
+    return this.sender.sendable() ? credit - this.queued.length : 0;
+  }
 }

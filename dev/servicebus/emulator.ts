@@ -38,6 +38,7 @@ import {
   rejectedState,
   releasedState,
   remoteAttachField,
+  SenderCredit,
   setLocalAttachField,
 } from './amqp';
 import { encodeStored, handleManagementRequest } from './management';
@@ -86,14 +87,17 @@ interface ConnectionState {
 class LinkConsumer implements Consumer {
   /** Peek-lock deliveries still waiting for the client's disposition. */
   readonly lockTokens = new WeakMap<Delivery, string>();
+  private readonly credit: SenderCredit;
 
   constructor(
     readonly sender: Sender,
     readonly receiveAndDelete: boolean,
-  ) {}
+  ) {
+    this.credit = new SenderCredit(sender);
+  }
 
   canDeliver(): boolean {
-    return this.sender.is_open() && this.sender.sendable();
+    return this.sender.is_open() && this.credit.available() > 0;
   }
 
   deliver(d: DeliveredMessage): void {
@@ -101,6 +105,7 @@ class LinkConsumer implements Consumer {
     // Format 0 with a Buffer tells rhea the payload is already encoded.
     const tag = d.lockToken === undefined ? undefined : deliveryTagForLockToken(d.lockToken);
     const delivery = this.sender.send(payload, tag, 0);
+    this.credit.record(delivery);
     if (d.lockToken !== undefined) this.lockTokens.set(delivery, d.lockToken);
   }
 }

@@ -117,9 +117,9 @@ describe('Service Bus emulator: sending and receiving with the real SDK', () => 
     await expect(env.client.createSender('no-such-queue').sendMessages({ body: 'x' })).rejects.toMatchObject({
       code: 'MessagingEntityNotFound',
     });
-    await expect(
-      env.client.createReceiver('no-such-queue').receiveMessages(1, { maxWaitTimeInMs: 1000 }),
-    ).rejects.toMatchObject({ code: 'MessagingEntityNotFound' });
+    await expect(env.client.createReceiver('no-such-queue').receiveMessages(1, { maxWaitTimeInMs: 1000 })).rejects.toMatchObject({
+      code: 'MessagingEntityNotFound',
+    });
     expect(() => env.emulator.stats('no-such-queue')).toThrow(/Unknown queue 'no-such-queue'/);
   });
 });
