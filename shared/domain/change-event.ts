@@ -42,9 +42,14 @@ export type ChangeEvent = z.infer<typeof changeEventSchema>;
 export type ChangeEventInput = z.input<typeof changeEventSchema>;
 
 /**
- * The Service Bus message id of an event. Identical for the same record and state, so Service Bus duplicate
- * detection (in Azure) and our own idempotency both see a repeat as a repeat.
+ * The Service Bus message id of an event: identical for the same record and state, so duplicate detection (in
+ * Azure) sees a repeated notification as a repeat. Without a modified-on hint the observation time keeps two
+ * different changes apart; a deferral gets its own id so it is never mistaken for the original.
  */
-export function changeEventMessageId(e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId' | 'changeType' | 'modifiedOn'>): string {
-  return [e.mapping, e.source, e.recordId, e.changeType, e.modifiedOn ?? 'now'].join('|').slice(0, 128);
+export function changeEventMessageId(
+  e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId' | 'changeType' | 'modifiedOn' | 'observedAt' | 'deferrals'>,
+): string {
+  const parts = [e.mapping, e.source, e.recordId, e.changeType, e.modifiedOn ?? e.observedAt];
+  if (e.deferrals > 0) parts.push(`d${e.deferrals}`);
+  return parts.join('|').slice(0, 128);
 }
