@@ -3,7 +3,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { ServiceBusEmulator } from '../../dev/servicebus';
-import { until } from './until';
+import { fixture, until } from './until';
 
 const fixtures = path.join(__dirname, 'fixtures');
 
@@ -42,7 +42,7 @@ describe('local Functions host: Service Bus triggers and outputs over the real S
   });
 
   it('runs the trigger for a message sent with the SDK, completes it and fills triggerMetadata', async () => {
-    const { received } = await import('./fixtures/servicebus-functions');
+    const { received } = await fixture<typeof import('./fixtures/servicebus-functions')>('servicebus-functions.ts');
     const sender = client.createSender('orders');
     await sender.sendMessages({
       body: { orderId: 'SO-1001', amount: 12.5 },
@@ -85,7 +85,7 @@ describe('local Functions host: Service Bus triggers and outputs over the real S
   });
 
   it('abandons on a throw until the broker dead-letters with MaxDeliveryCountExceeded', async () => {
-    const { poisonAttempts } = await import('./fixtures/servicebus-functions');
+    const { poisonAttempts } = await fixture<typeof import('./fixtures/servicebus-functions')>('servicebus-functions.ts');
     const sender = client.createSender('poison');
     await sender.sendMessages({ body: 'not processable', messageId: 'poison-1' });
     await sender.close();

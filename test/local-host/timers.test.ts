@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { NcrontabError, nextOccurrences, parseNcrontab } from '../../dev/local-host/ncrontab';
-import { until } from './until';
+import { fixture, until } from './until';
 
 describe('NCRONTAB schedules', () => {
   it('reads six fields with seconds first, in UTC', () => {
@@ -47,7 +47,7 @@ describe('local Functions host: timer triggers', () => {
   });
 
   it('runTimer invokes the handler with the library Timer object', async () => {
-    const { ticks } = await import('./fixtures/timer-functions');
+    const { ticks } = await fixture<typeof import('./fixtures/timer-functions')>('timer-functions.ts');
     await host.runTimer('nightly', { isPastDue: true });
     const tick = ticks.find((t) => t.functionName === 'nightly');
     expect(tick?.timer).toMatchObject({
@@ -59,7 +59,7 @@ describe('local Functions host: timer triggers', () => {
   });
 
   it('honours runOnStartup and then fires on the schedule (a %SETTING% expression)', async () => {
-    const { ticks } = await import('./fixtures/timer-functions');
+    const { ticks } = await fixture<typeof import('./fixtures/timer-functions')>('timer-functions.ts');
     // runOnStartup gives one run right away; the every-second schedule adds more.
     await until(
       'two runs of everySecond',
