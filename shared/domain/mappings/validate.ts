@@ -72,12 +72,16 @@ function referencedMappings(t: Transformation | undefined): string[] {
 export function validateMappingsStructure(input: readonly unknown[]): MappingProblem[] {
   const problems: MappingProblem[] = [];
   const parsed: TableMapping[] = [];
+  // Names of schema-invalid mappings still count as existing, so one bad field does not cascade into
+  // "dependency does not exist" problems elsewhere.
+  const knownNames = new Set<string>();
   input.forEach((raw, index) => {
     const result = TableMappingSchema.safeParse(raw);
     const rawName =
       typeof raw === 'object' && raw !== null && typeof (raw as { name?: unknown }).name === 'string'
         ? (raw as { name: string }).name
         : `#${index}`;
+    if (typeof raw === 'object' && raw !== null && typeof (raw as { name?: unknown }).name === 'string') knownNames.add(rawName);
     if (!result.success) {
       for (const issue of result.error.issues) {
         const fieldLabelOf = fieldAt(raw, issue.path);
@@ -99,7 +103,7 @@ export function validateMappingsStructure(input: readonly unknown[]): MappingPro
       problems.push({ mapping: m.name, code: 'duplicate-name', message: `Mapping '${m.name}' is defined more than once.` });
     byName.set(m.name, m);
   }
-  for (const m of parsed) problems.push(...validateOne(m, byName));
+  for (const m of parsed) problems.push(...validateOne(m, byName, knownNames));
   problems.push(...cycleProblems(parsed));
   return problems;
 }
@@ -115,7 +119,7 @@ function fieldAt(raw: unknown, path: readonly PropertyKey[]): string | undefined
   });
 }
 
-function validateOne(m: TableMapping, byName: ReadonlyMap<string, TableMapping>): MappingProblem[] {
+function validateOne(m: TableMapping, byName: ReadonlyMap<string, TableMapping>, knownNames: ReadonlySet<string>): MappingProblem[] {
   const problems: MappingProblem[] = [];
   const add = (code: MappingProblem['code'], message: string, field?: FieldMapping) =>
     problems.push({ mapping: m.name, ...(field ? { field: fieldLabel(field) } : {}), code, message });
@@ -178,7 +182,8 @@ function validateOne(m: TableMapping, byName: ReadonlyMap<string, TableMapping>)
     for (const target of referencedMappings(t)) {
       const targetMapping = byName.get(target);
       if (!targetMapping) {
-        add('lookup-missing', `${m.name}: field ${label} refers to mapping '${target}', which does not exist.`, f);
+        if (!knownNames.has(target))
+          add('lookup-missing', `${m.name}: field ${label} refers to mapping '${target}', which does not exist.`, f);
         continue;
       }
       if (t && (t.kind === 'lookup' || t.kind === 'currency' || t.kind === 'unit') && targetMapping.dataverse.entitySet !== t.entitySet) {
@@ -196,9 +201,9 @@ function validateOne(m: TableMapping, byName: ReadonlyMap<string, TableMapping>)
 
   for (const dep of m.dependencies) {
     if (dep === m.name) add('dependency-cycle', `${m.name}: a mapping cannot depend on itself.`);
-    else if (!byName.has(dep)) add('dependency-missing', `${m.name}: dependency '${dep}' does not exist.`);
+    else if (!knownNames.has(dep)) add('dependency-missing', `${m.name}: dependency '${dep}' does not exist.`);
   }
-  if (m.parent !== undefined && !byName.has(m.parent)) add('parent-missing', `${m.name}: parent mapping '${m.parent}' does not exist.`);
+  if (m.parent !== undefined && !knownNames.has(m.parent)) add('parent-missing', `${m.name}: parent mapping '${m.parent}' does not exist.`);
 
   const mapped = m.fields.filter((f) => f.constant === undefined);
   for (const mf of m.couplingRules.matchFields) {
@@ -294,8 +299,14 @@ export function bcTypeCategory(type: string): Category {
   return BC_CATEGORY[t] ?? 'other';
 }
 
-function compatible(f: FieldMapping, bc: Category | undefined, dv: Category | undefined): string | undefined {
+function compatible(f: FieldMapping, bc: Category | undefined, dv: Category | undefined, optionMapping: boolean): string | undefined {
   const t = f.transformation;
+  if (optionMapping && f.constant === undefined) {
+    // An option mapping couples BC codes with the option set's values; the code becomes the option label.
+    if (dv !== undefined && dv !== 'picklist') return `an option mapping needs a Picklist column, found ${dv}`;
+    if (bc !== undefined && bc !== 'text') return `an option mapping needs a BC code field, found ${bc}`;
+    return undefined;
+  }
   if (f.constant !== undefined) {
     const v = f.constant.value;
     const target = f.bcField === null ? dv : bc;
@@ -360,7 +371,12 @@ export async function validateMappings(mappings: readonly unknown[], metadata?: 
         if (!bc) add('bc-field-missing', `${m.name}: field '${f.bcField}' does not exist on BC ${entitySet}.`);
       }
       if (f.constant === undefined && (!dv || !bc)) continue;
-      const mismatch = compatible(f, bc ? bcTypeCategory(bc.type) : undefined, dv ? dataverseTypeCategory(dv.type) : undefined);
+      const mismatch = compatible(
+        f,
+        bc ? bcTypeCategory(bc.type) : undefined,
+        dv ? dataverseTypeCategory(dv.type) : undefined,
+        m.optionMapping,
+      );
       if (mismatch) {
         add('type-mismatch', `${m.name}: field ${label}: ${mismatch} (BC ${bc?.type ?? '-'}, Dataverse ${dv?.type ?? '-'}).`);
         continue;
