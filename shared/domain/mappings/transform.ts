@@ -68,7 +68,9 @@ export function applyOptionMap(
   if (direction === 'ToIntegrationTable') {
     if (isBlank(value)) return { value: null };
     const key = String(value);
-    const hit = pairs[key] ?? pairs[key.toUpperCase()];
+    // Own properties only: a code like "valueOf" must not hit Object.prototype.
+    const upper = key.toUpperCase();
+    const hit = Object.hasOwn(pairs, key) ? pairs[key] : Object.hasOwn(pairs, upper) ? pairs[upper] : undefined;
     return hit === undefined ? { value: null, unmapped: key } : { value: hit };
   }
   if (value === null || value === undefined || value === '') return { value: bcBlank };
