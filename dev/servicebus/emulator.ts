@@ -53,6 +53,9 @@ import {
 } from './options';
 import { type Consumer, type DeliveredMessage, LockLostError, type MessageEntity, Queue, type Settlement } from './queue';
 
+/** How long stop() waits for a client to answer the AMQP close before dropping its socket. */
+const STOP_GRACE_MS = 1000;
+
 export interface QueueStats {
   /** Active messages including locked ones (Service Bus `activeMessageCount`). */
   active: number;
@@ -194,10 +197,12 @@ export class ServiceBusEmulator {
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const [connection, state] of this.connections) {
-      // Tell the client why (amqp:connection:forced is retryable for the SDK), then drop the socket
-      // once rhea has flushed the close frame on the next tick.
+      // Close the AMQP way first, so clients learn of it at once and reconnect on their next operation
+      // (amqp:connection:forced is retryable for the SDK). A client that does not answer within the
+      // grace period is cut off.
       connection.close({ condition: Condition.connectionForced, description: 'The emulator is stopping.' });
-      setImmediate(() => state.socket.destroy());
+      const cutOff = setTimeout(() => state.socket.destroy(), STOP_GRACE_MS);
+      state.socket.once('close', () => clearTimeout(cutOff));
     }
     await closed;
   }
