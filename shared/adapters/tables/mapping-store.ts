@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { z } from 'zod';
+import {
+  type MappingMetadataPort,
+  type MappingProblem,
+  type TableMapping,
+  TableMappingSchema,
+  validateMappings,
+} from '../../domain/mappings';
+import { type Clock, systemClock } from '../../domain/ports';
+import { SyncError } from '../../errors';
+import { encodeKey, hasStatus, jsonProperties, readJsonProperty, storeCall } from './common';
+
+/**
+ * The table mappings as data (table `<prefix>Mappings`), seeded from BC's defaults on first use.
+ *
+ * Every change (put, delete, enable/disable, import) is copy-on-write: the complete new set is validated
+ * first, then written as a new *generation* (PartitionKey `g_<generation>`, RowKey = mapping name, the
+ * definition gzipped over binary properties when it outgrows one), and only then made current by one
+ * ETag-checked write of the pointer row (`current`/`current`). Readers follow the pointer, so they see the
+ * old set or the new one, never a mix, and a crash or a refused change leaves nothing half-written — however
+ * many transactions the generation needed. The previous generation is kept for readers in flight; older
+ * ones are removed after {@link GENERATION_GRACE_MS}.
+ */
+
+const POINTER = 'current';
+const GEN = 'g_';
+/** Generations younger than this may still be being written by a concurrent writer; never collect them. */
+const GENERATION_GRACE_MS = 10 * 60 * 1000;
+/** Entity-group transactions take 100 operations and 4 MiB; stay clear of the size limit. */
+const BATCH_MAX_OPS = 100;
+const BATCH_MAX_BYTES = 3 * 1024 * 1024;
+
+const pointerSchema = z.looseObject({
+  etag: z.string(),
+  generation: z.string(),
+  previous: z.string().optional(),
+  count: z.number().int().nonnegative(),
+  revision: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+});
+type Pointer = z.infer<typeof pointerSchema>;
+
+/** A change was refused: every problem is listed, each naming the mapping and, where it applies, the field. */
+export class MappingValidationError extends SyncError {
+  constructor(readonly problems: MappingProblem[]) {
+    super(
+      'MAP.INVALID',
+      `Mapping change refused (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.map(describe).join('\n- ')}`,
+      {
+        details: { problems },
+      },
+    );
+    this.name = 'MappingValidationError';
+  }
+}
+
+/** Another writer changed the mappings at the same time, more often than the retry budget allows. */
+export class MappingConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MappingConflictError';
+  }
+}
+
+function describe(p: MappingProblem): string {
+  const text = p.message.includes(p.mapping) ? p.message : `${p.mapping}: ${p.message}`;
+  return p.field && !text.includes(p.field) ? `${text} [field ${p.field}]` : text;
+}
+
+export interface TableMappingStoreOptions {
+  /** The mappings written on first use, when the table holds none (e.g. `defaultMappings(setup)`). */
+  defaults: TableMapping[] | (() => TableMapping[]);
+  /** How long a read set of mappings is reused before the table is read again. Default 10,000 ms. */
+  cacheTtlMs?: number;
+  /**
+   * Both systems' metadata: when given, every change is also checked against it (columns exist, types
+   * compatible, option values exist). The seed is checked structurally only. Default: structural checks only.
+   */
+  metadata?: MappingMetadataPort;
+  clock?: Clock;
+}
+
+interface Snapshot {
+  pointer: Pointer;
+  mappings: TableMapping[];
+  readAt: number;
+}
+
+export class TableMappingStore {
+  private readonly ttl: number;
+  private readonly clock: Clock;
+  private cache: Snapshot | undefined;
+
+  constructor(
+    readonly client: TableClient,
+    private readonly options: TableMappingStoreOptions,
+  ) {
+    this.ttl = Math.max(0, options.cacheTtlMs ?? 10_000);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** All mappings, sorted by name; served from the cache while it is younger than `cacheTtlMs`. */
+  async list(options: { fresh?: boolean } = {}): Promise<TableMapping[]> {
+    const snap = await this.snapshot(options.fresh ?? false);
+    return structuredClone(snap.mappings);
+  }
+
+  async get(name: string, options: { fresh?: boolean } = {}): Promise<TableMapping | undefined> {
+    const snap = await this.snapshot(options.fresh ?? false);
+    const found = snap.mappings.find((m) => m.name === name);
+    return found ? structuredClone(found) : undefined;
+  }
+
+  /** The enabled mappings, what the engine syncs. */
+  async enabled(): Promise<TableMapping[]> {
+    return (await this.list()).filter((m) => m.enabled);
+  }
+
+  /** Adds a mapping or replaces the one with the same name, after validating the whole resulting set. */
+  async put(input: unknown): Promise<TableMapping> {
+    const parsed = TableMappingSchema.safeParse(input);
+    if (!parsed.success) {
+      // validateMappings names the mapping and the field of each schema issue; the zod text is the fallback.
+      const named = await validateMappings([input]);
+      const name = typeof (input as { name?: unknown } | null)?.name === 'string' ? (input as { name: string }).name : '(unnamed)';
+      throw new MappingValidationError(
+        named.length > 0 ? named : [{ mapping: name, code: 'schema', message: z.prettifyError(parsed.error) }],
+      );
+    }
+    const mapping = parsed.data;
+    await this.change((current) => [...current.filter((m) => m.name !== mapping.name), mapping]);
+    return structuredClone(mapping);
+  }
+
+  /** Removes a mapping; refused when others still depend on it. Returns false when there was none. */
+  async delete(name: string): Promise<boolean> {
+    let existed = false;
+    await this.change((current) => {
+      existed = current.some((m) => m.name === name);
+      return existed ? current.filter((m) => m.name !== name) : undefined;
+    });
+    return existed;
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<TableMapping> {
+    let result: TableMapping | undefined;
+    await this.change((current) => {
+      const found = current.find((m) => m.name === name);
+      if (!found) throw new SyncError('MAP.INVALID', `There is no table mapping named ${name}.`, { details: { mapping: name } });
+      result = { ...found, enabled };
+      return found.enabled === enabled ? undefined : current.map((m) => (m.name === name ? result! : m));
+    });
+    return structuredClone(result!);
+  }
+
+  disable(name: string): Promise<TableMapping> {
+    return this.setEnabled(name, false);
+  }
+
+  enable(name: string): Promise<TableMapping> {
+    return this.setEnabled(name, true);
+  }
+
+  /** Every mapping as a JSON-ready array, sorted by name; `import` of it restores exactly this set. */
+  async export(): Promise<TableMapping[]> {
+    return this.list({ fresh: true });
+  }
+
+  /**
+   * Replaces the set (`replace`, default) or adds/overwrites the given mappings (`merge`). Accepts an array
+   * or a `{ mappings: [...] }` document. Everything is validated before anything is written; a refused
+   * import lists every problem and changes nothing.
+   */
+  async import(input: unknown, options: { mode?: 'replace' | 'merge' } = {}): Promise<{ count: number }> {
+    const items = Array.isArray(input)
+      ? input
+      : typeof input === 'object' && input !== null && Array.isArray((input as { mappings?: unknown }).mappings)
+        ? (input as { mappings: unknown[] }).mappings
+        : undefined;
+    if (!items) {
+      throw new MappingValidationError([
+        { mapping: '(import)', code: 'schema', message: 'expected a JSON array of mappings or { "mappings": [...] }' },
+      ]);
+    }
+    // Per-item schema problems first, with names, before anything else is looked at.
+    const schemaProblems = (await validateMappings(items)).filter((p) => p.code === 'schema');
+    if (schemaProblems.length > 0) throw new MappingValidationError(schemaProblems);
+    const incoming = items.map((raw) => TableMappingSchema.parse(raw));
+    const names = new Set(incoming.map((m) => m.name));
+    let count = 0;
+    await this.change((current) => {
+      const next = options.mode === 'merge' ? [...current.filter((m) => !names.has(m.name)), ...incoming] : incoming;
+      count = next.length;
+      return next;
+    }, true);
+    return { count };
+  }
+
+  /** Drops the cached set, e.g. after an admin changed mappings through another instance. */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  /**
+   * Applies `edit` to the current set and commits it; retried on a concurrent change. `edit` returning
+   * undefined means "nothing to change".
+   */
+  private async change(edit: (current: TableMapping[]) => TableMapping[] | undefined, alwaysWrite = false): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const snap = await this.snapshot(true);
+      const next = edit(structuredClone(snap.mappings));
+      if (next === undefined && !alwaysWrite) return;
+      const set = next ?? snap.mappings;
+      const problems = await validateMappings(set, this.options.metadata);
+      if (problems.length > 0) throw new MappingValidationError(problems);
+      if (await this.commit(set, snap.pointer)) return;
+    }
+    throw new MappingConflictError('The mappings kept changing while this change was being saved; try again.');
+  }
+
+  private async snapshot(fresh: boolean): Promise<Snapshot> {
+    const now = this.clock.now().getTime();
+    if (!fresh && this.cache && now - this.cache.readAt < this.ttl) return this.cache;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const pointer = await this.readPointer();
+      if (!pointer) {
+        await this.seed();
+        continue;
+      }
+      const mappings = await this.readGeneration(pointer.generation);
+      // Fewer rows than the pointer promises: the generation was collected under us; follow the new pointer.
+      if (mappings.length !== pointer.count) continue;
+      this.cache = { pointer, mappings, readAt: now };
+      return this.cache;
+    }
+    throw new SyncError('STORE.UNAVAILABLE', 'could not read a consistent set of mappings');
+  }
+
+  private async seed(): Promise<void> {
+    const defaults = typeof this.options.defaults === 'function' ? this.options.defaults() : this.options.defaults;
+    const problems = await validateMappings(defaults);
+    if (problems.length > 0) throw new MappingValidationError(problems);
+    // Losing the race to another instance's seed is fine: the caller re-reads and gets theirs.
+    await this.commit(
+      defaults.map((m) => TableMappingSchema.parse(m)),
+      undefined,
+    );
+  }
+
+  /** Writes a new generation and flips the pointer to it; false when another writer got there first. */
+  private async commit(mappings: TableMapping[], expected: Pointer | undefined): Promise<boolean> {
+    const now = this.clock.now();
+    const generation = `${now.getTime().toString().padStart(15, '0')}_${randomBytes(4).toString('hex')}`;
+    const pk = GEN + generation;
+    const sorted = [...mappings].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const rows = sorted.map((m) => ({
+      partitionKey: pk,
+      rowKey: encodeKey(m.name),
+      name: m.name,
+      enabled: m.enabled,
+      ...jsonProperties('definition', m, 900 * 1024),
+    }));
+    for (const batch of batches(rows)) {
+      await storeCall('writing mappings', () => this.client.submitTransaction(batch.map((e): TransactionAction => ['create', e])));
+    }
+    const pointer = {
+      partitionKey: POINTER,
+      rowKey: POINTER,
+      generation,
+      count: rows.length,
+      revision: (expected?.revision ?? 0) + 1,
+      updatedAt: now.toISOString(),
+      ...(expected ? { previous: expected.generation } : {}),
+    };
+    try {
+      await storeCall('switching to the new mappings', () =>
+        expected ? this.client.updateEntity(pointer, 'Replace', { etag: expected.etag }) : this.client.createEntity(pointer),
+      );
+    } catch (err) {
+      if (!hasStatus(err, 409, 412, 404)) throw err;
+      await this.deleteGeneration(pk);
+      return false;
+    }
+    this.cache = undefined;
+    await this.collect(generation, expected?.generation).catch(() => {
+      // Old generations are garbage, not state: a failed cleanup is retried by the next change.
+    });
+    return true;
+  }
+
+  private async readPointer(): Promise<Pointer | undefined> {
+    return storeCall('reading the mappings pointer', async () => {
+      try {
+        return pointerSchema.parse(await this.client.getEntity(POINTER, POINTER));
+      } catch (err) {
+        if (hasStatus(err, 404)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  private async readGeneration(generation: string): Promise<TableMapping[]> {
+    return storeCall('reading mappings', async () => {
+      const out: TableMapping[] = [];
+      for await (const row of this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${GEN + generation}` },
+      })) {
+        const parsed = TableMappingSchema.safeParse(readJsonProperty(row, 'definition'));
+        if (!parsed.success) {
+          throw new SyncError('MAP.INVALID', `stored mapping ${String(row.name)} is invalid: ${z.prettifyError(parsed.error)}`);
+        }
+        out.push(parsed.data);
+      }
+      return out;
+    });
+  }
+
+  private async deleteGeneration(pk: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const row of this.client.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) {
+      keys.push(String(row.rowKey));
+    }
+    for (let i = 0; i < keys.length; i += BATCH_MAX_OPS) {
+      await this.client.submitTransaction(
+        keys.slice(i, i + BATCH_MAX_OPS).map((rowKey): TransactionAction => ['delete', { partitionKey: pk, rowKey }]),
+      );
+    }
+  }
+
+  /** Removes generations other than the current and previous one that are past the grace period. */
+  private async collect(current: string, previous: string | undefined): Promise<void> {
+    const cutoff = this.clock.now().getTime() - GENERATION_GRACE_MS;
+    const partitions = new Set<string>();
+    for await (const row of this.client.listEntities({
+      queryOptions: { filter: odata`PartitionKey ge ${GEN} and PartitionKey lt ${GEN}~`, select: ['PartitionKey'] },
+    })) {
+      partitions.add(String(row.partitionKey));
+    }
+    for (const pk of partitions) {
+      const generation = pk.slice(GEN.length);
+      if (generation === current || generation === previous) continue;
+      if (Number(generation.split('_')[0]) > cutoff) continue;
+      await this.deleteGeneration(pk);
+    }
+  }
+}
+
+function approximateBytes(entity: Record<string, unknown>): number {
+  let n = 200;
+  for (const [k, v] of Object.entries(entity)) {
+    n += k.length + 20;
+    if (typeof v === 'string') n += v.length * 2;
+    else if (v instanceof Uint8Array) n += Math.ceil((v.length * 4) / 3);
+    else n += 32;
+  }
+  return n;
+}
+
+function batches<T extends Record<string, unknown>>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = approximateBytes(row);
+    if (current.length > 0 && (current.length >= BATCH_MAX_OPS || bytes + size > BATCH_MAX_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
