@@ -258,6 +258,7 @@ export class LocalFunctionsHost {
   private defaultAutoComplete = true;
   private keys = { function: DEFAULT_LOCAL_FUNCTION_KEY, master: DEFAULT_LOCAL_MASTER_KEY };
   private boundPort = 0;
+  private loaded = false;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(options: LocalFunctionsHostOptions = {}) {
@@ -269,17 +270,29 @@ export class LocalFunctionsHost {
     this.logSink = log ?? defaultLog;
   }
 
-  /** Loads the modules, validates every binding, listens, starts receivers and timers. Throws naming what is wrong. */
+  /**
+   * Loads the modules and indexes the registrations (binding expressions, connections, schedules, routes) without
+   * listening or connecting; `start()` calls it when it was not called. Lets a caller read `hostFunctions()` /
+   * `queueNames()` first, e.g. to declare queues before receivers attach. Throws naming every problem.
+   */
+  async load(): Promise<HostFunction[]> {
+    if (this.loaded) return this.hostFunctions();
+    setSystemLogSink((level, category, message) => this.log({ level, category, message }));
+    this.applyHostJson();
+    for (const modulePath of this.opts.modules) await import(modulePath);
+    this.model = capturedProgrammingModel();
+    this.selectFunctions();
+    this.plan();
+    this.loaded = true;
+    return this.hostFunctions();
+  }
+
+  /** Loads (if needed), listens, starts receivers and timers. Throws naming what is wrong; nothing keeps running then. */
   async start(): Promise<this> {
     if (this.state !== 'new') throw new Error(`LocalFunctionsHost.start(): host is ${this.state}; create a new host`);
     this.state = 'starting';
     try {
-      setSystemLogSink((level, category, message) => this.log({ level, category, message }));
-      this.applyHostJson();
-      for (const modulePath of this.opts.modules) await import(modulePath);
-      this.model = capturedProgrammingModel();
-      this.selectFunctions();
-      this.plan();
+      await this.load();
       await this.checkCapabilities();
       for (const hook of capturedHooks('appStart')) {
         await hook({ hookData: {}, appHookData: sharedAppHookData(), functionAppDirectory: process.cwd() });
