@@ -216,13 +216,27 @@ export class OrderedSettler {
     const batch = this.pending.splice(0, take);
     for (const { delivery, state } of batch) {
       // A delivery whose link is gone cannot carry a disposition any more; rhea would throw.
-      if (delivery.link.is_open()) delivery.update(true, state);
+      if (!delivery.link.is_open()) continue;
+      delivery.update(true, state);
+      if (delivery.link.is_sender()) forgetSettledTransfer(delivery);
     }
     if (this.pending.length > 0) {
       this.scheduled = true;
       setImmediate(this.flush);
     }
   };
+}
+
+/**
+ * Lets rhea drop one of our transfers once we have settled it.
+ *
+ * rhea frees an outgoing delivery only when both ends have settled it. In peek-lock the SDK's
+ * receiver settles *second* (rcv_settle_mode=second) and then settles silently, sending no frame,
+ * so every peek-lock delivery would stay in the session's 2048-slot buffer and the link would stall
+ * after 2048 messages. Our settled disposition is the last word on the delivery, so mark it done.
+ */
+function forgetSettledTransfer(delivery: Delivery): void {
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ describe('Service Bus emulator: sending and receiving with the real SDK', () => 
       { name: 'delete-mode' },
       { name: 'peeking' },
       { name: 'Mixed-Case' },
+      { name: 'long-run' },
     ]);
   });
   afterAll(async () => {
@@ -106,6 +107,24 @@ describe('Service Bus emulator: sending and receiving with the real SDK', () => 
     expect(env.emulator.stats('peeking')).toMatchObject({ active: 3, locked: 0 });
     const fromStart = await receiver.peekMessages(1, { fromSequenceNumber: first[1]?.sequenceNumber });
     expect(fromStart.map((m) => m.body)).toEqual(['p2']);
+  });
+
+  it('keeps one peek-lock receiver going past 2048 deliveries (rhea session buffer)', async () => {
+    const total = 2100;
+    const sender = env.client.createSender('long-run');
+    for (let i = 0; i < total; i += 300) {
+      await sender.sendMessages(Array.from({ length: Math.min(300, total - i) }, (_, j) => ({ body: i + j })));
+    }
+    const receiver = env.client.createReceiver('long-run');
+    let received = 0;
+    while (received < total) {
+      const got = await receiver.receiveMessages(Math.min(300, total - received), { maxWaitTimeInMs: 5000 });
+      if (got.length === 0) break;
+      await Promise.all(got.map((m) => receiver.completeMessage(m)));
+      received += got.length;
+    }
+    expect(received).toBe(total);
+    expect(env.emulator.stats('long-run')).toMatchObject({ active: 0, locked: 0 });
   });
 
   it('resolves queue names case-insensitively, like Service Bus', async () => {
