@@ -12,6 +12,7 @@ describe('Service Bus emulator: sending and receiving with the real SDK', () => 
       { name: 'peeking' },
       { name: 'Mixed-Case' },
       { name: 'long-run' },
+      { name: 'partial' },
     ]);
   });
   afterAll(async () => {
@@ -125,6 +126,22 @@ describe('Service Bus emulator: sending and receiving with the real SDK', () => 
     }
     expect(received).toBe(total);
     expect(env.emulator.stats('long-run')).toMatchObject({ active: 0, locked: 0 });
+  });
+
+  it('returns what is there when fewer messages than asked for exist, and locks nothing extra', async () => {
+    const sender = env.client.createSender('partial');
+    await sender.sendMessages([{ body: 'one' }, { body: 'two' }]);
+    const receiver = env.client.createReceiver('partial');
+    // The SDK drains its unused credit after the wait; the emulator must answer the drain.
+    const got = await receiver.receiveMessages(5, { maxWaitTimeInMs: 300 });
+    expect(got.map((m) => m.body)).toEqual(['one', 'two']);
+    await sender.sendMessages({ body: 'three' });
+    // No credit is left over after the drain, so the new message waits unlocked for the next receive.
+    expect(env.emulator.stats('partial')).toMatchObject({ active: 3, locked: 2 });
+    const next = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    expect(next.map((m) => m.body)).toEqual(['three']);
+    await Promise.all([...got, ...next].map((m) => receiver.completeMessage(m)));
+    expect(env.emulator.stats('partial')).toMatchObject({ active: 0, locked: 0 });
   });
 
   it('resolves queue names case-insensitively, like Service Bus', async () => {
