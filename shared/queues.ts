@@ -55,7 +55,14 @@ export function allDefaultMappingSetups(): DefaultMappingSetup[] {
         for (const extendedPricing of BOOLEANS)
           for (const salesOrderIntegration of ['none', 'legacy', 'bidirectional'] as const)
             for (const defaultPriceListCodeSet of BOOLEANS)
-              setups.push({ ownershipModel, salesIntegration, unitGroupMapping, extendedPricing, salesOrderIntegration, defaultPriceListCodeSet });
+              setups.push({
+                ownershipModel,
+                salesIntegration,
+                unitGroupMapping,
+                extendedPricing,
+                salesOrderIntegration,
+                defaultPriceListCodeSet,
+              });
   return setups;
 }
 
@@ -73,7 +80,8 @@ export function allQueueNames(): string[] {
 
 /** ISO 8601 duration of whole seconds (`PT5M`, `PT90S`), as ARM/Bicep expects for `lockDuration`. */
 export function isoDurationFromSeconds(seconds: number): string {
-  if (!Number.isInteger(seconds) || seconds <= 0) throw new RangeError(`duration must be a positive whole number of seconds, got ${seconds}`);
+  if (!Number.isInteger(seconds) || seconds <= 0)
+    throw new RangeError(`duration must be a positive whole number of seconds, got ${seconds}`);
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;
@@ -119,7 +127,8 @@ export interface QueuesDocument {
 
 export function queuesDocument(): QueuesDocument {
   return {
-    $comment: 'Generated from shared/queues.ts by infra/generate-queues.ts. Do not edit: run `npx tsc -p infra/tsconfig.json && node dist/infra/generate-queues.js`.',
+    $comment:
+      'Generated from shared/queues.ts by infra/generate-queues.ts. Do not edit: run `npx tsc -p infra/tsconfig.json && node dist/infra/generate-queues.js`.',
     queues: allQueueNames(),
     maxDeliveryCount: QUEUE_SETTINGS.maxDeliveryCount,
     lockDuration: isoDurationFromSeconds(QUEUE_SETTINGS.lockDurationSeconds),
