@@ -12,7 +12,7 @@ import { type CallerContext, type ChangeEvent, Operations } from './operations';
 import { DEFAULT_TOKENS, DemoIds, seedBulk, seedDemo, seedPlatform } from './seed';
 import { Store } from './store';
 import { errorResponse, json, type SimRequest, type SimResponse, WebApi } from './webapi';
-import { WebhookService } from './webhooks';
+import { MAX_WEBHOOK_PAYLOAD_BYTES, WebhookService } from './webhooks';
 
 export { SimClock } from './clock';
 export type { ServiceProtectionLimits } from './limits';
@@ -29,6 +29,8 @@ export interface DataverseSimulatorOptions {
   webhookDelayMs?: number;
   /** Webhook response timeout. Default 60,000 ms, as Dataverse. */
   webhookTimeoutMs?: number;
+  /** Webhook payload size limit (A.2); lower it in tests to exercise the trimming rule. Default 262,144 bytes. */
+  webhookMaxPayloadBytes?: number;
   /** Apply service protection limits (429 with Retry-After). Default false. */
   enforceLimits?: boolean;
   /** Override limits (e.g. tiny ones in tests). Defaults: 6000 requests / 1,200,000 ms per 300 s, 52 concurrent. */
@@ -147,6 +149,7 @@ export async function startDataverseSimulator(opts: DataverseSimulatorOptions = 
     organizationDomain: `${opts.organizationName ?? 'simorg'}.crm.dynamics.com`,
     organizationId: DemoIds.organization,
     businessUnitId: DemoIds.businessUnit,
+    maxPayloadBytes: opts.webhookMaxPayloadBytes ?? MAX_WEBHOOK_PAYLOAD_BYTES,
   });
   const ops = new Operations(store, catalog, clock, (e: ChangeEvent) => webhooks.onChange(e));
   webhooks.attach(ops);

@@ -398,8 +398,9 @@ export class Operations {
       row.versionnumber = this.store.nextVersion();
       this.store.put(meta.logicalName, id, row);
       this.afterLineChange(ctx, meta, row);
-      const targetKeys = new Set<string>([meta.primaryId, 'modifiedon', '_modifiedby_value', '_modifiedonbehalfby_value']);
-      for (const a of [...attributes, ...computedChanged]) {
+      // Same order as the documented Update sample: request columns, key, calculated ones, then system-set ones.
+      const targetKeys = new Set<string>();
+      for (const a of attributes) {
         const attr = meta.attributes.get(a);
         if (attr) targetKeys.add(wireName(attr));
       }
@@ -407,6 +408,12 @@ export class Operations {
         targetKeys.add('statecode');
         targetKeys.add('statuscode');
       }
+      targetKeys.add(meta.primaryId);
+      for (const a of computedChanged) {
+        const attr = meta.attributes.get(a);
+        if (attr) targetKeys.add(wireName(attr));
+      }
+      for (const k of ['modifiedon', '_modifiedby_value', '_modifiedonbehalfby_value']) targetKeys.add(k);
       const target: StoredRow = {};
       for (const k of targetKeys) {
         target[k] = row[k] ?? null;

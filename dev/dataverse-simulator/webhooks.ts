@@ -49,6 +49,8 @@ export interface WebhookServiceOptions {
   organizationDomain: string;
   organizationId: string;
   businessUnitId: string;
+  /** Size above which the context is trimmed and x-ms-dynamics-msg-size-exceeded is sent. Default 256 KB. */
+  maxPayloadBytes: number;
 }
 
 /** Parses `<settings><setting name="k" value="v"/></settings>` (HttpHeader / HttpQueryString auth values). */
@@ -273,7 +275,7 @@ export class WebhookService {
   private schedule(e: ChangeEvent, step: StoredRow, endpoint: StoredRow, context: Record<string, unknown>): void {
     let body = WebhookService.serialize(context);
     let sizeExceeded = false;
-    if (Buffer.byteLength(body) > MAX_WEBHOOK_PAYLOAD_BYTES) {
+    if (Buffer.byteLength(body) > this.options.maxPayloadBytes) {
       sizeExceeded = true;
       const trimmed = { ...context, InputParameters: [], ParentContext: null, PostEntityImages: [], PreEntityImages: [] };
       body = WebhookService.serialize(trimmed);

@@ -112,6 +112,8 @@ export async function registerStep(
     message: 'Create' | 'Update' | 'Delete';
     entity: string;
     filteringattributes?: string;
+    /** 1 asynchronous (default), 0 synchronous. */
+    mode?: 0 | 1;
     authtype?: 4 | 5 | 6;
     authvalue?: string;
     images?: Array<{ imagetype: 0 | 1 | 2; entityalias: string; attributes?: string }>;
@@ -146,7 +148,7 @@ export async function registerStep(
     headers: { Prefer: 'return=representation' },
     body: {
       name: `bc-dataverse-sync: ${opts.message} of ${opts.entity}`,
-      mode: 1,
+      mode: opts.mode ?? 1,
       stage: 40,
       rank: 1,
       supporteddeployment: 0,
