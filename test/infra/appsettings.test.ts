@@ -114,6 +114,7 @@ describe('function app settings = the settings shared/config.ts reads', () => {
 
     const keyvault = readInfra('app/keyvault.bicep');
     const leakedRef = keyvault.replace(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Bicep interpolation in Bicep source, not a JS template
       "BC_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${bcClientSecretValue.properties.secretUri})'",
       'BC_CLIENT_SECRET: bcClientSecret',
     );

@@ -90,7 +90,7 @@ function named(node: Node): Node[] {
 function decoratorsOf(node: Node): Decorator[] {
   return named(node).map((d) => {
     const call = named(d)[0];
-    if (!call || call.type !== 'call_expression') return { name: call?.text ?? '', args: [] };
+    if (call?.type !== 'call_expression') return { name: call?.text ?? '', args: [] };
     const fn = call.childForFieldName('function');
     const args = call.childForFieldName('arguments');
     return { name: fn?.text ?? '', args: args ? named(args) : [] };
@@ -135,7 +135,7 @@ export function find(decls: Declaration[], kind: Declaration['kind'], name: stri
 
 /** Content of a string literal without interpolation; '' for anything else. */
 export function stringValue(node: Node | null | undefined): string {
-  if (!node || node.type !== 'string') return '';
+  if (node?.type !== 'string') return '';
   if (named(node).some((c) => c.type === 'interpolation')) return '';
   return named(node)
     .filter((c) => c.type === 'string_content' || c.type === 'escape_sequence')
@@ -145,8 +145,7 @@ export function stringValue(node: Node | null | undefined): string {
 
 /** Object literal → key → value node (keys unquoted). Throws on anything that is not an object literal. */
 export function objectEntries(node: Node | null | undefined): Map<string, Node> {
-  if (!node || node.type !== 'object')
-    throw new Error(`expected an object literal, got ${node?.type ?? 'nothing'}: ${node?.text.slice(0, 80)}`);
+  if (node?.type !== 'object') throw new Error(`expected an object literal, got ${node?.type ?? 'nothing'}: ${node?.text.slice(0, 80)}`);
   const map = new Map<string, Node>();
   for (const prop of named(node)) {
     if (prop.type !== 'object_property') continue;
@@ -161,7 +160,7 @@ export function objectEntries(node: Node | null | undefined): Map<string, Node> 
 export function at(node: Node | null | undefined, path: string): Node | undefined {
   let current: Node | undefined = node ?? undefined;
   for (const key of path.split('.')) {
-    if (!current || current.type !== 'object') return undefined;
+    if (current?.type !== 'object') return undefined;
     current = objectEntries(current).get(key);
   }
   return current;
