@@ -283,6 +283,7 @@ export class ServiceBusEmulator {
     // A misbehaving or vanished client must not take the emulator down; rhea throws on an unhandled
     // 'error' event. The close/disconnect paths above clean up.
     c.on('error', () => undefined);
+    // Socket 'close' (see accept) does the clean-up; this only stops rhea warning on every client drop.
     c.on('disconnected', () => undefined);
   }
 
