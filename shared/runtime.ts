@@ -1,0 +1,135 @@
+import type { ServiceBusClient } from '@azure/service-bus';
+import { type BcClient, BcGateway, createBcClient } from './adapters/bc';
+import { createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
+import { createServiceBusClient, serviceBusConnectionFromSettings } from './adapters/servicebus/client';
+import { ServiceBusChangePublisher } from './adapters/servicebus/publisher';
+import { createStores, environmentIdentity, type Stores } from './adapters/tables';
+import { settings as loadSettings, type Settings } from './config';
+import { queueNameForMapping } from './domain/mappings/queue';
+import { type Clock, systemClock } from './domain/ports';
+import type { MappingProvider, SyncDeps, SyncHooks } from './domain/sync/sync-record';
+
+/**
+ * The composition root: every adapter the functions need, built once per process from the settings. Functions
+ * stay thin: they call `getRuntime()` and hand its ports to a use case.
+ */
+export interface Runtime {
+  settings: Settings;
+  bc: BcClient;
+  dataverse: DataverseClient;
+  bcGateway: BcGateway;
+  dataverseGateway: DataverseGateway;
+  stores: Stores;
+  /** The current table mappings (configuration store, cached). */
+  mappings: MappingProvider;
+  publisher: ServiceBusChangePublisher;
+  serviceBus: ServiceBusClient;
+  /** systemuserid of the integration user (setting, else WhoAmI; undefined while Dataverse is unreachable). */
+  integrationUserId: string | undefined;
+  environment: string;
+  syncDeps: SyncDeps;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOverrides {
+  clock?: Clock;
+  hooks?: SyncHooks;
+}
+
+let current: Promise<Runtime> | undefined;
+let overrides: RuntimeOverrides = {};
+
+/** The process's runtime. The first call builds it; a failure is not cached, so the next call tries again. */
+export function getRuntime(): Promise<Runtime> {
+  if (!current) {
+    current = buildRuntime(loadSettings(), overrides);
+    current.catch(() => {
+      current = undefined;
+    });
+  }
+  return current;
+}
+
+/** Tests and the local host: replace parts (a controllable clock) before the first `getRuntime()`. */
+export function configureRuntime(o: RuntimeOverrides): void {
+  overrides = o;
+}
+
+/** Closes and forgets the runtime (tests restart the host with new settings). */
+export async function resetRuntime(): Promise<void> {
+  const r = current;
+  current = undefined;
+  if (r) await (await r.catch(() => undefined))?.close();
+}
+
+export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promise<Runtime> {
+  const clock = o.clock ?? systemClock;
+  const environment = environmentIdentity({
+    bcTenantId: s.BC_TENANT_ID,
+    bcEnvironment: s.BC_ENVIRONMENT,
+    bcCompanyId: s.BC_COMPANY_ID,
+    dataverseUrl: s.DATAVERSE_URL,
+  });
+  const bc = createBcClient(s);
+  const dataverse = createDataverseClient(s);
+  const stores = await createStores(s, { environment, clock });
+  const mappings: MappingProvider = {
+    get: (name) => stores.mappings.get(name),
+    all: () => stores.mappings.list(),
+  };
+  const serviceBus = createServiceBusClient(serviceBusConnectionFromSettings(s));
+  const publisher = new ServiceBusChangePublisher(serviceBus, async (name) => {
+    const m = await mappings.get(name);
+    return m ? m.queueName : queueNameForMapping({ name });
+  });
+  let integrationUserId = s.DATAVERSE_INTEGRATION_USER_ID?.toLowerCase();
+  if (!integrationUserId) {
+    try {
+      integrationUserId = (await dataverse.whoAmI()).UserId.toLowerCase();
+    } catch {
+      // Dataverse may be down at start-up; the engine then relies on fingerprints alone until the next start.
+      integrationUserId = undefined;
+    }
+  }
+  const bcGateway = new BcGateway(bc);
+  const dataverseGateway = new DataverseGateway(dataverse);
+  const syncDeps: SyncDeps = {
+    mappings,
+    bc: bcGateway,
+    dataverse: dataverseGateway,
+    couplings: stores.couplings,
+    errors: stores.syncErrors,
+    history: stores.history,
+    counters: stores.counters,
+    publisher,
+    clock,
+    options: {
+      environment,
+      integrationUserId,
+      dryRun: s.DRY_RUN,
+      skipAfterFailures: s.SKIP_AFTER_FAILURES,
+      ownershipModel: s.OWNERSHIP_MODEL,
+    },
+    hooks: o.hooks,
+  };
+  return {
+    settings: s,
+    bc,
+    dataverse,
+    bcGateway,
+    dataverseGateway,
+    stores,
+    mappings,
+    publisher,
+    serviceBus,
+    integrationUserId,
+    environment,
+    syncDeps,
+    clock,
+    close: async () => {
+      await publisher.close();
+      await serviceBus.close();
+    },
+  };
+}
