@@ -164,7 +164,7 @@ function companies(ctx: ApiContext, req: ApiRequest, seg: Segment): ApiResponse 
 function runtime(ctx: ApiContext, req: ApiRequest): ApiResponse {
   // GET api/microsoft/runtime/beta/companies({id})/webhookSupportedResources[?$filter=resource eq 'v2.0*']
   const [c, r] = req.segments.map(parseSegment);
-  if (!c || c.name !== 'companies' || !r || r.name !== 'webhookSupportedResources') throw segmentNotFound(req.segments.join('/'));
+  if (c?.name !== 'companies' || !r || r.name !== 'webhookSupportedResources') throw segmentNotFound(req.segments.join('/'));
   if (req.method !== 'GET') throw methodNotAllowed(req.method, 'webhookSupportedResources');
   ctx.store.company(guidKey(c));
   let value = pages.filter((p) => ctx.webhooks.supports(p)).map((p) => ({ resource: `${p.group}/${p.entitySet}` }));
@@ -339,10 +339,27 @@ function companyInformation(req: ApiRequest, company: CompanyStore): ApiResponse
   };
 }
 
+const projectors = new Map<string, (data: Row, etag: string) => Row>();
+
+/**
+ * A compiled object literal per page and $select: building 20,000 entities key by key puts V8 into slow
+ * dictionary objects (about 4x slower per page of customers).
+ */
+function projector(page: PageDef, select: string[] | undefined): (data: Row, etag: string) => Row {
+  const key = `${page.group}/${page.entitySet}:${select ? select.join(',') : '*'}`;
+  let fn = projectors.get(key);
+  if (!fn) {
+    const all = !select || select.includes('*');
+    const names = page.fields.filter((f) => all || select.includes(f.name)).map((f) => f.name);
+    const body = names.map((n) => `${JSON.stringify(n)}: d[${JSON.stringify(n)}]`).join(',');
+    fn = new Function('d', 'e', `return {"@odata.etag": e${body ? `, ${body}` : ''}};`) as (data: Row, etag: string) => Row;
+    projectors.set(key, fn);
+  }
+  return fn;
+}
+
 function serialize(company: CompanyStore, page: PageDef, rec: Rec, select: string[] | undefined, expand: ExpandItem[]): Row {
-  const out: Row = { '@odata.etag': etagFor(rec) };
-  const all = !select || select.includes('*');
-  for (const f of page.fields) if (all || select.includes(f.name)) out[f.name] = rec.data[f.name];
+  const out = projector(page, select)(rec.data, etagFor(rec));
   for (const e of expand) {
     const lc = lineContext(page);
     if (lc && page.lines?.property === e.property) {

@@ -296,6 +296,9 @@ export async function startBcSimulator(opts: BcSimulatorOptions = {}): Promise<B
         );
       }
       let body: unknown;
+      const contentType = (headers['content-type'] ?? '').toLowerCase();
+      if (raw.length > 0 && contentType !== '' && !contentType.includes('json'))
+        throw new BcError(415, 'BadRequest', `The content type '${contentType}' is not supported. Use application/json.`);
       if (raw.length > 0) {
         try {
           body = JSON.parse(raw.toString('utf8'));

@@ -340,7 +340,7 @@ const rules: Partial<Record<TableName, (ctx: RuleContext, data: Row, before: Row
       data.companyName = data.displayName;
     } else if (data.companyNumber !== '') {
       const co = company.byKey('contact', data.companyNumber as string);
-      if (!co || co.data.type !== 'Company') throw relationError('Company No.', 'Contact', data.companyNumber as string, 'Contact');
+      if (co?.data.type !== 'Company') throw relationError('Company No.', 'Contact', data.companyNumber as string, 'Contact');
       data.companyName = co.data.displayName;
       data.contactBusinessRelation = co.data.contactBusinessRelation;
     } else {
