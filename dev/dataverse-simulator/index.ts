@@ -122,6 +122,8 @@ const limitsSchema = z
     concurrent: z.number().int().positive(),
     windowMs: z.number().int().positive(),
     latencyMs: z.number().int().min(0),
+    webhookMaxPayloadBytes: z.number().int().positive(),
+    webhookDelayMs: z.number().int().min(0),
   })
   .partial()
   .strict();
@@ -165,6 +167,7 @@ export async function startDataverseSimulator(opts: DataverseSimulatorOptions = 
 
   const reset = (seed: 'demo' | 'empty' = opts.seed ?? 'demo') => {
     webhooks.cancelAll();
+    webhooks.deliveries.length = 0;
     store.clear();
     limits.reset();
     seedPlatform(ops, catalog);
@@ -414,15 +417,30 @@ export async function startDataverseSimulator(opts: DataverseSimulatorOptions = 
           counts.clear();
           return json(200, counters());
         case 'GET /_sim/limits':
-          return json(200, { enabled: limits.enabled, ...limits.limits, latencyMs, usage: limits.snapshot() });
+          return json(200, {
+            enabled: limits.enabled,
+            ...limits.limits,
+            latencyMs,
+            webhookMaxPayloadBytes: webhooks.options.maxPayloadBytes,
+            webhookDelayMs: webhooks.options.delayMs,
+            usage: limits.snapshot(),
+          });
         case 'POST /_sim/limits': {
           const b = parse(limitsSchema);
           if (b.enabled !== undefined) limits.enabled = b.enabled;
           if (b.latencyMs !== undefined) latencyMs = b.latencyMs;
-          const { enabled: _e, latencyMs: _l, ...rest } = b;
+          if (b.webhookMaxPayloadBytes !== undefined) webhooks.options.maxPayloadBytes = b.webhookMaxPayloadBytes;
+          if (b.webhookDelayMs !== undefined) webhooks.options.delayMs = b.webhookDelayMs;
+          const { enabled: _e, latencyMs: _l, webhookMaxPayloadBytes: _w, webhookDelayMs: _d, ...rest } = b;
           limits.limits = { ...limits.limits, ...rest };
           limits.reset();
-          return json(200, { enabled: limits.enabled, ...limits.limits, latencyMs });
+          return json(200, {
+            enabled: limits.enabled,
+            ...limits.limits,
+            latencyMs,
+            webhookMaxPayloadBytes: webhooks.options.maxPayloadBytes,
+            webhookDelayMs: webhooks.options.delayMs,
+          });
         }
         case 'GET /_sim/webhooks':
           return json(200, { deliveries: webhooks.deliveries });

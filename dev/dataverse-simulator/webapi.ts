@@ -529,7 +529,11 @@ export class WebApi {
       const seen = new Set<string>();
       const deleted = t.tombstones
         .filter((d) => d.version > last && d.version <= to && !t.rows.has(d.id))
-        .filter((d) => (seen.has(d.id) ? false : (seen.add(d.id), true)));
+        .filter((d) => {
+          if (seen.has(d.id)) return false;
+          seen.add(d.id);
+          return true;
+        });
       const room = pageSize - value.length;
       for (const d of deleted.slice(0, room)) {
         value.push({ '@odata.context': `${this.apiBase()}/$metadata#${meta.entitySetName}/$deletedEntity`, id: d.id, reason: 'deleted' });

@@ -99,7 +99,7 @@ export class WebhookService {
     if (e.meta.system) return;
     for (const step of this.matchingSteps(e)) {
       const endpoint = this.store.get('serviceendpoint', String(step._eventhandler_value ?? ''));
-      if (!endpoint || endpoint.contract !== 8) continue;
+      if (endpoint?.contract !== 8) continue;
       const payload = this.buildContext(e, step);
       this.schedule(e, step, endpoint, payload);
     }

@@ -36,7 +36,10 @@ describe('queries (B.7)', () => {
   it('rejects unknown columns, $skip and malformed filters with the error body', async () => {
     const unknown = await call(sim, 'accounts?$select=nope');
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error).toEqual({ code: '0x80060888', message: "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.account'." });
+    expect(unknown.body.error).toEqual({
+      code: '0x80060888',
+      message: "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.account'.",
+    });
     const filter = await call(sim, "accounts?$filter=nope eq 'x'");
     expect(filter.status).toBe(400);
     const skip = await call(sim, 'accounts?$skip=10');
@@ -59,7 +62,11 @@ describe('queries (B.7)', () => {
       body: { name: 'Expander', 'primarycontactid@odata.bind': `/contacts(${contactId})` },
     });
     const r = await call(sim, `accounts(${a.body.accountid})?$select=name&$expand=primarycontactid($select=fullname)`);
-    expect(r.body.primarycontactid).toEqual({ '@odata.etag': expect.stringMatching(/^W\/"\d+"$/), fullname: 'Ex Pand', contactid: contactId });
+    expect(r.body.primarycontactid).toEqual({
+      '@odata.etag': expect.stringMatching(/^W\/"\d+"$/),
+      fullname: 'Ex Pand',
+      contactid: contactId,
+    });
     const bad = await call(sim, `accounts(${a.body.accountid})?$expand=nothing`);
     expect(bad.status).toBe(400);
   });
@@ -123,9 +130,11 @@ describe('paging (B.8)', () => {
   });
 
   it('counts with $count=true and /$count', async () => {
-    const r = await call(sim, "accounts?$select=name&$count=true&$filter=address1_city eq 'Miami'", { headers: { Prefer: 'odata.maxpagesize=1' } });
+    const r = await call(sim, "accounts?$select=name&$count=true&$filter=address1_city eq 'Miami'", {
+      headers: { Prefer: 'odata.maxpagesize=1' },
+    });
     expect(r.body['@odata.count']).toBe(2400);
-    const c = await call(sim, "accounts/$count");
+    const c = await call(sim, 'accounts/$count');
     expect(c.text).toBe('5000');
   });
 });
@@ -136,12 +145,28 @@ describe('change tracking (B.9)', () => {
     expect(init.status).toBe(200);
     expect(init.headers.get('preference-applied')).toBe('odata.track-changes');
     const deltaLink = init.body['@odata.deltaLink'] as string;
-    expect(deltaLink).toMatch(new RegExp(`^${sim.apiBase.replace(/\./g, '\\.')}/contacts\\?\\$select=fullname,telephone1&\\$deltatoken=\\d+%21\\d{2}%2f\\d{2}%2f\\d{4}%20\\d{2}%3a\\d{2}%3a\\d{2}$`));
+    expect(deltaLink).toMatch(
+      new RegExp(
+        `^${sim.apiBase.replace(/\./g, '\\.')}/contacts\\?\\$select=fullname,telephone1&\\$deltatoken=\\d+%21\\d{2}%2f\\d{2}%2f\\d{4}%20\\d{2}%3a\\d{2}%3a\\d{2}$`,
+      ),
+    );
     expect(Object.keys(init.body)).toEqual(['@odata.context', '@odata.deltaLink', 'value']);
 
-    const created = await call(sim, 'contacts', { method: 'POST', headers: { Prefer: 'return=representation' }, body: { firstname: 'Monte', lastname: 'Orton', telephone1: '555000' } });
-    const gone = await call(sim, 'contacts', { method: 'POST', headers: { Prefer: 'return=representation' }, body: { firstname: 'Short', lastname: 'Lived' } });
-    const keep = await call(sim, 'contacts', { method: 'POST', headers: { Prefer: 'return=representation' }, body: { firstname: 'Will', lastname: 'Delete' } });
+    const created = await call(sim, 'contacts', {
+      method: 'POST',
+      headers: { Prefer: 'return=representation' },
+      body: { firstname: 'Monte', lastname: 'Orton', telephone1: '555000' },
+    });
+    const gone = await call(sim, 'contacts', {
+      method: 'POST',
+      headers: { Prefer: 'return=representation' },
+      body: { firstname: 'Short', lastname: 'Lived' },
+    });
+    const keep = await call(sim, 'contacts', {
+      method: 'POST',
+      headers: { Prefer: 'return=representation' },
+      body: { firstname: 'Will', lastname: 'Delete' },
+    });
     const second = await call(sim, deltaLink, { headers: { Prefer: 'odata.track-changes' } });
     const secondLink = second.body['@odata.deltaLink'] as string;
     await call(sim, `contacts(${keep.body.contactid})`, { method: 'DELETE' });
@@ -154,11 +179,23 @@ describe('change tracking (B.9)', () => {
     const delta = await call(sim, secondLink);
     expect(delta.status).toBe(200);
     expect(delta.body.value).toEqual([
-      { '@odata.etag': expect.stringMatching(/^W\/"\d+"$/), fullname: 'Monte Orton', telephone1: '555001', contactid: created.body.contactid },
+      {
+        '@odata.etag': expect.stringMatching(/^W\/"\d+"$/),
+        fullname: 'Monte Orton',
+        telephone1: '555001',
+        contactid: created.body.contactid,
+      },
       { '@odata.context': `${sim.apiBase}/$metadata#contacts/$deletedEntity`, id: keep.body.contactid, reason: 'deleted' },
       { '@odata.context': `${sim.apiBase}/$metadata#contacts/$deletedEntity`, id: gone.body.contactid, reason: 'deleted' },
     ]);
-    const count = await call(sim, `contacts/$count?${new URL(secondLink).search.slice(1).split('&').filter((p) => p.startsWith('$deltatoken')).join('&')}`);
+    const count = await call(
+      sim,
+      `contacts/$count?${new URL(secondLink).search
+        .slice(1)
+        .split('&')
+        .filter((p) => p.startsWith('$deltatoken'))
+        .join('&')}`,
+    );
     expect(count.text).toBe('3');
     const quiet = await call(sim, delta.body['@odata.deltaLink']);
     expect(quiet.body.value).toEqual([]);
@@ -200,7 +237,10 @@ describe('change tracking (B.9)', () => {
     try {
       const r = await call(sim, init.body['@odata.deltaLink']);
       expect(r.status).toBe(400);
-      expect(r.body.error).toEqual({ code: '0x80044352', message: 'Version stamp associated with the client has expired. Please perform a full sync.' });
+      expect(r.body.error).toEqual({
+        code: '0x80044352',
+        message: 'Version stamp associated with the client has expired. Please perform a full sync.',
+      });
     } finally {
       await control(sim, 'POST', 'clock', { advanceMs: -8 * 86_400_000 });
     }
