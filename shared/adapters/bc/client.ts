@@ -191,6 +191,13 @@ export class BcClient {
     return target.kind === 'odataPage' ? this.odataPageModifiedField : 'lastModifiedDateTime';
   }
 
+  // Key and modification time always come back, as the gateway needs them. OData pages may not expose a
+  // modification field at all, so only their key is forced into $select.
+  private requiredFields(target: BcEntityTarget): string[] {
+    const key = target.key ?? 'id';
+    return target.kind === 'odataPage' ? [key] : [key, this.modifiedField(target)];
+  }
+
   /** GET by key; undefined when the record does not exist. */
   async getRecord(
     target: BcEntityTarget,
@@ -198,8 +205,7 @@ export class BcClient {
     options: { select?: string[]; expand?: string } = {},
   ): Promise<ODataEntity | undefined> {
     const url = new URL(await this.entityUrl(target, id));
-    if (options.select?.length)
-      url.searchParams.set('$select', withRequired(options.select, [target.key ?? 'id', this.modifiedField(target)]).join(','));
+    if (options.select?.length) url.searchParams.set('$select', withRequired(options.select, this.requiredFields(target)).join(','));
     if (options.expand) url.searchParams.set('$expand', options.expand);
     const req: HttpRequest = { method: 'GET', url: url.toString(), accept: [404] };
     const res = await this.http.send(req);
@@ -218,8 +224,7 @@ export class BcClient {
       if (options.filter) filters.push(`(${options.filter})`);
       if (options.modifiedSince) filters.push(`${this.modifiedField(target)} gt ${odataDateTime(options.modifiedSince)}`);
       if (filters.length) u.searchParams.set('$filter', filters.join(' and '));
-      if (options.select?.length)
-        u.searchParams.set('$select', withRequired(options.select, [target.key ?? 'id', this.modifiedField(target)]).join(','));
+      if (options.select?.length) u.searchParams.set('$select', withRequired(options.select, this.requiredFields(target)).join(','));
       if (options.orderby) u.searchParams.set('$orderby', options.orderby);
       if (options.expand) u.searchParams.set('$expand', options.expand);
       url = u.toString();
