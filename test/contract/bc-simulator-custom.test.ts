@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BcSimulator } from '../../dev/bc-simulator';
+import { call, startSim } from './bc-simulator-helpers';
+
+let sim: BcSimulator;
+let custom: string;
+let api: string;
+
+beforeAll(async () => {
+  sim = await startSim();
+  custom = sim.customApiBase();
+  api = sim.apiBase();
+});
+afterAll(async () => {
+  await sim.stop();
+});
+
+describe('custom API pages (bcsync/integration/v1.0)', () => {
+  it('serves the tables without a standard API, with SystemId keys and ETags', async () => {
+    for (const set of [
+      'resources',
+      'customerPriceGroups',
+      'salesPrices',
+      'priceListHeaders',
+      'priceListLines',
+      'opportunities',
+      'shippingAgents',
+      'unitGroups',
+      'itemUnitsOfMeasure',
+      'resourceUnitsOfMeasure',
+      'contactBusinessRelations',
+      'currencyExchangeRates',
+      'postedSalesInvoices',
+    ]) {
+      const r = await call(`${custom}/${set}`);
+      expect(r.status, set).toBe(200);
+      expect(r.body.value.length, set).toBeGreaterThan(0);
+      expect(r.body.value[0]['@odata.etag'], set).toMatch(/^W\/"/);
+      expect(r.body.value[0].id, set).toMatch(/^[0-9a-f-]{36}$/);
+      expect(r.body['@odata.context']).toContain('/api/bcsync/integration/v1.0/$metadata#companies(');
+    }
+  });
+
+  it('exposes the same Customer record on both pages (same id and ETag) with the extra mapping fields', async () => {
+    const std = (await call(`${api}/customers?$filter=number eq '10000'`)).body.value[0];
+    const ext = (await call(`${custom}/customers(${std.id})`)).body;
+    expect(ext['@odata.etag']).toBe(std['@odata.etag']);
+    expect(ext).toMatchObject({
+      shippingAgentCode: 'DHL',
+      shipmentMethodCode: 'EXW',
+      paymentTermsCode: '1M(8D)',
+      customerPriceGroupCode: 'RETAIL',
+    });
+    expect(ext.primaryContactNumber).toMatch(/^CT\d{6}$/);
+    expect(std).not.toHaveProperty('shippingAgentCode');
+    const bad = await call(`${custom}/customers(${std.id})`, {
+      method: 'PATCH',
+      headers: { 'If-Match': ext['@odata.etag'] },
+      body: { shippingAgentCode: 'NOPE' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('Internal_InvalidTableRelation');
+    const ok = await call(`${custom}/customers(${std.id})`, {
+      method: 'PATCH',
+      headers: { 'If-Match': ext['@odata.etag'] },
+      body: { shippingAgentCode: 'ups', paymentTermsCode: '14 DAYS' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.shippingAgentCode).toBe('UPS');
+    const after = (await call(`${api}/customers(${std.id})`)).body;
+    expect(after['@odata.etag']).toBe(ok.body['@odata.etag']);
+    const terms = (await call(`${api}/paymentTerms?$filter=code eq '14 DAYS'`)).body.value[0];
+    expect(after.paymentTermsId).toBe(terms.id);
+  });
+
+  it('creates items with their base unit of measure and unit group, like BC does', async () => {
+    const r = await call(`${api}/items`, {
+      method: 'POST',
+      body: { displayName: 'OSLO Stool', baseUnitOfMeasureCode: 'PCS', unitPrice: 99 },
+    });
+    expect(r.status).toBe(201);
+    const no = r.body.number;
+    const uoms = (await call(`${custom}/itemUnitsOfMeasure?$filter=itemNumber eq '${no}'`)).body.value;
+    expect(uoms).toHaveLength(1);
+    expect(uoms[0]).toMatchObject({ code: 'PCS', qtyPerUnitOfMeasure: 1 });
+    const groups = (await call(`${custom}/unitGroups?$filter=sourceNumber eq '${no}'`)).body.value;
+    expect(groups[0]).toMatchObject({ sourceType: 'Item', sourceId: r.body.id, code: `ITEM ${no} UOM GR` });
+    const dup = await call(`${custom}/itemUnitsOfMeasure`, { method: 'POST', body: { itemNumber: no, code: 'PCS' } });
+    expect(dup.status).toBe(400);
+    expect(dup.body.error.code).toBe('Internal_EntityWithSameKeyExists');
+  });
+
+  it('copies price list header defaults to new lines and validates assets', async () => {
+    const line = await call(`${custom}/priceListLines`, {
+      method: 'POST',
+      body: { priceListCode: 'S00002', assetType: 'Item', assetNumber: '1908-S', unitPrice: 150 },
+    });
+    expect(line.status).toBe(201);
+    expect(line.body).toMatchObject({
+      sourceType: 'Customer Price Group',
+      sourceNumber: 'WHOLESALE',
+      unitOfMeasureCode: 'PCS',
+      status: 'Active',
+    });
+    expect(line.body.lineNumber).toBeGreaterThan(0);
+    const bad = await call(`${custom}/priceListLines`, {
+      method: 'POST',
+      body: { priceListCode: 'S00002', assetType: 'Item', assetNumber: 'NOPE' },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('derives the opportunity contact company', async () => {
+    const opp = (await call(`${custom}/opportunities?$filter=number eq 'OP000001'`)).body.value[0];
+    expect(opp).toMatchObject({ contactNumber: 'CT000002', contactCompanyNumber: 'CT000001', status: 'In Progress' });
+  });
+
+  it('posts a draft invoice: it appears on postedSalesInvoices with a posted number and becomes read-only', async () => {
+    const draft = await call(`${api}/salesInvoices`, {
+      method: 'POST',
+      body: { customerNumber: '20000', salesInvoiceLines: [{ lineType: 'Item', lineObjectNumber: '1900-S', quantity: 5 }] },
+    });
+    expect(draft.status).toBe(201);
+    expect(draft.body.status).toBe('Draft');
+    expect((await call(`${custom}/postedSalesInvoices(${draft.body.id})`)).status).toBe(404);
+    const post = await call(`${api}/salesInvoices(${draft.body.id})/Microsoft.NAV.post`, { method: 'POST' });
+    expect(post.status).toBe(204);
+    const posted = (await call(`${custom}/postedSalesInvoices(${draft.body.id})?$expand=postedSalesInvoiceLines`)).body;
+    expect(posted).toMatchObject({ posted: true, status: 'Open', remainingAmount: 964, totalAmountIncludingTax: 964 });
+    expect(posted.number).toMatch(/^\d{6}$/);
+    expect(posted.postedSalesInvoiceLines).toHaveLength(1);
+    const patch = await call(`${api}/salesInvoices(${draft.body.id})`, {
+      method: 'PATCH',
+      headers: { 'If-Match': '*' },
+      body: { externalDocumentNumber: 'x' },
+    });
+    expect(patch.status).toBe(400);
+    expect((await call(`${custom}/postedSalesInvoices`, { method: 'POST', body: {} })).status).toBe(405);
+  });
+
+  it('ships and invoices an order: posted invoice with the order lines, order deleted', async () => {
+    const order = (await call(`${api}/salesOrders?$filter=number eq 'S-ORD101002'&$expand=salesOrderLines`)).body.value[0];
+    const r = await call(`${api}/salesOrders(${order.id})/Microsoft.NAV.shipAndInvoice`, { method: 'POST' });
+    expect(r.status).toBe(204);
+    expect((await call(`${api}/salesOrders(${order.id})`)).status).toBe(404);
+    const inv = (await call(`${custom}/postedSalesInvoices?$filter=orderNumber eq 'S-ORD101002'&$expand=postedSalesInvoiceLines`)).body
+      .value[0];
+    expect(inv.postedSalesInvoiceLines.map((l: { lineObjectNumber: string }) => l.lineObjectNumber)).toEqual(
+      order.salesOrderLines.map((l: { lineObjectNumber: string }) => l.lineObjectNumber),
+    );
+    expect(inv.totalAmountExcludingTax).toBe(order.totalAmountExcludingTax);
+  });
+
+  it('changes FlowFields (inventory) without a new ETag or lastModifiedDateTime, as posting does', async () => {
+    const item = (await call(`${api}/items?$filter=number eq '1896-S'`)).body.value[0];
+    const r = await call(`${sim.url}/_sim/flowfield`, { method: 'POST', body: { entitySet: 'items', id: item.id, value: 77 } });
+    expect(r.status).toBe(200);
+    const after = (await call(`${api}/items(${item.id})`)).body;
+    expect(after.inventory).toBe(77);
+    expect(after['@odata.etag']).toBe(item['@odata.etag']);
+    expect(after.lastModifiedDateTime).toBe(item.lastModifiedDateTime);
+  });
+});
