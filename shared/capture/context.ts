@@ -1,0 +1,74 @@
+import type { ServiceBusSender } from '@azure/service-bus';
+import { OPERATIONAL_QUEUES } from '../queues';
+import { getRuntime, type Runtime } from '../runtime';
+import { type CollectionWork, collectionWorkSchema } from './bc-collection';
+import { collectionMessageId } from './bc-webhook';
+import { type CaptureDeps, type CaptureLogLevel, DEFAULT_PUBLISH_TIMEOUT_MS } from './deps';
+
+/** The queue BC collection notifications wait on for expansion. */
+export const BC_COLLECTION_QUEUE = OPERATIONAL_QUEUES[0];
+
+export interface CaptureOptions {
+  /** See {@link CaptureDeps.publishTimeoutMs}. Default 10,000 ms. */
+  publishTimeoutMs?: number;
+  /** Where capture logs go. Default console (the Functions host collects it). */
+  log?: (level: CaptureLogLevel, message: string) => void;
+}
+
+let options: CaptureOptions = {};
+let cached: { runtime: Runtime; deps: CaptureDeps } | undefined;
+
+/** Tests and the bench: shorter publish deadline, captured logs. Applies to the next `captureDeps()`. */
+export function configureCapture(o: CaptureOptions): void {
+  options = o;
+  cached = undefined;
+}
+
+/** Change capture's dependencies over the process runtime (`getRuntime()`), built once per runtime. */
+export async function captureDeps(): Promise<CaptureDeps> {
+  const runtime = await getRuntime();
+  if (cached?.runtime === runtime) return cached.deps;
+  const deps = captureDepsFrom(runtime, options);
+  cached = { runtime, deps };
+  return deps;
+}
+
+export function captureDepsFrom(runtime: Runtime, o: CaptureOptions = {}): CaptureDeps {
+  let collectionSender: ServiceBusSender | undefined;
+  let integrationUser = runtime.integrationUserId;
+  const log =
+    o.log ??
+    ((level: CaptureLogLevel, message: string) => {
+      if (level === 'error') console.error(message);
+      else if (level === 'warn') console.warn(message);
+      else console.info(message);
+    });
+  return {
+    settings: runtime.settings,
+    mappings: () => runtime.mappings.all(),
+    publish: (events) => runtime.publisher.publish(events),
+    enqueueCollection: async (work: CollectionWork) => {
+      collectionSender ??= runtime.serviceBus.createSender(BC_COLLECTION_QUEUE);
+      const body = collectionWorkSchema.parse(work);
+      await collectionSender.sendMessages({
+        body,
+        contentType: 'application/json',
+        messageId: collectionMessageId(body),
+        correlationId: body.correlationId,
+        subject: body.entitySet,
+      });
+    },
+    bc: runtime.bc,
+    dataverse: runtime.dataverse,
+    checkpoints: runtime.stores.checkpoints,
+    couplings: runtime.stores.couplings,
+    integrationUserId: async () => {
+      // The runtime leaves it undefined when Dataverse was down at start-up; ask again rather than let echoes through.
+      integrationUser ??= (await runtime.dataverse.whoAmI()).UserId.toLowerCase();
+      return integrationUser;
+    },
+    clock: runtime.clock,
+    publishTimeoutMs: o.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+    log,
+  };
+}

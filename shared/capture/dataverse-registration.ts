@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import type { DataverseClient } from '../adapters/dataverse/client';
+import type { ODataEntity } from '../adapters/http/schemas';
+import type { TableMapping } from '../domain/mappings/schema';
+import { SyncError } from '../errors';
+
+/**
+ * Registers the Dataverse side of change capture through the Web API (api-contracts.md A.1b), idempotently:
+ * one webhook service endpoint (`contract` 8, WebhookKey auth → `?code=<DATAVERSE_WEBHOOK_KEY>`) pointing at
+ * `${PUBLIC_BASE_URL}/api/webhooks/dataverse`, and per mapped table a Create, an Update (with filtering
+ * attributes from the enabled field mappings) and a Delete step: asynchronous, post-operation. Steps of this
+ * endpoint that no mapping needs any more are deleted. Running it twice changes nothing the second time.
+ */
+
+/** Name of our service endpoint; steps are found through it. */
+export const SERVICE_ENDPOINT_NAME = 'bc-dataverse-sync';
+const STEP_PREFIX = 'bc-dataverse-sync: ';
+const MESSAGES = ['Create', 'Update', 'Delete'] as const;
+type Message = (typeof MESSAGES)[number];
+
+export interface DesiredStep {
+  name: string;
+  message: Message;
+  table: string;
+  /** Comma-separated, sorted; empty for Create/Delete (fire on every row). */
+  filteringAttributes: string;
+}
+
+export interface RegistrationReport {
+  serviceEndpointId: string;
+  endpoint: 'created' | 'updated' | 'unchanged';
+  created: string[];
+  updated: string[];
+  removed: string[];
+  unchanged: string[];
+  /** Tables that could not get steps (no SDK message filter: the table does not allow custom steps). */
+  skipped: Array<{ table: string; reason: string }>;
+}
+
+/** `${PUBLIC_BASE_URL}/api/webhooks/dataverse`. */
+export function dataverseWebhookUrl(publicBaseUrl: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/api/webhooks/dataverse`;
+}
+
+/**
+ * The steps the mappings need: every enabled, non-option mapping with `changeCapture.dataverse = 'webhook'`;
+ * Update filters on the Dataverse columns of its enabled field mappings plus the columns its integration table
+ * filter tests (a row entering the filter is a change too). Tables shared by mappings (account) get one set.
+ */
+export function desiredSteps(mappings: TableMapping[]): DesiredStep[] {
+  const columns = new Map<string, Set<string>>();
+  for (const m of mappings) {
+    if (!m.enabled || m.optionMapping || m.changeCapture.dataverse !== 'webhook') continue;
+    const table = m.dataverse.entityLogicalName;
+    const set = columns.get(table) ?? new Set<string>();
+    for (const f of m.fields) if (f.status === 'Enabled' && f.dataverseColumn) set.add(f.dataverseColumn.toLowerCase());
+    // Plain columns only: `nav/column` paths and `{placeholders}` are not columns of this table.
+    for (const [, column] of m.integrationTableFilter.matchAll(/(?<![\w/{])([a-z_][a-z0-9_]*)\s+(?:eq|ne|gt|ge|lt|le)\s/g))
+      if (column) set.add(column.replace(/^_(.*)_value$/, '$1'));
+    columns.set(table, set);
+  }
+  const out: DesiredStep[] = [];
+  for (const [table, set] of [...columns].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const message of MESSAGES) {
+      out.push({
+        name: `${STEP_PREFIX}${message} of ${table}`,
+        message,
+        table,
+        filteringAttributes: message === 'Update' ? [...set].sort().join(',') : '',
+      });
+    }
+  }
+  return out;
+}
+
+/** Marker stored in the endpoint's description: a digest of the key, so a changed key is noticed without reading authvalue. */
+function keyMarker(key: string): string {
+  return `bc-dataverse-sync webhook; key sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
+const normalizeAttrs = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean)
+        .sort()
+        .join(',')
+    : '';
+
+export async function registerDataverseWebhooks(
+  dv: DataverseClient,
+  options: { publicBaseUrl: string; webhookKey: string; mappings: TableMapping[] },
+): Promise<RegistrationReport> {
+  const url = dataverseWebhookUrl(options.publicBaseUrl);
+  const description = keyMarker(options.webhookKey);
+  const report: RegistrationReport = {
+    serviceEndpointId: '',
+    endpoint: 'unchanged',
+    created: [],
+    updated: [],
+    removed: [],
+    unchanged: [],
+    skipped: [],
+  };
+
+  // 1. The service endpoint.
+  const endpoints = await dv.listPage('serviceendpoints', {
+    filter: `name eq '${SERVICE_ENDPOINT_NAME}' and contract eq 8`,
+    select: ['serviceendpointid', 'name', 'url', 'authtype', 'description'],
+  });
+  const existing = endpoints.value[0];
+  const endpointBody = {
+    name: SERVICE_ENDPOINT_NAME,
+    url,
+    contract: 8,
+    authtype: 4,
+    authvalue: options.webhookKey,
+    messageformat: 2,
+    description,
+  };
+  if (!existing) {
+    report.serviceEndpointId = await dv.createReturningId('serviceendpoints', endpointBody);
+    report.endpoint = 'created';
+  } else {
+    report.serviceEndpointId = String(existing.serviceendpointid);
+    if (existing.url !== url || existing.authtype !== 4 || existing.description !== description) {
+      await dv.update('serviceendpoints', report.serviceEndpointId, endpointBody, '*');
+      report.endpoint = 'updated';
+    }
+  }
+
+  // 2. SDK messages.
+  const messages = await dv.listPage('sdkmessages', {
+    filter: MESSAGES.map((m) => `name eq '${m}'`).join(' or '),
+    select: ['sdkmessageid', 'name'],
+  });
+  const messageId = new Map(messages.value.map((m) => [String(m.name), String(m.sdkmessageid)]));
+  for (const m of MESSAGES)
+    if (!messageId.has(m)) throw new SyncError('DV.NOT_FOUND', `Dataverse has no sdkmessage named ${m}; cannot register webhook steps`);
+
+  // 3. Steps: create missing, fix changed, remove unneeded.
+  const current = new Map<string, ODataEntity>();
+  for await (const page of dv.listAll('sdkmessageprocessingsteps', {
+    filter: `_eventhandler_value eq ${report.serviceEndpointId}`,
+    select: ['sdkmessageprocessingstepid', 'name', 'filteringattributes', 'mode', 'stage', '_sdkmessageid_value'],
+  }))
+    for (const s of page) current.set(String(s.name), s);
+
+  const filterIds = new Map<string, string | undefined>();
+  const filterFor = async (table: string, message: Message) => {
+    const key = `${table}|${message}`;
+    if (!filterIds.has(key)) {
+      const page = await dv.listPage('sdkmessagefilters', {
+        filter: `primaryobjecttypecode eq '${table}' and _sdkmessageid_value eq ${messageId.get(message)}`,
+        select: ['sdkmessagefilterid'],
+      });
+      const id = page.value[0]?.sdkmessagefilterid;
+      filterIds.set(key, typeof id === 'string' ? id : undefined);
+    }
+    return filterIds.get(key);
+  };
+
+  const desired = desiredSteps(options.mappings);
+  const skippedTables = new Set<string>();
+  for (const step of desired) {
+    const body = {
+      name: step.name,
+      mode: 1,
+      stage: 40,
+      rank: 1,
+      supporteddeployment: 0,
+      asyncautodelete: true,
+      filteringattributes: step.filteringAttributes === '' ? null : step.filteringAttributes,
+    };
+    const have = current.get(step.name);
+    if (have) {
+      current.delete(step.name);
+      const same =
+        Number(have.mode) === 1 && Number(have.stage) === 40 && normalizeAttrs(have.filteringattributes) === step.filteringAttributes;
+      if (same) report.unchanged.push(step.name);
+      else {
+        await dv.update('sdkmessageprocessingsteps', String(have.sdkmessageprocessingstepid), body, '*');
+        report.updated.push(step.name);
+      }
+      continue;
+    }
+    const filterId = await filterFor(step.table, step.message);
+    if (!filterId) {
+      if (!skippedTables.has(step.table))
+        report.skipped.push({ table: step.table, reason: `no sdkmessagefilter for ${step.table}: the table does not accept custom steps` });
+      skippedTables.add(step.table);
+      continue;
+    }
+    await dv.createReturningId('sdkmessageprocessingsteps', {
+      ...body,
+      'eventhandler_serviceendpoint@odata.bind': `/serviceendpoints(${report.serviceEndpointId})`,
+      'sdkmessageid@odata.bind': `/sdkmessages(${messageId.get(step.message)})`,
+      'sdkmessagefilterid@odata.bind': `/sdkmessagefilters(${filterId})`,
+    });
+    report.created.push(step.name);
+  }
+  for (const [name, stale] of current) {
+    await dv.delete('sdkmessageprocessingsteps', String(stale.sdkmessageprocessingstepid));
+    report.removed.push(name);
+  }
+  return report;
+}

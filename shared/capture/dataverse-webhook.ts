@@ -1,0 +1,153 @@
+import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import type { TableMapping } from '../domain/mappings/schema';
+import { toSyncError } from '../errors';
+import { correlationIdOf, issuesText } from './bc-webhook';
+import { knownValues, type RemoteExecutionContext, remoteExecutionContextSchema, targetEntity, wcfDateToIso } from './dataverse-context';
+import { type CaptureDeps, withinDeadline } from './deps';
+import { json, parseJsonBody, problem, type WebhookRequest, type WebhookResponse } from './http';
+import { mappingsForDataverseTable } from './mapping-lookup';
+import { safeEqual } from './secrets';
+
+/**
+ * `POST /api/webhooks/dataverse`: Dataverse webhook steps (api-contracts.md A) into change events.
+ *
+ * Dataverse treats any non-2xx as a failed system job and retries once only on 502/503/504 (A.1), so a transient
+ * failure is 503 and 4xx means the request is not from our steps (or not a change we registered).
+ */
+
+/** Largest accepted body: Dataverse trims contexts above 256 KB (A.2); twice that bounds memory per request. */
+export const DATAVERSE_WEBHOOK_MAX_BYTES = 512 * 1024;
+
+/** Header carrying the key with `HttpHeader` auth (authtype 5). */
+export const DATAVERSE_KEY_HEADER = 'x-dataverse-webhook-key';
+/** Query parameter carrying the key with `HttpQueryString` auth (authtype 6). `WebhookKey` (4) uses `code`. */
+export const DATAVERSE_KEY_QUERY = 'webhookkey';
+
+const MESSAGES = { Create: 'created', Update: 'updated', Delete: 'deleted' } as const;
+
+export interface DataverseWebhookResult {
+  accepted: number;
+  /** Set when the change was made by the integration user: our own write coming back, not enqueued. */
+  echo?: boolean;
+  /** Mappings the event went to. */
+  mappings: string[];
+  /** The payload had no entity data (over 256 KB); the handler re-reads the row. */
+  sizeExceeded?: boolean;
+}
+
+/** Whether the request carries the configured key in one of the three ways Dataverse can send it. */
+export function dataverseKeyPresented(req: WebhookRequest, key: string): boolean {
+  const presented = [req.query.code, req.headers[DATAVERSE_KEY_HEADER], req.query[DATAVERSE_KEY_QUERY]].filter(
+    (v): v is string => typeof v === 'string' && v.length > 0,
+  );
+  // Check every presented value (no early exit) so timing does not tell which one was tried.
+  let ok = false;
+  for (const p of presented) ok = safeEqual(p, key) || ok;
+  return ok;
+}
+
+export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequest): Promise<WebhookResponse> {
+  if (req.method !== 'POST') return problem(400, `${req.method} is not accepted; Dataverse webhooks POST the execution context`);
+  if (!dataverseKeyPresented(req, deps.settings.DATAVERSE_WEBHOOK_KEY))
+    return problem(
+      401,
+      `the webhook key is missing or wrong (send it as ?code=, the ${DATAVERSE_KEY_HEADER} header or ?${DATAVERSE_KEY_QUERY}=)`,
+    );
+  const parsedJson = parseJsonBody(req.body);
+  if (!parsedJson.ok) return problem(400, parsedJson.message);
+  const parsed = remoteExecutionContextSchema.safeParse(parsedJson.value);
+  if (!parsed.success) return problem(400, `not a Dataverse RemoteExecutionContext: ${issuesText(parsed.error)}`);
+  const ctx = parsed.data;
+  const changeType = Object.hasOwn(MESSAGES, ctx.MessageName) ? MESSAGES[ctx.MessageName as keyof typeof MESSAGES] : undefined;
+  if (!changeType)
+    return problem(
+      400,
+      `message ${JSON.stringify(ctx.MessageName.slice(0, 60))} is not captured; only Create, Update and Delete steps are registered`,
+    );
+  const headerEntity = req.headers['x-ms-dynamics-entity-name'];
+  if (headerEntity !== undefined && headerEntity.toLowerCase() !== ctx.PrimaryEntityName)
+    return problem(400, `x-ms-dynamics-entity-name ${JSON.stringify(headerEntity.slice(0, 60))} does not match PrimaryEntityName`);
+  const sizeExceeded = req.headers['x-ms-dynamics-msg-size-exceeded'] !== undefined;
+
+  let integrationUser: string;
+  let mappings: TableMapping[];
+  try {
+    integrationUser = (await deps.integrationUserId()).toLowerCase();
+    mappings = await deps.mappings();
+  } catch (err) {
+    deps.log('error', `Dataverse webhook: answering 503 (integration user or mappings unavailable): ${toSyncError(err).message}`);
+    return problem(503, 'the integration user or the mappings could not be read; retry later', { 'Retry-After': '60' });
+  }
+  const bare = (id: string) => id.replace(/[{}]/g, '').toLowerCase();
+  // Our own writes come back as webhooks too; syncing them again would loop (peers-style-perf.md 1.9 #7).
+  if (bare(ctx.InitiatingUserId) === integrationUser || bare(ctx.UserId) === integrationUser)
+    return json(200, { accepted: 0, echo: true, mappings: [] } satisfies DataverseWebhookResult);
+
+  const candidates = mappingsForDataverseTable(mappings, ctx.PrimaryEntityName);
+  if (candidates.length === 0) {
+    deps.log(
+      'warn',
+      `Dataverse webhook: no enabled table mapping reads ${ctx.PrimaryEntityName}; the step is stale (registration removes it)`,
+    );
+    return json(200, { accepted: 0, mappings: [] } satisfies DataverseWebhookResult);
+  }
+  const targets = sizeExceeded ? candidates : routeByFilter(ctx, candidates);
+  const correlationId = correlationIdOf(req.headers, 'x-ms-correlation-request-id');
+  const modifiedOn =
+    (changeType !== 'deleted' ? wcfDateToIso(targetEntity(ctx)?.Attributes.find((a) => a.key === 'modifiedon')?.value) : undefined) ??
+    wcfDateToIso(ctx.OperationCreatedOn);
+  const observedAt = deps.clock.now().toISOString();
+  const events: ChangeEvent[] = targets.map((m) =>
+    changeEventSchema.parse({
+      mapping: m.name,
+      source: 'dataverse',
+      recordId: bare(ctx.PrimaryEntityId),
+      changeType,
+      ...(modifiedOn ? { modifiedOn } : {}),
+      origin: 'webhook',
+      correlationId: /^[A-Za-z0-9._:-]{1,128}$/.test(ctx.CorrelationId ?? '') ? ctx.CorrelationId : correlationId,
+      observedAt,
+    }),
+  );
+  try {
+    await withinDeadline(`${events.length} change event(s)`, deps.publishTimeoutMs, () => deps.publish(events));
+  } catch (err) {
+    deps.log('error', `Dataverse webhook: answering 503 so the system job retries: ${toSyncError(err).message}`);
+    return problem(503, 'the change could not be queued; retry later', { 'Retry-After': '60' });
+  }
+  return json(202, {
+    accepted: events.length,
+    mappings: targets.map((m) => m.name),
+    ...(sizeExceeded ? { sizeExceeded } : {}),
+  } satisfies DataverseWebhookResult);
+}
+
+/**
+ * Several mappings can read one table (account → CUSTOMER and VENDOR, told apart by `customertypecode`). Only the
+ * columns that tell the candidates apart count: a `<column> eq <number>` clause that every candidate's integration
+ * table filter has, with different numbers. A mapping is left out when every value the context carries for such
+ * a column (Target, post and pre images, so a row that moved out of a mapping still reaches it) contradicts its
+ * clause; with no value known the event goes to every candidate and the handler's filters decide. Clauses shared
+ * by all (`statecode eq 0`) are the handler's business: a deactivation must still reach it.
+ */
+export function routeByFilter(ctx: RemoteExecutionContext, candidates: TableMapping[]): TableMapping[] {
+  if (candidates.length < 2) return candidates;
+  const clauses = candidates.map((m) => {
+    const map = new Map<string, number>();
+    for (const [, column, value] of m.integrationTableFilter.matchAll(/\b([a-z_][a-z0-9_]*)\s+eq\s+(-?\d+)\b/g))
+      if (column !== undefined) map.set(column, Number(value));
+    return map;
+  });
+  const first = clauses[0] ?? new Map<string, number>();
+  const discriminating = [...first.keys()].filter(
+    (column) => clauses.every((c) => c.has(column)) && new Set(clauses.map((c) => c.get(column))).size > 1,
+  );
+  return candidates.filter((_, i) => {
+    for (const column of discriminating) {
+      const wanted = clauses[i]?.get(column);
+      const values = knownValues(ctx, column);
+      if (values.length > 0 && !values.some((v) => Number(v) === wanted)) return false;
+    }
+    return true;
+  });
+}
