@@ -167,6 +167,16 @@ function salespeople(): TableMapping {
     direction: 'FromIntegrationTable',
     integrationTableFilter: 'isdisabled eq false and islicensed eq true and isintegrationuser eq false',
     synchOnlyCoupledRecords: true,
+    // BC asks the admin to couple salespeople by hand; we ship the obvious criterion (the person's name) so a
+    // customer with an uncoupled salesperson can couple it on the fly. It never creates users.
+    couplingRules: {
+      matchFields: [
+        { bcField: 'email', dataverseColumn: 'internalemailaddress', priority: 0, caseSensitive: false },
+        { bcField: 'displayName', dataverseColumn: 'fullname', priority: 1, caseSensitive: false },
+      ],
+      createNewIfNoMatch: false,
+      synchAfterMatchBasedCoupling: true,
+    },
     ownership: 'None',
     // salespeoplePurchasers is not in the documented webhook resource list (api-contracts D.3).
     changeCapture: { bc: 'polling', dataverse: 'webhook' },

@@ -395,6 +395,10 @@ const TABLE_ROWS: Record<string, TableRow> = {
     dependencies: [],
     job: [30, 1440],
     createNewIfNoMatch: false,
+    // Deliberately beyond BC, which leaves the criteria to the admin: match users by e-mail, then by name, and
+    // couple right away, so a record with an uncoupled salesperson can couple it on the fly.
+    matchFields: ['email -> internalemailaddress', 'displayName -> fullname'],
+    synchAfterMatch: true,
   },
   // Blocked = ' ' / statecode = Active AND customertypecode = Customer AND company filter
   CUSTOMER: {
