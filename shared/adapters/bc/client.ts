@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BcEntityTarget } from '../../domain/ports';
 import { SyncError } from '../../errors';
-import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest } from '../http/client';
+import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, odataUrl } from '../http/client';
 import { httpError } from '../http/errors';
 import type { RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataEntity } from '../http/schemas';
@@ -207,7 +207,7 @@ export class BcClient {
     const url = new URL(await this.entityUrl(target, id));
     if (options.select?.length) url.searchParams.set('$select', withRequired(options.select, this.requiredFields(target)).join(','));
     if (options.expand) url.searchParams.set('$expand', options.expand);
-    const req: HttpRequest = { method: 'GET', url: url.toString(), accept: [404] };
+    const req: HttpRequest = { method: 'GET', url: odataUrl(url), accept: [404] };
     const res = await this.http.send(req);
     if (res.status === 404) return undefined;
     return this.entity(req, res.body);
@@ -227,7 +227,7 @@ export class BcClient {
       if (options.select?.length) u.searchParams.set('$select', withRequired(options.select, this.requiredFields(target)).join(','));
       if (options.orderby) u.searchParams.set('$orderby', options.orderby);
       if (options.expand) u.searchParams.set('$expand', options.expand);
-      url = u.toString();
+      url = odataUrl(u);
     }
     // The same maxpagesize on every page: the nextLink does not carry it.
     const { data } = await this.http.json({ method: 'GET', url, headers: { Prefer: `odata.maxpagesize=${pageSize}` } }, collectionSchema);
@@ -401,7 +401,7 @@ export class BcClient {
     const u = new URL(`${this.environmentRoot}/api/microsoft/runtime/beta/companies(${this.companyId})/webhookSupportedResources`);
     if (filter) u.searchParams.set('$filter', filter);
     const { data } = await this.http.json(
-      { method: 'GET', url: u.toString() },
+      { method: 'GET', url: odataUrl(u) },
       z.looseObject({ value: z.array(z.looseObject({ resource: z.string() })) }),
     );
     return data.value.map((r) => r.resource);
@@ -459,7 +459,7 @@ export class BcClient {
   private async inferFromFirstRecord(target: Pick<BcEntityTarget, 'kind' | 'entitySet'>): Promise<BcEntityFields | undefined> {
     const u = new URL(await this.collectionUrl(target));
     u.searchParams.set('$top', '1');
-    const res = await this.http.send({ method: 'GET', url: u.toString(), accept: [400, 404] });
+    const res = await this.http.send({ method: 'GET', url: odataUrl(u), accept: [400, 404] });
     if (res.status >= 300) return undefined;
     const parsed = collectionSchema.safeParse(res.body);
     const first = parsed.success ? parsed.data.value[0] : undefined;

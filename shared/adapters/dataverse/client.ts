@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SyncError } from '../../errors';
-import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, type HttpResponse } from '../http/client';
+import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, type HttpResponse, odataUrl } from '../http/client';
 import { httpError, responseShapeError } from '../http/errors';
 import type { RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataCollection, type ODataEntity } from '../http/schemas';
@@ -170,7 +170,7 @@ export class DataverseClient {
     if (options.expand) u.searchParams.set('$expand', options.expand);
     const req = this.req({
       method: 'GET',
-      url: u.toString(),
+      url: odataUrl(u),
       accept: [404],
       headers: options.annotations ? { Prefer: 'odata.include-annotations="*"' } : {},
     });
@@ -198,7 +198,7 @@ export class DataverseClient {
   async create(entitySet: string, body: Record<string, unknown>, options: { select?: string[] } = {}): Promise<ODataEntity> {
     const u = new URL(this.url(entitySet));
     if (options.select?.length) u.searchParams.set('$select', options.select.join(','));
-    const req = this.req({ method: 'POST', url: u.toString(), body, headers: { Prefer: 'return=representation' } });
+    const req = this.req({ method: 'POST', url: odataUrl(u), body, headers: { Prefer: 'return=representation' } });
     const res = await this.http.send(req);
     return this.entity(req, res);
   }
@@ -229,7 +229,7 @@ export class DataverseClient {
     const headers: Record<string, string> = { Prefer: 'return=representation' };
     if (mode === 'createOnly') headers['If-None-Match'] = '*';
     if (mode === 'updateOnly') headers['If-Match'] = '*';
-    const req = this.req({ method: 'PATCH', url: u.toString(), body, headers });
+    const req = this.req({ method: 'PATCH', url: odataUrl(u), body, headers });
     const res = await this.http.send(req);
     return { entity: await this.entityOrReread(req, res, entitySet, key, options.select), created: res.status === 201 };
   }
@@ -244,7 +244,7 @@ export class DataverseClient {
   ): Promise<ODataEntity> {
     const u = new URL(this.url(entitySet, key));
     if (options.select?.length) u.searchParams.set('$select', options.select.join(','));
-    const req = this.req({ method: 'PATCH', url: u.toString(), body, headers: { 'If-Match': etag, Prefer: 'return=representation' } });
+    const req = this.req({ method: 'PATCH', url: odataUrl(u), body, headers: { 'If-Match': etag, Prefer: 'return=representation' } });
     const res = await this.http.send(req);
     return this.entityOrReread(req, res, entitySet, key, options.select);
   }
@@ -424,7 +424,7 @@ export class DataverseClient {
     if (options.filter) u.searchParams.set('$filter', options.filter);
     if (options.orderby) u.searchParams.set('$orderby', options.orderby);
     if (options.expand) u.searchParams.set('$expand', options.expand);
-    return u.toString();
+    return odataUrl(u);
   }
 
   private entity(req: HttpRequest, res: HttpResponse): ODataEntity {

@@ -275,3 +275,11 @@ function errorMessage(err: unknown): string {
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/**
+ * A URL built with `searchParams` as text, with spaces as `%20`: URLSearchParams writes `+`, which OData servers
+ * are not all required to read as a space (a literal `+` is already `%2B`, so every remaining `+` is a space).
+ */
+export function odataUrl(u: URL): string {
+  return `${u.origin}${u.pathname}${u.search.replace(/\+/g, '%20')}`;
+}

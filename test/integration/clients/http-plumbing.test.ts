@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BcClient } from '../../../shared/adapters/bc/client';
 import { CachedTokenSource, StaticTokenSource } from '../../../shared/adapters/credentials';
 import { buildBatchBody, parseBatchResponse } from '../../../shared/adapters/dataverse/batch';
 import { bindRef, dvKeySegment, idFromEntityId } from '../../../shared/adapters/dataverse/client';
@@ -308,5 +309,33 @@ describe('helpers', () => {
     expect(parts[0]).toMatchObject({ status: 200, body: { name: 'x' } });
     expect(parts[1]).toMatchObject({ status: 204, contentId: '1' });
     expect(parts[1]?.headers['odata-entityid']).toContain('accounts(');
+  });
+});
+
+describe('BC OData v4 pages (the BC simulator serves none, so a scripted server pins the URLs)', () => {
+  it('addresses pages by company name, quotes code keys and filters on SystemModifiedAt', async () => {
+    client();
+    const bc = new BcClient({
+      apiUrl: origin,
+      tenantId: 'tenant',
+      environment: 'Production',
+      companyId: '0b0e3d1c-1111-4222-8333-944444444444',
+      tokens: new StaticTokenSource('t'),
+    });
+    script = [
+      (_q, r) => json(r, 200, { value: [{ id: '0b0e3d1c-1111-4222-8333-944444444444', name: "CRONUS O'Hara, Inc." }] }),
+      (_q, r) => json(r, 200, { value: [{ No: 'SA-1', SystemModifiedAt: '2024-01-01T00:00:00Z', '@odata.etag': 'W/"x"' }] }),
+      (_q, r) => json(r, 200, { No: "O'1", '@odata.etag': 'W/"y"' }),
+    ];
+    const target = { side: 'bc' as const, kind: 'odataPage' as const, entitySet: 'ShippingAgents', key: 'No' };
+    const page = await bc.listPage(target, { modifiedSince: '2024-01-01T00:00:00Z', select: ['Name'] });
+    expect(page.value).toHaveLength(1);
+    await bc.getRecord(target, "O'1");
+    expect(seen.map((s) => decodeURIComponent(s.url))).toEqual([
+      '/v2.0/tenant/Production/api/v2.0/companies',
+      "/v2.0/tenant/Production/ODataV4/Company('CRONUS O''Hara, Inc.')/ShippingAgents?$filter=SystemModifiedAt gt 2024-01-01T00:00:00.000Z&$select=Name,No",
+      "/v2.0/tenant/Production/ODataV4/Company('CRONUS O''Hara, Inc.')/ShippingAgents('O''1')",
+    ]);
+    expect(seen[1]?.headers.prefer).toBe('odata.maxpagesize=20000');
   });
 });
