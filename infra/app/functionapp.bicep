@@ -165,6 +165,7 @@ var connectionSettings = {
   AZURE_CLIENT_ID: identityClientId
 }
 
+// Booleans as 'true'/'false': ARM's string(true) is 'True', which shared/config.ts rejects.
 var serviceSettings = {
   TABLE_PREFIX: tablePrefix
   BC_API_URL: bcApiUrl
@@ -185,9 +186,9 @@ var serviceSettings = {
   DATAVERSE_INTEGRATION_USER_ID: dataverseIntegrationUserId
   PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
   OWNERSHIP_MODEL: ownershipModel
-  SALES_INTEGRATION: string(salesIntegration)
-  UNIT_GROUP_MAPPING: string(unitGroupMapping)
-  EXTENDED_PRICING: string(extendedPricing)
+  SALES_INTEGRATION: salesIntegration ? 'true' : 'false'
+  UNIT_GROUP_MAPPING: unitGroupMapping ? 'true' : 'false'
+  EXTENDED_PRICING: extendedPricing ? 'true' : 'false'
   SALES_ORDER_INTEGRATION: salesOrderIntegration
   BC_MAX_CONCURRENCY: string(bcMaxConcurrency)
   DATAVERSE_MAX_CONCURRENCY: string(dataverseMaxConcurrency)

@@ -1,54 +1,75 @@
 import { describe, expect, it } from 'vitest';
 import { parseSettings, REQUIRED_SETTING_NAMES, SETTING_NAMES } from '../../shared/config';
-import { literal, readInfra } from './bicep';
+import { readInfra } from './bicep';
 import { appSettings, PLATFORM_SETTINGS, settingFormProblems, settingOrigin, unknownSettings, vaultReferenceProblems } from './checks';
 
 const functionapp = readInfra('app/functionapp.bicep');
 
-/**
- * What an expression in functionapp.bicep evaluates to in a sample deployment, by setting name. Literal values
- * (e.g. BC_AUTH 'client-secret') are taken from the Bicep itself, so parseSettings sees the deployed choices.
- */
-const SAMPLE_VALUES: Record<string, string> = {
-  TABLE_PREFIX: 'sync',
-  BC_API_URL: 'https://api.businesscentral.dynamics.com',
-  BC_TENANT_ID: '11111111-2222-3333-4444-555555555555',
-  BC_ENVIRONMENT: 'Production',
-  BC_COMPANY_ID: 'f516767b-be29-4c6d-af54-21cadea6abb4',
-  BC_CLIENT_ID: '99999999-8888-7777-6666-555555555555',
-  DATAVERSE_URL: 'https://contoso.crm.dynamics.com',
-  DATAVERSE_TENANT_ID: '11111111-2222-3333-4444-555555555555',
-  DATAVERSE_CLIENT_ID: '99999999-8888-7777-6666-444444444444',
-  DATAVERSE_INTEGRATION_USER_ID: '',
-  PUBLIC_BASE_URL: 'https://func-abc.azurewebsites.net',
-  OWNERSHIP_MODEL: 'Person',
-  SALES_INTEGRATION: 'true',
-  UNIT_GROUP_MAPPING: 'true',
-  EXTENDED_PRICING: 'false',
-  SALES_ORDER_INTEGRATION: 'legacy',
-  BC_MAX_CONCURRENCY: '1',
-  DATAVERSE_MAX_CONCURRENCY: '8',
-  SERVICEBUS_CONNECTION__fullyQualifiedNamespace: 'sb-abc.servicebus.windows.net',
-  SERVICEBUS_CONNECTION__clientId: '0e0e0e0e-1111-2222-3333-444444444444',
-  TABLES_CONNECTION__tableServiceUri: 'https://stabc.table.core.windows.net/',
-  TABLES_CONNECTION__clientId: '0e0e0e0e-1111-2222-3333-444444444444',
-  AZURE_CLIENT_ID: '0e0e0e0e-1111-2222-3333-444444444444',
-  // What the Functions host puts in the environment once it resolved the Key Vault reference.
-  BC_CLIENT_SECRET: 'resolved-bc-client-secret',
-  BC_WEBHOOK_SECRET: 'resolved-bc-webhook-secret-0123456789',
-  DATAVERSE_CLIENT_SECRET: 'resolved-dataverse-client-secret',
-  DATAVERSE_WEBHOOK_KEY: 'resolved-dataverse-webhook-key-0123456789',
+/** Sample values of functionapp.bicep's parameters, typed as ARM passes them. */
+const PARAM_SAMPLES: Record<string, string | number | boolean> = {
+  identityClientId: '0e0e0e0e-1111-2222-3333-444444444444',
+  serviceBusFullyQualifiedNamespace: 'sb-abc.servicebus.windows.net',
+  tablePrefix: 'sync',
+  bcApiUrl: 'https://api.businesscentral.dynamics.com',
+  bcTenantId: '11111111-2222-3333-4444-555555555555',
+  bcEnvironment: 'Production',
+  bcCompanyId: 'f516767b-be29-4c6d-af54-21cadea6abb4',
+  bcClientId: '99999999-8888-7777-6666-555555555555',
+  dataverseUrl: 'https://contoso.crm.dynamics.com',
+  dataverseTenantId: '11111111-2222-3333-4444-555555555555',
+  dataverseClientId: '99999999-8888-7777-6666-444444444444',
+  dataverseIntegrationUserId: '',
+  ownershipModel: 'Person',
+  salesIntegration: true,
+  unitGroupMapping: true,
+  extendedPricing: false,
+  salesOrderIntegration: 'legacy',
+  bcMaxConcurrency: 1,
+  dataverseMaxConcurrency: 8,
 };
 
+/** Sample values of resource properties and module outputs; Key Vault references as the host resolves them. */
+const EXPRESSION_SAMPLES: Record<string, string> = {
+  'storage.properties.primaryEndpoints.table': 'https://stabc.table.core.windows.net/',
+  'functionApp.properties.defaultHostName': 'func-abc.azurewebsites.net',
+  'vaultReferences.BC_CLIENT_SECRET': 'resolved-bc-client-secret',
+  'vaultReferences.BC_WEBHOOK_SECRET': 'resolved-bc-webhook-secret-0123456789',
+  'vaultReferences.DATAVERSE_CLIENT_SECRET': 'resolved-dataverse-client-secret',
+  'vaultReferences.DATAVERSE_WEBHOOK_KEY': 'resolved-dataverse-webhook-key-0123456789',
+};
+
+/** ARM's string(): booleans become 'True'/'False' (which is why the Bicep must not use it for booleans). */
+function armString(v: string | number | boolean): string {
+  return typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
+}
+
+/** Evaluates the few expression forms the settings use, as ARM would, against the samples. */
+function evaluate(text: string): string {
+  const param = (name: string) => {
+    if (!(name in PARAM_SAMPLES)) throw new Error(`no sample for ${name}`);
+    return PARAM_SAMPLES[name] as string | number | boolean;
+  };
+  let m = /^'([^'$]*)'$/.exec(text);
+  if (m) return m[1] as string;
+  if (/^\w+$/.test(text)) return armString(param(text));
+  m = /^string\((\w+)\)$/.exec(text);
+  if (m) return armString(param(m[1] as string));
+  m = /^(\w+) \? '([^']*)' : '([^']*)'$/.exec(text);
+  if (m) return param(m[1] as string) === true ? (m[2] as string) : (m[3] as string);
+  if (text in EXPRESSION_SAMPLES) return EXPRESSION_SAMPLES[text] as string;
+  m = /^'(.*)'$/.exec(text);
+  if (m)
+    return (m[1] as string).replace(/\$\{([^}]+)\}/g, (_, inner: string) => {
+      if (inner in EXPRESSION_SAMPLES) return EXPRESSION_SAMPLES[inner] as string;
+      return armString(param(inner));
+    });
+  throw new Error(`cannot evaluate ${text}`);
+}
+
+/** The environment a sample deployment's app settings give the code (platform settings left out). */
 async function sampleEnvironment(text: string): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
-  for (const [name, value] of await appSettings(text)) {
-    if (settingOrigin(name) === 'platform') continue;
-    const lit = literal(value);
-    if (typeof lit === 'string') env[name] = lit;
-    else if (name in SAMPLE_VALUES) env[name] = SAMPLE_VALUES[name] as string;
-    else throw new Error(`no sample value for ${name} = ${value.text}`);
-  }
+  for (const [name, value] of await appSettings(text)) if (settingOrigin(name) !== 'platform') env[name] = evaluate(value.text);
   return env;
 }
 
@@ -73,6 +94,10 @@ describe('function app settings = the settings shared/config.ts reads', () => {
     expect(settings.DATAVERSE_AUTH).toBe('client-secret');
     expect(settings.SERVICEBUS_CONNECTION).toBeUndefined();
     expect(settings.BC_MAX_CONCURRENCY).toBe(1);
+    expect(settings.SALES_INTEGRATION).toBe(true);
+    expect(settings.EXTENDED_PRICING).toBe(false);
+    expect(settings.PUBLIC_BASE_URL).toBe('https://func-abc.azurewebsites.net');
+    expect(settings.TABLES_CONNECTION__tableServiceUri).toBe('https://stabc.table.core.windows.net/');
   });
 
   it('uses identity-based connections and Key Vault references, never connection strings or tokens', async () => {
@@ -92,6 +117,12 @@ describe('function app settings = the settings shared/config.ts reads', () => {
     await expect(async () => parseSettings(await sampleEnvironment(noClientId))).rejects.toThrow(
       /BC_CLIENT_ID: required when BC_AUTH=client-secret/,
     );
+
+    const armBool = functionapp.replace(
+      "SALES_INTEGRATION: salesIntegration ? 'true' : 'false'",
+      'SALES_INTEGRATION: string(salesIntegration)',
+    );
+    await expect(async () => parseSettings(await sampleEnvironment(armBool))).rejects.toThrow(/SALES_INTEGRATION/);
 
     const plainSecret = functionapp.replace('BC_CLIENT_SECRET: vaultReferences.BC_CLIENT_SECRET', "BC_CLIENT_SECRET: 'hunter2'");
     expect(settingFormProblems(await appSettings(plainSecret))).toEqual([
