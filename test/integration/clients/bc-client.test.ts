@@ -152,7 +152,7 @@ describe('BC client against the simulator', () => {
       { method: 'GET', url: `customers(${created.id})` },
     ]);
     expect(patched?.status).toBe(200);
-    expect((read?.body as { city: string }).city).toBe('Boston');
+    expect(read?.body).toMatchObject({ city: 'Boston' });
   });
 
   it('honours 429 + Retry-After from the operational limits and eventually succeeds', async () => {

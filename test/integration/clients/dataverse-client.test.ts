@@ -178,7 +178,7 @@ describe('Dataverse client against the simulator', () => {
       },
     ]);
     expect(results.map((r) => r.status)).toEqual([200, 204, 204]);
-    expect((results[0]?.body as { name: string }).name).toBe('Batch Read Me');
+    expect(results[0]?.body).toMatchObject({ name: 'Batch Read Me' });
     const created = await client.listPage('accounts', { filter: `startswith(name,'${marker}')`, select: ['name'] });
     expect(created.value).toHaveLength(2);
 

@@ -219,8 +219,14 @@ describe('concurrency limit', () => {
     const l = new ConcurrencyLimiter(1);
     const order: number[] = [];
     const r1 = await l.acquire();
-    const p2 = l.acquire().then((r) => (order.push(2), r));
-    const p3 = l.acquire().then((r) => (order.push(3), r));
+    const p2 = l.acquire().then((r) => {
+      order.push(2);
+      return r;
+    });
+    const p3 = l.acquire().then((r) => {
+      order.push(3);
+      return r;
+    });
     expect(l.queued).toBe(2);
     r1();
     (await p2)();
