@@ -25,10 +25,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       name: 'standard'
     }
     enableRbacAuthorization: true
+    // Soft delete keeps a deleted vault or secret recoverable for 90 days. No purge protection: `azd down --purge`
+    // must be able to free the name for the next `azd up`, and every secret here can be set again from the azd
+    // environment or its app registration.
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
-    // A deleted vault or secret can be recovered but not purged early: the webhook secrets cannot be re-created.
-    enablePurgeProtection: true
   }
 }
 
