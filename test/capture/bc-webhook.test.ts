@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeEventSchema } from '../../shared/domain/change-event';
+import { activeCount, fn, receiveAll, type Stack, startStack, until } from './harness';
+
+/**
+ * BC → Service Bus through the real pieces: the BC simulator's webhook sender, the local Functions host running
+ * functions/bc-webhook.ts, bc-subscriptions.ts (run on start-up) and bc-collection.ts, the Service Bus endpoint and Azurite.
+ */
+describe('BC webhooks into change events', () => {
+  let s: Stack;
+  let bcUrl: string;
+
+  beforeAll(async () => {
+    s = await startStack({
+      functions: [fn('bc-webhook'), fn('bc-subscriptions'), fn('bc-collection')],
+      dv: false,
+      // BC retries after 1, 1, 1, 10, 100 minutes; scaled down so the outage test takes a second.
+      bc: { webhookDelayMs: 50, retrySchedule: [400, 400, 400, 400, 400] },
+    });
+    const bc = s.bc;
+    if (!bc) throw new Error('no BC simulator');
+    bcUrl = bc.apiBase();
+    // runOnStartup subscribed every mapped resource that supports webhooks.
+    await until('the customers subscription', () =>
+      bc.webhooks
+        .list()
+        .find((sub) => sub.resource.endsWith('/customers') && sub.notificationUrl === `${process.env.PUBLIC_BASE_URL}/api/webhooks/bc`),
+    );
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  const anyCustomerId = async (): Promise<string> => {
+    const res = await fetch(`${bcUrl}/customers?$top=1&$select=id`, { headers: { Authorization: 'Bearer t' } });
+    const body = (await res.json()) as { value: Array<{ id: string }> };
+    const id = body.value[0]?.id;
+    if (!id) throw new Error('the demo company has no customer');
+    return id;
+  };
+  const quiet = () => until('BC to deliver everything pending', () => (s.bc?.webhooks.pendingCount() === 0 ? true : undefined));
+
+  it('turns one customer change into exactly one event on the CUSTOMER queue, answered 202', async () => {
+    const id = await anyCustomerId();
+    const res = await fetch(`${s.bc?.url}/_sim/as-user`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ method: 'PATCH', entitySet: 'customers', id, body: { displayName: 'Changed by a BC user' } }),
+    });
+    expect(res.status).toBe(200);
+    const [message] = await receiveAll(s.sbClient, 'sync-customer', 1);
+    const event = changeEventSchema.parse(message?.body);
+    expect(event).toMatchObject({
+      mapping: 'CUSTOMER',
+      source: 'bc',
+      recordId: id.toLowerCase(),
+      changeType: 'updated',
+      origin: 'webhook',
+    });
+    expect(event.modifiedOn).toBeDefined();
+    await quiet();
+    const delivery = s.bc?.webhooks.deliveries.find((d) => d.body.value.some((v) => v.resource.includes(id)));
+    expect(delivery?.status).toBe(202);
+    expect(activeCount(s.sb, 'sync-customer')).toBe(0);
+  });
+
+  it('expands a collection notification (more than 1,000 changes) into one event per changed record', async () => {
+    const bc = s.bc;
+    if (!bc) throw new Error('no BC simulator');
+    const ids = new Set<string>();
+    // One synchronous burst lands in one 50 ms notification window: BC sends a single `collection` item.
+    for (let i = 0; i < 1_050; i++)
+      ids.add(String(bc.store.insert(bc.companyId, 'customer', { displayName: `Burst ${i}` }, 'user').data.id).toLowerCase());
+    const messages = await receiveAll(s.sbClient, 'sync-customer', ids.size, 30_000);
+    const delivery = bc.webhooks.deliveries.find((d) => d.body.value.some((v) => v.changeType === 'collection'));
+    expect(delivery?.body.value).toHaveLength(1);
+    expect(delivery?.body.value[0]?.resource).toContain('$filter=lastModifiedDateTime');
+    expect(delivery?.status).toBe(202);
+    const events = messages.map((m) => changeEventSchema.parse(m.body));
+    expect(new Set(events.map((e) => e.recordId))).toEqual(ids);
+    expect(events.every((e) => e.origin === 'collection' && e.mapping === 'CUSTOMER')).toBe(true);
+    await quiet();
+    expect(activeCount(s.sb, 'sync-customer')).toBe(0);
+  });
+
+  it('answers 503 while Service Bus is down, and BC’s retry delivers the change once it is back', async () => {
+    const bc = s.bc;
+    if (!bc) throw new Error('no BC simulator');
+    const id = await anyCustomerId();
+    bc.webhooks.deliveries.length = 0;
+    await s.sb.stop();
+    try {
+      bc.store.modify(bc.companyId, 'customer', id, { displayName: 'Changed during an outage' }, 'user');
+      await until('a 503 answer to BC', () => (bc.webhooks.deliveries.some((d) => d.status === 503) ? true : undefined));
+    } finally {
+      await s.sb.start();
+    }
+    const delivered = await until('BC to retry successfully', () => bc.webhooks.deliveries.find((d) => d.status === 202), 30_000);
+    expect(delivered.attempt).toBeGreaterThan(0);
+    // The subscription survived: a 503 never deletes it (api-contracts.md D.5).
+    expect(bc.webhooks.list().some((sub) => sub.resource.endsWith('/customers'))).toBe(true);
+    expect(bc.webhooks.deliveries.every((d) => d.status === undefined || d.status === 202 || d.status === 503)).toBe(true);
+    const messages = await receiveAll(s.sbClient, 'sync-customer', 1);
+    const event = changeEventSchema.parse(messages[0]?.body);
+    expect(event.recordId).toBe(id.toLowerCase());
+    // A send that timed out may still land after the endpoint is back; it carries the same message id, which
+    // Service Bus duplicate detection collapses in Azure.
+    const more = await receiveAll(s.sbClient, 'sync-customer', 10, 500);
+    for (const m of more) expect(m.messageId).toBe(messages[0]?.messageId);
+  });
+});
