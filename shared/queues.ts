@@ -6,15 +6,18 @@ import { type DefaultMappingSetup, defaultMappings } from './domain/mappings/def
  * sends to always exists in Azure with the same settings.
  */
 
-/** Queues for work that is not one table mapping's change. */
-export const OPERATIONAL_QUEUES = [
+/** Queues for work that is not one table mapping's change, by role. */
+export const OPERATIONAL_QUEUE = {
   /** BC `collection` notifications (> 1,000 changes in 30 s) expanded into per-record events asynchronously. */
-  'ops-bc-collection',
+  bcCollection: 'ops-bc-collection',
   /** Full-sync work items (one page or one record range of a mapping each). */
-  'ops-full-sync',
+  fullSync: 'ops-full-sync',
   /** Sales orders submitted in Dynamics 365 Sales, created in BC ("Automatically Create Sales Orders"). */
-  'ops-sales-orders',
-] as const;
+  salesOrders: 'ops-sales-orders',
+} as const;
+
+/** The operational queues in a fixed order (`ops-bc-collection` first; callers index it). */
+export const OPERATIONAL_QUEUES = [OPERATIONAL_QUEUE.bcCollection, OPERATIONAL_QUEUE.fullSync, OPERATIONAL_QUEUE.salesOrders] as const;
 export type OperationalQueue = (typeof OPERATIONAL_QUEUES)[number];
 
 /**
