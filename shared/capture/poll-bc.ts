@@ -70,7 +70,17 @@ export async function pollBc(deps: CaptureDeps, options: { overlapMs?: number } 
       });
       const t = newest.value[0]?.lastModifiedDateTime;
       const watermark = typeof t === 'string' ? t : new Date(0).toISOString();
-      await put(deps, key, { watermark, recent: {} }, undefined);
+      // What the next poll's overlap will re-read is the past too: remember it as already seen.
+      const recent: Record<string, string> = {};
+      if (typeof t === 'string')
+        for await (const page of deps.bc.listAll(target, {
+          filter: `lastModifiedDateTime ge ${odataDateTime(new Date(Date.parse(t) - overlapMs).toISOString())}`,
+          select: ['id', 'lastModifiedDateTime'],
+        }))
+          for (const rec of page)
+            if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string')
+              recent[rec.id.toLowerCase()] = rec.lastModifiedDateTime;
+      await put(deps, key, { watermark, recent }, undefined);
       results.push({ mapping: mapping.name, enqueued: 0, initialized: true, reason });
       continue;
     }

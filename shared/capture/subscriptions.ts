@@ -103,7 +103,15 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
   // Every subscription in the environment counts against the limit; ours are those with our notification URL.
   const kinds = new Set<'apiV2' | 'customApi'>(['apiV2', ...wanted.map((w) => w.kind)]);
   const all: Array<BcSubscription & { kind: 'apiV2' | 'customApi' }> = [];
-  for (const kind of kinds) for (const s of await deps.bc.listSubscriptions(kind)) all.push({ ...s, kind });
+  // A server may list every subscription at each API root: count each once, under the route its resource names.
+  const seen = new Set<string>();
+  for (const listKind of kinds)
+    for (const s of await deps.bc.listSubscriptions(listKind)) {
+      if (seen.has(s.subscriptionId)) continue;
+      seen.add(s.subscriptionId);
+      const group = parseBcResource(s.resource)?.group;
+      all.push({ ...s, kind: group === undefined ? listKind : group === 'v2.0' ? 'apiV2' : 'customApi' });
+    }
   let total = all.length;
   const ours = all.filter((s) => s.notificationUrl.toLowerCase() === notificationUrl.toLowerCase());
 

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientStateFor } from '../../shared/capture/secrets';
+import { changeEventSchema } from '../../shared/domain/change-event';
+import { BC_SECRET, fn, receiveAll, type Stack, startStack, until } from './harness';
+
+/** The subscription manager and the poller against the BC simulator, driven through the local host's timers. */
+describe('BC subscriptions are kept alive; tables without webhooks are polled', () => {
+  let s: Stack;
+  const url = () => `${process.env.PUBLIC_BASE_URL}/api/webhooks/bc`;
+  const ours = () => s.bc?.webhooks.list().filter((sub) => sub.notificationUrl === url()) ?? [];
+  const byEntitySet = (entitySet: string) => ours().find((sub) => sub.resource.endsWith(`/${entitySet}`));
+  const health = async () => (await import('../../functions/bc-subscriptions')).subscriptionHealth();
+
+  beforeAll(async () => {
+    s = await startStack({ functions: [fn('bc-webhook'), fn('bc-subscriptions'), fn('poll-bc')], dv: false, serviceBusTriggers: false });
+    await until('the start-up run of the subscription manager', () =>
+      s.host.invocations('bcSubscriptions').length > 0 ? true : undefined,
+    );
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('subscribes each mapped resource that supports webhooks once, with a clientState derived per resource', async () => {
+    const run = s.host.invocations('bcSubscriptions')[0];
+    expect(run?.succeeded).toBe(true);
+    const customers = byEntitySet('customers');
+    expect(customers).toBeDefined();
+    expect(customers?.clientState).toBe(clientStateFor(BC_SECRET, `v2.0/companies(${s.bc?.companyId})/customers`));
+    expect(byEntitySet('vendors')).toBeDefined();
+    // contacts and salespeoplePurchasers have no webhooks (api-contracts.md D.3): polled instead.
+    expect(byEntitySet('contacts')).toBeUndefined();
+    const resources = ours().map((sub) => sub.resource);
+    expect(new Set(resources).size).toBe(resources.length);
+    const h = await health();
+    expect(h.status).toBe('ok');
+    expect(h.active).toBe(ours().length);
+    expect(h.resources.find((r) => r.resource === 'v2.0/customers')?.status).toBe('active');
+    // CONTACT is captured by polling in BC: no subscription and no subscription state.
+    expect(h.resources.find((r) => r.resource === 'v2.0/contacts')).toBeUndefined();
+  });
+
+  it('renews before expiry when the clock nears it, keeping the subscription', async () => {
+    const before = byEntitySet('customers');
+    if (!before) throw new Error('no customers subscription');
+    const expiry = before.expiresAt;
+    // 2.5 days later: half a day left, inside the 24 h renewal window.
+    s.bc?.clock.advance(2.5 * 24 * 3600_000);
+    await s.host.runTimer('bcSubscriptions');
+    const after = byEntitySet('customers');
+    expect(after?.subscriptionId).toBe(before.subscriptionId);
+    expect(after?.expiresAt).toBeGreaterThan(expiry);
+    const h = await health();
+    expect(h.status).toBe('ok');
+    expect(h.resources.find((r) => r.resource === 'v2.0/customers')?.expiresInHours).toBeGreaterThan(70);
+  });
+
+  it('re-creates a subscription that was deleted in BC, and all of them after they expired', async () => {
+    const gone = byEntitySet('vendors');
+    if (!gone) throw new Error('no vendors subscription');
+    const del = await fetch(`${s.bc?.apiRoot()}/subscriptions('${gone.subscriptionId}')`, {
+      method: 'DELETE',
+      headers: { Authorization: 'Bearer t', 'If-Match': '*' },
+    });
+    expect(del.status).toBe(204);
+    await s.host.runTimer('bcSubscriptions');
+    const again = byEntitySet('vendors');
+    expect(again).toBeDefined();
+    expect(again?.subscriptionId).not.toBe(gone.subscriptionId);
+
+    const count = ours().length;
+    s.bc?.clock.advance(4 * 24 * 3600_000);
+    expect(ours()).toHaveLength(0);
+    expect((await health()).status).toBe('degraded');
+    await s.host.runTimer('bcSubscriptions');
+    expect(ours()).toHaveLength(count);
+    expect((await health()).status).toBe('ok');
+  });
+
+  it('polls contacts (no webhook support) by lastModifiedDateTime: one event per change, none when nothing changed', async () => {
+    const bc = s.bc;
+    if (!bc) throw new Error('no BC simulator');
+    // First run sets the watermark to the newest contact without enqueuing the past.
+    await s.host.runTimer('pollBc');
+    expect(await receiveAll(s.sbClient, 'sync-contact', 10, 300)).toHaveLength(0);
+    const res = await fetch(`${bc.apiBase()}/contacts?$top=1&$select=id`, { headers: { Authorization: 'Bearer t' } });
+    const id = ((await res.json()) as { value: Array<{ id: string }> }).value[0]?.id ?? '';
+    bc.clock.advance(1000);
+    bc.store.modify(bc.companyId, 'contact', id, { displayName: 'Polled change' }, 'user');
+    await s.host.runTimer('pollBc');
+    const messages = await receiveAll(s.sbClient, 'sync-contact', 10, 1_000);
+    expect(messages).toHaveLength(1);
+    expect(changeEventSchema.parse(messages[0]?.body)).toMatchObject({ mapping: 'CONTACT', recordId: id.toLowerCase(), origin: 'poll' });
+    // The overlap re-reads the change, but it was enqueued already.
+    await s.host.runTimer('pollBc');
+    expect(await receiveAll(s.sbClient, 'sync-contact', 10, 300)).toHaveLength(0);
+  });
+});
