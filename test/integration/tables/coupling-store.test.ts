@@ -163,6 +163,48 @@ describe('TableCouplingStore (Azurite)', () => {
     await expect(store.couple(coupling(7, { dataverseId: c.dataverseId }))).resolves.toMatchObject({ bcId: guid(7, 1) });
   });
 
+  it('keeps both index rows consistent under a storm of concurrent couple, update and uncouple calls', async () => {
+    const s = new TableCouplingStore(await freshTable(azurite.connectionString, 'Storm'));
+    // A tiny id space so operations collide constantly. Deterministic pseudo-random choices.
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const ops = Array.from({ length: 240 }, () => ({ op: rnd(4), bc: guid(rnd(4), 1), dv: guid(rnd(4), 2) }));
+    let coupled = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = w; i < ops.length; i += 8) {
+          const { op, bc, dv } = ops[i]!;
+          try {
+            if (op === 0) {
+              await s.couple({ mapping: 'M', bcId: bc, dataverseId: dv, environment: ENV });
+              coupled++;
+            } else if (op === 1) await s.uncouple('M', bc);
+            else if (op === 2) await s.uncoupleByDataverseId('M', dv);
+            else {
+              const c = await s.getByBcId('M', bc);
+              if (c) await s.update(c, { failureCount: c.failureCount + 1 });
+            }
+          } catch (err) {
+            if (!(err instanceof CouplingConflictError)) throw err;
+          }
+        }
+      }),
+    );
+    expect(coupled).toBeGreaterThan(0);
+    const rows = await collect(s.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq 'M'` } }));
+    const live = rows.filter((r) => r.tombstone === false);
+    const byKey = new Map(live.map((r) => [String(r.rowKey), r]));
+    for (const r of live) {
+      const partner = String(r.rowKey).startsWith('bc_') ? byKey.get(`dv_${r.dataverseId}`) : byKey.get(`bc_${r.bcId}`);
+      expect(partner, `partner of ${String(r.rowKey)}`).toBeDefined();
+      expect([partner!.bcId, partner!.dataverseId]).toEqual([r.bcId, r.dataverseId]);
+    }
+    expect(await s.count('M')).toBe(live.length / 2);
+  });
+
   it('pages over more than 1,000 couplings with continuation tokens and counts them', async () => {
     const paging = new TableCouplingStore(await freshTable(azurite.connectionString, 'Paging'));
     const total = 1234;
