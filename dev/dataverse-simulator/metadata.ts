@@ -376,6 +376,7 @@ const DEFS: EntityDef[] = [
       str('jobtitle', 100),
       bool('isdisabled'),
       bool('islicensed'),
+      bool('isintegrationuser'),
       picklist('accessmode', {
         0: 'Read-Write',
         1: 'Administrative',

@@ -129,6 +129,7 @@ export function seedDemo(ops: Operations, catalog: Catalog): void {
       accessmode: 0,
       isdisabled: false,
       islicensed: true,
+      isintegrationuser: false,
       ...extra,
       ...bu,
     });

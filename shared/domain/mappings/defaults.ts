@@ -197,7 +197,7 @@ function accountFields(kind: 'customer' | 'vendor'): FieldMapping[] {
   return [
     ...(customer ? ownerRows('Salesperson Code', 'salespersonCode', false) : ownerRows('Purchaser Code', 'purchaserCode', true)),
     field('Name', 'displayName', 'name', 'Bi'),
-    field('Contact', 'contact', 'address1_primarycontactname', 'Bi', { validateOnWrite: false, bcExtension: true }),
+    field('Contact', 'contactName', 'address1_primarycontactname', 'Bi', { validateOnWrite: false, bcExtension: true }),
     field('Address', 'addressLine1', 'address1_line1', 'Bi'),
     field('Address 2', 'addressLine2', 'address1_line2', 'Bi'),
     field('Post Code', 'postalCode', 'address1_postalcode', 'Bi'),
@@ -206,7 +206,7 @@ function accountFields(kind: 'customer' | 'vendor'): FieldMapping[] {
     field('County', 'state', 'address1_stateorprovince', 'Bi'),
     field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bi', { transformation: currency }),
     field('E-Mail', 'email', 'emailaddress1', 'Bi'),
-    field('Fax No.', 'faxNo', 'fax', 'Bi', { bcExtension: true }),
+    field('Fax No.', 'faxNumber', 'fax', 'Bi', { bcExtension: true }),
     field('Home Page', 'website', 'websiteurl', 'Bi'),
     field('Phone No.', 'phoneNumber', 'telephone1', 'Bi'),
     // The vendors API v2.0 page has no shipment method, the customers page only its SystemId.
@@ -224,20 +224,20 @@ function accountFields(kind: 'customer' | 'vendor'): FieldMapping[] {
     }),
     field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'Bi', { transformation: optionMap('PAYMENT TERMS', 'id') }),
     ...(customer ? [field('Credit Limit (LCY)', 'creditLimit', 'creditlimit', 'ToDV')] : []),
-    field('Primary Contact No.', 'primaryContactNo', 'primarycontactid', 'Bi', {
+    field('Primary Contact No.', 'primaryContactNumber', 'primarycontactid', 'Bi', {
       clearValueOnFailedSync: true,
       bcExtension: true,
       transformation: lookup('CONTACT', 'contacts'),
     }),
     field('No.', 'number', 'accountnumber', 'ToDV', { status: 'Disabled' }),
-    field('Mobile Phone No.', 'mobilePhoneNo', 'telephone2', 'Bi', { status: 'Disabled', bcExtension: true }),
+    field('Mobile Phone No.', 'mobilePhoneNumber', 'telephone2', 'Bi', { status: 'Disabled', bcExtension: true }),
   ];
 }
 
 function customer(): TableMapping {
   return table({
     name: 'CUSTOMER',
-    bc: { kind: 'apiV2', entitySet: 'customers', table: 'Customer', tableId: 18, extensionEntitySet: 'customerSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'customers', table: 'Customer', tableId: 18, extensionEntitySet: 'customers' },
     dataverse: { entityLogicalName: 'account', entitySet: 'accounts', primaryKey: 'accountid', modifiedOnColumn: 'modifiedon' },
     direction: 'Bidirectional',
     tableFilter: "blocked eq ' '",
@@ -255,7 +255,7 @@ function customer(): TableMapping {
 function vendor(): TableMapping {
   return table({
     name: 'VENDOR',
-    bc: { kind: 'apiV2', entitySet: 'vendors', table: 'Vendor', tableId: 23, extensionEntitySet: 'vendorSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'vendors', table: 'Vendor', tableId: 23, extensionEntitySet: 'vendors' },
     dataverse: { entityLogicalName: 'account', entitySet: 'accounts', primaryKey: 'accountid', modifiedOnColumn: 'modifiedon' },
     direction: 'Bidirectional',
     tableFilter: "blocked eq ' '",
@@ -273,7 +273,7 @@ function vendor(): TableMapping {
 function contact(): TableMapping {
   return table({
     name: 'CONTACT',
-    bc: { kind: 'apiV2', entitySet: 'contacts', table: 'Contact', tableId: 5050, extensionEntitySet: 'contactSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'contacts', table: 'Contact', tableId: 5050, extensionEntitySet: 'contacts' },
     dataverse: { entityLogicalName: 'contact', entitySet: 'contacts', primaryKey: 'contactid', modifiedOnColumn: 'modifiedon' },
     direction: 'Bidirectional',
     tableFilter: "type eq 'Person' and companyNumber ne ''",
@@ -294,7 +294,7 @@ function contact(): TableMapping {
       field('Country/Region Code', 'country', 'address1_country', 'Bi', { validateOnWrite: false }),
       field('County', 'state', 'address1_stateorprovince', 'Bi'),
       field('E-Mail', 'email', 'emailaddress1', 'Bi'),
-      field('Fax No.', 'faxNo', 'fax', 'Bi', { bcExtension: true }),
+      field('Fax No.', 'faxNumber', 'fax', 'Bi', { bcExtension: true }),
       field('First Name', 'firstName', 'firstname', 'Bi', { bcExtension: true }),
       field('Middle Name', 'middleName', 'middlename', 'Bi', { bcExtension: true }),
       field('Surname', 'surname', 'lastname', 'Bi', { bcExtension: true }),
@@ -456,7 +456,7 @@ function ownerUnitOfMeasure(name: 'ITEM UOM' | 'RESOURCE UOM'): TableMapping {
 function itemProduct(unitGroups: boolean): TableMapping {
   return table({
     name: 'ITEM-PRODUCT',
-    bc: { kind: 'apiV2', entitySet: 'items', table: 'Item', tableId: 27, extensionEntitySet: 'itemSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'items', table: 'Item', tableId: 27, extensionEntitySet: 'items' },
     dataverse: { entityLogicalName: 'product', entitySet: 'products', primaryKey: 'productid', modifiedOnColumn: 'modifiedon' },
     direction: 'Bidirectional',
     tableFilter: 'blocked eq false',
@@ -698,7 +698,7 @@ function postedSalesInvoice(): TableMapping {
       entitySet: 'salesInvoices',
       table: 'Sales Invoice Header',
       tableId: 112,
-      extensionEntitySet: 'salesInvoiceSyncFields',
+      extensionEntitySet: 'postedSalesInvoices',
     },
     dataverse: { entityLogicalName: 'invoice', entitySet: 'invoices', primaryKey: 'invoiceid', modifiedOnColumn: 'modifiedon' },
     direction: 'ToIntegrationTable',
@@ -762,7 +762,7 @@ function postedSalesInvoiceLine(): TableMapping {
 function salesOrderLegacy(): TableMapping {
   return table({
     name: 'SALESORDER-ORDER',
-    bc: { kind: 'apiV2', entitySet: 'salesOrders', table: 'Sales Header', tableId: 36, extensionEntitySet: 'salesOrderSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'salesOrders', table: 'Sales Header', tableId: 36, extensionEntitySet: 'salesOrders' },
     dataverse: { entityLogicalName: 'salesorder', entitySet: 'salesorders', primaryKey: 'salesorderid', modifiedOnColumn: 'modifiedon' },
     direction: 'ToIntegrationTable',
     // Document Type = Order is implied by the salesOrders page; the API shows Status Released as 'Open'.
@@ -796,7 +796,7 @@ function salesOrderLegacy(): TableMapping {
 function salesOrderBidirectional(): TableMapping {
   return table({
     name: 'SALESORDER-ORDER',
-    bc: { kind: 'apiV2', entitySet: 'salesOrders', table: 'Sales Header', tableId: 36, extensionEntitySet: 'salesOrderSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'salesOrders', table: 'Sales Header', tableId: 36, extensionEntitySet: 'salesOrders' },
     dataverse: { entityLogicalName: 'salesorder', entitySet: 'salesorders', primaryKey: 'salesorderid', modifiedOnColumn: 'modifiedon' },
     direction: 'Bidirectional',
     tableFilter: "status eq 'Open'",
@@ -848,7 +848,7 @@ function salesOrderBidirectional(): TableMapping {
 function salesOrderLine(): TableMapping {
   return table({
     name: 'SOLINE-ORDERDETAIL',
-    bc: { kind: 'apiV2', entitySet: 'salesOrderLines', table: 'Sales Line', tableId: 37, extensionEntitySet: 'salesOrderLineSyncFields' },
+    bc: { kind: 'apiV2', entitySet: 'salesOrderLines', table: 'Sales Line', tableId: 37, extensionEntitySet: 'salesOrderLines' },
     dataverse: {
       entityLogicalName: 'salesorderdetail',
       entitySet: 'salesorderdetails',

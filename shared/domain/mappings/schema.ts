@@ -54,8 +54,10 @@ export const BcSideSchema = z.object({
   /** AL table number, e.g. 18. */
   tableId: z.number().int().positive(),
   /**
-   * Companion custom API page (same SystemId key) that exposes the AL fields the standard API v2.0 page lacks
-   * (e.g. customer "Fax No."). Required when any field mapping has `bcExtension: true`.
+   * Companion custom API page (`/api/bcsync/integration/v1.0/companies({id})/<name>`, same SystemId and ETag as the
+   * standard page) that exposes the AL fields the standard API v2.0 page lacks (e.g. customer "Fax No."), shipped
+   * in the service's BC extension. When set, the engine reads and writes the record through it. Required when any
+   * field mapping has `bcExtension: true`.
    */
   extensionEntitySet: identifier.optional(),
 });

@@ -20,7 +20,8 @@ const isReference = (t: Transformation | undefined): t is Extract<Transformation
 
 /** Dataverse property that holds a lookup's id when read: `_<column>_value`. */
 export function dataverseReadKey(field: FieldMapping): string | undefined {
-  if (!field.dataverseColumn) return undefined;
+  // EntityName constants (owneridtype…) only qualify a polymorphic lookup's bind; they are not readable columns.
+  if (!field.dataverseColumn || field.dataverseType === 'EntityName') return undefined;
   return isReference(field.transformation) ? `_${field.dataverseColumn}_value` : field.dataverseColumn;
 }
 
@@ -28,7 +29,7 @@ export function dataverseReadKey(field: FieldMapping): string | undefined {
 export function selectColumns(mapping: TableMapping, side: 'bc' | 'dataverse'): string[] {
   const cols = new Set<string>();
   for (const f of activeFields(mapping)) {
-    if (side === 'bc' && f.bcField && !f.bcExtension) cols.add(f.bcField);
+    if (side === 'bc' && f.bcField && (!f.bcExtension || mapping.bc.extensionEntitySet)) cols.add(f.bcField);
     if (side === 'dataverse') {
       const k = dataverseReadKey(f);
       if (k) cols.add(k);

@@ -25,8 +25,11 @@ export async function handleChangeMessage(body: unknown, delivery: DeliveryInfo,
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
     const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    // The error row is keyed by a record; an event too broken to name one is keyed by its message id.
+    const key = typeof raw.recordId === 'string' && raw.recordId ? raw.recordId : `message:${delivery.messageId ?? 'unknown'}`;
     await deps.errors.record({
-      mapping: typeof raw.mapping === 'string' ? raw.mapping : '(unknown)',
+      mapping: typeof raw.mapping === 'string' && raw.mapping ? raw.mapping.slice(0, 100) : '(unknown)',
+      ...(raw.source === 'dataverse' ? { dataverseId: key } : { bcId: key }),
       direction: raw.source === 'dataverse' ? 'FromIntegrationTable' : 'ToIntegrationTable',
       code: 'EVENT.INVALID',
       category: 'data',

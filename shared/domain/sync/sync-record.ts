@@ -106,7 +106,9 @@ export interface SyncOutcome {
 const MAX_CONCURRENCY_RETRIES = 3;
 const MAX_DEPENDENCY_DEPTH = 3;
 
+/** The page the engine uses for a mapping's BC records: the extended custom page when the mapping needs one. */
 export function bcTarget(mapping: TableMapping): BcEntityTarget {
+  if (mapping.bc.extensionEntitySet) return { side: 'bc', kind: 'customApi', entitySet: mapping.bc.extensionEntitySet };
   return { side: 'bc', kind: mapping.bc.kind, entitySet: mapping.bc.entitySet };
 }
 
@@ -361,6 +363,9 @@ class RecordSync {
     let t = await this.translate(sourceRecord);
     if (t.missing.length > 0) {
       await this.resolveDependencies(t.missing);
+      // What was "not coupled" a moment ago may be coupled now.
+      this.resolver.forget();
+      this.mapOptions = undefined;
       t = await this.translate(sourceRecord);
     }
     return t;
@@ -387,7 +392,7 @@ class RecordSync {
       await this.history('coupled', sourceRecord.id, matched.id, {});
       // BC's ForceModify after a match: bring the matched row in line with the source.
       const after = await this.syncCoupled(sourceRecord, coupling, true);
-      return { ...after, result: after.result === 'unchanged' ? 'coupled' : after.result };
+      return { ...after, result: after.result === 'unchanged' || after.result === 'modified' ? 'coupled' : after.result };
     }
 
     const mayCreate = (m.direction === 'Bidirectional' || m.direction === this.pass) && m.name !== 'SALESPEOPLE';
@@ -851,6 +856,10 @@ export class CouplingResolver {
   private readonly cache = new Map<string, string | undefined>();
 
   constructor(private readonly deps: SyncDeps) {}
+
+  forget(): void {
+    this.cache.clear();
+  }
 
   private async memo(key: string, f: () => Promise<string | undefined>): Promise<string | undefined> {
     if (this.cache.has(key)) return this.cache.get(key);
