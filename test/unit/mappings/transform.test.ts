@@ -178,7 +178,7 @@ describe('transformField', () => {
   });
 
   const contactLookup = field({
-    bcField: 'primaryContactNo',
+    bcField: 'primaryContactNumber',
     alField: 'Primary Contact No.',
     dataverseColumn: 'primarycontactid',
     direction: 'Bidirectional',
@@ -188,7 +188,7 @@ describe('transformField', () => {
 
   it('lookup to Dataverse binds the coupled row; back to BC returns the BC key', async () => {
     expect(
-      await transformField({ name: 'CUSTOMER' }, contactLookup, 'ToIntegrationTable', { primaryContactNo: 'CT100' }, contacts),
+      await transformField({ name: 'CUSTOMER' }, contactLookup, 'ToIntegrationTable', { primaryContactNumber: 'CT100' }, contacts),
     ).toEqual({
       write: { key: 'primarycontactid@odata.bind', value: '/contacts(c0ffee00-0000-0000-0000-000000000001)' },
     });
@@ -200,27 +200,27 @@ describe('transformField', () => {
         { _primarycontactid_value: 'c0ffee00-0000-0000-0000-000000000001' },
         contacts,
       ),
-    ).toEqual({ write: { key: 'primaryContactNo', value: 'CT100' } });
+    ).toEqual({ write: { key: 'primaryContactNumber', value: 'CT100' } });
   });
 
   it('lookup of a blank value clears the lookup', async () => {
-    expect(await transformField({ name: 'C' }, contactLookup, 'ToIntegrationTable', { primaryContactNo: '' }, contacts)).toEqual({
+    expect(await transformField({ name: 'C' }, contactLookup, 'ToIntegrationTable', { primaryContactNumber: '' }, contacts)).toEqual({
       write: { key: 'primarycontactid@odata.bind', value: null },
     });
     expect(await transformField({ name: 'C' }, contactLookup, 'FromIntegrationTable', { _primarycontactid_value: null }, contacts)).toEqual(
       {
-        write: { key: 'primaryContactNo', value: '' },
+        write: { key: 'primaryContactNumber', value: '' },
       },
     );
   });
 
   it('uncoupled lookup is reported as missing; with clearValueOnFailedSync it is blanked with a warning', async () => {
     const strict = { ...contactLookup, clearValueOnFailedSync: false };
-    expect(await transformField({ name: 'C' }, strict, 'ToIntegrationTable', { primaryContactNo: 'CT999' }, contacts)).toEqual({
-      missing: { field: 'primaryContactNo -> primarycontactid', mapping: 'CONTACT', sourceId: 'CT999' },
+    expect(await transformField({ name: 'C' }, strict, 'ToIntegrationTable', { primaryContactNumber: 'CT999' }, contacts)).toEqual({
+      missing: { field: 'primaryContactNumber -> primarycontactid', mapping: 'CONTACT', sourceId: 'CT999' },
     });
     const lenient = { ...contactLookup, clearValueOnFailedSync: true };
-    const r = await transformField({ name: 'C' }, lenient, 'ToIntegrationTable', { primaryContactNo: 'CT999' }, contacts);
+    const r = await transformField({ name: 'C' }, lenient, 'ToIntegrationTable', { primaryContactNumber: 'CT999' }, contacts);
     expect(r.write).toEqual({ key: 'primarycontactid@odata.bind', value: null });
     expect(r.warning).toContain("'CT999' is not coupled in CONTACT; value cleared");
   });
@@ -349,7 +349,7 @@ describe('mapRecord on the default CUSTOMER mapping', () => {
     id: 'f2a5738a-44e3-ea11-bb43-000d3a2feca1',
     number: '10000',
     displayName: 'Adatum Corporation',
-    contact: 'Robert Townes',
+    contactName: 'Robert Townes',
     addressLine1: '192 Market Square',
     addressLine2: '',
     city: 'Atlanta',
@@ -358,7 +358,7 @@ describe('mapRecord on the default CUSTOMER mapping', () => {
     postalCode: '31772',
     phoneNumber: '',
     email: 'robert.townes@contoso.com',
-    faxNo: '',
+    faxNumber: '',
     website: '',
     salespersonCode: 'PS',
     currencyCode: 'EUR',
@@ -366,8 +366,8 @@ describe('mapRecord on the default CUSTOMER mapping', () => {
     shipmentMethodId: '66666666-6666-6666-6666-666666666666',
     shippingAgentCode: '',
     creditLimit: 5000,
-    primaryContactNo: 'CT200',
-    mobilePhoneNo: '555-0100',
+    primaryContactNumber: 'CT200',
+    mobilePhoneNumber: '555-0100',
   };
 
   it('BC → Dataverse: columns, binds, option values; unmapped shipment method written blank with a warning', async () => {
@@ -431,7 +431,7 @@ describe('mapRecord on the default CUSTOMER mapping', () => {
     const r = await mapRecord(customer, 'FromIntegrationTable', account, couplings.resolver, options);
     expect(r.values).toEqual({
       displayName: 'Adatum Corp.',
-      contact: 'R. Townes',
+      contactName: 'R. Townes',
       addressLine1: '1 Main St',
       addressLine2: null,
       postalCode: '31772',
@@ -440,13 +440,13 @@ describe('mapRecord on the default CUSTOMER mapping', () => {
       state: 'GA',
       currencyCode: '',
       email: 'a@contoso.com',
-      faxNo: null,
+      faxNumber: null,
       website: null,
       phoneNumber: '555',
       shipmentMethodId: BLANK_GUID,
       shippingAgentCode: '',
       paymentTermsId: '55555555-5555-5555-5555-555555555555',
-      primaryContactNo: 'CT200',
+      primaryContactNumber: 'CT200',
     });
     expect(r.values).not.toHaveProperty('creditLimit');
     expect(r.values).not.toHaveProperty('salespersonCode');

@@ -120,9 +120,9 @@ describe('validateMappings: structure', () => {
     });
     expect(problems).toContainEqual({
       mapping: 'CUSTOMER',
-      field: 'primaryContactNo -> primarycontactid',
+      field: 'primaryContactNumber -> primarycontactid',
       code: 'lookup-entity-set',
-      message: "CUSTOMER: field primaryContactNo -> primarycontactid binds to 'accounts' but mapping 'CONTACT' syncs 'contacts'.",
+      message: "CUSTOMER: field primaryContactNumber -> primarycontactid binds to 'accounts' but mapping 'CONTACT' syncs 'contacts'.",
     });
   });
 
@@ -136,16 +136,16 @@ describe('validateMappings: structure', () => {
     const codes = validateMappingsStructure(ms).filter((p) => p.mapping === 'CUSTOMER');
     expect(codes).toContainEqual({
       mapping: 'CUSTOMER',
-      field: 'primaryContactNo -> primarycontactid',
+      field: 'primaryContactNumber -> primarycontactid',
       code: 'field-shape',
-      message: 'CUSTOMER: field primaryContactNo -> primarycontactid cannot have both clearValueOnFailedSync and notNull.',
+      message: 'CUSTOMER: field primaryContactNumber -> primarycontactid cannot have both clearValueOnFailedSync and notNull.',
     });
     expect(codes.filter((p) => p.code === 'extension-missing').map((p) => p.field)).toEqual([
-      'contact -> address1_primarycontactname',
-      'faxNo -> fax',
+      'contactName -> address1_primarycontactname',
+      'faxNumber -> fax',
       'shippingAgentCode -> address1_shippingmethodcode',
-      'primaryContactNo -> primarycontactid',
-      'mobilePhoneNo -> telephone2',
+      'primaryContactNumber -> primarycontactid',
+      'mobilePhoneNumber -> telephone2',
     ]);
   });
 
@@ -251,17 +251,17 @@ describe('validateMappings: metadata', () => {
     expect(problems).toEqual([
       {
         mapping: 'CUSTOMER',
-        field: 'primaryContactNo -> primarycontactid',
+        field: 'primaryContactNumber -> primarycontactid',
         code: 'type-mismatch',
         message:
-          'CUSTOMER: field primaryContactNo -> primarycontactid: a lookup needs a Lookup/Customer/Owner column, found text (BC Edm.String, Dataverse String).',
+          'CUSTOMER: field primaryContactNumber -> primarycontactid: a lookup needs a Lookup/Customer/Owner column, found text (BC Edm.String, Dataverse String).',
       },
       {
         mapping: 'VENDOR',
-        field: 'primaryContactNo -> primarycontactid',
+        field: 'primaryContactNumber -> primarycontactid',
         code: 'type-mismatch',
         message:
-          'VENDOR: field primaryContactNo -> primarycontactid: a lookup needs a Lookup/Customer/Owner column, found text (BC Edm.String, Dataverse String).',
+          'VENDOR: field primaryContactNumber -> primarycontactid: a lookup needs a Lookup/Customer/Owner column, found text (BC Edm.String, Dataverse String).',
       },
     ]);
     const dropped = await validateMappings(defaults, metadataFrom(defaults, { dropColumn: ['contact', 'pager'] }));
