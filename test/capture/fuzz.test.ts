@@ -29,7 +29,7 @@ describe('webhook endpoints under fuzzing', () => {
     const res = await fetch(`${s.host.apiUrl(route)}${query}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body,
+      body: typeof body === 'string' ? body : new Uint8Array(body),
     });
     const text = await res.text();
     return { status: res.status, text };
@@ -170,7 +170,7 @@ describe('webhook endpoints under fuzzing', () => {
   it('answers every malformed or unauthenticated Dataverse request with a clear 4xx and enqueues nothing', async () => {
     await fc.assert(
       fc.asyncProperty(dvRequest, async (r) => {
-        expectClear4xx(await post('webhooks/dataverse', r.body, r.headers, r.query), 'dv');
+        expectClear4xx(await post('webhooks/dataverse', r.body, r.headers as Record<string, string>, r.query), 'dv');
       }),
       { numRuns: 1_000 },
     );
