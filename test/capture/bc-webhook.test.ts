@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeEventSchema } from '../../shared/domain/change-event';
+import { getRuntime } from '../../shared/runtime';
 import { activeCount, fn, receiveAll, type Stack, startStack, until } from './harness';
 
 /**
@@ -80,6 +81,46 @@ describe('BC webhooks into change events', () => {
     expect(new Set(events.map((e) => e.recordId))).toEqual(ids);
     expect(events.every((e) => e.origin === 'collection' && e.mapping === 'CUSTOMER')).toBe(true);
     await quiet();
+    expect(activeCount(s.sb, 'sync-customer')).toBe(0);
+  });
+
+  it('re-reads the whole collection when a delete was in the burst: deletions of coupled records, unchanged coupled records skipped', async () => {
+    const bc = s.bc;
+    if (!bc) throw new Error('no BC simulator');
+    await until('earlier notifications to be delivered', () => (bc.webhooks.pendingCount() === 0 ? true : undefined));
+    const runtime = await getRuntime();
+    const res = await fetch(`${bcUrl}/customers?$select=id,lastModifiedDateTime&$top=2`, { headers: { Authorization: 'Bearer t' } });
+    const [kept, deleted] = ((await res.json()) as { value: Array<{ id: string; lastModifiedDateTime: string }> }).value;
+    if (!kept || !deleted) throw new Error('need two customers');
+    // Both were synced in their current state.
+    for (const [i, c] of [kept, deleted].entries())
+      await runtime.stores.couplings.couple({
+        mapping: 'CUSTOMER',
+        bcId: c.id,
+        dataverseId: `0000000${i}-0000-4000-8000-000000000000`,
+        bcModifiedOn: c.lastModifiedDateTime,
+        environment: runtime.environment,
+      });
+    bc.webhooks.deliveries.length = 0;
+    // A delete among the changes makes BC drop the filter (api-contracts.md D.4).
+    bc.store.delete(bc.companyId, 'customer', deleted.id, 'user');
+    for (let i = 0; i < 1_050; i++) bc.store.insert(bc.companyId, 'customer', { displayName: `Second burst ${i}` }, 'user');
+    const listed = await fetch(`${bcUrl}/customers?$select=id`, {
+      headers: { Authorization: 'Bearer t', Prefer: 'odata.maxpagesize=20000' },
+    });
+    const all = ((await listed.json()) as { value: Array<{ id: string }> }).value.map((c) => c.id.toLowerCase());
+    const expected = all.length - 1 + 1; // every customer but the unchanged coupled one, plus the deletion
+    const messages = await receiveAll(s.sbClient, 'sync-customer', expected, 30_000);
+    const delivery = bc.webhooks.deliveries.find((d) => d.body.value.some((v) => v.changeType === 'collection'));
+    expect(delivery?.body.value[0]?.resource).not.toContain('$filter');
+    const events = messages.map((m) => changeEventSchema.parse(m.body));
+    expect(events).toHaveLength(expected);
+    expect(events.filter((e) => e.changeType === 'deleted').map((e) => e.recordId)).toEqual([deleted.id.toLowerCase()]);
+    expect(events.some((e) => e.recordId === kept.id.toLowerCase())).toBe(false);
+    expect(new Set(events.filter((e) => e.changeType !== 'deleted').map((e) => e.recordId))).toEqual(
+      new Set(all.filter((id) => id !== kept.id.toLowerCase())),
+    );
+    await until('BC to deliver everything pending', () => (bc.webhooks.pendingCount() === 0 ? true : undefined));
     expect(activeCount(s.sb, 'sync-customer')).toBe(0);
   });
 
