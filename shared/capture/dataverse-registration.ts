@@ -24,6 +24,25 @@ export interface DesiredStep {
   table: string;
   /** Comma-separated, sorted; empty for Create/Delete (fire on every row). */
   filteringAttributes: string;
+  /**
+   * Image carrying the columns that tell the table's mappings apart (account: `customertypecode`), so the webhook
+   * can route an update or delete to CUSTOMER or VENDOR: a post image on Update, a pre image on Delete (the row is
+   * gone afterwards). Absent when one mapping reads the table.
+   */
+  image?: { imageType: 0 | 1; alias: string; messagePropertyName: 'Target' | 'Id'; attributes: string };
+}
+
+/** Columns with a `<column> eq <number>` clause in every mapping of a table, with different numbers. */
+export function discriminatingColumns(tableMappings: TableMapping[]): string[] {
+  if (tableMappings.length < 2) return [];
+  const clauses = tableMappings.map((m) => {
+    const map = new Map<string, number>();
+    for (const [, column, value] of m.integrationTableFilter.matchAll(/\b([a-z_][a-z0-9_]*)\s+eq\s+(-?\d+)\b/g))
+      if (column !== undefined) map.set(column, Number(value));
+    return map;
+  });
+  const first = clauses[0] ?? new Map<string, number>();
+  return [...first.keys()].filter((c) => clauses.every((m) => m.has(c)) && new Set(clauses.map((m) => m.get(c))).size > 1).sort();
 }
 
 export interface RegistrationReport {
@@ -49,9 +68,11 @@ export function dataverseWebhookUrl(publicBaseUrl: string): string {
  */
 export function desiredSteps(mappings: TableMapping[]): DesiredStep[] {
   const columns = new Map<string, Set<string>>();
+  const byTable = new Map<string, TableMapping[]>();
   for (const m of mappings) {
     if (!m.enabled || m.optionMapping || m.changeCapture.dataverse !== 'webhook') continue;
     const table = m.dataverse.entityLogicalName;
+    byTable.set(table, [...(byTable.get(table) ?? []), m]);
     const set = columns.get(table) ?? new Set<string>();
     for (const f of m.fields) if (f.status === 'Enabled' && f.dataverseColumn) set.add(f.dataverseColumn.toLowerCase());
     // Plain columns only: `nav/column` paths and `{placeholders}` are not columns of this table.
@@ -61,13 +82,20 @@ export function desiredSteps(mappings: TableMapping[]): DesiredStep[] {
   }
   const out: DesiredStep[] = [];
   for (const [table, set] of [...columns].sort(([a], [b]) => a.localeCompare(b))) {
+    const imageColumns = discriminatingColumns(byTable.get(table) ?? []).join(',');
     for (const message of MESSAGES) {
-      out.push({
+      const step: DesiredStep = {
         name: `${STEP_PREFIX}${message} of ${table}`,
         message,
         table,
         filteringAttributes: message === 'Update' ? [...set].sort().join(',') : '',
-      });
+      };
+      // A Create's Target holds every column already; Update and Delete need the image to route.
+      if (imageColumns && message === 'Update')
+        step.image = { imageType: 1, alias: 'PostImage', messagePropertyName: 'Target', attributes: imageColumns };
+      if (imageColumns && message === 'Delete')
+        step.image = { imageType: 0, alias: 'PreImage', messagePropertyName: 'Id', attributes: imageColumns };
+      out.push(step);
     }
   }
   return out;
@@ -176,13 +204,13 @@ export async function registerDataverseWebhooks(
     const have = current.get(step.name);
     if (have) {
       current.delete(step.name);
+      const stepId = String(have.sdkmessageprocessingstepid);
       const same =
         Number(have.mode) === 1 && Number(have.stage) === 40 && normalizeAttrs(have.filteringattributes) === step.filteringAttributes;
-      if (same) report.unchanged.push(step.name);
-      else {
-        await dv.update('sdkmessageprocessingsteps', String(have.sdkmessageprocessingstepid), body, '*');
-        report.updated.push(step.name);
-      }
+      if (!same) await dv.update('sdkmessageprocessingsteps', stepId, body, '*');
+      const imageChanged = await ensureImage(dv, stepId, step);
+      if (same && !imageChanged) report.unchanged.push(step.name);
+      else report.updated.push(step.name);
       continue;
     }
     const filterId = await filterFor(step.table, step.message);
@@ -192,12 +220,13 @@ export async function registerDataverseWebhooks(
       skippedTables.add(step.table);
       continue;
     }
-    await dv.createReturningId('sdkmessageprocessingsteps', {
+    const stepId = await dv.createReturningId('sdkmessageprocessingsteps', {
       ...body,
       'eventhandler_serviceendpoint@odata.bind': `/serviceendpoints(${report.serviceEndpointId})`,
       'sdkmessageid@odata.bind': `/sdkmessages(${messageId.get(step.message)})`,
       'sdkmessagefilterid@odata.bind': `/sdkmessagefilters(${filterId})`,
     });
+    await ensureImage(dv, stepId, step);
     report.created.push(step.name);
   }
   for (const [name, stale] of current) {
@@ -205,4 +234,40 @@ export async function registerDataverseWebhooks(
     report.removed.push(name);
   }
   return report;
+}
+
+/** Makes the step's images match `step.image` (A.1b): creates, fixes or deletes. Returns whether anything changed. */
+async function ensureImage(dv: DataverseClient, stepId: string, step: DesiredStep): Promise<boolean> {
+  const page = await dv.listPage('sdkmessageprocessingstepimages', {
+    filter: `_sdkmessageprocessingstepid_value eq ${stepId}`,
+    select: ['sdkmessageprocessingstepimageid', 'entityalias', 'imagetype', 'attributes', 'messagepropertyname'],
+  });
+  let changed = false;
+  let found = false;
+  for (const img of page.value) {
+    const id = String(img.sdkmessageprocessingstepimageid);
+    const wanted = step.image;
+    if (wanted && !found && img.entityalias === wanted.alias) {
+      found = true;
+      if (Number(img.imagetype) !== wanted.imageType || normalizeAttrs(img.attributes) !== wanted.attributes) {
+        await dv.update('sdkmessageprocessingstepimages', id, { imagetype: wanted.imageType, attributes: wanted.attributes }, '*');
+        changed = true;
+      }
+      continue;
+    }
+    await dv.delete('sdkmessageprocessingstepimages', id);
+    changed = true;
+  }
+  if (step.image && !found) {
+    await dv.createReturningId('sdkmessageprocessingstepimages', {
+      name: step.image.alias,
+      entityalias: step.image.alias,
+      imagetype: step.image.imageType,
+      messagepropertyname: step.image.messagePropertyName,
+      attributes: step.image.attributes,
+      'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
+    });
+    changed = true;
+  }
+  return changed;
 }

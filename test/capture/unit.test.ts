@@ -106,6 +106,13 @@ describe('what gets registered and subscribed', () => {
     for (const c of ['name', 'telephone1', 'customertypecode', 'statecode', 'bcbi_companyid']) expect(cols).toContain(c);
     expect(cols).not.toContain('parentcustomerid_account');
     expect(steps.find((s) => s.name === 'bc-dataverse-sync: Delete of account')?.filteringAttributes).toBe('');
+    // Images carry what routes account changes to CUSTOMER or VENDOR; contact (one mapping) needs none.
+    expect(update?.image).toEqual({ imageType: 1, alias: 'PostImage', messagePropertyName: 'Target', attributes: 'customertypecode' });
+    expect(steps.find((s) => s.name === 'bc-dataverse-sync: Delete of account')?.image).toMatchObject({
+      imageType: 0,
+      messagePropertyName: 'Id',
+    });
+    expect(steps.find((s) => s.name === 'bc-dataverse-sync: Update of contact')?.image).toBeUndefined();
     // Option-set mappings (PAYMENT TERMS on account) add no steps of their own; polled tables get none.
     expect(new Set(steps.map((s) => s.table)).has('account')).toBe(true);
     expect(steps.filter((s) => s.table === 'account')).toHaveLength(3);
