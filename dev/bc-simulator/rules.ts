@@ -265,6 +265,10 @@ function lineRules(headerTable: TableName) {
         if (l.data.documentId === data.documentId) max = Math.max(max, l.data.sequence as number);
       data.sequence = max + 10000;
     }
+    // Sales Line "Currency Code" always follows the header; "Requested Delivery Date" starts as the header's.
+    if ('currencyCode' in data) data.currencyCode = header.data.currencyCode;
+    if (!before && 'requestedDeliveryDate' in data && data.requestedDeliveryDate === BLANK_DATE)
+      data.requestedDeliveryDate = header.data.requestedDeliveryDate ?? BLANK_DATE;
     const type = data.lineType as string;
     if (!before && type === 'Comment' && (changed(data, before, 'itemId', BLANK_GUID) || data.lineObjectNumber !== ''))
       data.lineType = 'Item';

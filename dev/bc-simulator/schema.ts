@@ -222,6 +222,9 @@ const documentHeader = {
   workDescription: 'text:2048',
 };
 
+/** Sales Line fields only the custom salesOrderLines page shows (the SOLINE-ORDERDETAIL mapping needs them). */
+const customOnlyOrderLineFields = new Set(['documentType', 'currencyCode', 'requestedDeliveryDate']);
+
 const rawTables: Array<Omit<TableDef, 'fieldMap'>> = [
   {
     name: 'customer',
@@ -583,6 +586,8 @@ const rawTables: Array<Omit<TableDef, 'fieldMap'>> = [
     numberSeries: 'S-ORD101001',
     fields: fields({
       number: 'code:20',
+      // Custom page only; the page is filtered to orders, so Order is the only value it shows.
+      documentType: 'enum:Order|Quote|Invoice|Credit Memo|Blanket Order|Return Order',
       orderDate: 'date',
       ...documentHeader,
       partialShipping: 'bool',
@@ -600,6 +605,10 @@ const rawTables: Array<Omit<TableDef, 'fieldMap'>> = [
     header: { table: 'salesOrder', foreignKey: 'documentId' },
     fields: fields({
       ...lineFields,
+      // Custom page only: "Document Type", "Currency Code" (always the header's) and "Requested Delivery Date".
+      documentType: 'enum:Order|Quote|Invoice|Credit Memo|Blanket Order|Return Order',
+      '!currencyCode': 'code:10',
+      requestedDeliveryDate: 'date',
       '!shippedQuantity': 'dec',
       '!invoicedQuantity': 'dec',
       invoiceQuantity: 'dec',
@@ -789,6 +798,7 @@ const customOnlyHeaderFields = new Set([
   'invoiceDiscountAmount',
   'shipmentDate',
   'posted',
+  'documentType',
 ]);
 
 function pageFields(t: TableDef, names?: string[]): FieldDef[] {
@@ -866,6 +876,7 @@ export const pages: PageDef[] = [
     entitySet: 'salesOrderLines',
     entityType: 'salesOrderLine',
     table: 'salesOrderLine',
+    exclude: customOnlyOrderLineFields,
     webhooks: false,
   }),
   page({

@@ -408,7 +408,7 @@ function unitGroup(): TableMapping {
     direction: 'ToIntegrationTable',
     synchOnlyCoupledRecords: true,
     couplingRules: {
-      matchFields: [{ bcField: 'sourceNo', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
+      matchFields: [{ bcField: 'sourceNumber', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
       createNewIfNoMatch: true,
       synchAfterMatchBasedCoupling: true,
     },
@@ -416,11 +416,11 @@ function unitGroup(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('Source No.', 'sourceNo', 'name', 'ToDV', {
+      field('Source No.', 'sourceNumber', 'name', 'ToDV', {
         transformation: code,
         note: 'UnitGroup.GetCode(): ITEM <No.> UOM GR / RESOURCE <No.> UOM GR.',
       }),
-      field('Source No.', 'sourceNo', 'baseuomname', 'ToDV', { transformation: code }),
+      field('Source No.', 'sourceNumber', 'baseuomname', 'ToDV', { transformation: code }),
     ],
   });
 }
@@ -475,11 +475,11 @@ function itemProduct(unitGroups: boolean): TableMapping {
       field('Unit Cost', 'unitCost', 'currentcost', 'ToDV'),
       field('Unit Volume', 'unitVolume', 'stockvolume', 'ToDV', { bcExtension: true }),
       field('Gross Weight', 'grossWeight', 'stockweight', 'ToDV', { bcExtension: true }),
-      field('Vendor No.', 'vendorNo', 'vendorid', 'ToDV', {
+      field('Vendor No.', 'vendorNumber', 'vendorid', 'ToDV', {
         bcExtension: true,
         note: 'product.vendorid is a text column; the vendor name column is refreshed too.',
       }),
-      field('Vendor Item No.', 'vendorItemNo', 'vendorpartnumber', 'ToDV', { bcExtension: true }),
+      field('Vendor Item No.', 'vendorItemNumber', 'vendorpartnumber', 'ToDV', { bcExtension: true }),
       field('Inventory', 'inventory', 'quantityonhand', 'ToDV', { transformation: nonNegative }),
       unitGroups
         ? field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomid', 'Bi', {
@@ -512,11 +512,11 @@ function resourceProduct(unitGroups: boolean): TableMapping {
       field('Unit Price', 'unitPrice', 'price', 'ToDV'),
       field('Unit Cost', 'unitCost', 'standardcost', 'ToDV'),
       field('Unit Cost', 'unitCost', 'currentcost', 'ToDV'),
-      field('Vendor No.', 'vendorNo', 'vendorid', 'ToDV'),
+      field('Vendor No.', 'vendorNumber', 'vendorid', 'ToDV'),
       field('Capacity', 'capacity', 'quantityonhand', 'ToDV'),
       ...(unitGroups
         ? [
-            field('Base Unit of Measure', 'baseUnitOfMeasure', 'defaultuomid', 'ToDV', {
+            field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomid', 'ToDV', {
               transformation: { kind: 'unit', mapping: 'RESOURCE UOM', entitySet: 'uoms', ownerBcField: 'number' },
             }),
           ]
@@ -564,8 +564,8 @@ function salesPrice(): TableMapping {
     polling: job(1440),
     fields: [
       field('Sales Code', 'salesCode', 'pricelevelid', 'ToDV', { transformation: lookup('CUSTPRCGRP-PRICE', 'pricelevels') }),
-      field('Item No.', 'itemNo', 'productid', 'ToDV', { transformation: lookup('ITEM-PRODUCT', 'products') }),
-      field('Item No.', 'itemNo', 'productnumber', 'ToDV'),
+      field('Item No.', 'itemNumber', 'productid', 'ToDV', { transformation: lookup('ITEM-PRODUCT', 'products') }),
+      field('Item No.', 'itemNumber', 'productnumber', 'ToDV'),
       field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
       pricingMethodCurrencyAmount(),
       field('Unit Price', 'unitPrice', 'amount', 'ToDV'),
@@ -616,15 +616,15 @@ function priceListLine(unitGroups: boolean): TableMapping {
     polling: job(1440),
     fields: [
       field('Price List Code', 'priceListCode', 'pricelevelid', 'ToDV', { transformation: lookup('PLHEADER-PRICE', 'pricelevels') }),
-      field('Asset No.', 'assetNo', 'productid', 'ToDV', {
+      field('Asset No.', 'assetNumber', 'productid', 'ToDV', {
         transformation: lookup('ITEM-PRODUCT', 'products', { alsoMappings: ['RESOURCE-PRODUCT'] }),
       }),
-      field('Asset No.', 'assetNo', 'productnumber', 'ToDV'),
+      field('Asset No.', 'assetNumber', 'productnumber', 'ToDV'),
       field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
       pricingMethodCurrencyAmount(),
       unitGroups
         ? field('Unit of Measure Code', 'unitOfMeasureCode', 'uomid', 'ToDV', {
-            transformation: { kind: 'unit', mapping: 'ITEM UOM', entitySet: 'uoms', ownerBcField: 'assetNo' },
+            transformation: { kind: 'unit', mapping: 'ITEM UOM', entitySet: 'uoms', ownerBcField: 'assetNumber' },
           })
         : field('Unit of Measure Code', 'unitOfMeasureCode', 'uomscheduleid', 'ToDV', {
             transformation: { kind: 'unit', mapping: 'UNIT OF MEASURE', entitySet: 'uomschedules' },
@@ -655,17 +655,17 @@ function opportunity(): TableMapping {
     polling: null,
     fields: [
       field('Description', 'description', 'name', 'Bi'),
-      field('Contact No.', 'contactNo', 'parentcontactid', 'ToDV', { transformation: lookup('CONTACT', 'contacts') }),
-      field('Contact Company No.', 'contactCompanyNo', 'parentaccountid', 'ToDV', {
+      field('Contact No.', 'contactNumber', 'parentcontactid', 'ToDV', { transformation: lookup('CONTACT', 'contacts') }),
+      field('Contact Company No.', 'contactCompanyNumber', 'parentaccountid', 'ToDV', {
         transformation: lookup('CUSTOMER', 'accounts'),
         note: 'The account coupled with the customer related to the contact company.',
       }),
       ...ownerRows('Salesperson Code', 'salespersonCode', false),
-      field('Estimated Value (LCY)', 'estimatedValueLcy', 'estimatedvalue', 'ToDV'),
+      field('Estimated Value (LCY)', 'estimatedValue', 'estimatedvalue', 'ToDV'),
       field('Estimated Closing Date', 'estimatedClosingDate', 'estimatedclosedate', 'ToDV'),
       field('Date Closed', 'dateClosed', 'actualclosedate', 'ToDV', { status: 'Disabled' }),
-      field('Probability %', 'probabilityPct', 'closeprobability', 'ToDV', { status: 'Disabled' }),
-      field('Calcd. Current Value (LCY)', 'calcdCurrentValueLcy', 'actualvalue', 'ToDV', { status: 'Disabled' }),
+      field('Probability %', 'probabilityPercent', 'closeprobability', 'ToDV', { status: 'Disabled' }),
+      field('Calcd. Current Value (LCY)', 'calculatedCurrentValue', 'actualvalue', 'ToDV', { status: 'Disabled' }),
     ],
   });
 }
@@ -750,11 +750,11 @@ function postedSalesInvoiceLine(): TableMapping {
     parent: 'POSTEDSALESINV-INV',
     fields: [
       field('Quantity', 'quantity', 'quantity', 'ToDV'),
-      field('Line Discount Amount', 'lineDiscountAmount', 'manualdiscountamount', 'ToDV'),
+      field('Line Discount Amount', 'discountAmount', 'manualdiscountamount', 'ToDV'),
       field('Unit Price', 'unitPrice', 'priceperunit', 'ToDV'),
       constToDataverse('ispriceoverridden', true, '1', { dataverseType: 'Boolean' }),
-      field('Amount', 'amount', 'baseamount', 'ToDV'),
-      field('Amount Including VAT', 'amountIncludingVat', 'extendedamount', 'ToDV'),
+      field('Amount', 'amountExcludingTax', 'baseamount', 'ToDV'),
+      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'ToDV'),
     ],
   });
 }
@@ -839,7 +839,7 @@ function salesOrderBidirectional(): TableMapping {
       field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'Bi', { transformation: optionMap('PAYMENT TERMS', 'id') }),
       field('Shipment Method Code', 'shipmentMethodId', 'freighttermscode', 'Bi', { transformation: optionMap('SHIPMENT METHOD', 'id') }),
       field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bi'),
-      field('Payment Discount %', 'paymentDiscountPct', 'discountpercentage', 'Bi', { bcExtension: true }),
+      field('Payment Discount %', 'paymentDiscountPercent', 'discountpercentage', 'Bi', { bcExtension: true }),
       field('Work Description', 'workDescription', 'description', 'Bi', { validateOnWrite: false, bcExtension: true }),
     ],
   });

@@ -517,7 +517,7 @@ const TABLE_ROWS: Record<string, TableRow> = {
     job: [30, 720],
     createNewIfNoMatch: true,
     synchAfterMatch: true,
-    matchFields: ['sourceNo -> name'],
+    matchFields: ['sourceNumber -> name'],
   },
   'ITEM UOM': {
     bcTable: 'Item Unit of Measure',
