@@ -94,6 +94,15 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   }
   const bcGateway = new BcGateway(bc);
   const dataverseGateway = new DataverseGateway(dataverse);
+  // BC shows its local currency as a code on records (or blank); Dataverse needs the matching currency row.
+  let lcyCode: string | undefined;
+  try {
+    const info = await bcGateway.listPage({ side: 'bc', kind: 'apiV2', entitySet: 'companyInformation' }, { pageSize: 1 });
+    const code = info.items[0]?.values.currencyCode;
+    lcyCode = typeof code === 'string' && code ? code : undefined;
+  } catch {
+    lcyCode = undefined;
+  }
   const syncDeps: SyncDeps = {
     mappings,
     bc: bcGateway,
@@ -110,6 +119,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
       dryRun: s.DRY_RUN,
       skipAfterFailures: s.SKIP_AFTER_FAILURES,
       ownershipModel: s.OWNERSHIP_MODEL,
+      lcyCode,
     },
     hooks: o.hooks,
   };

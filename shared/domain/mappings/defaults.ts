@@ -243,6 +243,8 @@ function customer(): TableMapping {
     tableFilter: "blocked eq ' '",
     // customertypecode 3 = Customer.
     integrationTableFilter: `statecode eq 0 and customertypecode eq 3 and ${COMPANY_FILTER}`,
+    // BC's Dataverse template BCICUSTOME.
+    insertTemplate: { bc: {}, dataverse: { customertypecode: 3 } },
     synchOnlyCoupledRecords: true,
     dependencies: ['SALESPEOPLE', 'CURRENCY', 'PAYMENT TERMS', 'SHIPMENT METHOD', 'SHIPPING AGENT'],
     ownership: 'Person',
@@ -261,6 +263,8 @@ function vendor(): TableMapping {
     tableFilter: "blocked eq ' '",
     // customertypecode 11 = Vendor.
     integrationTableFilter: `statecode eq 0 and customertypecode eq 11 and ${COMPANY_FILTER}`,
+    // BC's Dataverse template BCIVENDOR.
+    insertTemplate: { bc: {}, dataverse: { customertypecode: 11 } },
     synchOnlyCoupledRecords: true,
     dependencies: ['SALESPEOPLE', 'CURRENCY', 'PAYMENT TERMS', 'SHIPMENT METHOD', 'SHIPPING AGENT'],
     ownership: 'Person',

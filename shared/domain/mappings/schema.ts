@@ -246,6 +246,14 @@ export const TableMappingSchema = z.object({
   tableFilter: z.string().default(''),
   /** Dataverse-side OData `$filter` text; `{companyId}` is this BC company's Dataverse company id. */
   integrationTableFilter: z.string().default(''),
+  /**
+   * Values written when a record is created on each side, like BC's config templates ("BCICUSTOME" sets
+   * `customertypecode = Customer` on new accounts), so a new record passes its own mapping's filter.
+   * Mapped values win over template values.
+   */
+  insertTemplate: z
+    .object({ bc: z.record(z.string(), JsonPrimitiveSchema).default({}), dataverse: z.record(z.string(), JsonPrimitiveSchema).default({}) })
+    .default({ bc: {}, dataverse: {} }),
   /** BC "Synch. Only Coupled Records" (InitValue true). */
   synchOnlyCoupledRecords: z.boolean().default(true),
   /** BC "Dependency Filter": mappings that must be synchronized first in a full sync. */

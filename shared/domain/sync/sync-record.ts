@@ -410,12 +410,14 @@ class RecordSync {
 
     const { fields, missing } = await this.translated(sourceRecord);
     if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
-    const payload: Record<string, unknown> = {};
+    const payload: Record<string, unknown> = { ...(this.dest === 'bc' ? m.insertTemplate.bc : m.insertTemplate.dataverse) };
     for (const f of fields) if (f.payload !== null || this.dest === 'bc') payload[f.writeKey] = f.payload;
 
     const ctx: WriteContext = { mapping: m, pass: this.pass, source: sourceRecord, payload, deps: this.deps };
     await this.deps.hooks?.beforeWrite?.(ctx);
-    const changes = Object.fromEntries(fields.map((f) => [f.label, [null, f.mapped] as [unknown, unknown]]));
+    const changes = Object.fromEntries(
+      fields.filter((f) => !sameValue(f.mapped, null)).map((f) => [f.label, [null, f.mapped] as [unknown, unknown]]),
+    );
     if (this.deps.options.dryRun) {
       await this.history('inserted', sourceRecord.id, undefined, changes, true);
       return this.outcome('inserted', { ...this.ids(sourceRecord.id), changes, message: 'dry run: nothing written' });
