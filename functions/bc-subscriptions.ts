@@ -1,6 +1,8 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { captureDeps } from '../shared/capture/context';
-import { ensureSubscriptions, type SubscriptionHealth, subscriptionHealthFrom } from '../shared/capture/subscriptions';
+import { ensureSubscriptions } from '../shared/capture/subscriptions';
+
+export { subscriptionHealth } from '../shared/capture/health';
 
 /** Default of the SUBSCRIPTION_RENEWAL_SCHEDULE setting (hourly), used when the app setting is absent. */
 const DEFAULT_SCHEDULE = '0 0 * * * *';
@@ -14,12 +16,6 @@ export async function bcSubscriptions(_timer: Timer, context: InvocationContext)
   const summary = `BC subscriptions: ${report.created} created, ${report.renewed} renewed, ${report.deleted} deleted, ${report.failed} failed`;
   if (report.failed > 0) context.warn(summary);
   else context.log(summary);
-}
-
-/** The subscription state for the health endpoint (last recorded by the timer; no BC call). */
-export async function subscriptionHealth(): Promise<SubscriptionHealth> {
-  const deps = await captureDeps();
-  return subscriptionHealthFrom(deps.checkpoints, deps.clock);
 }
 
 app.timer('bcSubscriptions', {

@@ -53,6 +53,8 @@ export async function startStack(opts: {
   publishTimeoutMs?: number;
   serviceBusTriggers?: boolean;
 }): Promise<Stack> {
+  // Schedules off: a timer firing on the minute next to a test's runTimer would make counts depend on the clock.
+  // runOnStartup still runs, and tests drive timers with runTimer.
   const azurite = await startAzurite({ port: 0 });
   const sb = new ServiceBusEmulator({ port: 0, queues: emulatorQueueDeclarations() });
   await sb.start();
@@ -91,6 +93,7 @@ export async function startStack(opts: {
     port,
     env: process.env,
     serviceBusTriggers: opts.serviceBusTriggers ?? true,
+    timerSchedules: false,
     log: () => undefined,
   }).start();
   const sbClient = new ServiceBusClient(sb.connectionString, { retryOptions: { maxRetries: 3, retryDelayInMs: 100, timeoutInMs: 5_000 } });
@@ -144,10 +147,8 @@ export async function receiveAll(
   try {
     while (out.length < count && Date.now() < deadline) {
       const batch = await receiver.receiveMessages(Math.min(500, count - out.length), { maxWaitTimeInMs: 200 });
-      for (const m of batch) {
-        await receiver.completeMessage(m);
-        out.push(m);
-      }
+      await Promise.all(batch.map((m) => receiver.completeMessage(m)));
+      out.push(...batch);
     }
   } finally {
     await receiver.close();

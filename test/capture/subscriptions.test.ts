@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureDeps } from '../../shared/capture/context';
+import { subscriptionHealth } from '../../shared/capture/health';
 import { clientStateFor } from '../../shared/capture/secrets';
-import { subscriptionHealthFrom } from '../../shared/capture/subscriptions';
 import { changeEventSchema } from '../../shared/domain/change-event';
 import { BC_SECRET, fn, receiveAll, type Stack, startStack, until } from './harness';
 
@@ -11,11 +10,7 @@ describe('BC subscriptions are kept alive; tables without webhooks are polled', 
   const url = () => `${process.env.PUBLIC_BASE_URL}/api/webhooks/bc`;
   const ours = () => s.bc?.webhooks.list().filter((sub) => sub.notificationUrl === url()) ?? [];
   const byEntitySet = (entitySet: string) => ours().find((sub) => sub.resource.endsWith(`/${entitySet}`));
-  // What functions/bc-subscriptions.ts `subscriptionHealth()` returns, over the same runtime.
-  const health = async () => {
-    const deps = await captureDeps();
-    return subscriptionHealthFrom(deps.checkpoints, deps.clock);
-  };
+  const health = () => subscriptionHealth();
 
   beforeAll(async () => {
     s = await startStack({ functions: [fn('bc-webhook'), fn('bc-subscriptions'), fn('poll-bc')], dv: false, serviceBusTriggers: false });
