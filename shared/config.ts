@@ -64,11 +64,17 @@ export const settingsSchema = z.object({
   // --- Dataverse ------------------------------------------------------------------------------------
   /** Dataverse environment URL, e.g. `https://contoso.crm.dynamics.com`. */
   DATAVERSE_URL: url,
+  /** How the service authenticates to Dataverse. `static-token` is only for the local simulators. */
   DATAVERSE_AUTH: authMode.default('client-secret'),
+  /** Microsoft Entra tenant of the Dataverse app registration; defaults to BC_TENANT_ID. */
   DATAVERSE_TENANT_ID: z.string().min(1).optional(),
+  /** App registration (client) id used for Dataverse (the application user). */
   DATAVERSE_CLIENT_ID: z.string().min(1).optional(),
+  /** App registration secret for Dataverse (a Key Vault reference in Azure). */
   DATAVERSE_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Path of a PEM certificate for Dataverse client-certificate auth. */
   DATAVERSE_CLIENT_CERTIFICATE_PATH: z.string().min(1).optional(),
+  /** Bearer token sent as is (simulators only). */
   DATAVERSE_STATIC_TOKEN: z.string().min(1).optional(),
   /** The key Dataverse webhook steps send (WebhookKey / HttpHeader / HttpQueryString auth). */
   DATAVERSE_WEBHOOK_KEY: z.string().min(16, 'must be at least 16 characters'),
