@@ -1,7 +1,7 @@
 /*
  * $filter parser and evaluator.
  *
- * Why not odata-v4-parser (installed)? Checked against the filters the simulators must accept: it parses the basics
+ * Why not odata-v4-parser (tried, not kept as a dependency)? Checked against the filters the simulators must accept: it parses the basics
  * but rejects `in (...)`, and every failure is "Unexpected character at 1" whatever the cause, which would make the
  * simulators' 400 messages useless. It also yields an untyped token tree that needs as much code to evaluate as the
  * small recursive-descent parser below, which reports position-accurate, client-readable errors.
