@@ -113,7 +113,15 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
       all.push({ ...s, kind: group === undefined ? listKind : group === 'v2.0' ? 'apiV2' : 'customApi' });
     }
   let total = all.length;
-  const ours = all.filter((s) => s.notificationUrl.toLowerCase() === notificationUrl.toLowerCase());
+  // Ours: sent to our URL, or carrying the clientState only we can derive (PUBLIC_BASE_URL changed since: the
+  // renewal below moves it to the new URL instead of leaving it to notify the old one).
+  const ours = all.filter((s) => {
+    if (s.notificationUrl.toLowerCase() === notificationUrl.toLowerCase()) return true;
+    const r = parseBcResource(s.resource);
+    return (
+      r !== undefined && typeof s.clientState === 'string' && s.clientState === clientStateFor(deps.settings.BC_WEBHOOK_SECRET, r.canonical)
+    );
+  });
 
   const report: EnsureSubscriptionsReport = { notificationUrl, resources: [], created: 0, renewed: 0, deleted: 0, failed: 0 };
   const now = () => deps.clock.now();
@@ -153,7 +161,7 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
       let current: BcSubscription | undefined;
       if (keep) {
         const remaining = Date.parse(keep.expirationDateTime) - now().getTime();
-        if (remaining > renewBeforeMs && keep.clientState === clientState) current = keep;
+        if (remaining > renewBeforeMs && keep.clientState === clientState && keep.notificationUrl === notificationUrl) current = keep;
         else {
           try {
             current = await deps.bc.renewSubscription(keep.subscriptionId, keep['@odata.etag'] ?? '*', input, w.kind);

@@ -78,6 +78,25 @@ describe('BC subscriptions are kept alive; tables without webhooks are polled', 
     expect((await health()).status).toBe('ok');
   });
 
+  it('adopts a subscription of ours left on an old notification URL (PUBLIC_BASE_URL changed) instead of orphaning it', async () => {
+    const bc = s.bc;
+    if (!bc) throw new Error('no BC simulator');
+    const old = await fetch(`${bc.apiRoot()}/subscriptions`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer t', 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        notificationUrl: `${url()}?moved=1`,
+        resource: `/api/v2.0/companies(${bc.companyId})/items`,
+        clientState: clientStateFor(BC_SECRET, `v2.0/companies(${bc.companyId})/items`),
+      }),
+    });
+    expect(old.status).toBe(201);
+    await s.host.runTimer('bcSubscriptions');
+    const items = bc.webhooks.list().filter((sub) => sub.resource.endsWith('/items'));
+    expect(items).toHaveLength(1);
+    expect(items[0]?.notificationUrl).toBe(url());
+  });
+
   it('polls contacts (no webhook support) by lastModifiedDateTime: one event per change, none when nothing changed', async () => {
     const bc = s.bc;
     if (!bc) throw new Error('no BC simulator');
