@@ -1,0 +1,28 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { FULL_SYNC_QUEUE, fullSyncDeps } from '../shared/operations/context';
+import { fullSyncWorkItemSchema, processFullSyncItem } from '../shared/operations/full-sync';
+import { getRuntime } from '../shared/runtime';
+
+/**
+ * Full-sync work items ("continue mapping M from page P, offset O"). A throw abandons the item so the broker
+ * redelivers it; re-processing is idempotent (see shared/operations/full-sync.ts).
+ */
+export async function fullSyncWorker(message: unknown, context: InvocationContext): Promise<void> {
+  const body = typeof message === 'string' ? JSON.parse(message) : message;
+  const parsed = fullSyncWorkItemSchema.safeParse(body);
+  if (!parsed.success) {
+    // Completed, not retried: a malformed item can never succeed. Logged so it is visible.
+    context.error(`ignoring an invalid full-sync work item: ${z.prettifyError(parsed.error)}`);
+    return;
+  }
+  const runtime = await getRuntime();
+  const { processed } = await processFullSyncItem(fullSyncDeps(runtime), parsed.data);
+  context.log(`full sync ${parsed.data.runId} ${parsed.data.mapping}: ${processed} records`);
+}
+
+app.serviceBusQueue('full-sync', {
+  connection: 'SERVICEBUS_CONNECTION',
+  queueName: FULL_SYNC_QUEUE,
+  handler: fullSyncWorker,
+});

@@ -1,0 +1,313 @@
+import { z } from 'zod';
+import { checkConnections } from '../adapters/connection-check';
+import { MappingValidationError } from '../adapters/tables';
+import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
+import { SyncError, toSyncError } from '../errors';
+import type { Runtime } from '../runtime';
+import { fullSyncDeps } from './context';
+import { bulkCouple, coupleRecord, findCouplings, synchronizeNow, uncoupleRecord } from './couplings';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from './dead-letters';
+import { dismissSyncError, listSyncErrors, NotFoundError, retryAllSyncErrors, retrySyncError } from './errors';
+import {
+  cancelFullSync,
+  FullSyncConflictError,
+  fullSyncProgress,
+  fullSyncStatus,
+  listFullSyncRuns,
+  resumeFullSync,
+  startFullSync,
+} from './full-sync';
+import { reconcile } from './reconcile';
+import { mappingStats } from './stats';
+
+/**
+ * The admin HTTP API (`/api/admin/...`), independent of the Functions binding so the CLI, the page and tests
+ * share one contract. Inputs are zod-validated; a bad input answers 400 naming the field.
+ */
+
+export interface AdminRequest {
+  method: string;
+  /** Path below `admin/`, e.g. `errors/abc/retry`. */
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface AdminResponse {
+  status: number;
+  body: unknown;
+}
+
+const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
+const mappingName = z.string().min(1).max(64);
+const direction = z.enum(['ToIntegrationTable', 'FromIntegrationTable']);
+const pageSize = z.coerce.number().int().min(1).max(1000).optional();
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+const schemas = {
+  couplingsQuery: z.object({
+    mapping: mappingName,
+    id: guid.optional(),
+    pageSize,
+    continuation: z.string().optional(),
+    skipped: bool.optional(),
+    failed: bool.optional(),
+  }),
+  couple: z
+    .object({ mapping: mappingName, bcId: guid.optional(), dataverseId: guid.optional(), synchronize: direction.optional() })
+    .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId and/or dataverseId', path: ['bcId'] }),
+  bulkCouple: z.object({
+    mapping: mappingName,
+    bcIds: z.array(guid).max(10_000).optional(),
+    createNew: z.boolean().default(false),
+    synchronizeAfter: z.boolean().default(false),
+    max: z.number().int().min(1).max(100_000).optional(),
+  }),
+  uncouple: z
+    .object({ mapping: mappingName, bcId: guid.optional(), dataverseId: guid.optional() })
+    .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
+  syncNow: z
+    .object({ mapping: mappingName, bcId: guid.optional(), dataverseId: guid.optional(), direction: direction.optional() })
+    .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
+  fullSyncStart: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+  runQuery: z.object({ runId: z.string().min(1).optional() }),
+  runBody: z.object({ runId: z.string().min(1).optional() }).default({}),
+  errorsQuery: z.object({
+    mapping: mappingName.optional(),
+    status: z.enum(['open', 'resolved', 'dismissed']).optional(),
+    code: z.string().min(1).optional(),
+    pageSize,
+    continuation: z.string().optional(),
+  }),
+  retryAll: z.object({ mapping: mappingName }),
+  deadLettersQuery: z.object({
+    queue: z.string().min(1).optional(),
+    mapping: mappingName.optional(),
+    reason: z.string().min(1).optional(),
+    max: z.coerce.number().int().min(1).max(1000).optional(),
+  }),
+  deadLetterSelector: z
+    .object({
+      queue: z.string().min(1).optional(),
+      sequenceNumbers: z.array(z.string().regex(/^\d+$/, 'must be a sequence number')).optional(),
+      messageId: z.string().min(1).optional(),
+      reason: z.string().min(1).optional(),
+      mapping: mappingName.optional(),
+      all: z.boolean().optional(),
+      max: z.number().int().min(1).max(10_000).optional(),
+    })
+    .refine((s) => s.all || s.sequenceNumbers || s.messageId || s.reason || s.mapping, {
+      message: 'give sequenceNumbers, messageId, reason, mapping, or all: true',
+      path: ['sequenceNumbers'],
+    }),
+  historyQuery: z
+    .object({
+      mapping: mappingName,
+      bcId: guid.optional(),
+      dataverseId: guid.optional(),
+      limit: z.coerce.number().int().min(1).max(500).optional(),
+    })
+    .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
+  importQuery: z.object({ mode: z.enum(['replace', 'merge']).optional() }),
+  reconcileBody: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+};
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const field = first?.path.join('.') || undefined;
+    throw new HttpProblem(400, r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '), field);
+  }
+  return r.data;
+}
+
+const queryObject = (q: URLSearchParams) => Object.fromEntries(q.entries());
+
+type Handler = (rt: Runtime, req: AdminRequest, params: Record<string, string>) => Promise<unknown>;
+
+const routes: Array<{ method: string; pattern: string; handler: Handler }> = [];
+const route = (method: string, pattern: string, handler: Handler) => routes.push({ method, pattern, handler });
+
+// --- connection -------------------------------------------------------------------------------------------
+route('GET', 'connection', async (rt) => {
+  const mappings = (await rt.mappings.all()).filter((m) => m.enabled && !m.dataverse.optionSetColumn);
+  const dvTables = [...new Set(mappings.map((m) => m.dataverse.entityLogicalName))].slice(0, 6).map((logicalName) => ({ logicalName }));
+  return checkConnections(rt.settings, { dataverseTables: dvTables, timeoutMs: 10_000 });
+});
+
+// --- mappings ---------------------------------------------------------------------------------------------
+route('GET', 'mappings', async (rt) => rt.stores.mappings.list({ fresh: true }));
+route('GET', 'mappings/export', async (rt) => ({ mappings: await rt.stores.mappings.export() }));
+route('POST', 'mappings/import', async (rt, req) => {
+  const { mode } = parse(schemas.importQuery, queryObject(req.query));
+  return rt.stores.mappings.import(req.body, { mode: mode ?? 'replace' });
+});
+route('GET', 'mappings/{name}', async (rt, _req, p) => {
+  const m = await rt.stores.mappings.get(p.name ?? '', { fresh: true });
+  if (!m) throw new NotFoundError(`There is no table mapping named '${p.name}'.`);
+  return m;
+});
+route('PUT', 'mappings/{name}', async (rt, req, p) => {
+  const body = req.body as { name?: unknown } | null;
+  if (typeof body !== 'object' || body === null) throw new HttpProblem(400, 'body: expected a table mapping object', 'body');
+  if (body.name !== undefined && body.name !== p.name)
+    throw new HttpProblem(400, `name: '${String(body.name)}' does not match the URL '${p.name}'`, 'name');
+  return rt.stores.mappings.put({ ...body, name: p.name });
+});
+route('POST', 'mappings/{name}/disable', async (rt, _req, p) => rt.stores.mappings.disable(p.name ?? ''));
+route('POST', 'mappings/{name}/enable', async (rt, _req, p) => rt.stores.mappings.enable(p.name ?? ''));
+
+// --- couplings --------------------------------------------------------------------------------------------
+route('GET', 'couplings', async (rt, req) => findCouplings(rt.syncDeps, parse(schemas.couplingsQuery, queryObject(req.query))));
+route('POST', 'couplings', async (rt, req) => coupleRecord(rt.syncDeps, parse(schemas.couple, req.body)));
+route('POST', 'couplings/bulk', async (rt, req) =>
+  bulkCouple(rt.syncDeps, { ...parse(schemas.bulkCouple, req.body), companyId: rt.syncDeps.options.dataverseCompanyId }),
+);
+route('POST', 'couplings/uncouple', async (rt, req) => uncoupleRecord(rt.syncDeps, parse(schemas.uncouple, req.body)));
+
+// --- synchronize now, history -----------------------------------------------------------------------------
+route('POST', 'sync-now', async (rt, req) => synchronizeNow(rt.syncDeps, parse(schemas.syncNow, req.body)));
+route('GET', 'history', async (rt, req) => {
+  const q = parse(schemas.historyQuery, queryObject(req.query));
+  return rt.stores.history.forRecord(q.mapping, { bcId: q.bcId, dataverseId: q.dataverseId }, { limit: q.limit ?? 50 });
+});
+
+// --- full sync ----------------------------------------------------------------------------------------------
+route('POST', 'full-sync', async (rt, req) => {
+  const run = await startFullSync(fullSyncDeps(rt), parse(schemas.fullSyncStart, req.body ?? {}));
+  return fullSyncProgress(run, rt.clock.now());
+});
+route('GET', 'full-sync', async (rt, req) => {
+  const { runId } = parse(schemas.runQuery, queryObject(req.query));
+  const run = await fullSyncStatus(fullSyncDeps(rt), runId);
+  if (!run) throw new NotFoundError(runId ? `There is no full synchronization '${runId}'.` : 'No full synchronization has run yet.');
+  return fullSyncProgress(run, rt.clock.now());
+});
+route('GET', 'full-sync/runs', async (rt) => (await listFullSyncRuns(fullSyncDeps(rt))).map((r) => fullSyncProgress(r, rt.clock.now())));
+route('POST', 'full-sync/cancel', async (rt, req) => {
+  const { runId } = parse(schemas.runBody, req.body ?? {});
+  return fullSyncProgress(await cancelFullSync(fullSyncDeps(rt), runId), rt.clock.now());
+});
+route('POST', 'full-sync/resume', async (rt, req) => {
+  const { runId } = parse(schemas.runBody, req.body ?? {});
+  return fullSyncProgress(await resumeFullSync(fullSyncDeps(rt), runId), rt.clock.now());
+});
+
+// --- reconciliation -----------------------------------------------------------------------------------------
+route('POST', 'reconcile', async (rt, req) => {
+  const { mappings } = parse(schemas.reconcileBody, req.body ?? {});
+  return reconcile({ sync: rt.syncDeps, state: fullSyncDeps(rt).state }, mappings ? { mappings } : {});
+});
+
+// --- errors ---------------------------------------------------------------------------------------------------
+const errorDeps = (rt: Runtime) => ({ errors: rt.stores.syncErrors, publisher: rt.publisher, now: () => rt.clock.now() });
+route('GET', 'errors', async (rt, req) => {
+  const q = parse(schemas.errorsQuery, queryObject(req.query));
+  const page = await listSyncErrors(rt.stores.syncErrors, q);
+  return { items: page.items.map(summarizeError), continuation: page.continuation };
+});
+route('GET', 'errors/{id}', async (rt, _req, p) => {
+  const e = await rt.stores.syncErrors.get(p.id ?? '');
+  if (!e) throw new NotFoundError(`There is no sync error '${p.id}'.`);
+  return e;
+});
+route('POST', 'errors/retry-all', async (rt, req) => retryAllSyncErrors(errorDeps(rt), parse(schemas.retryAll, req.body).mapping));
+route('POST', 'errors/{id}/retry', async (rt, _req, p) => retrySyncError(errorDeps(rt), p.id ?? ''));
+route('POST', 'errors/{id}/dismiss', async (rt, _req, p) => dismissSyncError(rt.stores.syncErrors, p.id ?? ''));
+
+// --- dead letters ---------------------------------------------------------------------------------------------
+route('GET', 'dead-letters', async (rt, req) => {
+  const q = parse(schemas.deadLettersQuery, queryObject(req.query));
+  return listDeadLetters(rt.serviceBus, {
+    ...(q.queue ? { queue: q.queue } : {}),
+    max: q.max ?? 100,
+    ...(q.mapping || q.reason
+      ? { selector: { ...(q.mapping ? { mapping: q.mapping } : {}), ...(q.reason ? { reason: q.reason } : {}) } }
+      : {}),
+  });
+});
+route('POST', 'dead-letters/replay', async (rt, req) => {
+  const { all: _all, max, ...selector } = parse(schemas.deadLetterSelector, req.body);
+  return replayDeadLetters(rt.serviceBus, selector, { ...(max ? { max } : {}), now: () => rt.clock.now() });
+});
+route('POST', 'dead-letters/purge', async (rt, req) => {
+  const { all: _all, max, ...selector } = parse(schemas.deadLetterSelector, req.body);
+  return purgeDeadLetters(rt.serviceBus, selector, max ? { max } : {});
+});
+
+// --- counters and lag -------------------------------------------------------------------------------------------
+route('GET', 'stats', async (rt) =>
+  mappingStats({ counters: rt.stores.counters, serviceBus: rt.serviceBus, now: () => rt.clock.now() }, await rt.mappings.all()),
+);
+
+function summarizeError(e: SyncErrorRecord) {
+  const { event: _event, values: _values, ...rest } = e;
+  return { ...rest, replayable: Boolean(e.event) };
+}
+
+function match(pattern: string, path: string): Record<string, string> | undefined {
+  const a = pattern.split('/');
+  const b = path.split('/').filter((s) => s !== '');
+  if (a.length !== b.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < a.length; i++) {
+    const seg = a[i] ?? '';
+    const val = b[i] ?? '';
+    if (seg.startsWith('{')) params[seg.slice(1, -1)] = decodeURIComponent(val);
+    else if (seg.toLowerCase() !== val.toLowerCase()) return undefined;
+  }
+  return params;
+}
+
+/** Routes a request; every failure becomes a JSON problem with a status that says whose fault it is. */
+export async function handleAdmin(rt: Runtime, req: AdminRequest): Promise<AdminResponse> {
+  const path = req.path.replace(/^\/+|\/+$/g, '');
+  // Literal routes win over parameter routes (`errors/retry-all` before `errors/{id}`), as the host orders them.
+  const candidates = routes
+    .map((r) => ({ r, params: match(r.pattern, path) }))
+    .filter((c): c is { r: (typeof routes)[number]; params: Record<string, string> } => c.params !== undefined)
+    .sort((x, y) => Object.keys(x.params).length - Object.keys(y.params).length);
+  if (candidates.length === 0)
+    return { status: 404, body: { error: `No admin route '${path}'.`, routes: routes.map((r) => `${r.method} /api/admin/${r.pattern}`) } };
+  const hit = candidates.find((c) => c.r.method === req.method.toUpperCase());
+  if (!hit)
+    return {
+      status: 405,
+      body: { error: `Method ${req.method} is not allowed on admin/${path}.`, allow: candidates.map((c) => c.r.method) },
+    };
+  try {
+    return { status: 200, body: await hit.r.handler(rt, req, hit.params) };
+  } catch (err) {
+    return problem(err);
+  }
+}
+
+export function problem(err: unknown): AdminResponse {
+  if (err instanceof HttpProblem) return { status: err.status, body: { error: err.message, ...(err.field ? { field: err.field } : {}) } };
+  if (err instanceof NotFoundError) return { status: 404, body: { error: err.message } };
+  if (err instanceof MappingValidationError) {
+    const problems = err.problems;
+    return { status: 400, body: { error: err.message, code: err.code, field: problems[0]?.field, problems } };
+  }
+  if (err instanceof CouplingConflictError || err instanceof FullSyncConflictError) return { status: 409, body: { error: err.message } };
+  if (err instanceof SyncError || err instanceof Error) {
+    const e = toSyncError(err);
+    if (e.code === 'INTERNAL') return { status: 500, body: { error: e.message, code: e.code } };
+    const status = e.transient ? 503 : e.category === 'configuration' ? 400 : 422;
+    return { status: e.code === 'EVENT.INVALID' || e.code === 'MAP.INVALID' ? 400 : status, body: { error: e.message, code: e.code } };
+  }
+  return { status: 500, body: { error: String(err) } };
+}
+
+export const ADMIN_ROUTES = () => routes.map((r) => `${r.method} /api/admin/${r.pattern}`);

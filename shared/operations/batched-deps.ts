@@ -1,0 +1,252 @@
+import type { TableMapping } from '../domain/mappings/schema';
+import type {
+  BcEntityTarget,
+  CounterStore,
+  DataverseEntityTarget,
+  EntityTarget,
+  ListOptions,
+  Page,
+  RecordGateway,
+  Side,
+  SyncErrorStore,
+  SyncResult,
+  VersionedRecord,
+} from '../domain/ports';
+import { selectColumns } from '../domain/sync/field-values';
+import { bcTarget, dataverseTarget, deterministicId, odataLiteral, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
+
+/**
+ * Ports for `syncRecord` that answer, from data the full sync already read in bulk, the questions the engine
+ * asks one record at a time: "read record X", "is X inside the table filter", "which rows match by name",
+ * "does the row with this deterministic id exist". Each remembered answer is used once; everything else —
+ * and every second question about the same record, such as a re-read after a concurrency conflict — goes to
+ * the real side. A miss is therefore only slower, never wrong.
+ *
+ * Counter increments are summed and written once per chunk (`flush`).
+ */
+export class BatchedSyncDeps {
+  readonly deps: SyncDeps;
+  private readonly gets = new Map<string, VersionedRecord | null>();
+  private readonly queries = new Map<string, VersionedRecord[]>();
+  private readonly counts = new Map<string, number>();
+  private openErrorKeys: Set<string> | undefined;
+
+  constructor(
+    private readonly base: SyncDeps,
+    private readonly mapping: TableMapping,
+  ) {
+    const wrap = <T extends EntityTarget>(gw: RecordGateway<T>): RecordGateway<T> => ({
+      side: gw.side,
+      get: async (target, id, select) => {
+        const key = getKey(target, id);
+        if (this.gets.has(key)) {
+          const hit = this.gets.get(key);
+          this.gets.delete(key);
+          return hit ?? undefined;
+        }
+        return gw.get(target, id, select);
+      },
+      listPage: async (target, options: ListOptions = {}): Promise<Page<VersionedRecord>> => {
+        if (options.filter && !options.continuation && !options.modifiedSince) {
+          const key = queryKey(target, options.filter);
+          const hit = this.queries.get(key);
+          if (hit) {
+            this.queries.delete(key);
+            return { items: hit.slice(0, options.pageSize ?? hit.length) };
+          }
+        }
+        return gw.listPage(target, options);
+      },
+      list: (target, options) => gw.list(target, options),
+      create: (target, values, options) => gw.create(target, values, options),
+      update: (target, id, values, etag) => gw.update(target, id, values, etag),
+      delete: (target, id, etag) => gw.delete(target, id, etag),
+    });
+    const counters: CounterStore = {
+      increment: async (mapping: string, result: SyncResult, by = 1) => {
+        const k = `${mapping}\u0000${result}`;
+        this.counts.set(k, (this.counts.get(k) ?? 0) + by);
+      },
+      get: (mapping) => base.counters.get(mapping),
+    };
+    const errors: SyncErrorStore = {
+      record: (e) => base.errors.record(e),
+      resolve: async (mapping, recordKey) => {
+        const open = this.openErrorKeys;
+        if (open && mapping === this.mapping.name) {
+          const ids = [recordKey.bcId, recordKey.dataverseId].filter((x): x is string => Boolean(x)).map((x) => x.toLowerCase());
+          if (!ids.some((id) => open.has(id))) return;
+        }
+        return base.errors.resolve(mapping, recordKey);
+      },
+      get: (id) => base.errors.get(id),
+      list: (f) => base.errors.list(f),
+      dismiss: (id) => base.errors.dismiss(id),
+    };
+    this.deps = {
+      ...base,
+      bc: wrap(base.bc) as RecordGateway<BcEntityTarget>,
+      dataverse: wrap(base.dataverse) as RecordGateway<DataverseEntityTarget>,
+      counters,
+      errors,
+    };
+  }
+
+  /** The engine's `$select` for a side (kept in step with `RecordSync.select`). */
+  static engineSelect(mapping: TableMapping, side: Side): string[] | undefined {
+    const cols = selectColumns(mapping, side);
+    if (cols.length === 0) return undefined;
+    if (side === 'dataverse') cols.push(mapping.dataverse.primaryKey, '_modifiedby_value');
+    else cols.push('id');
+    if (side === 'dataverse' && mapping.dataverse.modifiedOnColumn) cols.push(mapping.dataverse.modifiedOnColumn);
+    if (side === 'bc') cols.push('lastModifiedDateTime');
+    return [...new Set(cols)];
+  }
+
+  /** The side's table filter with `{companyId}` resolved, as the engine evaluates it. */
+  static sideFilter(mapping: TableMapping, side: Side, companyId: string | undefined): string {
+    return resolveFilter(side === 'bc' ? mapping.tableFilter : mapping.integrationTableFilter, companyId);
+  }
+
+  /**
+   * Source records just listed (with the engine's `$select` and the side's filter): the engine's own read and
+   * its filter check are answered from them.
+   */
+  rememberSource(side: Side, records: VersionedRecord[], listedWithFilter: string): void {
+    const target = side === 'bc' ? bcTarget(this.mapping) : dataverseTarget(this.mapping);
+    const key = side === 'bc' ? 'id' : this.mapping.dataverse.primaryKey;
+    for (const r of records) {
+      this.gets.set(getKey(target, r.id), r);
+      if (listedWithFilter) this.queries.set(queryKey(target, `${key} eq ${r.id} and (${listedWithFilter})`), [r]);
+    }
+  }
+
+  /** Open sync errors of the mapping, so the engine's "resolve" after each success is skipped when there is none. */
+  async loadOpenErrors(): Promise<void> {
+    const page = await this.base.errors.list({ mapping: this.mapping.name, status: 'open', pageSize: 1000 });
+    if (page.continuation) {
+      this.openErrorKeys = undefined;
+      return;
+    }
+    const keys = new Set<string>();
+    for (const e of page.items) {
+      if (e.bcId) keys.add(e.bcId.toLowerCase());
+      if (e.dataverseId) keys.add(e.dataverseId.toLowerCase());
+    }
+    this.openErrorKeys = keys;
+  }
+
+  /**
+   * For BC → Dataverse creates: whether the row with the deterministic id of each BC record exists, asked in
+   * `or` batches instead of one request per record.
+   */
+  async prefetchDeterministicRows(sourceIds: string[], batch = 25): Promise<void> {
+    const target = dataverseTarget(this.mapping);
+    const select = BatchedSyncDeps.engineSelect(this.mapping, 'dataverse');
+    const ids = sourceIds.map((id) => deterministicId(this.mapping.name, id));
+    await forEachBatch(ids, batch, async (part) => {
+      const filter = part.map((id) => `${target.primaryKey} eq ${id}`).join(' or ');
+      const found = await collect(this.base.dataverse, target, { filter, select });
+      const byId = new Map(found.map((r) => [r.id.toLowerCase(), r]));
+      for (const id of part) this.gets.set(getKey(target, id), byId.get(id) ?? null);
+    });
+  }
+
+  /**
+   * Match-based coupling candidates for source records, per priority group, asked in `or` batches; the engine's
+   * exact per-record query is then answered from them (and the matched row's read as well).
+   */
+  async prefetchMatches(source: Side, records: VersionedRecord[], companyId: string | undefined, batch = 25): Promise<void> {
+    const rules = this.mapping.couplingRules.matchFields;
+    if (rules.length === 0 || records.length === 0) return;
+    const dest: Side = source === 'bc' ? 'dataverse' : 'bc';
+    const target = dest === 'bc' ? bcTarget(this.mapping) : dataverseTarget(this.mapping);
+    const gateway = (dest === 'bc' ? this.base.bc : this.base.dataverse) as RecordGateway;
+    const select = BatchedSyncDeps.engineSelect(this.mapping, dest);
+    const destFilter = BatchedSyncDeps.sideFilter(this.mapping, dest, companyId);
+    const groups = [...new Set(rules.map((r) => r.priority))].sort((a, b) => a - b);
+    for (const priority of groups) {
+      const group = rules.filter((r) => r.priority === priority);
+      const wanted: Array<{ conditions: string; values: Array<[string, unknown]> }> = [];
+      for (const r of records) {
+        const values: Array<[string, unknown]> = [];
+        const conds: string[] = [];
+        for (const rule of group) {
+          const value = r.values[source === 'bc' ? rule.bcField : rule.dataverseColumn];
+          if (value === null || value === undefined || value === '') continue;
+          const column = dest === 'bc' ? rule.bcField : rule.dataverseColumn;
+          conds.push(`${column} eq ${odataLiteral(value)}`);
+          values.push([column, value]);
+        }
+        if (conds.length > 0) wanted.push({ conditions: conds.join(' and '), values });
+      }
+      await forEachBatch(wanted, batch, async (part) => {
+        const any = part.map((w) => `(${w.conditions})`).join(' or ');
+        const filter = destFilter ? `(${any}) and (${destFilter})` : any;
+        const rows = await collect(gateway, target, { filter, select });
+        for (const w of part) {
+          const hits = rows.filter((row) => w.values.every(([col, v]) => sameFilterValue(dest, row.values[col], v)));
+          const engineFilter = [w.conditions, destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
+          this.queries.set(queryKey(target, engineFilter), hits);
+          for (const h of hits) this.gets.set(getKey(target, h.id), h);
+        }
+      });
+    }
+  }
+
+  /** Writes the summed counter increments. */
+  async flush(): Promise<Partial<Record<SyncResult, number>>> {
+    const out: Partial<Record<SyncResult, number>> = {};
+    const entries = [...this.counts];
+    this.counts.clear();
+    await Promise.all(
+      entries.map(async ([k, n]) => {
+        const [mapping, result] = k.split('\u0000') as [string, SyncResult];
+        await this.base.counters.increment(mapping, result, n);
+        if (mapping === this.mapping.name) out[result] = (out[result] ?? 0) + n;
+      }),
+    );
+    return out;
+  }
+
+  /** Forgets remembered answers (between chunks, so memory stays bounded by one chunk). */
+  clear(): void {
+    this.gets.clear();
+    this.queries.clear();
+  }
+}
+
+function getKey(target: EntityTarget, id: string): string {
+  return `${target.side}|${target.entitySet}|${id.toLowerCase()}`;
+}
+
+function queryKey(target: EntityTarget, filter: string): string {
+  return `${target.side}|${target.entitySet}|${filter}`;
+}
+
+/** Dataverse compares text case-insensitively; BC's OData `eq` compares exactly. */
+function sameFilterValue(side: Side, actual: unknown, wanted: unknown): boolean {
+  if (typeof actual === 'string' && typeof wanted === 'string' && side === 'dataverse')
+    return actual.toLowerCase() === wanted.toLowerCase();
+  return actual === wanted;
+}
+
+async function collect(gw: RecordGateway, target: EntityTarget, options: ListOptions): Promise<VersionedRecord[]> {
+  const out: VersionedRecord[] = [];
+  for await (const page of gw.list(target as never, options)) out.push(...page);
+  return out;
+}
+
+async function forEachBatch<T>(items: T[], size: number, f: (part: T[]) => Promise<void>, parallel = 4): Promise<void> {
+  const parts: T[][] = [];
+  for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, parts.length) }, async () => {
+      while (next < parts.length) {
+        const part = parts[next++];
+        if (part) await f(part);
+      }
+    }),
+  );
+}

@@ -1,0 +1,62 @@
+import type { ChangePublisher, SyncErrorRecord, SyncErrorStore } from '../domain/ports';
+import { SyncError } from '../errors';
+
+/**
+ * "Coupled Data Synchronization Errors": rows stay until a successful sync resolves them or an admin dismisses
+ * them. Retry re-publishes the stored change event (origin `replay`, which also passes a skipped coupling);
+ * the row is resolved by the engine when that sync succeeds.
+ */
+
+export async function listSyncErrors(
+  errors: SyncErrorStore,
+  f: { mapping?: string; status?: SyncErrorRecord['status']; code?: string; pageSize?: number; continuation?: string },
+) {
+  return errors.list({ status: 'open', ...f });
+}
+
+export async function retrySyncError(deps: { errors: SyncErrorStore; publisher: ChangePublisher; now: () => Date }, id: string) {
+  const e = await deps.errors.get(id);
+  if (!e) throw new NotFoundError(`There is no sync error '${id}'.`);
+  if (!e.event) {
+    throw new SyncError(
+      'EVENT.INVALID',
+      `Sync error '${id}' has no change event to replay (${e.code}); fix the cause and synchronize the record now instead.`,
+    );
+  }
+  await deps.publisher.publish([{ ...e.event, origin: 'replay', deferrals: 0, observedAt: deps.now().toISOString() }]);
+  return { id, republished: true, mapping: e.mapping };
+}
+
+export async function retryAllSyncErrors(deps: { errors: SyncErrorStore; publisher: ChangePublisher; now: () => Date }, mapping: string) {
+  let continuation: string | undefined;
+  let republished = 0;
+  let withoutEvent = 0;
+  do {
+    const page = await deps.errors.list({ mapping, status: 'open', pageSize: 500, ...(continuation ? { continuation } : {}) });
+    const events = page.items.filter((e) => e.event);
+    withoutEvent += page.items.length - events.length;
+    const now = deps.now().toISOString();
+    if (events.length) {
+      await deps.publisher.publish(
+        events.map((e) => ({ ...(e.event as NonNullable<typeof e.event>), origin: 'replay' as const, deferrals: 0, observedAt: now })),
+      );
+    }
+    republished += events.length;
+    continuation = page.continuation;
+  } while (continuation);
+  return { mapping, republished, withoutEvent };
+}
+
+export async function dismissSyncError(errors: SyncErrorStore, id: string) {
+  const e = await errors.get(id);
+  if (!e) throw new NotFoundError(`There is no sync error '${id}'.`);
+  await errors.dismiss(id);
+  return { id, dismissed: true };
+}
+
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}

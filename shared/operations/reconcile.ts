@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import type { ChangeEvent } from '../domain/change-event';
+import type { TableMapping } from '../domain/mappings/schema';
+import type { DataverseEntityTarget, VersionedRecord } from '../domain/ports';
+import { bcTarget, dataverseTarget, type SyncDeps } from '../domain/sync/sync-record';
+import { toSyncError } from '../errors';
+import { isStateConflict, type StatePort } from './ports';
+
+/**
+ * Reconciliation, the safety net for dropped notifications, `collection` notifications, expired subscriptions
+ * and tables without webhooks: per mapping, what changed since its watermark is published as change events
+ * (origin `reconcile`) for the mapping's queue. The engine reads current state and drops what is already in
+ * sync, so re-publishing a change a webhook already brought costs one comparison.
+ *
+ * - BC: `lastModifiedDateTime gt <watermark>`; the watermark advances to the newest modification seen, but
+ *   never past the run's start, so changes made during the run are read again next time (BC's rule, 4.2).
+ * - Dataverse: change tracking (delta link) when the gateway offers it, including deletions; `modifiedon`
+ *   otherwise.
+ * - A mapping's first run only records the watermark: the initial state is the full sync's job.
+ */
+
+const bcWatermarkSchema = z.object({ since: z.string() });
+const dvWatermarkSchema = z.object({ since: z.string().optional(), deltaLink: z.string().optional() });
+
+/** Dataverse change tracking, as `DataverseGateway.changes` offers it. */
+interface ChangeTracking {
+  changes(
+    target: DataverseEntityTarget,
+    options?: { deltaLink?: string; select?: string[] },
+  ): AsyncIterable<{ changed: VersionedRecord[]; deleted: string[]; deltaLink?: string }>;
+}
+
+function hasChangeTracking(g: unknown): g is ChangeTracking {
+  return typeof (g as { changes?: unknown }).changes === 'function';
+}
+
+export interface ReconcileResult {
+  mapping: string;
+  bcPublished: number;
+  dataversePublished: number;
+  initialized: boolean;
+  error?: string;
+}
+
+export interface ReconcileOptions {
+  /** Only these mappings. Default every enabled top-level record mapping. */
+  mappings?: string[];
+  /** Events per publish call. Default 500. */
+  batchSize?: number;
+}
+
+export async function reconcile(deps: { sync: SyncDeps; state: StatePort }, options: ReconcileOptions = {}): Promise<ReconcileResult[]> {
+  const all = await deps.sync.mappings.all();
+  const chosen = all.filter(
+    (m) => m.enabled && m.parent === undefined && !m.dataverse.optionSetColumn && (!options.mappings || options.mappings.includes(m.name)),
+  );
+  const out: ReconcileResult[] = [];
+  for (const m of chosen) {
+    try {
+      out.push(await reconcileMapping(deps, m, options));
+    } catch (err) {
+      // One mapping's outage must not stop the others; the next run retries from the same watermark.
+      out.push({ mapping: m.name, bcPublished: 0, dataversePublished: 0, initialized: false, error: toSyncError(err).message });
+    }
+  }
+  return out;
+}
+
+async function reconcileMapping(
+  deps: { sync: SyncDeps; state: StatePort },
+  m: TableMapping,
+  options: ReconcileOptions,
+): Promise<ReconcileResult> {
+  const runStart = deps.sync.clock.now();
+  const result: ReconcileResult = { mapping: m.name, bcPublished: 0, dataversePublished: 0, initialized: false };
+  const batch = options.batchSize ?? 500;
+  const publish = async (events: ChangeEvent[]) => {
+    for (let i = 0; i < events.length; i += batch) await deps.sync.publisher.publish(events.slice(i, i + batch));
+  };
+  const event = (
+    source: 'bc' | 'dataverse',
+    r: { id: string; modifiedOn?: string },
+    changeType: ChangeEvent['changeType'],
+  ): ChangeEvent => ({
+    v: 1,
+    mapping: m.name,
+    source,
+    recordId: r.id.toLowerCase(),
+    changeType,
+    ...(r.modifiedOn && !Number.isNaN(Date.parse(r.modifiedOn)) ? { modifiedOn: new Date(r.modifiedOn).toISOString() } : {}),
+    origin: 'reconcile',
+    correlationId: `reconcile-${m.name}-${runStart.getTime().toString(36)}`,
+    observedAt: runStart.toISOString(),
+    deferrals: 0,
+  });
+
+  if (m.direction !== 'FromIntegrationTable') {
+    const key = `reconcile/${m.name}/bc`;
+    const wm = await deps.state.get(key, bcWatermarkSchema);
+    if (!wm) {
+      await putIfUnchanged(deps.state, key, { since: runStart.toISOString() }, undefined);
+      result.initialized = true;
+    } else {
+      let newest = wm.value.since;
+      for await (const page of deps.sync.bc.list(bcTarget(m), { modifiedSince: wm.value.since, select: ['id', 'lastModifiedDateTime'] })) {
+        await publish(page.map((r) => event('bc', r, 'updated')));
+        result.bcPublished += page.length;
+        for (const r of page) if (r.modifiedOn && r.modifiedOn > newest) newest = r.modifiedOn;
+      }
+      const capped = newest > runStart.toISOString() ? runStart.toISOString() : newest;
+      await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
+    }
+  }
+
+  if (m.direction !== 'ToIntegrationTable') {
+    const key = `reconcile/${m.name}/dataverse`;
+    const wm = await deps.state.get(key, dvWatermarkSchema);
+    const target = dataverseTarget(m);
+    const gw = deps.sync.dataverse;
+    if (hasChangeTracking(gw) && (!wm || wm.value.deltaLink)) {
+      let deltaLink: string | undefined;
+      try {
+        for await (const page of gw.changes(target, {
+          ...(wm?.value.deltaLink ? { deltaLink: wm.value.deltaLink } : {}),
+          select: [target.primaryKey],
+        })) {
+          if (wm) {
+            await publish([
+              ...page.changed.map((r) => event('dataverse', r, 'updated')),
+              ...page.deleted.map((id) => event('dataverse', { id }, 'deleted')),
+            ]);
+            result.dataversePublished += page.changed.length + page.deleted.length;
+          }
+          if (page.deltaLink) deltaLink = page.deltaLink;
+        }
+      } catch (err) {
+        const e = toSyncError(err);
+        if (e.transient) throw e;
+        // Change tracking is not enabled for this table (or the link expired): fall back to modifiedon.
+        deltaLink = undefined;
+      }
+      if (deltaLink) {
+        await putIfUnchanged(deps.state, key, { deltaLink }, wm?.etag);
+        if (!wm) result.initialized = true;
+        return result;
+      }
+    }
+    if (!wm?.value.since) {
+      await putIfUnchanged(deps.state, key, { since: runStart.toISOString() }, wm?.etag);
+      result.initialized = true;
+    } else {
+      let newest = wm.value.since;
+      for await (const page of gw.list(target, { modifiedSince: wm.value.since, select: [target.primaryKey] })) {
+        await publish(page.map((r) => event('dataverse', r, 'updated')));
+        result.dataversePublished += page.length;
+        for (const r of page) if (r.modifiedOn && r.modifiedOn > newest) newest = r.modifiedOn;
+      }
+      const capped = newest > runStart.toISOString() ? runStart.toISOString() : newest;
+      await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
+    }
+  }
+  return result;
+}
+
+/** A second reconciler running at the same time (two instances) loses quietly; the winner's watermark stands. */
+async function putIfUnchanged(state: StatePort, key: string, value: unknown, etag: string | undefined): Promise<void> {
+  try {
+    await state.put(key, value, etag ? { etag } : { ifNotExists: true });
+  } catch (err) {
+    if (!isStateConflict(err)) throw err;
+  }
+}
