@@ -30,6 +30,7 @@ import {
   translateField,
 } from './field-values';
 import { type FieldState, planPass } from './plan';
+import { CORE_RULES } from './rules';
 
 /** Where the engine finds the current table mappings (the configuration store, or fixed defaults in tests). */
 export interface MappingProvider {
@@ -61,6 +62,11 @@ export interface SyncEngineOptions {
 
 /** Hooks for the special rules of particular mappings (owner, default price list, contact parents…). */
 export interface SyncHooks {
+  /**
+   * Sees each event before the engine does. An outcome means the hook handled the event instead of the engine (e.g.
+   * a submitted Sales order that legacy mode creates in BC rather than synchronizes); undefined lets the engine run.
+   */
+  beforeSync?(event: ChangeEvent, mapping: TableMapping, deps: SyncDeps): Promise<SyncOutcome | undefined>;
   /** Adjusts the write payload before it is sent (e.g. owner from the team). */
   beforeWrite?(ctx: WriteContext): Promise<void>;
   /** Runs after a successful write (e.g. maintain the item's default price list entry). */
@@ -103,6 +109,9 @@ export interface SyncOutcome {
   changes?: Record<string, [unknown, unknown]>;
 }
 
+/** A field ready for the plan: translated for this pass; `derived` when a special rule produced it. */
+type TranslatedField = Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined; derived?: boolean };
+
 const MAX_CONCURRENCY_RETRIES = 3;
 const MAX_DEPENDENCY_DEPTH = 3;
 
@@ -139,6 +148,8 @@ export async function syncRecord(event: ChangeEvent, deps: SyncDeps, depth = 0):
   }
   const pass: SyncDirection = event.direction ?? passFrom(event.source);
   try {
+    const handled = await deps.hooks?.beforeSync?.(event, mapping, deps);
+    if (handled) return handled;
     return await new RecordSync(mapping, event, pass, deps, depth).run();
   } catch (err) {
     const error = toSyncError(err);
@@ -219,6 +230,7 @@ class RecordSync {
   private select(side: Side): string[] | undefined {
     const cols = selectColumns(this.mapping, side);
     if (cols.length === 0) return undefined;
+    for (const rule of CORE_RULES) cols.push(...(rule.extraColumns?.(this.mapping, side) ?? []));
     if (side === 'dataverse') cols.push(this.mapping.dataverse.primaryKey, '_modifiedby_value');
     else cols.push('id');
     if (side === 'dataverse' && this.mapping.dataverse.modifiedOnColumn) cols.push(this.mapping.dataverse.modifiedOnColumn);
@@ -277,11 +289,10 @@ class RecordSync {
   // ---------------------------------------------------------------------------------------------------------
   // Field translation
 
-  private async translate(sourceRecord: VersionedRecord): Promise<{
-    fields: Array<Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined }>;
-    missing: MissingReference[];
-  }> {
-    const fields: Array<Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined }> = [];
+  private async translate(
+    sourceRecord: VersionedRecord,
+  ): Promise<{ fields: TranslatedField[]; missing: MissingReference[]; exclude?: string }> {
+    const fields: TranslatedField[] = [];
     const missing: MissingReference[] = [];
     for (const f of activeFields(this.mapping)) {
       if (!fieldAllowsPass(f, this.pass)) continue;
@@ -302,7 +313,32 @@ class RecordSync {
         destKey: this.dest === 'bc' ? (f.bcField ?? undefined) : dataverseReadKey(f),
       });
     }
-    return { fields, missing };
+    let exclude: string | undefined;
+    for (const rule of CORE_RULES) {
+      const d = await rule.derive?.({
+        mapping: this.mapping,
+        pass: this.pass,
+        source: sourceRecord,
+        bc: this.deps.bc as RecordGateway,
+        resolver: this.resolver,
+      });
+      if (!d) continue;
+      exclude ??= d.exclude;
+      missing.push(...d.missing);
+      for (const f of d.fields) {
+        fields.push({
+          label: f.label,
+          writeKey: f.writeKey,
+          direction: f.direction,
+          source: f.comparable,
+          mapped: f.comparable,
+          payload: f.payload,
+          destKey: f.destKey,
+          derived: true,
+        });
+      }
+    }
+    return { fields, missing, exclude };
   }
 
   /**
@@ -408,9 +444,15 @@ class RecordSync {
       }
     }
 
-    const { fields, missing } = await this.translated(sourceRecord);
+    const { fields, missing, exclude } = await this.translated(sourceRecord);
+    if (exclude) return this.outcome('skipped', { ...this.ids(sourceRecord.id), message: exclude });
     if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
     const payload: Record<string, unknown> = { ...(this.dest === 'bc' ? m.insertTemplate.bc : m.insertTemplate.dataverse) };
+    // Team ownership: new rows belong to the company's owning team (BC's "BCI - <company>" team).
+    const team = this.deps.options.owningTeamId;
+    if (this.dest === 'dataverse' && this.deps.options.ownershipModel === 'Team' && m.ownership !== 'None' && team) {
+      payload['ownerid@odata.bind'] = `/teams(${team})`;
+    }
     for (const f of fields) if (f.payload !== null || this.dest === 'bc') payload[f.writeKey] = f.payload;
 
     const ctx: WriteContext = { mapping: m, pass: this.pass, source: sourceRecord, payload, deps: this.deps };
@@ -526,7 +568,8 @@ class RecordSync {
     const destRecord = await this.gateway(this.dest).get(this.target(this.dest), destId, this.select(this.dest));
     if (!destRecord) return this.destinationDeleted(sourceRecord, coupling);
 
-    const { fields, missing } = await this.translated(sourceRecord);
+    const { fields, missing, exclude } = await this.translated(sourceRecord);
+    if (exclude) return this.outcome('skipped', { ...this.ids(sourceRecord.id, destId), message: exclude });
     if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
 
     const snap = coupling.snapshot;
@@ -534,9 +577,11 @@ class RecordSync {
     const destSnap = snap ? (this.dest === 'bc' ? snap.bc : snap.dataverse) : undefined;
     const states: FieldState[] = fields.map((f) => {
       const sourceKey = this.sourceKeyOf(f.label);
+      // A derived value has no source column of its own: it changed when it differs from what was last written.
+      const derivedBefore = f.derived && destSnap && f.destKey ? destSnap[f.destKey] : undefined;
       return {
         ...f,
-        sourceBefore: sourceSnap && sourceKey ? sourceSnap[sourceKey] : undefined,
+        sourceBefore: f.derived ? derivedBefore : sourceSnap && sourceKey ? sourceSnap[sourceKey] : undefined,
         dest: f.destKey ? destRecord.values[f.destKey] : undefined,
         destBefore: destSnap && f.destKey ? destSnap[f.destKey] : undefined,
       };

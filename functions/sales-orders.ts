@@ -1,0 +1,90 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
+import { z } from 'zod';
+import { toSyncError } from '../shared/errors';
+import { handleSalesOrderRequest, salesOrderRequestSchema, submittedUncoupledOrders } from '../shared/lead-to-cash/sales-order';
+import { OPERATIONAL_QUEUE } from '../shared/queues';
+import { getRuntime } from '../shared/runtime';
+
+/**
+ * Sales orders from Dynamics 365 Sales → BC (legacy "Create in Business Central" / "Automatically Create Sales
+ * Orders"): a Service Bus worker on `ops-sales-orders` (one order per message), the 30-minute job that queues every
+ * submitted, uncoupled order, and an admin endpoint that creates one order now and answers with the outcome.
+ */
+
+export async function salesOrderWorker(message: unknown, context: InvocationContext): Promise<void> {
+  const body = typeof message === 'string' ? safeJson(message) : message;
+  const parsed = salesOrderRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    // Completed, not retried: a malformed request can never succeed.
+    context.error(`ignoring an invalid sales order request: ${z.prettifyError(parsed.error)}`);
+    return;
+  }
+  const runtime = await getRuntime();
+  const outcome = await handleSalesOrderRequest(runtime.syncDeps, runtime.settings, parsed.data);
+  context.log(`sales order ${outcome.salesOrderId}: ${outcome.result} — ${outcome.message}`);
+}
+
+/** BC's "Auto Create Sales Orders" job queue entry (every 30 minutes), only in legacy mode with automatic creation on. */
+export async function autoCreateSalesOrders(_timer: Timer, context: InvocationContext): Promise<void> {
+  const runtime = await getRuntime();
+  const s = runtime.settings;
+  if (s.SALES_ORDER_INTEGRATION !== 'legacy' || !s.AUTO_CREATE_SALES_ORDERS) return;
+  const sender = runtime.serviceBus.createSender(OPERATIONAL_QUEUE.salesOrders);
+  let queued = 0;
+  try {
+    for await (const ids of submittedUncoupledOrders(runtime.syncDeps)) {
+      // The message id dedups a job run that overlaps the previous one inside the duplicate-detection window.
+      await sender.sendMessages(
+        ids.map((salesOrderId) => ({
+          body: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
+          messageId: `salesorder|${salesOrderId}`,
+          contentType: 'application/json',
+        })),
+      );
+      queued += ids.length;
+    }
+  } finally {
+    await sender.close();
+  }
+  context.log(`auto-create sales orders: ${queued} submitted order(s) queued`);
+}
+
+/** `POST /api/admin/sales-orders/{salesOrderId}/create-in-bc` (admin key): "Create in Business Central" for one order. */
+export async function createInBc(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const parsed = salesOrderRequestSchema.safeParse({ salesOrderId: request.params.salesOrderId, correlationId: context.invocationId });
+  if (!parsed.success) return { status: 400, jsonBody: { error: 'EVENT.INVALID', message: z.prettifyError(parsed.error) } };
+  try {
+    const runtime = await getRuntime();
+    const outcome = await handleSalesOrderRequest(runtime.syncDeps, runtime.settings, parsed.data);
+    if (outcome.result === 'failed') {
+      const status = outcome.code === 'DV.NOT_FOUND' ? 404 : outcome.code === 'DV.VALIDATION' ? 409 : 422;
+      return { status, jsonBody: { error: outcome.code, message: outcome.message } };
+    }
+    return { status: outcome.result === 'created' ? 201 : 200, jsonBody: outcome };
+  } catch (err) {
+    const e = toSyncError(err);
+    context.error(`create in BC failed: ${e.message}`);
+    return { status: 503, jsonBody: { error: e.code, message: e.message } };
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+app.serviceBusQueue('sales-orders', {
+  connection: 'SERVICEBUS_CONNECTION',
+  queueName: OPERATIONAL_QUEUE.salesOrders,
+  handler: salesOrderWorker,
+});
+app.timer('auto-create-sales-orders', { schedule: '0 */30 * * * *', handler: autoCreateSalesOrders });
+app.http('createSalesOrderInBc', {
+  route: 'admin/sales-orders/{salesOrderId}/create-in-bc',
+  methods: ['POST'],
+  authLevel: 'admin',
+  handler: createInBc,
+});

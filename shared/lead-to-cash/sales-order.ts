@@ -1,0 +1,527 @@
+import { z } from 'zod';
+import type { VersionedRecord } from '../domain/ports';
+import { CouplingConflictError } from '../domain/ports';
+import { deterministicId, type SyncDeps, syncRecord } from '../domain/sync/sync-record';
+import { SyncError, toSyncError } from '../errors';
+import { BC, DV, eq, type LeadToCashSettings, lcyCodeOf, listAll, M, num, str } from './targets';
+
+/**
+ * "Create in Business Central" / "Automatically Create Sales Orders" (BC codeunit 5343 "CRM Sales Order to Sales
+ * Order", bc-integration-reference 2.16): a submitted Dataverse sales order becomes a BC sales order for the
+ * coupled customer, and the two are coupled under SALESORDER-ORDER.
+ *
+ * Exactly once, however often it is asked: the coupling is checked first; the BC order gets a SystemId derived
+ * from the Sales order, so a crash between "created" and "coupled" finds the order it already made; and an order
+ * created some other way is found by External Document No. + Your Reference before anything is created.
+ */
+
+/** BC Sales Line Description length; longer texts continue on Comment lines. */
+export const BC_DESCRIPTION_LENGTH = 100;
+
+/** The message on `ops-sales-orders` (and the admin endpoint's body). */
+export const salesOrderRequestSchema = z.object({
+  /** salesorderid of the Dataverse order. */
+  salesOrderId: z
+    .string()
+    .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID')
+    .transform((s) => s.toLowerCase()),
+  /** Follows the request through logs and the errors table. */
+  correlationId: z.string().min(1).max(128).optional(),
+});
+export type SalesOrderRequest = z.infer<typeof salesOrderRequestSchema>;
+
+export interface SalesOrderCreation {
+  /** `created`: a new BC order; `coupled`: an existing BC order was found and coupled; `unchanged`: already coupled; `skipped`: already invoiced in BC. */
+  result: 'created' | 'coupled' | 'unchanged' | 'skipped';
+  salesOrderId: string;
+  bcOrderId?: string;
+  bcOrderNumber?: string;
+  message: string;
+  /** Things BC would have asked about (an uncoupled unit fell back to the item's base unit…). */
+  warnings: string[];
+}
+
+const ORDER_COLUMNS = [
+  'salesorderid',
+  'name',
+  'ordernumber',
+  'statecode',
+  'description',
+  'requestdeliveryby',
+  'discountpercentage',
+  'paymenttermscode',
+  'freighttermscode',
+  'shippingmethodcode',
+  '_customerid_value',
+  '_transactioncurrencyid_value',
+  '_opportunityid_value',
+  '_quoteid_value',
+  'billto_line1',
+  'billto_line2',
+  'billto_postalcode',
+  'billto_city',
+  'billto_country',
+  'billto_stateorprovince',
+  'shipto_name',
+  'shipto_line1',
+  'shipto_line2',
+  'shipto_postalcode',
+  'shipto_city',
+  'shipto_country',
+  'shipto_stateorprovince',
+];
+
+const LINE_COLUMNS = [
+  'salesorderdetailid',
+  '_productid_value',
+  '_uomid_value',
+  'productdescription',
+  'description',
+  'quantity',
+  'priceperunit',
+  'manualdiscountamount',
+  'volumediscountamount',
+  'sequencenumber',
+  'lineitemnumber',
+];
+
+/** Dataverse salesorder statecode Submitted. */
+const SUBMITTED = 1;
+
+export async function createBcSalesOrder(
+  deps: SyncDeps,
+  settings: LeadToCashSettings,
+  request: SalesOrderRequest,
+): Promise<SalesOrderCreation> {
+  const salesOrderId = request.salesOrderId.toLowerCase();
+  const warnings: string[] = [];
+  const order = await deps.dataverse.get(DV.salesorders, salesOrderId, ORDER_COLUMNS);
+  if (!order) throw new SyncError('DV.NOT_FOUND', `There is no Dynamics 365 Sales order with id ${salesOrderId}.`);
+  const v = order.values;
+  const label = `Dynamics 365 Sales order ${str(v.ordernumber) || salesOrderId}`;
+
+  const existing = await deps.couplings.getByDataverseId(M.order, salesOrderId);
+  if (existing) {
+    const bcOrder = await deps.bc.get(BC.salesOrders, existing.bcId, ['id', 'number']);
+    if (bcOrder) {
+      return {
+        result: 'unchanged',
+        salesOrderId,
+        bcOrderId: bcOrder.id,
+        bcOrderNumber: str(bcOrder.values.number),
+        message: `The ${label} is already coupled to sales order ${str(bcOrder.values.number)}.`,
+        warnings,
+      };
+    }
+    // The coupled BC order is gone: posted (then an invoice carries Your Reference) or deleted; BC then lets the
+    // order be created again (2.14), which is what uncoupling here allows.
+    await deps.couplings.uncouple(M.order, existing.bcId);
+  }
+  if (num(v.statecode) !== SUBMITTED) {
+    throw new SyncError(
+      'DV.VALIDATION',
+      `The ${label} must be submitted (statecode ${SUBMITTED}) before it can be created in Business Central.`,
+      {
+        details: { statecode: v.statecode },
+      },
+    );
+  }
+
+  const externalDocumentNumber = str(v.name).slice(0, 35);
+  const yourReference = str(v.ordernumber).slice(0, 35);
+  if (yourReference) {
+    const posted = await deps.bc.listPage(BC.postedSalesInvoices, {
+      filter: eq('yourReference', yourReference),
+      select: ['id', 'number'],
+      pageSize: 1,
+    });
+    const invoice = posted.items[0];
+    if (invoice) {
+      return {
+        result: 'skipped',
+        salesOrderId,
+        message: `The ${label} was already invoiced in Business Central (posted invoice ${str(invoice.values.number)} has Your Reference ${yourReference}).`,
+        warnings,
+      };
+    }
+  }
+
+  // Crash recovery and orders made by other means: an uncoupled BC order that is this one.
+  const bcId = deterministicId(M.order, salesOrderId);
+  let found = await deps.bc.get(BC.salesOrders, bcId, ['id', 'number']);
+  if (!found && externalDocumentNumber && yourReference) {
+    const page = await deps.bc.listPage(BC.salesOrders, {
+      filter: `${eq('externalDocumentNumber', externalDocumentNumber)} and ${eq('yourReference', yourReference)}`,
+      select: ['id', 'number'],
+      pageSize: 2,
+    });
+    const candidates: VersionedRecord[] = [];
+    for (const c of page.items) if (!(await deps.couplings.getByBcId(M.order, c.id))) candidates.push(c);
+    if (candidates.length === 1) found = candidates[0];
+  }
+  if (found) {
+    await couple(deps, found, order);
+    return {
+      result: 'coupled',
+      salesOrderId,
+      bcOrderId: found.id,
+      bcOrderNumber: str(found.values.number),
+      message: `The ${label} was coupled to the existing sales order ${str(found.values.number)}.`,
+      warnings,
+    };
+  }
+
+  const customerNumber = await customerOf(deps, order, label);
+  const header: Record<string, unknown> = {
+    id: bcId,
+    customerNumber,
+    externalDocumentNumber,
+    yourReference,
+  };
+  const currencyCode = await currencyOf(deps, str(v._transactioncurrencyid_value), label);
+  if (currencyCode !== undefined) header.currencyCode = currencyCode;
+  const requested = str(v.requestdeliveryby).slice(0, 10);
+  if (requested) header.requestedDeliveryDate = requested;
+  if (typeof v.discountpercentage === 'number' && v.discountpercentage > 0) header.paymentDiscountPercent = v.discountpercentage;
+  if (str(v.description)) header.workDescription = str(v.description).slice(0, 2048);
+  addAddress(header, v, 'billto', 'billTo', false);
+  addAddress(header, v, 'shipto', 'shipTo', true);
+  await addOptions(deps, header, v);
+
+  const lines = await orderLines(deps, settings, salesOrderId, label, warnings);
+  let created: VersionedRecord;
+  try {
+    // Deep insert: the header and every line in one BC transaction, so a half-made order never exists.
+    created = await deps.bc.create(BC.salesOrders, { ...header, salesOrderLines: lines });
+  } catch (err) {
+    // A concurrent worker created it a moment ago (same SystemId): use that one.
+    const again = await deps.bc.get(BC.salesOrders, bcId, ['id', 'number']);
+    if (!again) throw err;
+    created = again;
+  }
+  try {
+    await couple(deps, created, order);
+  } catch (err) {
+    if (!(err instanceof CouplingConflictError)) throw err;
+  }
+  return {
+    result: 'created',
+    salesOrderId,
+    bcOrderId: created.id,
+    bcOrderNumber: str(created.values.number),
+    message: `Sales order ${str(created.values.number)} was created in Business Central from the ${label}.`,
+    warnings,
+  };
+}
+
+async function couple(deps: SyncDeps, bcOrder: VersionedRecord, order: VersionedRecord): Promise<void> {
+  await deps.couplings.couple({
+    mapping: M.order,
+    bcId: bcOrder.id.toLowerCase(),
+    dataverseId: order.id.toLowerCase(),
+    bcModifiedOn: bcOrder.modifiedOn,
+    dataverseModifiedOn: order.modifiedOn,
+    lastResult: 'inserted',
+    lastSyncedAt: deps.clock.now().toISOString(),
+    environment: deps.options.environment,
+  });
+}
+
+/**
+ * The customer coupled to the order's account (or to the parent account of a contact). An uncoupled account is
+ * synchronized first (CUSTOMER, Dataverse → BC: matched by the coupling criteria, or created); if that does not
+ * couple it, the error names the account.
+ */
+async function customerOf(deps: SyncDeps, order: VersionedRecord, label: string): Promise<string> {
+  let accountId = str(order.values._customerid_value).toLowerCase();
+  if (!accountId) throw new SyncError('DV.VALIDATION', `There is no potential customer defined on the ${label}.`);
+  const contact = await deps.dataverse.get(DV.contacts, accountId, ['contactid', '_parentcustomerid_value']).catch(() => undefined);
+  if (contact) {
+    accountId = str(contact.values._parentcustomerid_value).toLowerCase();
+    if (!accountId)
+      throw new SyncError('DV.VALIDATION', `The contact on the ${label} has no parent account, so there is no customer to sell to.`);
+  }
+  let coupling = await deps.couplings.getByDataverseId(M.customer, accountId);
+  if (!coupling) {
+    await syncFirst(deps, M.customer, accountId);
+    coupling = await deps.couplings.getByDataverseId(M.customer, accountId);
+  }
+  const account = coupling ? undefined : await deps.dataverse.get(DV.accounts, accountId, ['accountid', 'name']);
+  if (!coupling) {
+    throw new SyncError(
+      'DEP.PARENT_NOT_COUPLED',
+      `There is no customer coupled to account '${str(account?.values.name) || accountId}' of the ${label}. Couple or synchronize the account (CUSTOMER) first, then retry.`,
+      { details: { mapping: M.customer, dataverseId: accountId } },
+    );
+  }
+  const customer = await deps.bc.get(BC.customers, coupling.bcId, ['id', 'number']);
+  if (!customer) throw new SyncError('BC.NOT_FOUND', `The customer coupled to account ${accountId} no longer exists in Business Central.`);
+  return str(customer.values.number);
+}
+
+/** Synchronizes one Dataverse row to BC as a prerequisite; a failure is recorded by the engine and named by the caller. */
+async function syncFirst(deps: SyncDeps, mapping: string, dataverseId: string): Promise<void> {
+  await syncRecord(
+    {
+      v: 1,
+      mapping,
+      source: 'dataverse',
+      recordId: dataverseId,
+      changeType: 'unknown',
+      origin: 'manual',
+      correlationId: `lead-to-cash-${dataverseId}`,
+      observedAt: deps.clock.now().toISOString(),
+      direction: 'FromIntegrationTable',
+      deferrals: 0,
+    },
+    deps,
+  );
+}
+
+/** BC currency code of a transactioncurrency: LCY by ISO code, else the coupled BC currency, else one with that code. */
+async function currencyOf(deps: SyncDeps, currencyId: string, label: string): Promise<string | undefined> {
+  if (!currencyId) return undefined;
+  const lcy = await lcyCodeOf(deps);
+  const cur = await deps.dataverse.get(DV.transactioncurrencies, currencyId, ['transactioncurrencyid', 'isocurrencycode']);
+  const iso = str(cur?.values.isocurrencycode);
+  // BC shows LCY documents with the LCY code; sending it (not blank) keeps the customer's own currency from winning.
+  if (iso && lcy && iso.toUpperCase() === lcy.toUpperCase()) return lcy;
+  const coupling = await deps.couplings.getByDataverseId(M.currency, currencyId.toLowerCase());
+  if (coupling) {
+    const bcCurrency = await deps.bc.get(BC.currencies, coupling.bcId, ['id', 'code']);
+    if (bcCurrency) return str(bcCurrency.values.code);
+  }
+  if (iso) {
+    const page = await deps.bc.listPage(BC.currencies, { filter: eq('code', iso), select: ['id', 'code'], pageSize: 1 });
+    const c = page.items[0];
+    if (c) return str(c.values.code);
+  }
+  throw new SyncError(
+    'DEP.PARENT_NOT_COUPLED',
+    `The currency '${iso || currencyId}' of the ${label} does not exist in Business Central. Add it to Currencies (and couple CURRENCY), then retry.`,
+    { details: { mapping: M.currency, dataverseId: currencyId } },
+  );
+}
+
+const ADDRESS: Array<[string, string, number]> = [
+  ['line1', 'AddressLine1', 100],
+  ['line2', 'AddressLine2', 50],
+  ['postalcode', 'PostCode', 20],
+  ['city', 'City', 30],
+  ['country', 'Country', 10],
+  ['stateorprovince', 'State', 30],
+];
+
+/** BC copies the address only when at least one of its fields is filled; otherwise the customer's address stays. */
+function addAddress(header: Record<string, unknown>, v: Record<string, unknown>, dvPrefix: string, bcPrefix: string, withName: boolean) {
+  const parts = ADDRESS.map(
+    ([dvSuffix, bcSuffix, max]) => [`${bcPrefix}${bcSuffix}`, str(v[`${dvPrefix}_${dvSuffix}`]).slice(0, max)] as const,
+  );
+  if (!parts.some(([, value]) => value !== '')) return;
+  for (const [k, value] of parts) header[k] = value;
+  if (withName && str(v[`${dvPrefix}_name`])) header[`${bcPrefix}Name`] = str(v[`${dvPrefix}_name`]).slice(0, 100);
+}
+
+/** Payment terms, shipment method and shipping agent through their option couplings; uncoupled options keep BC's customer defaults. */
+async function addOptions(deps: SyncDeps, header: Record<string, unknown>, v: Record<string, unknown>): Promise<void> {
+  const bcIdOf = async (mapping: string, option: unknown): Promise<string | undefined> => {
+    if (typeof option !== 'number') return undefined;
+    return (await deps.couplings.getByDataverseId(mapping, String(option)))?.bcId;
+  };
+  const terms = await bcIdOf('PAYMENT TERMS', v.paymenttermscode);
+  if (terms) header.paymentTermsId = terms;
+  const method = await bcIdOf('SHIPMENT METHOD', v.freighttermscode);
+  if (method) header.shipmentMethodId = method;
+  const agent = await bcIdOf('SHIPPING AGENT', v.shippingmethodcode);
+  if (agent) {
+    const rec = await deps.bc.get(BC.shippingAgents, agent, ['id', 'code']);
+    if (rec) header.shippingAgentCode = str(rec.values.code);
+  }
+}
+
+/** The order's lines as BC Sales Lines, in Sales' sequence, with Comment lines for long descriptions. */
+async function orderLines(
+  deps: SyncDeps,
+  settings: LeadToCashSettings,
+  salesOrderId: string,
+  label: string,
+  warnings: string[],
+): Promise<Array<Record<string, unknown>>> {
+  const details = await listAll(deps.dataverse, DV.salesorderdetails, {
+    filter: `_salesorderid_value eq ${salesOrderId}`,
+    select: LINE_COLUMNS,
+  });
+  details.sort(
+    (a, b) => num(a.values.sequencenumber) - num(b.values.sequencenumber) || num(a.values.lineitemnumber) - num(b.values.lineitemnumber),
+  );
+  const out: Array<Record<string, unknown>> = [];
+  for (const d of details) {
+    const v = d.values;
+    const productId = str(v._productid_value).toLowerCase();
+    const line: Record<string, unknown> = {};
+    if (productId) {
+      const { type, number } = await productOf(deps, productId, label);
+      line.lineType = type;
+      line.lineObjectNumber = number;
+      const unit = await unitOf(deps, type, str(v._uomid_value));
+      if (unit) line.unitOfMeasureCode = unit;
+      else if (v._uomid_value)
+        warnings.push(
+          `The unit of line ${num(v.lineitemnumber) || out.length + 1} is not coupled; the ${type.toLowerCase()}'s base unit is used.`,
+        );
+    } else {
+      line.lineType = settings.WRITE_IN_PRODUCT_TYPE;
+      line.lineObjectNumber = await writeInNumber(deps, settings, label);
+    }
+    if (typeof v.quantity === 'number') line.quantity = v.quantity;
+    if (typeof v.priceperunit === 'number') line.unitPrice = v.priceperunit;
+    const discount = num(v.quantity) * num(v.volumediscountamount) + num(v.manualdiscountamount);
+    if (discount > 0) line.discountAmount = Math.round(discount * 100) / 100;
+    const text = str(v.description) || str(v.productdescription);
+    if (text) line.description = text.slice(0, BC_DESCRIPTION_LENGTH);
+    out.push(line);
+    if (text.length > BC_DESCRIPTION_LENGTH) for (const chunk of commentChunks(text)) out.push({ lineType: 'Comment', description: chunk });
+  }
+  return out;
+}
+
+/** The full text in 100-character pieces, one run per text line of the memo (BC CreateExtendedDescriptionOrderLines). */
+export function commentChunks(text: string, size = BC_DESCRIPTION_LENGTH): string[] {
+  const chunks: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trimEnd();
+    for (let i = 0; i < t.length; i += size) chunks.push(t.slice(i, i + size));
+  }
+  return chunks;
+}
+
+/** The item or resource coupled to a product (synchronized first when not coupled), or an error naming the product. */
+async function productOf(deps: SyncDeps, productId: string, label: string): Promise<{ type: 'Item' | 'Resource'; number: string }> {
+  const find = async () => {
+    const item = await deps.couplings.getByDataverseId(M.item, productId);
+    if (item) return { type: 'Item' as const, bcId: item.bcId };
+    const resource = await deps.couplings.getByDataverseId(M.resource, productId);
+    if (resource) return { type: 'Resource' as const, bcId: resource.bcId };
+    return undefined;
+  };
+  let coupled = await find();
+  const product = coupled
+    ? undefined
+    : await deps.dataverse.get(DV.products, productId, ['productid', 'name', 'productnumber', 'producttypecode', 'statecode']);
+  if (!coupled && product) {
+    if (num(product.values.statecode) !== 0) {
+      throw new SyncError('DV.VALIDATION', `Product '${str(product.values.name)}' on the ${label} is not active.`);
+    }
+    await syncFirst(deps, num(product.values.producttypecode) === 3 ? M.resource : M.item, productId);
+    coupled = await find();
+  }
+  if (!coupled) {
+    throw new SyncError(
+      'DEP.PARENT_NOT_COUPLED',
+      `Product '${str(product?.values.name) || productId}' (${str(product?.values.productnumber) || 'no number'}) on the ${label} is not coupled to an item or resource. Couple or synchronize it first, then retry.`,
+      { details: { mapping: M.item, dataverseId: productId } },
+    );
+  }
+  const record = await deps.bc.get(coupled.type === 'Item' ? BC.items : BC.resources, coupled.bcId, ['id', 'number']);
+  if (!record)
+    throw new SyncError(
+      'BC.NOT_FOUND',
+      `The ${coupled.type.toLowerCase()} coupled to product ${productId} no longer exists in Business Central.`,
+    );
+  return { type: coupled.type, number: str(record.values.number) };
+}
+
+/** Unit of measure code of a coupled uom (unit groups on: ITEM UOM / RESOURCE UOM; off: UNIT OF MEASURE). */
+async function unitOf(deps: SyncDeps, type: 'Item' | 'Resource', uomId: string): Promise<string | undefined> {
+  if (!uomId) return undefined;
+  const mapping = type === 'Item' ? 'ITEM UOM' : 'RESOURCE UOM';
+  const c = await deps.couplings.getByDataverseId(mapping, uomId.toLowerCase());
+  if (c) {
+    const rec = await deps.bc.get(type === 'Item' ? BC.itemUnitsOfMeasure : BC.resourceUnitsOfMeasure, c.bcId, ['id', 'code']);
+    if (rec) return str(rec.values.code);
+  }
+  const legacy = await deps.couplings.getByDataverseId('UNIT OF MEASURE', uomId.toLowerCase());
+  if (legacy) {
+    const rec = await deps.bc.get({ side: 'bc', kind: 'apiV2', entitySet: 'unitsOfMeasure' }, legacy.bcId, ['id', 'code']);
+    if (rec) return str(rec.values.code);
+  }
+  return undefined;
+}
+
+/** The S&R "Write-in Product No." must exist and must not be coupled to a product (rule 9). */
+async function writeInNumber(deps: SyncDeps, settings: LeadToCashSettings, label: string): Promise<string> {
+  const no = settings.WRITE_IN_PRODUCT_NO;
+  const target = settings.WRITE_IN_PRODUCT_TYPE === 'Item' ? BC.items : BC.resources;
+  const page = await deps.bc.listPage(target, { filter: eq('number', no), select: ['id', 'number'], pageSize: 1 });
+  const rec = page.items[0];
+  if (!rec) {
+    throw new SyncError(
+      'MAP.INVALID',
+      `The ${label} contains a write-in product. ${settings.WRITE_IN_PRODUCT_TYPE} '${no}' (WRITE_IN_PRODUCT_TYPE / WRITE_IN_PRODUCT_NO) does not exist in Business Central: create it for that purpose (don't couple it) or choose another one.`,
+    );
+  }
+  const coupled = await deps.couplings.getByBcId(settings.WRITE_IN_PRODUCT_TYPE === 'Item' ? M.item : M.resource, rec.id);
+  if (coupled) {
+    throw new SyncError(
+      'MAP.INVALID',
+      `The write-in ${settings.WRITE_IN_PRODUCT_TYPE.toLowerCase()} '${no}' is coupled to a product. You can't map write-ins to items or resources that are coupled with a product: uncouple it or choose another one.`,
+    );
+  }
+  return str(rec.values.number);
+}
+
+/**
+ * Runs one creation request and records a data/configuration failure in the sync errors table (SALESORDER-ORDER),
+ * as BC leaves a failed order for the next run. Transient failures are thrown for the caller to retry.
+ */
+export async function handleSalesOrderRequest(
+  deps: SyncDeps,
+  settings: LeadToCashSettings,
+  request: SalesOrderRequest,
+): Promise<SalesOrderCreation | { result: 'failed'; salesOrderId: string; code: string; message: string }> {
+  try {
+    const done = await createBcSalesOrder(deps, settings, request);
+    if (done.result === 'created' || done.result === 'coupled') {
+      await deps.counters.increment(M.order, done.result === 'created' ? 'inserted' : 'coupled');
+      await deps.history.append({
+        mapping: M.order,
+        bcId: done.bcOrderId,
+        dataverseId: done.salesOrderId,
+        at: deps.clock.now().toISOString(),
+        direction: 'FromIntegrationTable',
+        result: done.result === 'created' ? 'inserted' : 'coupled',
+        changes: {},
+        correlationId: request.correlationId,
+      });
+      await deps.errors.resolve(M.order, { dataverseId: done.salesOrderId });
+    }
+    return done;
+  } catch (err) {
+    const error = toSyncError(err);
+    if (error.transient) throw error;
+    await deps.errors.record({
+      mapping: M.order,
+      dataverseId: request.salesOrderId,
+      direction: 'FromIntegrationTable',
+      code: error.code,
+      category: error.category,
+      message: error.message,
+      correlationId: request.correlationId,
+      values: error.details,
+    });
+    await deps.counters.increment(M.order, 'failed');
+    return { result: 'failed', salesOrderId: request.salesOrderId, code: error.code, message: error.message };
+  }
+}
+
+/**
+ * The "Auto Create Sales Orders" job (BC codeunit 5349): submitted Sales orders not coupled yet. Each one is then
+ * created on its own (one message each), so one bad order never holds up the others.
+ */
+export async function* submittedUncoupledOrders(deps: SyncDeps): AsyncIterable<string[]> {
+  for await (const page of deps.dataverse.list(DV.salesorders, { filter: `statecode eq ${SUBMITTED}`, select: ['salesorderid'] })) {
+    const ids: string[] = [];
+    for (const o of page) if (!(await deps.couplings.getByDataverseId(M.order, o.id.toLowerCase()))) ids.push(o.id.toLowerCase());
+    if (ids.length > 0) yield ids;
+  }
+}
