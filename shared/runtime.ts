@@ -103,6 +103,19 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   } catch {
     lcyCode = undefined;
   }
+  // Team ownership: new rows go to the company's owning team, which BC's connection setup names "BCI - <company>".
+  let owningTeamId: string | undefined;
+  if (s.OWNERSHIP_MODEL === 'Team') {
+    try {
+      const teams = await dataverseGateway.listPage(
+        { side: 'dataverse', entitySet: 'teams', logicalName: 'team', primaryKey: 'teamid' },
+        { filter: "startswith(name,'BCI - ')", select: ['teamid', 'name'], pageSize: 1 },
+      );
+      owningTeamId = teams.items[0]?.id;
+    } catch {
+      owningTeamId = undefined;
+    }
+  }
   const syncDeps: SyncDeps = {
     mappings,
     bc: bcGateway,
@@ -120,6 +133,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
       skipAfterFailures: s.SKIP_AFTER_FAILURES,
       ownershipModel: s.OWNERSHIP_MODEL,
       lcyCode,
+      owningTeamId,
     },
     hooks: o.hooks,
   };

@@ -119,6 +119,79 @@ describe('sync engine through the local host', () => {
   });
 });
 
+describe('special rule: contacts follow their company', () => {
+  let stack: Stack;
+  let rt: Runtime;
+  const bcHeaders = { Authorization: 'Bearer test' };
+  const bcGet = async (url: string) =>
+    ((await (await fetch(url, { headers: bcHeaders })).json()) as { value: Array<Record<string, unknown>> }).value;
+
+  beforeAll(async () => {
+    stack = await startStack({ functions: [] });
+    rt = await getRuntime();
+    const customer = await rt.stores.mappings.get('CUSTOMER');
+    if (!customer) throw new Error('CUSTOMER mapping missing');
+    await rt.stores.mappings.put({
+      ...customer,
+      couplingRules: {
+        ...customer.couplingRules,
+        matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('links a BC person contact to the account of its company, coupling the customer first', async () => {
+    const [relecloud] = await bcGet(`${stack.bc.apiBase()}/customers?$filter=${encodeURIComponent("displayName eq 'Relecloud'")}`);
+    const [company] = await bcGet(
+      `${stack.bc.customApiBase()}/contactBusinessRelations?$filter=${encodeURIComponent(`linkNumber eq '${relecloud?.number}'`)}`,
+    );
+    const [person] = await bcGet(
+      `${stack.bc.customApiBase()}/contacts?$filter=${encodeURIComponent(`companyNumber eq '${company?.contactNumber}' and type eq 'Person'`)}`,
+    );
+    expect(person?.type).toBe('Person');
+    const base = {
+      v: 1 as const,
+      changeType: 'updated' as const,
+      correlationId: 'contact-rule',
+      observedAt: new Date().toISOString(),
+      deferrals: 0,
+    };
+    const outcome = await syncRecord(
+      { ...base, mapping: 'CONTACT', source: 'bc', recordId: String(person?.id), origin: 'manual' },
+      rt.syncDeps,
+    );
+    expect(outcome.result, outcome.message).toBe('inserted');
+    const customerCoupling = await rt.stores.couplings.getByBcId('CUSTOMER', String(relecloud?.id));
+    expect(customerCoupling).toBeDefined();
+    const res = await fetch(`${stack.dataverse.apiBase}/contacts(${outcome.dataverseId})?$select=_parentcustomerid_value,lastname`, {
+      headers: { Authorization: `Bearer ${stack.dataverse.adminUserToken}` },
+    });
+    const row = (await res.json()) as { _parentcustomerid_value: string; lastname: string };
+    expect(row._parentcustomerid_value).toBe(customerCoupling?.dataverseId);
+    expect(row.lastname).toBe(person?.surname);
+  });
+
+  it('skips a company contact, which BC never synchronizes', async () => {
+    const [company] = await bcGet(`${stack.bc.customApiBase()}/contacts?$filter=${encodeURIComponent("type eq 'Company'")}&$top=1`);
+    const base = {
+      v: 1 as const,
+      changeType: 'updated' as const,
+      correlationId: 'contact-rule-2',
+      observedAt: new Date().toISOString(),
+      deferrals: 0,
+    };
+    const outcome = await syncRecord(
+      { ...base, mapping: 'CONTACT', source: 'bc', recordId: String(company?.id), origin: 'manual' },
+      rt.syncDeps,
+    );
+    expect(outcome.result).toBe('skipped');
+    expect(outcome.message).toMatch(/filter/);
+  });
+});
+
 function countPatches(counters: unknown): number {
   const text = JSON.stringify(counters);
   const m = /"PATCH":(\d+)/.exec(text);

@@ -1,0 +1,126 @@
+import { SyncError } from '../../errors';
+import type { SyncDirection, TableMapping } from '../mappings/schema';
+import type { RecordGateway, Side, VersionedRecord } from '../ports';
+import type { MissingReference } from './field-values';
+
+/**
+ * Special rules BC applies in code around particular mappings (bc-integration-reference section 5), kept out of
+ * the generic engine. A rule can read extra columns, derive values that are not plain field mappings, exclude
+ * records and adjust a write.
+ */
+
+/** A value derived by a rule, translated and compared like a mapped field. */
+export interface DerivedField {
+  label: string;
+  writeKey: string;
+  /** Key of the comparable value on the destination record. */
+  destKey: string;
+  payload: unknown;
+  comparable: unknown;
+  direction: 'Bidirectional' | 'ToIntegrationTable' | 'FromIntegrationTable';
+}
+
+/** Lookups a rule needs: the same couplings the engine resolves field lookups with. */
+export interface RuleResolver {
+  toDataverse(mapping: string, bcValue: string, bcKey: 'code' | 'id'): Promise<string | undefined>;
+  toBc(mapping: string, dataverseId: string, bcKey: 'code' | 'id'): Promise<string | undefined>;
+}
+
+export interface RuleContext {
+  mapping: TableMapping;
+  pass: SyncDirection;
+  source: VersionedRecord;
+  bc: RecordGateway;
+  resolver: RuleResolver;
+}
+
+export interface SyncRule {
+  /** Columns the rule reads besides the mapped fields, per side. */
+  extraColumns?(mapping: TableMapping, side: Side): string[];
+  /** Values beyond the field mappings; a reference that is not coupled yet is reported like a field lookup. */
+  derive?(ctx: RuleContext): Promise<{ fields: DerivedField[]; missing: MissingReference[]; exclude?: string }>;
+}
+
+const BC_CONTACT_COMPANY = 'companyNumber';
+
+/**
+ * CONTACT: a contact syncs only with its company linked (BC rule 8). BC keeps the link as the contact's company
+ * (a company contact) whose business relation points at a customer or vendor; Dataverse keeps it as the
+ * contact's parent account. The parent is translated through the CUSTOMER/VENDOR couplings, so an uncoupled
+ * parent is synced first or waited for, like any lookup.
+ */
+export const contactParentRule: SyncRule = {
+  extraColumns: (mapping, side) => (mapping.name !== 'CONTACT' ? [] : side === 'bc' ? [BC_CONTACT_COMPANY] : ['_parentcustomerid_value']),
+  async derive(ctx) {
+    if (ctx.mapping.name !== 'CONTACT') return { fields: [], missing: [] };
+    const relations = { side: 'bc' as const, kind: 'customApi' as const, entitySet: 'contactBusinessRelations' };
+    if (ctx.pass === 'ToIntegrationTable') {
+      const company = ctx.source.values[BC_CONTACT_COMPANY];
+      if (typeof company !== 'string' || company === '')
+        return { fields: [], missing: [], exclude: 'a contact without a company is not synchronized' };
+      const page = await ctx.bc.listPage(relations, { filter: `contactNumber eq '${company.replaceAll("'", "''")}'`, pageSize: 20 });
+      const link = page.items.find((r) => r.values.linkToTable === 'Customer') ?? page.items.find((r) => r.values.linkToTable === 'Vendor');
+      if (!link) return { fields: [], missing: [], exclude: `company ${company} has no business relation to a customer or vendor` };
+      const parentMapping = link.values.linkToTable === 'Customer' ? 'CUSTOMER' : 'VENDOR';
+      const number = String(link.values.linkNumber ?? '');
+      const accountId = await ctx.resolver.toDataverse(parentMapping, number, 'code');
+      if (!accountId) {
+        return {
+          fields: [],
+          missing: [{ field: `${BC_CONTACT_COMPANY} -> parentcustomerid`, mapping: parentMapping, sourceValue: number, bcKey: 'code' }],
+        };
+      }
+      return {
+        fields: [
+          {
+            label: `${BC_CONTACT_COMPANY} -> parentcustomerid`,
+            writeKey: 'parentcustomerid_account@odata.bind',
+            destKey: '_parentcustomerid_value',
+            payload: `/accounts(${accountId})`,
+            comparable: accountId,
+            direction: 'Bidirectional',
+          },
+        ],
+        missing: [],
+      };
+    }
+    const parent = ctx.source.values._parentcustomerid_value;
+    if (typeof parent !== 'string' || parent === '')
+      return { fields: [], missing: [], exclude: 'a contact without a parent account is not synchronized' };
+    for (const parentMapping of ['CUSTOMER', 'VENDOR']) {
+      const number = await ctx.resolver.toBc(parentMapping, parent, 'code');
+      if (!number) continue;
+      const linkTo = parentMapping === 'CUSTOMER' ? 'Customer' : 'Vendor';
+      const page = await ctx.bc.listPage(relations, {
+        filter: `linkToTable eq '${linkTo}' and linkNumber eq '${number.replaceAll("'", "''")}'`,
+        pageSize: 1,
+      });
+      const companyContact = page.items[0]?.values.contactNumber;
+      if (typeof companyContact !== 'string') {
+        throw new SyncError(
+          'MAP.TRANSFORM_FAILED',
+          `${linkTo} ${number} has no company contact in Business Central to link the contact to.`,
+        );
+      }
+      return {
+        fields: [
+          {
+            label: `${BC_CONTACT_COMPANY} -> parentcustomerid`,
+            writeKey: BC_CONTACT_COMPANY,
+            destKey: BC_CONTACT_COMPANY,
+            payload: companyContact,
+            comparable: companyContact,
+            direction: 'Bidirectional',
+          },
+        ],
+        missing: [],
+      };
+    }
+    return {
+      fields: [],
+      missing: [{ field: `${BC_CONTACT_COMPANY} -> parentcustomerid`, mapping: 'CUSTOMER', sourceValue: parent, bcKey: 'code' }],
+    };
+  },
+};
+
+export const CORE_RULES: SyncRule[] = [contactParentRule];
