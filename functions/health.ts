@@ -2,6 +2,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { createTokenSource } from '../shared/adapters/credentials';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from '../shared/adapters/servicebus/client';
 import { createTableServiceClient } from '../shared/adapters/tables/client';
+import { subscriptionHealth } from '../shared/capture/health';
+import type { SubscriptionHealth } from '../shared/capture/subscriptions';
 import { type Settings, settings } from '../shared/config';
 import { OPERATIONAL_QUEUES } from '../shared/queues';
 
@@ -31,6 +33,8 @@ export interface HealthReport {
     businessCentral: ComponentHealth;
     dataverse: ComponentHealth;
   };
+  /** BC webhook subscriptions as the subscription manager last recorded them; absent while the stores are down. */
+  subscriptions?: SubscriptionHealth;
 }
 
 /** How long one probe may take before it counts as down. */
@@ -109,11 +113,14 @@ export async function checkHealth(s: Settings): Promise<HealthReport> {
     probe((signal) => checkDataverse(s, signal)),
   ]);
   const coreDown = tables.status === 'down' || serviceBus.status === 'down';
-  const anyDown = coreDown || businessCentral.status === 'down' || dataverse.status === 'down';
+  // A resource without a live subscription is polled instead: changes are slower, not lost, so "degraded".
+  const subscriptions = coreDown ? undefined : await subscriptionHealth().catch(() => undefined);
+  const anyDown = coreDown || businessCentral.status === 'down' || dataverse.status === 'down' || subscriptions?.status === 'degraded';
   return {
     status: coreDown ? 'unavailable' : anyDown ? 'degraded' : 'ok',
     checkedAt: new Date().toISOString(),
     components: { tables, serviceBus, businessCentral, dataverse },
+    ...(subscriptions ? { subscriptions } : {}),
   };
 }
 
