@@ -1,0 +1,609 @@
+import { ServiceBusClient } from '@azure/service-bus';
+import type { SyncErrorRecord } from '../../shared/domain/ports';
+import { fullSyncDeps } from '../../shared/operations/context';
+import { reconcile } from '../../shared/operations/reconcile';
+import { allQueueNames } from '../../shared/queues';
+import { getRuntime, type Runtime } from '../../shared/runtime';
+import { PROOF_SECRETS, type ProofStack, prng, startProofStack, until } from './harness';
+
+/**
+ * Convergence under faults, shared by `test/proof/convergence.test.ts` (bounded) and `bench/convergence.ts`
+ * (larger): random concurrent creates, edits and deletes of customers in BC and accounts in Dataverse through the
+ * real path (simulator webhooks → our webhook functions → Service Bus → sync functions on two host instances →
+ * the other simulator), while both simulators inject 429s, 5xx, timeouts, dropped and duplicated webhooks and
+ * one instance is restarted mid-flight. Then the faults stop, the queues drain, one reconciliation pass runs, and
+ * the final state of both sides is checked against the mapping and its conflict policies.
+ */
+
+export interface ConvergenceOptions {
+  /** PRNG seed of the operations (printed; the simulators' fault dice are not seeded). */
+  seed: number;
+  /** User operations in total. */
+  operations: number;
+  /** Operations in flight at once. Default 4. */
+  concurrency?: number;
+  /** Sync function instances. Default 2. */
+  instances?: number;
+  /** Restart instance 0 when this share of the operations is done. Default 0.5. */
+  restartAt?: number;
+  /** Fault rates; default {@link DEFAULT_FAULTS}. */
+  faults?: Partial<FaultRates>;
+  /** Called with progress lines (the bench prints them). */
+  log?: (line: string) => void;
+  /** Longest wait for the queues to drain, each time. Default 60 s. */
+  drainTimeoutMs?: number;
+}
+
+export interface FaultRates {
+  /** Share of API requests answered 503. */
+  errorRate: number;
+  /** Share of API requests held and then dropped (BC answers 504, Dataverse closes the socket). */
+  timeoutRate: number;
+  timeoutMs: number;
+  /** Share of webhook notifications never sent / sent twice. */
+  dropWebhookRate: number;
+  duplicateWebhookRate: number;
+  /** API requests per second the integration may make on each side before 429s (tiny on purpose). */
+  requestsPerSecond: number;
+}
+
+export const DEFAULT_FAULTS: FaultRates = {
+  errorRate: 0.04,
+  timeoutRate: 0.01,
+  timeoutMs: 800,
+  dropWebhookRate: 0.15,
+  duplicateWebhookRate: 0.15,
+  requestsPerSecond: 12,
+};
+
+/** The mapped fields the operations edit (CUSTOMER ↔ account). */
+export const FIELDS = [
+  { bc: 'displayName', dv: 'name' },
+  { bc: 'phoneNumber', dv: 'telephone1' },
+  { bc: 'addressLine1', dv: 'address1_line1' },
+  { bc: 'city', dv: 'address1_city' },
+  { bc: 'email', dv: 'emailaddress1' },
+] as const;
+
+export interface ConvergenceReport {
+  seed: number;
+  operations: number;
+  /** User changes that reached a simulator (made), by kind. */
+  made: number;
+  madeByKind: Record<string, number>;
+  /** Changes on records whose pair agrees at the end (or are deleted on both sides). */
+  applied: number;
+  /** Changes on records that disagree but have an open sync error or a dead letter naming them. */
+  failedVisible: number;
+  /** Changes on records that disagree with nothing visible. Must be 0. */
+  lost: number;
+  /** Records (logical customers) at the end, and how many disagree. */
+  records: number;
+  problems: string[];
+  /** Two rows on one side for one logical record, or a coupling that is not one-to-one. Must be empty. */
+  duplicates: string[];
+  /** Sync invocations that failed because of a concurrent write (412 / coupling race) — the engine retries those itself. */
+  concurrencyFailures: number;
+  /** Error rows ever recorded (open or resolved) with a concurrency code. */
+  concurrencyErrorRows: number;
+  /** Our own writes that came back as change events and were dropped as echoes (sync outcome or capture). */
+  echoesDropped: number;
+  /** Writes the integration made to BC / Dataverse during the whole run (simulator counters). */
+  integrationWrites: { bc: number; dataverse: number };
+  /** Writes of the second reconciliation pass: a converged system writes nothing. */
+  writesAfterQuiet: { bc: number; dataverse: number };
+  faultsSeen: { bc429: number; dv429: number; deadLettered: number; openErrors: number };
+  restarts: number;
+  seconds: number;
+  reconcile: string;
+}
+
+interface LogicalRecord {
+  key: string;
+  createdOn: 'bc' | 'dataverse';
+  bcId?: string;
+  dvId?: string;
+  ops: number;
+  deleted: boolean;
+}
+
+const bcHeaders = { Authorization: 'Bearer proof-user', 'Content-Type': 'application/json' };
+const dvHeaders = (token: string) => ({
+  Authorization: `Bearer ${token}`,
+  'Content-Type': 'application/json',
+  Accept: 'application/json',
+  'OData-Version': '4.0',
+  Prefer: 'return=representation',
+});
+
+const norm = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+
+export async function runConvergence(options: ConvergenceOptions): Promise<ConvergenceReport> {
+  const started = Date.now();
+  const log = options.log ?? (() => undefined);
+  const faults = { ...DEFAULT_FAULTS, ...options.faults };
+  const rand = prng(options.seed);
+  const stack = await startProofStack({
+    functions: ['sync', 'bc-webhook', 'dataverse-webhook', 'bc-subscriptions', 'bc-collection'],
+    instances: options.instances ?? 2,
+    bc: { seed: 'demo' },
+    dataverse: { seed: 'demo' },
+  });
+  try {
+    return await scenario(stack, options, faults, rand, log, started);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function scenario(
+  stack: ProofStack,
+  options: ConvergenceOptions,
+  faults: FaultRates,
+  rand: () => number,
+  log: (line: string) => void,
+  started: number,
+): Promise<ConvergenceReport> {
+  const { bc, dataverse: dv } = stack;
+  const rt = await getRuntime();
+  const prefix = `Cv${options.seed}-`;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
+
+  // Creates on either side couple by name or create the other side; BC wins update conflicts; deletes propagate.
+  const customer = await rt.stores.mappings.get('CUSTOMER');
+  if (!customer) throw new Error('CUSTOMER mapping missing');
+  await rt.stores.mappings.put({
+    ...customer,
+    synchOnlyCoupledRecords: false,
+    updateConflictResolution: 'SendUpdateToIntegration',
+    deletionConflictResolution: 'PropagateDelete',
+    couplingRules: {
+      ...customer.couplingRules,
+      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
+    },
+  });
+
+  // Change capture set up as in production: BC subscriptions (the timer ran on start-up), Dataverse steps.
+  await until(
+    'the BC customers subscription',
+    async () => {
+      const res = await fetch(`${bc.apiRoot()}/subscriptions`, { headers: bcHeaders });
+      const body = (await res.json()) as { value?: Array<{ resource: string }> };
+      return body.value?.some((s) => s.resource.toLowerCase().includes('/customers')) || undefined;
+    },
+    20_000,
+  );
+  const reg = await fetch(stack.hosts[0]?.apiUrl('admin/dataverse-webhooks') ?? '', {
+    method: 'POST',
+    headers: { 'x-functions-key': PROOF_SECRETS.masterKey },
+  });
+  if (reg.status !== 200) throw new Error(`Dataverse webhook registration answered ${reg.status}: ${await reg.text()}`);
+  const reconcileDeps = { sync: rt.syncDeps, state: fullSyncDeps(rt).state };
+  await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] }); // first run records the watermarks
+  await fetch(`${bc.url}/_sim/counters`, { method: 'DELETE' });
+  await fetch(`${dv.url}/_sim/counters`, { method: 'DELETE' });
+
+  // Faults on.
+  await postJson(`${bc.url}/_sim/faults`, {
+    errorRate: faults.errorRate,
+    errorStatus: 503,
+    timeoutRate: faults.timeoutRate,
+    timeoutMs: faults.timeoutMs,
+    dropWebhookRate: faults.dropWebhookRate,
+    duplicateWebhookRate: faults.duplicateWebhookRate,
+  });
+  await postJson(`${bc.url}/_sim/limits`, { enforce: true, requestsPerWindow: faults.requestsPerSecond, windowMs: 1000 });
+  await postJson(`${dv.url}/_sim/faults`, {
+    errorRate: faults.errorRate,
+    errorStatus: 503,
+    timeoutRate: faults.timeoutRate,
+    timeoutMs: faults.timeoutMs,
+    webhookDropRate: faults.dropWebhookRate,
+    webhookDuplicateRate: faults.duplicateWebhookRate,
+  });
+  await postJson(`${dv.url}/_sim/limits`, { enabled: true, requests: faults.requestsPerSecond, windowMs: 1000 });
+
+  // The users.
+  const records: LogicalRecord[] = [];
+  const madeByKind: Record<string, number> = {};
+  let made = 0;
+  let serial = 0;
+  let restarts = 0;
+  const restartAfter = Math.floor(options.operations * (options.restartAt ?? 0.5));
+  const dvUser = dv.adminUserToken;
+  const value = (field: string) => {
+    const n = Math.floor(rand() * 1e6);
+    return field === 'email' || field === 'emailaddress1' ? `u${n}@example.com` : `${field.slice(0, 4)}-${n}`;
+  };
+  const ops = Array.from({ length: options.operations }, (_, i) => {
+    const r = rand();
+    const kind = r < 0.3 ? 'create' : r < 0.85 ? 'edit' : 'delete';
+    return { i, kind, side: rand() < 0.5 ? ('bc' as const) : ('dataverse' as const), pick: rand(), fields: rand(), v: rand() };
+  });
+
+  const partnerOf = async (rec: LogicalRecord) => {
+    // What the users on the other side see: the partner appears once the sync has created or coupled it.
+    if (rec.bcId && !rec.dvId) rec.dvId = (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId))?.dataverseId;
+    if (rec.dvId && !rec.bcId) rec.bcId = (await rt.stores.couplings.getByDataverseId('CUSTOMER', rec.dvId))?.bcId;
+  };
+
+  const runOp = async (op: (typeof ops)[number]) => {
+    const alive = records.filter((r) => !r.deleted);
+    if (op.kind === 'create' || alive.length === 0) {
+      const key = `${prefix}${String(++serial).padStart(4, '0')}`;
+      const rec: LogicalRecord = { key, createdOn: op.side, ops: 1, deleted: false };
+      if (op.side === 'bc') {
+        const body = {
+          displayName: key,
+          phoneNumber: value('phone'),
+          addressLine1: value('addr'),
+          city: value('city'),
+          email: value('email'),
+        };
+        const res = await postJson(`${bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
+        rec.bcId = String(((await res.json()) as { id: string }).id).toLowerCase();
+      } else {
+        const body = {
+          name: key,
+          telephone1: value('phone'),
+          address1_line1: value('addr'),
+          address1_city: value('city'),
+          emailaddress1: value('email'),
+          customertypecode: 3,
+        };
+        const res = await dvCall('POST', `${dv.apiBase}/accounts`, dvUser, body);
+        rec.dvId = String(((await res.json()) as { accountid: string }).accountid).toLowerCase();
+      }
+      // Visible to the other workers only once it exists.
+      records.push(rec);
+      count(`create-${op.side}`);
+      return;
+    }
+    const rec = alive[Math.floor(op.pick * alive.length)] as LogicalRecord;
+    await partnerOf(rec);
+    const side = op.side === 'bc' ? (rec.bcId ? 'bc' : 'dataverse') : rec.dvId ? 'dataverse' : 'bc';
+    rec.ops++;
+    if (op.kind === 'delete') {
+      rec.deleted = true;
+      if (side === 'bc') await postJson(`${bc.url}/_sim/as-user`, { method: 'DELETE', entitySet: 'customers', id: rec.bcId }, [204, 404]);
+      else await dvCall('DELETE', `${dv.apiBase}/accounts(${rec.dvId})`, dvUser, undefined, [204, 404]);
+      count(`delete-${side}`);
+      return;
+    }
+    // Edit one or two mapped fields; a renamed record keeps a unique name.
+    const chosen = FIELDS.filter(
+      (_, j) =>
+        j === Math.floor(op.fields * FIELDS.length) || (op.v < 0.3 && j === (Math.floor(op.fields * FIELDS.length) + 1) % FIELDS.length),
+    );
+    const body: Record<string, string> = {};
+    for (const f of chosen) {
+      const name = side === 'bc' ? f.bc : f.dv;
+      body[name] = f.bc === 'displayName' ? `${rec.key}~${Math.floor(op.v * 1e6)}` : value(name);
+    }
+    if (side === 'bc') {
+      const res = await postJson(`${bc.url}/_sim/as-user`, { method: 'PATCH', entitySet: 'customers', id: rec.bcId, body }, [200, 404]);
+      if (res.status === 404) rec.deleted = true; // deleted by the sync meanwhile (a delete on the other side)
+    } else {
+      const res = await dvCall('PATCH', `${dv.apiBase}/accounts(${rec.dvId})`, dvUser, body, [200, 204, 404]);
+      if (res.status === 404) rec.deleted = true;
+    }
+    count(`edit-${side}`);
+  };
+  const count = (k: string) => {
+    made++;
+    madeByKind[k] = (madeByKind[k] ?? 0) + 1;
+  };
+
+  let next = 0;
+  let restartDone: Promise<void> | undefined;
+  const worker = async () => {
+    while (next < ops.length) {
+      const op = ops[next++] as (typeof ops)[number];
+      if (op.i === restartAfter && !restartDone) {
+        log(`restarting host instance 0 after ${op.i} operations`);
+        restartDone = stack.restartHost(0).then(() => {
+          restarts++;
+        });
+      }
+      await runOp(op);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
+  await restartDone;
+  log(`${made} changes made; faults off, draining`);
+
+  // Faults off; let everything in flight finish.
+  await fetch(`${bc.url}/_sim/faults`, {
+    method: 'POST',
+    headers: bcHeaders,
+    body: JSON.stringify({ errorRate: 0, timeoutRate: 0, dropWebhookRate: 0, duplicateWebhookRate: 0 }),
+  });
+  await postJson(`${bc.url}/_sim/limits`, { enforce: false });
+  await fetch(`${dv.url}/_sim/faults`, { method: 'DELETE' });
+  await postJson(`${dv.url}/_sim/limits`, { enabled: false });
+  await drain(stack, drainTimeoutMs);
+
+  const reconciled = await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] });
+  const reconcileText = reconciled
+    .map((r) => `${r.mapping}: ${r.bcPublished} BC + ${r.dataversePublished} Dataverse events${r.error ? ` (${r.error})` : ''}`)
+    .join('; ');
+  log(`reconciliation: ${reconcileText}`);
+  await drain(stack, drainTimeoutMs);
+
+  const countersBefore = await writeCounters(stack);
+  // A converged system is quiet: a second pass over everything changed writes nothing.
+  await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] });
+  await drain(stack, drainTimeoutMs);
+  const countersAfter = await writeCounters(stack);
+
+  const report = await verify(stack, rt, records, prefix);
+  const hostInvocations = stack.hosts.flatMap((h) => h.invocations());
+  const concurrencyFailures = hostInvocations.filter(
+    (i) => !i.succeeded && /CONCURRENCY|412|coupling .*(changed|conflict)|CouplingConflict/i.test(i.error ?? ''),
+  ).length;
+  const echoesDropped = stack.logs.filter((l) => /our own write|echo/i.test(l.message)).length + (await dvEchoDeliveries(stack));
+  const bc429 = stack.integrationStatuses.bc.get(429) ?? 0;
+  const dv429 = stack.integrationStatuses.dataverse.get(429) ?? 0;
+  return {
+    seed: options.seed,
+    operations: options.operations,
+    made,
+    madeByKind,
+    ...report,
+    concurrencyFailures,
+    echoesDropped,
+    integrationWrites: countersBefore,
+    writesAfterQuiet: { bc: countersAfter.bc - countersBefore.bc, dataverse: countersAfter.dataverse - countersBefore.dataverse },
+    faultsSeen: { bc429, dv429, deadLettered: report.deadLettered, openErrors: report.openErrors },
+    restarts,
+    seconds: Math.round((Date.now() - started) / 1000),
+    reconcile: reconcileText,
+  };
+}
+
+async function postJson(url: string, body: unknown, ok: number[] = [200, 201]): Promise<Response> {
+  const res = await fetch(url, { method: 'POST', headers: bcHeaders, body: JSON.stringify(body) });
+  if (!ok.includes(res.status)) throw new Error(`POST ${url} answered ${res.status}: ${await res.text()}`);
+  return res;
+}
+
+/**
+ * A Dataverse user's request, retried through the injected faults as a browser would: faults are injected before
+ * the request is processed, so a failed attempt changed nothing.
+ */
+async function dvCall(method: string, url: string, token: string, body: unknown, ok: number[] = [200, 201, 204]): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    let res: Response | undefined;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { ...dvHeaders(token), ...(method === 'PATCH' || method === 'DELETE' ? { 'If-Match': '*' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(5_000),
+      });
+    } catch {
+      res = undefined; // injected timeout: the socket was closed
+    }
+    if (res && ok.includes(res.status)) return res;
+    if (res && res.status < 429 && res.status !== 408) throw new Error(`${method} ${url} answered ${res.status}: ${await res.text()}`);
+    if (attempt > 30) throw new Error(`${method} ${url} kept failing (${res?.status ?? 'no answer'})`);
+    const retryAfter = Number(res?.headers.get('retry-after') ?? 0);
+    await new Promise((r) => setTimeout(r, Math.min(2_000, Math.max(50, retryAfter * 1000))));
+  }
+}
+
+/** Waits until nothing is pending anywhere: simulator webhooks, queues (active, scheduled, locked), invocations. */
+async function drain(stack: ProofStack, timeoutMs: number): Promise<void> {
+  let quietSince: number | undefined;
+  await until(
+    'the system to become quiet',
+    async () => {
+      await fetch(`${stack.bc.url}/_sim/webhooks/flush`, { method: 'POST' });
+      const bcPending = ((await (await fetch(`${stack.bc.url}/_sim/webhooks/pending`)).json()) as { pending: number }).pending;
+      const dvLog = (await (await fetch(`${stack.dataverse.url}/_sim/webhooks`)).json()) as { deliveries: Array<{ state: string }> };
+      const dvPending = dvLog.deliveries.filter((d) => d.state === 'pending').length;
+      let queued = 0;
+      for (const q of allQueueNames()) {
+        const s = stack.serviceBus.stats(q);
+        queued += s.active + s.scheduled + s.locked + s.deferred;
+      }
+      if (bcPending + dvPending + queued > 0) {
+        quietSince = undefined;
+        return undefined;
+      }
+      quietSince ??= Date.now();
+      // Quiet for a second: a webhook answered a moment ago may still be publishing.
+      return Date.now() - quietSince > 1_000 || undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Writes the integration made: every BC API write (BC users edit through `/_sim/as-user`), Dataverse writes by the integration user. */
+async function writeCounters(stack: ProofStack): Promise<{ bc: number; dataverse: number }> {
+  const isWrite = (m: string) => m === 'POST' || m === 'PATCH' || m === 'DELETE';
+  const bc = (await (await fetch(`${stack.bc.url}/_sim/counters`)).json()) as { byMethod: Record<string, number> };
+  const dv = (await (await fetch(`${stack.dataverse.url}/_sim/counters`)).json()) as {
+    rows: Array<{ userId: string; method: string; entitySet: string; count: number }>;
+  };
+  const integration = stack.dataverse.integrationUserId.toLowerCase();
+  return {
+    bc: Object.entries(bc.byMethod).reduce((n, [m, c]) => n + (isWrite(m) ? c : 0), 0),
+    dataverse: dv.rows
+      .filter((r) => r.userId.toLowerCase() === integration && isWrite(r.method) && r.entitySet !== '$batch')
+      .reduce((n, r) => n + r.count, 0),
+  };
+}
+
+async function dvEchoDeliveries(stack: ProofStack): Promise<number> {
+  const log = (await (await fetch(`${stack.dataverse.url}/_sim/webhooks`)).json()) as {
+    deliveries: Array<{ initiatingUserId?: string; responseBody?: string }>;
+  };
+  return log.deliveries.filter((d) => d.initiatingUserId?.toLowerCase() === stack.dataverse.integrationUserId.toLowerCase()).length;
+}
+
+async function verify(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  prefix: string,
+): Promise<{
+  applied: number;
+  failedVisible: number;
+  lost: number;
+  records: number;
+  problems: string[];
+  duplicates: string[];
+  concurrencyErrorRows: number;
+  deadLettered: number;
+  openErrors: number;
+}> {
+  const { bc, dataverse: dv } = stack;
+  const bcRows = (
+    ((await (await fetch(`${bc.apiBase()}/customers`, { headers: bcHeaders })).json()) as { value: Array<Record<string, unknown>> })
+      .value ?? []
+  ).filter((r) => String(r.displayName ?? '').startsWith(prefix));
+  const select = ['accountid', ...FIELDS.map((f) => f.dv)].join(',');
+  const dvRows = (
+    (
+      (await (await fetch(`${dv.apiBase}/accounts?$select=${select}`, { headers: dvHeaders(dv.adminUserToken) })).json()) as {
+        value: Array<Record<string, unknown>>;
+      }
+    ).value ?? []
+  ).filter((r) => String(r.name ?? '').startsWith(prefix));
+  const bcById = new Map(bcRows.map((r) => [String(r.id).toLowerCase(), r]));
+  const dvById = new Map(dvRows.map((r) => [String(r.accountid).toLowerCase(), r]));
+
+  const couplings: Array<{ bcId: string; dataverseId: string }> = [];
+  let continuation: string | undefined;
+  do {
+    const page = await rt.stores.couplings.list('CUSTOMER', { pageSize: 1000, continuation });
+    couplings.push(...page.items);
+    continuation = page.continuation;
+  } while (continuation);
+
+  const duplicates: string[] = [];
+  const byBc = new Map<string, string>();
+  const byDv = new Map<string, string>();
+  for (const c of couplings) {
+    if (byBc.has(c.bcId)) duplicates.push(`BC customer ${c.bcId} coupled twice`);
+    if (byDv.has(c.dataverseId)) duplicates.push(`account ${c.dataverseId} coupled twice`);
+    byBc.set(c.bcId, c.dataverseId);
+    byDv.set(c.dataverseId, c.bcId);
+  }
+  // Each logical record's key starts its name; a second row carrying the same key on one side is a duplicate.
+  const keyOf = (name: unknown) => String(name ?? '').split('~')[0] ?? '';
+  for (const [side, rows, nameField] of [
+    ['BC', bcRows, 'displayName'],
+    ['Dataverse', dvRows, 'name'],
+  ] as const) {
+    const seen = new Map<string, number>();
+    for (const r of rows) seen.set(keyOf(r[nameField]), (seen.get(keyOf(r[nameField])) ?? 0) + 1);
+    for (const [k, n] of seen) if (n > 1) duplicates.push(`${n} ${side} rows for ${k}`);
+  }
+
+  // What is visible: open error rows and dead letters, by record id.
+  const errors: SyncErrorRecord[] = [];
+  continuation = undefined;
+  do {
+    const page = await rt.stores.syncErrors.list({ pageSize: 1000, continuation });
+    errors.push(...page.items);
+    continuation = page.continuation;
+  } while (continuation);
+  const open = errors.filter((e) => e.status === 'open');
+  const visible = new Map<string, string>();
+  for (const e of open)
+    for (const id of [e.bcId, e.dataverseId]) if (id) visible.set(id.toLowerCase(), `${e.code}: ${e.message.slice(-260)}`);
+  let deadLettered = 0;
+  const sb = new ServiceBusClient(stack.serviceBus.connectionString);
+  try {
+    for (const q of allQueueNames()) {
+      if (stack.serviceBus.stats(q).deadLettered === 0) continue;
+      const receiver = sb.createReceiver(q, { subQueueType: 'deadLetter' });
+      const msgs = await receiver.peekMessages(1000);
+      await receiver.close();
+      deadLettered += msgs.length;
+      for (const m of msgs) {
+        const text = JSON.stringify(m.body ?? '');
+        for (const id of text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? [])
+          visible.set(id.toLowerCase(), `dead letter on ${q}: ${String(m.deadLetterReason ?? '')}`);
+      }
+    }
+  } finally {
+    await sb.close();
+  }
+
+  // Pair up every logical record and judge it.
+  const problems: string[] = [];
+  let applied = 0;
+  let failedVisible = 0;
+  let lost = 0;
+  const seenBc = new Set<string>();
+  const seenDv = new Set<string>();
+  const pairs: Array<{ key: string; bcId?: string; dvId?: string; ops: number }> = [];
+  for (const rec of records) {
+    const bcId = rec.bcId ?? (rec.dvId ? byDv.get(rec.dvId) : undefined);
+    const dvId = rec.dvId ?? (rec.bcId ? byBc.get(rec.bcId) : undefined);
+    pairs.push({ key: rec.key, bcId, dvId, ops: rec.ops });
+    if (bcId) seenBc.add(bcId);
+    if (dvId) seenDv.add(dvId);
+  }
+  for (const pair of pairs) {
+    const b = pair.bcId ? bcById.get(pair.bcId) : undefined;
+    const d = pair.dvId ? dvById.get(pair.dvId) : undefined;
+    let problem: string | undefined;
+    if (b && !d) problem = `${pair.key}: BC customer ${pair.bcId} has no account`;
+    else if (d && !b) problem = `${pair.key}: account ${pair.dvId} has no BC customer`;
+    else if (b && d) {
+      if (byBc.get(pair.bcId ?? '') !== pair.dvId)
+        problem = `${pair.key}: BC ${pair.bcId} and account ${pair.dvId} are not coupled to each other`;
+      else {
+        const diff = FIELDS.filter((f) => norm(b[f.bc]) !== norm(d[f.dv])).map(
+          (f) => `${f.bc}='${norm(b[f.bc])}' vs ${f.dv}='${norm(d[f.dv])}'`,
+        );
+        if (diff.length) problem = `${pair.key}: ${diff.join(', ')}`;
+      }
+    }
+    if (!problem) {
+      applied += pair.ops;
+      continue;
+    }
+    const why = [pair.bcId, pair.dvId].map((id) => (id ? visible.get(id) : undefined)).find(Boolean);
+    const isVisible = why !== undefined;
+    problems.push(`${isVisible ? 'visible' : 'LOST'} ${problem}${why ? ` [${why}]` : ''}`);
+    if (isVisible) failedVisible += pair.ops;
+    else lost += pair.ops;
+  }
+  // Rows of this run that no logical record explains (e.g. a second row created for one record).
+  for (const [id, r] of bcById) if (!seenBc.has(id)) duplicates.push(`BC customer ${id} '${String(r.displayName)}' belongs to no record`);
+  for (const [id, r] of dvById) if (!seenDv.has(id)) duplicates.push(`account ${id} '${String(r.name)}' belongs to no record`);
+
+  const concurrencyErrorRows = errors.filter((e) => /CONCURRENCY/.test(e.code) || /coupling/i.test(e.message)).length;
+  return {
+    applied,
+    failedVisible,
+    lost,
+    records: pairs.length,
+    problems,
+    duplicates,
+    concurrencyErrorRows,
+    deadLettered,
+    openErrors: open.length,
+  };
+}
+
+/** One line per figure, for the test output and the bench. */
+export function describeReport(r: ConvergenceReport): string {
+  return [
+    `seed ${r.seed}: ${r.operations} operations, ${r.made} changes made (${Object.entries(r.madeByKind)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
+    `applied ${r.applied}, failed-visible ${r.failedVisible}, lost ${r.lost}; ${r.records} records; duplicates ${r.duplicates.length}`,
+    `429s received: BC ${r.faultsSeen.bc429}, Dataverse ${r.faultsSeen.dv429}; dead letters ${r.faultsSeen.deadLettered}; open errors ${r.faultsSeen.openErrors}`,
+    `concurrency failures ${r.concurrencyFailures} (invocations), ${r.concurrencyErrorRows} (error rows); echoes dropped ${r.echoesDropped}`,
+    `integration writes BC ${r.integrationWrites.bc}, Dataverse ${r.integrationWrites.dataverse}; after quiet BC ${r.writesAfterQuiet.bc}, Dataverse ${r.writesAfterQuiet.dataverse}`,
+    `restarts ${r.restarts}; ${r.seconds} s; reconciliation ${r.reconcile}`,
+    ...r.problems.slice(0, 20),
+    ...r.duplicates.slice(0, 20),
+  ].join('\n');
+}
