@@ -29,6 +29,8 @@ export class BatchedSyncDeps {
   private readonly gets = new Map<string, VersionedRecord | null>();
   private readonly queries = new Map<string, VersionedRecord[]>();
   private readonly counts = new Map<string, number>();
+  /** Reference data (currencies, option couplings, option records) read by every record alike: shared per chunk. */
+  private readonly reference = new Map<string, Promise<unknown>>();
   private openErrorKeys: Set<string> | undefined;
 
   constructor(
@@ -38,6 +40,8 @@ export class BatchedSyncDeps {
     const wrap = <T extends EntityTarget>(gw: RecordGateway<T>): RecordGateway<T> => ({
       side: gw.side,
       get: async (target, id, select) => {
+        if (!this.ownTable(target))
+          return this.shared(`get|${getKey(target, id)}|${select?.join(',') ?? ''}`, () => gw.get(target, id, select));
         const key = getKey(target, id);
         if (this.gets.has(key)) {
           const hit = this.gets.get(key);
@@ -47,6 +51,8 @@ export class BatchedSyncDeps {
         return gw.get(target, id, select);
       },
       listPage: async (target, options: ListOptions = {}): Promise<Page<VersionedRecord>> => {
+        if (!this.ownTable(target))
+          return this.shared(`list|${target.side}|${target.entitySet}|${JSON.stringify(options)}`, () => gw.listPage(target, options));
         if (options.filter && !options.continuation && !options.modifiedSince) {
           const key = queryKey(target, options.filter);
           const hit = this.queries.get(key);
@@ -83,13 +89,33 @@ export class BatchedSyncDeps {
       list: (f) => base.errors.list(f),
       dismiss: (id) => base.errors.dismiss(id),
     };
+    const couplings = Object.create(base.couplings) as SyncDeps['couplings'];
+    couplings.list = (mapping, options) =>
+      mapping === this.mapping.name
+        ? base.couplings.list(mapping, options)
+        : this.shared(`couplings|${mapping}|${JSON.stringify(options ?? {})}`, () => base.couplings.list(mapping, options));
     this.deps = {
       ...base,
+      couplings,
       bc: wrap(base.bc) as RecordGateway<BcEntityTarget>,
       dataverse: wrap(base.dataverse) as RecordGateway<DataverseEntityTarget>,
       counters,
       errors,
     };
+  }
+
+  private ownTable(target: EntityTarget): boolean {
+    return target.side === 'bc' ? target.entitySet === this.mapping.bc.entitySet : target.entitySet === this.mapping.dataverse.entitySet;
+  }
+
+  private shared<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.reference.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = load();
+      this.reference.set(key, p);
+      p.catch(() => this.reference.delete(key));
+    }
+    return p;
   }
 
   /** The engine's `$select` for a side (kept in step with `RecordSync.select`). */
@@ -213,6 +239,7 @@ export class BatchedSyncDeps {
   clear(): void {
     this.gets.clear();
     this.queries.clear();
+    this.reference.clear();
   }
 }
 
