@@ -1,6 +1,6 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import { type BcClient, BcGateway, createBcClient } from './adapters/bc';
-import { createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
+import { ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from './adapters/servicebus/client';
 import { ServiceBusChangePublisher } from './adapters/servicebus/publisher';
 import { createStores, environmentIdentity, type Stores } from './adapters/tables';
@@ -73,7 +73,8 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   });
   const bc = createBcClient(s);
   const dataverse = createDataverseClient(s);
-  const stores = await createStores(s, { environment, clock });
+  // Mapping changes are checked against both systems' metadata: a column that does not exist is refused.
+  const stores = await createStores(s, { environment, clock, mappingMetadata: new ClientMappingMetadata(bc, dataverse) });
   const mappings: MappingProvider = {
     get: (name) => stores.mappings.get(name),
     all: () => stores.mappings.list(),

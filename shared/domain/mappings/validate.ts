@@ -361,7 +361,8 @@ export async function validateMappings(mappings: readonly unknown[], metadata?: 
       const add = (code: MappingProblem['code'], message: string) => problems.push({ mapping: m.name, field: label, code, message });
       let dv: { type: string; options?: number[] } | undefined;
       let bc: { type: string } | undefined;
-      if (f.dataverseColumn !== null) {
+      // EntityName constants (owneridtype…) pick a polymorphic lookup's target; they are never written as columns.
+      if (f.dataverseColumn !== null && f.dataverseType !== 'EntityName') {
         dv = await metadata.dataverseColumn(entity, f.dataverseColumn);
         if (!dv) add('column-missing', `${m.name}: column '${f.dataverseColumn}' does not exist on ${entity}.`);
       }
