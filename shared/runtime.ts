@@ -8,6 +8,7 @@ import { settings as loadSettings, type Settings } from './config';
 import { queueNameForMapping } from './domain/mappings/queue';
 import { type Clock, systemClock } from './domain/ports';
 import type { MappingProvider, SyncDeps, SyncHooks } from './domain/sync/sync-record';
+import { composeHooks, leadToCashHooks } from './lead-to-cash/hooks';
 
 /**
  * The composition root: every adapter the functions need, built once per process from the settings. Functions
@@ -136,7 +137,8 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
       lcyCode,
       owningTeamId,
     },
-    hooks: o.hooks,
+    // The lead-to-cash rules apply on every path (sync functions, full sync, replays); a caller's hooks run after them.
+    hooks: composeHooks(leadToCashHooks(s), o.hooks),
   };
   return {
     settings: s,

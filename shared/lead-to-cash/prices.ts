@@ -1,0 +1,125 @@
+import type { TableMapping } from '../domain/mappings/schema';
+import type { VersionedRecord } from '../domain/ports';
+import { bcTarget, deterministicId, odataLiteral, type SyncDeps } from '../domain/sync/sync-record';
+import { DV, eq, lcyCodeOf, listAll, M, num, str } from './targets';
+
+/**
+ * Price rules (bc-integration-reference 2.7, 2.10, rule 6/7): every product synced from an item or resource gets a
+ * line on "Business Central Default Price List" with the item's Unit Price, and coupling a customer price group
+ * re-pushes all of the group's sales prices.
+ */
+
+/** `'%1 Default Price List'` with PRODUCTNAME.Short(), as BC names it. */
+export const DEFAULT_PRICE_LIST_NAME = 'Business Central Default Price List';
+
+/** The Dataverse transactioncurrency of BC's LCY, or undefined while Dataverse has none with that ISO code. */
+export async function lcyTransactionCurrency(deps: SyncDeps): Promise<string | undefined> {
+  const lcy = await lcyCodeOf(deps);
+  if (!lcy) return undefined;
+  const page = await deps.dataverse.listPage(DV.transactioncurrencies, {
+    filter: eq('isocurrencycode', lcy),
+    select: ['transactioncurrencyid'],
+    pageSize: 1,
+  });
+  return page.items[0]?.id;
+}
+
+/**
+ * The default price list, created in LCY when missing (BC caches its id in CRM Connection Setup; we find it by
+ * name). Its id is derived, so two workers creating it at once make one row.
+ */
+export async function defaultPriceList(deps: SyncDeps): Promise<string> {
+  const page = await deps.dataverse.listPage(DV.pricelevels, {
+    filter: eq('name', DEFAULT_PRICE_LIST_NAME),
+    select: ['pricelevelid'],
+    pageSize: 1,
+  });
+  const found = page.items[0];
+  if (found) return found.id;
+  return priceListNamed(deps, DEFAULT_PRICE_LIST_NAME, await lcyTransactionCurrency(deps));
+}
+
+/** A price list by name (found, or created with a derived id in the given currency). */
+export async function priceListNamed(deps: SyncDeps, name: string, currencyId: string | undefined): Promise<string> {
+  const page = await deps.dataverse.listPage(DV.pricelevels, { filter: eq('name', name), select: ['pricelevelid'], pageSize: 1 });
+  if (page.items[0]) return page.items[0].id;
+  const id = deterministicId('PRICE-LIST', name);
+  const existing = await deps.dataverse.get(DV.pricelevels, id, ['pricelevelid']);
+  if (existing) return existing.id;
+  try {
+    await deps.dataverse.create(
+      DV.pricelevels,
+      { name, ...(currencyId ? { 'transactioncurrencyid@odata.bind': `/transactioncurrencies(${currencyId})` } : {}) },
+      { id },
+    );
+  } catch (err) {
+    if (!(await deps.dataverse.get(DV.pricelevels, id, ['pricelevelid']))) throw err;
+  }
+  return id;
+}
+
+/** Before a product is created from an item/resource: type, decimals, LCY currency and the default price list. */
+export async function beforeProductInsert(deps: SyncDeps, mapping: TableMapping, payload: Record<string, unknown>): Promise<void> {
+  payload.producttypecode = mapping.name === M.resource ? 3 : 1;
+  payload.quantitydecimal = 2;
+  payload['pricelevelid@odata.bind'] = `/pricelevels(${await defaultPriceList(deps)})`;
+  const lcy = await lcyTransactionCurrency(deps);
+  if (lcy && payload['transactioncurrencyid@odata.bind'] === undefined)
+    payload['transactioncurrencyid@odata.bind'] = `/transactioncurrencies(${lcy})`;
+}
+
+/** After a product is written from an item/resource: its default price-list line carries the Unit Price (never negative). */
+export async function maintainDefaultPriceListLine(deps: SyncDeps, source: VersionedRecord, product: VersionedRecord): Promise<void> {
+  const priceList = await defaultPriceList(deps);
+  const amount = Math.max(0, num(source.values.unitPrice));
+  const id = deterministicId('DEFAULT-PRICE-LIST-LINE', product.id);
+  const line = await deps.dataverse.get(DV.productpricelevels, id, ['productpricelevelid', 'amount']);
+  if (line) {
+    if (num(line.values.amount) !== amount) await deps.dataverse.update(DV.productpricelevels, id, { amount }, line.etag);
+    return;
+  }
+  const values: Record<string, unknown> = {
+    'pricelevelid@odata.bind': `/pricelevels(${priceList})`,
+    'productid@odata.bind': `/products(${product.id})`,
+    productnumber: str(source.values.number),
+    amount,
+    pricingmethodcode: 1,
+  };
+  const uom = str(product.values._defaultuomid_value);
+  if (uom) values['uomid@odata.bind'] = `/uoms(${uom})`;
+  try {
+    await deps.dataverse.create(DV.productpricelevels, values, { id });
+  } catch (err) {
+    if (!(await deps.dataverse.get(DV.productpricelevels, id, ['productpricelevelid']))) throw err;
+  }
+}
+
+/**
+ * After a customer price group is written: re-push all of its sales prices (ResetCRMProductpricelevelFromCustomerPriceGroup),
+ * as change events on the SALESPRC-PRODPRICE queue.
+ */
+export async function repushGroupPrices(deps: SyncDeps, group: VersionedRecord): Promise<number> {
+  const code = str(group.values.code);
+  const salesPrice = await deps.mappings.get(M.salesPrice);
+  if (!code || !salesPrice?.enabled) return 0;
+  const prices = await listAll(deps.bc, bcTarget(salesPrice), {
+    filter: `salesType eq 'Customer Price Group' and salesCode eq ${odataLiteral(code)}`,
+    select: ['id'],
+  });
+  if (prices.length === 0) return 0;
+  const now = deps.clock.now().toISOString();
+  await deps.publisher.publish(
+    prices.map((p) => ({
+      v: 1 as const,
+      mapping: M.salesPrice,
+      source: 'bc' as const,
+      recordId: p.id.toLowerCase(),
+      changeType: 'unknown' as const,
+      origin: 'reconcile' as const,
+      correlationId: `price-group-${code}`,
+      observedAt: now,
+      deferrals: 0,
+    })),
+  );
+  return prices.length;
+}
