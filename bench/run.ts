@@ -44,7 +44,7 @@ const PIECES: Piece[] = [
   { section: 'bc-simulator', module: './bc-simulator', exportName: 'benchBcSimulator', budgetS: [4, 30] },
   { section: 'dataverse-simulator', module: './dataverse-simulator', exportName: 'benchDataverseSimulator', budgetS: [4, 30] },
   { section: 'webhooks', module: './webhooks', exportName: 'benchWebhooks', budgetS: [5, 30] },
-  { section: 'sync-record', module: './sync-record', exportName: 'benchSyncRecord', budgetS: [5, 30] },
+  { section: 'sync-record', module: './latency', exportName: 'benchSyncRecord', budgetS: [10, 60] },
   { section: 'latency', module: './latency', exportName: 'benchLatency', budgetS: [8, 120] },
   { section: 'throttled', module: './throttled', exportName: 'benchThrottled', budgetS: [8, 60] },
   { section: 'full-sync', module: './full-sync', exportName: 'benchFullSync', budgetS: [5, 150] },

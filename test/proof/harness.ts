@@ -44,6 +44,11 @@ export interface ProofStackOptions {
   lockDurationMs?: number;
   /** Extra settings. */
   env?: Record<string, string>;
+  /**
+   * Serve only these functions (by name). Default every registered function — in one process that includes
+   * functions an earlier stack loaded, so a bench that wants none passes `[]`.
+   */
+  serve?: string[];
   /** Largest request body the hosts accept. Default the host's 1 MiB. */
   maxRequestBodyBytes?: number;
 }
@@ -125,13 +130,16 @@ export async function startProofStack(opts: ProofStackOptions): Promise<ProofSta
   globalThis.fetch = observed;
   const logs: ProofStack['logs'] = [];
   configureCapture({ publishTimeoutMs: 3_000, log: (level, message) => logs.push({ source: 'capture', level, message }) });
-  const modules = opts.functions.map((f) => path.join(__dirname, '..', '..', 'functions', f.endsWith('.ts') ? f : `${f}.ts`));
+  // `.ts` under vitest, `.js` when the bench runs from dist.
+  const ext = path.extname(__filename);
+  const modules = opts.functions.map((f) => path.join(__dirname, '..', '..', 'functions', `${f.replace(/\.(ts|js)$/, '')}${ext}`));
   const newHost = (hostPort: number) =>
     new LocalFunctionsHost({
       modules,
       port: hostPort,
       env: process.env,
       ...(opts.maxRequestBodyBytes ? { maxRequestBodyBytes: opts.maxRequestBodyBytes } : {}),
+      ...(opts.serve ? { functions: opts.serve } : {}),
       log: (e: HostLogEntry) => logs.push({ source: 'host', level: e.level, message: e.message }),
     }).start();
   const hosts: LocalFunctionsHost[] = [await newHost(port)];
