@@ -92,18 +92,16 @@ export async function benchDataverseSimulator(opts: { quick: boolean }): Promise
 
     const changed = Math.min(patches, ids.length);
     await Promise.all(
-      ids
-        .slice(0, 100)
-        .map(async (id) =>
-          expectOk(
-            await fetch(`${sim.apiBase}/accounts(${id})`, {
-              method: 'PATCH',
-              headers: { ...headers, 'Content-Type': 'application/json' },
-              body: '{"fax":"delta"}',
-            }),
-            'delta patch',
-          ),
+      ids.slice(0, 100).map(async (id) =>
+        expectOk(
+          await fetch(`${sim.apiBase}/accounts(${id})`, {
+            method: 'PATCH',
+            headers: { ...headers, 'Content-Type': 'application/json' },
+            body: '{"fax":"delta"}',
+          }),
+          'delta patch',
         ),
+      ),
     );
     const deltaStarted = process.hrtime.bigint();
     const delta = JSON.parse(await expectOk(await fetch(deltaLink as string, { headers }), 'delta')) as { value: unknown[] };

@@ -31,7 +31,11 @@ describe('deletions and dry runs', () => {
   };
   /** A BC customer coupled to a new account. */
   const coupledPair = async (name: string) => {
-    const res = await fetch(`${stack.bc.apiBase()}/customers`, { method: 'POST', headers: bc, body: JSON.stringify({ displayName: name, salespersonCode: 'PS' }) });
+    const res = await fetch(`${stack.bc.apiBase()}/customers`, {
+      method: 'POST',
+      headers: bc,
+      body: JSON.stringify({ displayName: name, salespersonCode: 'PS' }),
+    });
     const customer = (await res.json()) as { id: string; '@odata.etag': string };
     const out = await syncRecord(event({ source: 'bc', recordId: customer.id, origin: 'manual' }), rt.syncDeps);
     expect(out.result, out.message).toBe('inserted');
@@ -39,7 +43,10 @@ describe('deletions and dry runs', () => {
   };
   const deleteBc = async (id: string) => {
     const row = (await (await fetch(`${stack.bc.apiBase()}/customers(${id})`, { headers: bc })).json()) as { '@odata.etag': string };
-    const res = await fetch(`${stack.bc.apiBase()}/customers(${id})`, { method: 'DELETE', headers: { ...bc, 'If-Match': row['@odata.etag'] } });
+    const res = await fetch(`${stack.bc.apiBase()}/customers(${id})`, {
+      method: 'DELETE',
+      headers: { ...bc, 'If-Match': row['@odata.etag'] },
+    });
     expect(res.status).toBe(204);
   };
   const dvExists = async (id: string) => (await fetch(`${stack.dataverse.apiBase}/accounts(${id})`, { headers: dv() })).status === 200;
@@ -93,7 +100,9 @@ describe('deletions and dry runs', () => {
     const coupling = await rt.stores.couplings.getByDataverseId('CUSTOMER', p.dvId);
     expect(coupling?.bcId).toBeDefined();
     expect(coupling?.bcId).not.toBe(p.bcId);
-    const restored = (await (await fetch(`${stack.bc.apiBase()}/customers(${coupling?.bcId})`, { headers: bc })).json()) as { displayName: string };
+    const restored = (await (await fetch(`${stack.bc.apiBase()}/customers(${coupling?.bcId})`, { headers: bc })).json()) as {
+      displayName: string;
+    };
     expect(restored.displayName).toBe('Delete Restore Co');
   });
 
@@ -112,11 +121,20 @@ describe('deletions and dry runs', () => {
     await policy('None');
     const p = await coupledPair('Dry Run Co');
     const row = (await (await fetch(`${stack.bc.apiBase()}/customers(${p.bcId})`, { headers: bc })).json()) as { '@odata.etag': string };
-    await fetch(`${stack.bc.apiBase()}/customers(${p.bcId})`, { method: 'PATCH', headers: { ...bc, 'If-Match': row['@odata.etag'] }, body: JSON.stringify({ city: 'Dryden' }) });
-    const out = await syncRecord(event({ source: 'bc', recordId: p.bcId }), { ...rt.syncDeps, options: { ...rt.syncDeps.options, dryRun: true } });
+    await fetch(`${stack.bc.apiBase()}/customers(${p.bcId})`, {
+      method: 'PATCH',
+      headers: { ...bc, 'If-Match': row['@odata.etag'] },
+      body: JSON.stringify({ city: 'Dryden' }),
+    });
+    const out = await syncRecord(event({ source: 'bc', recordId: p.bcId }), {
+      ...rt.syncDeps,
+      options: { ...rt.syncDeps.options, dryRun: true },
+    });
     expect(out.result).toBe('modified');
     expect(out.changes?.['city -> address1_city']?.[1]).toBe('Dryden');
-    const account = (await (await fetch(`${stack.dataverse.apiBase}/accounts(${p.dvId})?$select=address1_city`, { headers: dv() })).json()) as { address1_city: string | null };
+    const account = (await (
+      await fetch(`${stack.dataverse.apiBase}/accounts(${p.dvId})?$select=address1_city`, { headers: dv() })
+    ).json()) as { address1_city: string | null };
     expect(account.address1_city).not.toBe('Dryden');
     const history = await rt.stores.history.forRecord('CUSTOMER', { bcId: p.bcId });
     expect(history[0]).toMatchObject({ result: 'modified', dryRun: true });
