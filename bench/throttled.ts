@@ -1,0 +1,201 @@
+/**
+ * Throughput against simulators that enforce the documented limits with realistic server time, as a share of
+ * the physical ceiling in `peers-style-perf.md` 3.3:
+ *
+ * - BC → Dataverse (new accounts): R_DV = min(20 req/s × b, 4 server-s/s ÷ t_DV) = 40 rec/s at t_DV = 100 ms
+ *   (3.3's figure; with one write per request, b = 1, the request-rate bound makes it 20).
+ * - Dataverse → BC (new customers): R_BC = min(20 req/s × b, 5 concurrent ÷ t_BC) = 20 rec/s at t_BC = 250 ms.
+ *
+ * The limits are the documented ones with the 5-minute window scaled to 10 s (6,000 requests / 300 s → 200 / 10 s;
+ * 1,200 s execution / 300 s → 40 s / 10 s): the same sustained rate, but a run of a few hundred records meets it
+ * instead of spending the first 5 minutes' burst allowance. Records go through `syncRecord` (the event path, one
+ * record per message, 16 in flight as the host's receivers would), so per-record reads count against the same
+ * budgets as the writes. The figures: achieved records/s, % of the ceiling, 429s the integration received, records
+ * failed (must be 0), and requests per record on each side.
+ */
+import type { ChangeEvent } from '../shared/domain/change-event';
+import { syncRecord } from '../shared/domain/sync/sync-record';
+import { getRuntime } from '../shared/runtime';
+import { type ProofStack, startProofStack } from '../test/proof/harness';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+/** t_BC and t_DV used in 3.3's worked examples. */
+export const T_BC_MS = 250;
+export const T_DV_MS = 100;
+/** 3.3: R_DV ≈ 40 rec/s at t_DV = 100 ms; R_BC ≈ 20 rec/s at t_BC = 250 ms. */
+export const CEILING_INTO_DATAVERSE = Math.min(20 * 100, 4 / (T_DV_MS / 1000));
+export const CEILING_INTO_BC = Math.min(20 * 100, 5 / (T_BC_MS / 1000));
+
+const WINDOW_MS = 10_000;
+const bcUser = { Authorization: 'Bearer bench-user', 'Content-Type': 'application/json' };
+
+const round = (v: number) => Math.round(v * 10) / 10;
+
+function event(recordId: string, source: 'bc' | 'dataverse'): ChangeEvent {
+  return {
+    v: 1,
+    mapping: 'CUSTOMER',
+    source,
+    recordId,
+    changeType: 'created',
+    origin: 'manual',
+    correlationId: `throttled-${recordId}`,
+    observedAt: new Date().toISOString(),
+    deferrals: 0,
+  };
+}
+
+async function post(url: string, body: unknown): Promise<Response> {
+  const res = await fetch(url, { method: 'POST', headers: bcUser, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST ${url} answered ${res.status}: ${await res.text()}`);
+  return res;
+}
+
+function total(m: Map<number, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
+}
+
+/**
+ * Syncs every record with `concurrency` in flight. A throttled record (thrown after the client's own Retry-After
+ * waits ran out) is retried after its Retry-After, as the message would be rescheduled; only a `failed` outcome
+ * or an error that is not throttling counts as failed.
+ */
+async function burst(stack: ProofStack, events: ChangeEvent[], concurrency: number) {
+  const rt = await getRuntime();
+  let next = 0;
+  let failed = 0;
+  const failures: string[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < events.length) {
+        const e = events[next++] as ChangeEvent;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const outcome = await syncRecord(e, rt.syncDeps);
+            if (outcome.result === 'failed') {
+              failed++;
+              failures.push(`${outcome.code}: ${outcome.message}`);
+            }
+            break;
+          } catch (err) {
+            const code = (err as { code?: string }).code ?? '';
+            const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs ?? 1_000;
+            if (!/THROTTLED/.test(code) || attempt > 20) {
+              failed++;
+              failures.push(String((err as Error).message));
+              break;
+            }
+            await new Promise((r) => setTimeout(r, retryAfterMs)); // honouring Retry-After, as the reschedule does
+          }
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, failed, failures };
+}
+
+export async function benchThrottled(opts: { quick: boolean }): Promise<Figure[]> {
+  const stack = await startProofStack({ functions: [], serve: [], bc: { seed: 'demo' }, dataverse: { seed: 'demo' } });
+  try {
+    const rt = await getRuntime();
+    const n = opts.quick ? 40 : 300;
+    const figures: Figure[] = [];
+
+    // Records to sync, created before the limits go on (seeding is not what is measured).
+    const bcIds: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await post(`${stack.bc.url}/_sim/as-user`, {
+        method: 'POST',
+        entitySet: 'customers',
+        body: { displayName: `Throttled BC ${i}`, phoneNumber: `${i}`, city: 'Limits' },
+      });
+      bcIds.push(String(((await res.json()) as { id: string }).id).toLowerCase());
+    }
+    const dvIds: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(`${stack.dataverse.apiBase}/accounts`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${stack.dataverse.adminUserToken}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          Prefer: 'return=representation',
+        },
+        body: JSON.stringify({ name: `Throttled DV ${i}`, telephone1: `${i}`, address1_city: 'Limits', customertypecode: 3 }),
+      });
+      if (!res.ok) throw new Error(`Dataverse POST answered ${res.status}: ${await res.text()}`);
+      dvIds.push(String(((await res.json()) as { accountid: string }).accountid).toLowerCase());
+    }
+    // Warm-up outside the measurement: the first record couples the dependencies (salesperson, currency…).
+    await syncRecord(event(bcIds.shift() as string, 'bc'), rt.syncDeps);
+
+    await post(`${stack.bc.url}/_sim/limits`, {
+      enforce: true,
+      requestsPerWindow: 200,
+      windowMs: WINDOW_MS,
+      maxConcurrent: 5,
+      maxQueue: 95,
+      latencyMs: T_BC_MS,
+    });
+    await post(`${stack.dataverse.url}/_sim/limits`, {
+      enabled: true,
+      requests: 200,
+      executionMs: 40_000,
+      concurrent: 52,
+      windowMs: WINDOW_MS,
+      latencyMs: T_DV_MS,
+    });
+
+    for (const [label, ids, source, ceiling] of [
+      ['BC → Dataverse', bcIds, 'bc', CEILING_INTO_DATAVERSE],
+      ['Dataverse → BC', dvIds, 'dataverse', CEILING_INTO_BC],
+    ] as const) {
+      stack.integrationStatuses.bc.clear();
+      stack.integrationStatuses.dataverse.clear();
+      const r = await burst(
+        stack,
+        ids.map((id) => event(id, source)),
+        16,
+      );
+      if (r.failures.length) console.error(`throttled ${label}: ${r.failures.slice(0, 3).join(' | ')}`);
+      const rate = ids.length / r.seconds;
+      const bcPerRecord = total(stack.integrationStatuses.bc) / ids.length;
+      const dvPerRecord = total(stack.integrationStatuses.dataverse) / ids.length;
+      // The same limits applied to the requests this path makes per record (reads included), not 3.3's one write.
+      const pathCeiling = Math.min(
+        bcPerRecord > 0 ? 20 / bcPerRecord : Number.POSITIVE_INFINITY,
+        bcPerRecord > 0 ? 5 / (T_BC_MS / 1000) / bcPerRecord : Number.POSITIVE_INFINITY,
+        dvPerRecord > 0 ? 20 / dvPerRecord : Number.POSITIVE_INFINITY,
+        dvPerRecord > 0 ? 4 / ((T_DV_MS / 1000) * dvPerRecord) : Number.POSITIVE_INFINITY,
+      );
+      const s429 = (stack.integrationStatuses.bc.get(429) ?? 0) + (stack.integrationStatuses.dataverse.get(429) ?? 0);
+      figures.push(
+        {
+          name: `${label} new records (n=${ids.length}, limits on, t_BC ${T_BC_MS} ms, t_DV ${T_DV_MS} ms)`,
+          value: round(rate),
+          unit: 'records/s',
+        },
+        { name: `${label} ceiling (peers-style-perf 3.3)`, value: ceiling, unit: 'records/s' },
+        { name: `${label} achieved / ceiling`, value: round((rate / ceiling) * 100), unit: '%' },
+        { name: `${label} 429s received`, value: s429, unit: 'responses' },
+        { name: `${label} records failed (must be 0)`, value: r.failed, unit: 'records' },
+        { name: `${label} BC requests per record`, value: round(bcPerRecord), unit: 'requests' },
+        { name: `${label} Dataverse requests per record`, value: round(dvPerRecord), unit: 'requests' },
+        { name: `${label} ceiling for these requests per record`, value: round(pathCeiling), unit: 'records/s' },
+        { name: `${label} achieved / ceiling for these requests`, value: round((rate / pathCeiling) * 100), unit: '%' },
+      );
+    }
+    return figures;
+  } finally {
+    await stack.stop();
+  }
+}
