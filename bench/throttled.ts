@@ -16,7 +16,7 @@
 import type { ChangeEvent } from '../shared/domain/change-event';
 import { syncRecord } from '../shared/domain/sync/sync-record';
 import { getRuntime } from '../shared/runtime';
-import { type ProofStack, startProofStack } from '../test/proof/harness';
+import { startProofStack } from '../test/proof/harness';
 
 export interface Figure {
   name: string;
@@ -67,7 +67,7 @@ function total(m: Map<number, number>): number {
  * waits ran out) is retried after its Retry-After, as the message would be rescheduled; only a `failed` outcome
  * or an error that is not throttling counts as failed.
  */
-async function burst(stack: ProofStack, events: ChangeEvent[], concurrency: number) {
+async function burst(events: ChangeEvent[], concurrency: number) {
   const rt = await getRuntime();
   let next = 0;
   let failed = 0;
@@ -162,7 +162,6 @@ export async function benchThrottled(opts: { quick: boolean }): Promise<Figure[]
       stack.integrationStatuses.bc.clear();
       stack.integrationStatuses.dataverse.clear();
       const r = await burst(
-        stack,
         ids.map((id) => event(id, source)),
         16,
       );
