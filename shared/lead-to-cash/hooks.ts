@@ -1,8 +1,8 @@
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { Side, VersionedRecord } from '../domain/ports';
-import type { SyncDeps, SyncHooks, SyncOutcome, WriteContext } from '../domain/sync/sync-record';
-import { beforeInvoiceInsert, invoiceNoLongerActive, pushInvoiceLines } from './invoice';
+import { type SyncDeps, type SyncHooks, type SyncOutcome, syncRecord, type WriteContext } from '../domain/sync/sync-record';
+import { beforeInvoiceInsert, invoiceNoLongerActive, invoiceOfSalesOrder, pushInvoiceLines } from './invoice';
 import { beforeProductInsert, maintainDefaultPriceListLine, repushGroupPrices } from './prices';
 import { handleSalesOrderRequest } from './sales-order';
 import { BC, DV, type LeadToCashSettings, listAll, M, num, str } from './targets';
@@ -69,6 +69,15 @@ async function beforeSync(
   if (mapping.name === M.invoice && event.source === 'bc') {
     const reason = await invoiceNoLongerActive(deps, event.recordId);
     if (reason) return { result: 'skipped', mapping: mapping.name, bcId: event.recordId, message: reason };
+    const automatic = event.origin !== 'manual' && event.origin !== 'full-sync' && event.origin !== 'dependency';
+    if (
+      automatic &&
+      mapping.synchOnlyCoupledRecords &&
+      !(await deps.couplings.getByBcId(M.invoice, event.recordId)) &&
+      (await invoiceOfSalesOrder(deps, mapping, event.recordId))
+    ) {
+      return syncRecord({ ...event, origin: 'manual' }, deps);
+    }
     return undefined;
   }
   if (event.source !== 'dataverse' || event.changeType === 'deleted') return undefined;

@@ -139,7 +139,7 @@ export async function beforeInvoiceInsert(
 }
 
 /** The Sales order the invoice came from: through the coupled BC order, else `ordernumber = Your Reference`. */
-async function originalOrder(deps: SyncDeps, h: Record<string, unknown>): Promise<VersionedRecord | undefined> {
+export async function originalOrder(deps: SyncDeps, h: Record<string, unknown>): Promise<VersionedRecord | undefined> {
   const cols = ['salesorderid', 'name', 'ordernumber', '_opportunityid_value', '_pricelevelid_value', '_customerid_value'];
   const orderId = str(h.orderId).toLowerCase();
   if (orderId && orderId !== '00000000-0000-0000-0000-000000000000') {
@@ -259,4 +259,14 @@ export async function pushInvoiceLines(
     if (num(current.values.statuscode) !== target.statuscode) await deps.dataverse.update(DV.invoices, invoice.id, target, current.etag);
   }
   return pushed;
+}
+
+/**
+ * Whether a posted invoice belongs to an order that came from Sales. Such invoices are created in Sales as soon as
+ * they are posted (the salesperson follows the order there); other posted invoices follow the mapping's "Synch.
+ * Only Coupled Records" (the job, a full sync or "Create Invoice in Dynamics 365 Sales").
+ */
+export async function invoiceOfSalesOrder(deps: SyncDeps, mapping: TableMapping, bcInvoiceId: string): Promise<boolean> {
+  const header = await deps.bc.get(bcTarget(mapping), bcInvoiceId, HEADER_COLUMNS);
+  return header ? (await originalOrder(deps, header.values)) !== undefined : false;
 }
