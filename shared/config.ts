@@ -94,7 +94,10 @@ export const settingsSchema = z.object({
   EXTENDED_PRICING: bool.default(false),
   /** Sales order integration: `none`, `legacy` (Sales → BC, status back) or `bidirectional`. Default `legacy`. */
   SALES_ORDER_INTEGRATION: z.enum(['none', 'legacy', 'bidirectional']).default('legacy'),
-  /** Create BC sales orders automatically from submitted Sales orders (legacy mode). Default `true`. */
+  /**
+   * Create BC sales orders automatically from submitted Sales orders (legacy mode only; ignored with `none`, an error
+   * when set to true with `bidirectional`). Default `true`.
+   */
   AUTO_CREATE_SALES_ORDERS: bool.default(true),
   /** Line type used for write-in products on orders from Sales. Default `Item`. */
   WRITE_IN_PRODUCT_TYPE: z.enum(['Item', 'Resource']).default('Item'),
@@ -145,6 +148,13 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
     if (mode === 'client-certificate')
       need(has('CLIENT_CERTIFICATE_PATH'), `${side}_CLIENT_CERTIFICATE_PATH`, `required when ${side}_AUTH=client-certificate`);
   }
+  // BC: "Sales order integration" (legacy one-way creation) and bidirectional sales order sync are mutually exclusive.
+  const autoCreate = env.AUTO_CREATE_SALES_ORDERS?.toLowerCase();
+  need(
+    !(env.SALES_ORDER_INTEGRATION === 'bidirectional' && (autoCreate === 'true' || autoCreate === '1' || autoCreate === 'yes')),
+    'AUTO_CREATE_SALES_ORDERS',
+    'legacy "Automatically Create Sales Orders" cannot be combined with SALES_ORDER_INTEGRATION=bidirectional (BC makes them mutually exclusive): set it to false or use legacy',
+  );
   return problems;
 }
 
