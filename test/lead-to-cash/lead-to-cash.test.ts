@@ -134,6 +134,19 @@ describe('lead to cash', () => {
     await eventually(async () => (await amountOf()) === 1049.5, { what: 'the new price in Dataverse' });
   });
 
+  it("an item's Unit Price keeps its line on the Business Central Default Price List", async () => {
+    // The desk's base unit is coupled to the product's unit, as unit groups require.
+    const pcs = await h.bcOne('itemUnitsOfMeasure', "itemNumber eq '1896-S' and code eq 'PCS'", true);
+    await h.couple('ITEM UOM', String(pcs.id), DemoIds.unitPcs);
+    await h.bcPatch('items', String(desk.id), { unitPrice: 1011 });
+    const outcome = await syncRecord(h.event({ mapping: 'ITEM-PRODUCT', source: 'bc', recordId: String(desk.id) }), rt.syncDeps);
+    expect(outcome.result, outcome.message).toBe('modified');
+    const list = ((await h.dvGet("pricelevels?$filter=name eq 'Business Central Default Price List'")).value ?? [])[0];
+    expect(list).toBeDefined();
+    const lines = (await h.dvGet(`productpricelevels?$filter=_pricelevelid_value eq ${String(list?.pricelevelid)}`)).value ?? [];
+    expect(lines.map((l) => [l._productid_value, l.amount])).toEqual([[DemoIds.product(1), 1011]]);
+  });
+
   it('an inventory change reaches the product, by the job and on demand', async () => {
     const product = DemoIds.product(1);
     await h.sim('flowfield', { entitySet: 'items', id: String(desk.id), value: 3 });

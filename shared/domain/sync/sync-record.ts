@@ -898,6 +898,9 @@ export function bcCodeField(mapping: TableMapping): string {
     : 'code';
 }
 
+/** The owner field of the BC unit-of-measure pages whose records are keyed by (owner, code). */
+const UNIT_OWNER_FIELD: Record<string, string> = { itemUnitsOfMeasure: 'itemNumber', resourceUnitsOfMeasure: 'resourceNumber' };
+
 /** Translates references through couplings, with the lookups a record needs cached for the record's duration. */
 export class CouplingResolver {
   private readonly cache = new Map<string, string | undefined>();
@@ -919,8 +922,11 @@ export class CouplingResolver {
     if (bcKey === 'id') return value;
     const keyField = bcCodeField(mapping);
     const code = value.includes('|') ? value.slice(value.indexOf('|') + 1) : value;
+    // Item/Resource Units of Measure are keyed by (owner, code): 'PCS' alone matches every item's PCS.
+    const owner = value.includes('|') ? UNIT_OWNER_FIELD[mapping.bc.entitySet] : undefined;
+    const ownerClause = owner ? ` and ${owner} eq ${odataLiteral(value.slice(0, value.indexOf('|')))}` : '';
     const page = await this.deps.bc.listPage(bcTarget(mapping), {
-      filter: `${keyField} eq ${odataLiteral(code)}`,
+      filter: `${keyField} eq ${odataLiteral(code)}${ownerClause}`,
       select: ['id', keyField],
       pageSize: 2,
     });
