@@ -18,6 +18,7 @@ import {
   startFullSync,
 } from './full-sync';
 import { reconcile } from './reconcile';
+import { runSetup } from './setup';
 import { mappingStats } from './stats';
 
 /**
@@ -244,6 +245,17 @@ route('POST', 'dead-letters/replay', async (rt, req) => {
 route('POST', 'dead-letters/purge', async (rt, req) => {
   const { all: _all, max, ...selector } = parse(schemas.deadLetterSelector, req.body);
   return purgeDeadLetters(rt.serviceBus, selector, max ? { max } : {});
+});
+
+// --- assisted setup ---------------------------------------------------------------------------------------------
+route('POST', 'setup', async (rt, req) => {
+  const { steps } = parse(
+    z
+      .object({ steps: z.array(z.enum(['mappings', 'connection', 'columns', 'dataverse-webhooks', 'bc-subscriptions'])).optional() })
+      .default({}),
+    req.body ?? {},
+  );
+  return runSetup(rt, steps ? { steps } : {});
 });
 
 // --- counters and lag -------------------------------------------------------------------------------------------

@@ -99,7 +99,6 @@ export async function retryDeadLetters(
     if ((await peekDeadLetters(client, q, 1)).length === 0) continue;
     const settled = await settleDeadLetters(client, q, (d) => retryDisposition(d, now(), options.policies), {
       max: options.max ?? 500,
-      waitMs: 200,
     });
     for (const s of settled)
       if (s.action === 'replay') replayed++;

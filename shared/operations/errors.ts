@@ -1,3 +1,4 @@
+import type { ChangeEvent } from '../domain/change-event';
 import type { ChangePublisher, SyncErrorRecord, SyncErrorStore } from '../domain/ports';
 import { SyncError } from '../errors';
 
@@ -23,7 +24,7 @@ export async function retrySyncError(deps: { errors: SyncErrorStore; publisher: 
       `Sync error '${id}' has no change event to replay (${e.code}); fix the cause and synchronize the record now instead.`,
     );
   }
-  await deps.publisher.publish([{ ...e.event, origin: 'replay', deferrals: 0, observedAt: deps.now().toISOString() }]);
+  await deps.publisher.publish([replayEvent(e.event, deps.now())]);
   return { id, republished: true, mapping: e.mapping };
 }
 
@@ -45,6 +46,16 @@ export async function retryAllSyncErrors(deps: { errors: SyncErrorStore; publish
     continuation = page.continuation;
   } while (continuation);
   return { mapping, republished, withoutEvent };
+}
+
+/**
+ * The event to re-publish. An error raised by an admin's own action (synchronize now, coupling, full sync) is
+ * retried with that permission (`manual`): a replay of it must still be allowed to couple or create, which the
+ * engine refuses to plain replays of uncoupled records on "synchronize only coupled records" mappings.
+ */
+export function replayEvent(event: ChangeEvent, now: Date): ChangeEvent {
+  const origin = event.origin === 'manual' || event.origin === 'full-sync' ? 'manual' : 'replay';
+  return { ...event, origin, deferrals: 0, observedAt: now.toISOString() };
 }
 
 export async function dismissSyncError(errors: SyncErrorStore, id: string) {

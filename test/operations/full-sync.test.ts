@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
-import type { FullSyncProgress } from '../../shared/operations/full-sync';
+import { fullSyncDeps } from '../../shared/operations/context';
+import { type FullSyncProgress, fullSyncStatus } from '../../shared/operations/full-sync';
 import { getRuntime } from '../../shared/runtime';
 import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
 import { adminClient, columnValues, customerByName, seedCustomers, seedMatchingAccounts } from './helpers';
@@ -56,8 +57,6 @@ it('couples matches, creates the rest, survives a host restart half-way, and lea
   );
   await stack.host.stop();
   const rt = await getRuntime();
-  const { fullSyncStatus } = await import('../../shared/operations/full-sync');
-  const { fullSyncDeps } = await import('../../shared/operations/context');
   const paused = await fullSyncStatus(fullSyncDeps(rt), started.runId);
   expect(paused?.status).toBe('running');
   expect(paused?.mappings[0]?.done).toBeLessThan(2 * N);

@@ -1,4 +1,6 @@
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
+// The SDK's own 64-bit integer type (a dependency of @azure/service-bus): peeks must name where they start.
+import Long from 'long';
 
 /**
  * The dead-letter queues (`<queue>/$deadletterqueue`) of the sync queues: list, replay, purge. Messages are
@@ -63,9 +65,10 @@ export async function peekDeadLetters(client: ServiceBusClient, queue: string, m
   const receiver = client.createReceiver(queue, { subQueueType: 'deadLetter' });
   try {
     const out: DeadLetter[] = [];
-    let from: Long | undefined;
+    // Without a start the SDK continues after the last message any receiver of this client peeked.
+    let from: Long = Long.fromNumber(0);
     while (out.length < max) {
-      const batch = await receiver.peekMessages(Math.min(100, max - out.length), from ? { fromSequenceNumber: from } : {});
+      const batch = await receiver.peekMessages(Math.min(100, max - out.length), { fromSequenceNumber: from });
       if (batch.length === 0) break;
       for (const m of batch) out.push(toDeadLetter(queue, m));
       const last = batch[batch.length - 1]?.sequenceNumber;
@@ -77,8 +80,6 @@ export async function peekDeadLetters(client: ServiceBusClient, queue: string, m
     await receiver.close();
   }
 }
-
-type Long = NonNullable<ServiceBusReceivedMessage['sequenceNumber']>;
 
 export interface Disposition {
   /** Send a copy to the main queue (optionally scheduled) and remove the dead letter. */
@@ -105,7 +106,9 @@ export async function settleDeadLetters(
   const out: Array<DeadLetter & { action: Disposition['action'] }> = [];
   try {
     while (out.length < max) {
-      const batch = await receiver.receiveMessages(Math.min(100, max - out.length), { maxWaitTimeInMs: options.waitMs ?? 500 });
+      // The first receive also opens the link: give it time; later ones only drain what is left.
+      const wait = out.length === 0 && held.length === 0 ? (options.waitMs ?? 5_000) : 500;
+      const batch = await receiver.receiveMessages(Math.min(100, max - out.length), { maxWaitTimeInMs: wait });
       if (batch.length === 0) break;
       for (const m of batch) {
         const d = toDeadLetter(queue, m);
