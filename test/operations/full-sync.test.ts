@@ -21,7 +21,13 @@ let second: LocalFunctionsHost | undefined;
 const modules = ['full-sync', 'admin-api', 'sync'].map((f) => path.join(__dirname, '..', '..', 'functions', `${f}.ts`));
 
 beforeAll(async () => {
-  stack = await startStack({ functions: ['full-sync', 'admin-api', 'sync'], bc: { seed: 'empty' }, dataverse: { seed: 'empty' } });
+  stack = await startStack({ functions: ['full-sync', 'admin-api', 'sync'], dataverse: { seed: 'empty' } });
+  // Mapping changes are validated against BC metadata, which the simulator infers from records: the admin sets
+  // CUSTOMER's coupling criteria while the demo company has data, then the company is emptied for the test.
+  const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
+  await admin.ok('PUT', 'mappings/CUSTOMER', customerByName(await admin.ok('GET', 'mappings/CUSTOMER')));
+  const reset = await fetch(`${stack.bc.url}/_sim/reset?seed=empty`, { method: 'POST' });
+  if (!reset.ok) throw new Error(`BC reset: ${reset.status}`);
   await seedCustomers(stack, N);
   // Every tenth customer already exists in Dataverse under its name (different city): to be coupled, not duplicated.
   await seedMatchingAccounts(Array.from({ length: MATCHING }, (_, i) => i * 10 + 1));
@@ -34,9 +40,10 @@ afterAll(async () => {
 
 it('couples matches, creates the rest, survives a host restart half-way, and leaves both sides equal', { timeout: 240_000 }, async () => {
   const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
-  // The admin sets CUSTOMER's coupling criteria through the mappings API.
-  const current = await admin.ok<Parameters<typeof customerByName>[0]>('GET', 'mappings/CUSTOMER');
-  await admin.ok('PUT', 'mappings/CUSTOMER', customerByName(current));
+  const mapping = await admin.ok<{ couplingRules: { matchFields: unknown[] } }>('GET', 'mappings/CUSTOMER');
+  expect(mapping.couplingRules.matchFields).toEqual([
+    { bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false },
+  ]);
 
   const bad = await admin.call<{ field?: string }>('POST', 'full-sync', { mappings: 'CUSTOMER' });
   expect(bad.status).toBe(400);
