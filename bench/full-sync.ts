@@ -5,6 +5,8 @@
  * not finish inside its time cap is cancelled and reported as partial (rate over what was done).
  */
 
+import path from 'node:path';
+import { LocalFunctionsHost } from '../dev/local-host/host';
 import { fullSyncDeps } from '../shared/operations/context';
 import { cancelFullSync, fullSyncProgress, fullSyncStatus, startFullSync } from '../shared/operations/full-sync';
 import { getRuntime } from '../shared/runtime';
@@ -28,8 +30,12 @@ async function requests(url: string): Promise<number> {
 
 async function one(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: number): Promise<BenchFigure[]> {
   let stack: Stack | undefined;
+  let host: LocalFunctionsHost | undefined;
   try {
-    stack = await startStack({ functions: ['full-sync'], bc: { seed: 'empty' }, dataverse: { seed: 'empty' } });
+    stack = await startStack({ functions: [], bc: { seed: 'empty' }, dataverse: { seed: 'empty' } });
+    // The worker module as this file was loaded: .ts under vitest/tsx, .js from dist (`npm run bench`).
+    const worker = path.join(__dirname, '..', 'functions', `full-sync${path.extname(__filename)}`);
+    host = await new LocalFunctionsHost({ modules: [worker], port: 0, log: () => undefined }).start();
     if (direction === 'bc-to-dv') await post(`${stack.bc.url}/_sim/seed?customers=${n}`);
     else await post(`${stack.dataverse.url}/_sim/seed?accounts=${n}`);
     const rt = await getRuntime();
@@ -65,6 +71,7 @@ async function one(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: number)
       },
     ];
   } finally {
+    await host?.stop();
     await stack?.stop();
   }
 }
