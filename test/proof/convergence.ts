@@ -86,7 +86,14 @@ export interface ConvergenceReport {
   concurrencyFailures: number;
   /** Error rows ever recorded (open or resolved) with a concurrency code. */
   concurrencyErrorRows: number;
-  /** Our own writes that came back as change events and were dropped as echoes (sync outcome or capture). */
+  /** 412 answers the integration received (its If-Match lost to a user's edit). */
+  concurrency412: number;
+  /**
+   * After convergence, a reconciliation-style event for every account whose last write was ours: those are echoes
+   * and must cost nothing on the BC side. `bcRequests` must be 0.
+   */
+  echoSweep: { events: number; bcRequests: number };
+  /** Sweep events dropped without a BC request. */
   echoesDropped: number;
   /** Writes the integration made to BC / Dataverse during the whole run (simulator counters). */
   integrationWrites: { bc: number; dataverse: number };
@@ -310,6 +317,10 @@ async function scenario(
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
   await restartDone;
+  log(`${made} changes made; contention on hot records`);
+  const contention = await contend(stack, rt, records);
+  made += contention;
+  madeByKind['hot-records'] = contention;
   log(`${made} changes made; faults off, draining`);
 
   // Faults off; let everything in flight finish.
@@ -336,12 +347,13 @@ async function scenario(
   await drain(stack, drainTimeoutMs);
   const countersAfter = await writeCounters(stack);
 
+  const echoSweep = await sweepOwnWrites(stack, rt, prefix, drainTimeoutMs);
   const report = await verify(stack, rt, records, prefix);
   const hostInvocations = stack.hosts.flatMap((h) => h.invocations());
   const concurrencyFailures = hostInvocations.filter(
     (i) => !i.succeeded && /CONCURRENCY|412|coupling .*(changed|conflict)|CouplingConflict/i.test(i.error ?? ''),
   ).length;
-  const echoesDropped = stack.logs.filter((l) => /our own write|echo/i.test(l.message)).length + (await dvEchoDeliveries(stack));
+  const echoesDropped = echoSweep.events - echoSweep.bcRequests;
   const bc429 = stack.integrationStatuses.bc.get(429) ?? 0;
   const dv429 = stack.integrationStatuses.dataverse.get(429) ?? 0;
   return {
@@ -351,7 +363,9 @@ async function scenario(
     madeByKind,
     ...report,
     concurrencyFailures,
+    concurrency412: (stack.integrationStatuses.bc.get(412) ?? 0) + (stack.integrationStatuses.dataverse.get(412) ?? 0),
     echoesDropped,
+    echoSweep,
     integrationWrites: countersBefore,
     writesAfterQuiet: { bc: countersAfter.bc - countersBefore.bc, dataverse: countersAfter.dataverse - countersBefore.dataverse },
     faultsSeen: { bc429, dv429, deadLettered: report.deadLettered, openErrors: report.openErrors },
@@ -429,17 +443,112 @@ async function writeCounters(stack: ProofStack): Promise<{ bc: number; dataverse
   const integration = stack.dataverse.integrationUserId.toLowerCase();
   return {
     bc: Object.entries(bc.byMethod).reduce((n, [m, c]) => n + (isWrite(m) ? c : 0), 0),
-    dataverse: dv.rows
-      .filter((r) => r.userId.toLowerCase() === integration && isWrite(r.method) && r.entitySet !== '$batch')
-      .reduce((n, r) => n + r.count, 0),
+    dataverse: dv.rows.filter((r) => r.userId.toLowerCase() === integration && isWrite(r.method)).reduce((n, r) => n + r.count, 0),
   };
 }
 
-async function dvEchoDeliveries(stack: ProofStack): Promise<number> {
-  const log = (await (await fetch(`${stack.dataverse.url}/_sim/webhooks`)).json()) as {
-    deliveries: Array<{ initiatingUserId?: string; responseBody?: string }>;
-  };
-  return log.deliveries.filter((d) => d.initiatingUserId?.toLowerCase() === stack.dataverse.integrationUserId.toLowerCase()).length;
+/**
+ * Hot records: users edit the same customers on both sides while their syncs run, with server time added so
+ * our read-then-write windows are wide. Our If-Match writes lose to the users' edits now and then (412), which
+ * the engine must absorb by starting the record over. Returns the edits made.
+ */
+async function contend(stack: ProofStack, rt: Runtime, records: LogicalRecord[]): Promise<number> {
+  // Four new customers, created in BC and coupled by the sync, are the hot records.
+  const hot: LogicalRecord[] = [];
+  for (let h = 0; h < 4; h++) {
+    const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-H${h}`;
+    const res = await postJson(`${stack.bc.url}/_sim/as-user`, {
+      method: 'POST',
+      entitySet: 'customers',
+      body: { displayName: key, phoneNumber: 'hot', addressLine1: 'hot', city: 'hot', email: `hot${h}@example.com` },
+    });
+    const rec: LogicalRecord = {
+      key,
+      createdOn: 'bc',
+      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
+      ops: 1,
+      deleted: false,
+    };
+    records.push(rec);
+    hot.push(rec);
+  }
+  for (const rec of hot) {
+    rec.dvId = await until(
+      `hot record ${rec.key} to be coupled`,
+      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
+      30_000,
+    );
+  }
+  // Dataverse server time opens a window between our read of the account and our If-Match write to it.
+  await postJson(`${stack.dataverse.url}/_sim/limits`, { latencyMs: 100 });
+  let edits = hot.length; // the creates
+  await Promise.all(
+    hot.map(async (rec, h) => {
+      for (let round = 0; round < 4; round++) {
+        const bcRes = await fetch(`${stack.bc.url}/_sim/as-user`, {
+          method: 'POST',
+          headers: bcHeaders,
+          body: JSON.stringify({ method: 'PATCH', entitySet: 'customers', id: rec.bcId, body: { phoneNumber: `hot-${h}-${round}` } }),
+        });
+        if (bcRes.status === 404) return;
+        edits++;
+        rec.ops++;
+        // Pacing the users: Dataverse edits land while the BC change is being written to Dataverse.
+        for (const offset of [100, 50]) {
+          await new Promise((r) => setTimeout(r, offset));
+          await dvCall(
+            'PATCH',
+            `${stack.dataverse.apiBase}/accounts(${rec.dvId})`,
+            stack.dataverse.adminUserToken,
+            { address1_city: `hot-${h}-${round}-${offset}` },
+            [200, 204, 404],
+          );
+          edits++;
+          rec.ops++;
+        }
+        await new Promise((r) => setTimeout(r, 400));
+      }
+    }),
+  );
+  await postJson(`${stack.dataverse.url}/_sim/limits`, { latencyMs: 0 });
+  return edits;
+}
+
+/**
+ * Publishes a reconciliation event for every account of this run whose last modifier is the integration user
+ * (a sweep or a poll finds them all, since they changed) and counts the BC requests they caused: echoes are
+ * dropped at the first read, so the answer must be 0.
+ */
+async function sweepOwnWrites(
+  stack: ProofStack,
+  rt: Runtime,
+  prefix: string,
+  drainTimeoutMs: number,
+): Promise<{ events: number; bcRequests: number }> {
+  const integration = stack.dataverse.integrationUserId.toLowerCase();
+  const res = await fetch(`${stack.dataverse.apiBase}/accounts?$select=accountid,name,_modifiedby_value`, {
+    headers: dvHeaders(stack.dataverse.adminUserToken),
+  });
+  const rows = ((await res.json()) as { value: Array<{ accountid: string; name?: string; _modifiedby_value?: string }> }).value;
+  const ours = rows.filter((r) => String(r.name ?? '').startsWith(prefix) && r._modifiedby_value?.toLowerCase() === integration);
+  const before = stack.integrationStatuses.bc.size ? [...stack.integrationStatuses.bc.values()].reduce((a, b) => a + b, 0) : 0;
+  const now = new Date().toISOString();
+  await rt.publisher.publish(
+    ours.map((r) => ({
+      v: 1 as const,
+      mapping: 'CUSTOMER',
+      source: 'dataverse' as const,
+      recordId: r.accountid.toLowerCase(),
+      changeType: 'updated' as const,
+      origin: 'reconcile' as const,
+      correlationId: `echo-sweep-${r.accountid}`,
+      observedAt: now,
+      deferrals: 0,
+    })),
+  );
+  await drain(stack, drainTimeoutMs);
+  const after = [...stack.integrationStatuses.bc.values()].reduce((a, b) => a + b, 0);
+  return { events: ours.length, bcRequests: after - before };
 }
 
 async function verify(
@@ -600,7 +709,7 @@ export function describeReport(r: ConvergenceReport): string {
       .join(', ')})`,
     `applied ${r.applied}, failed-visible ${r.failedVisible}, lost ${r.lost}; ${r.records} records; duplicates ${r.duplicates.length}`,
     `429s received: BC ${r.faultsSeen.bc429}, Dataverse ${r.faultsSeen.dv429}; dead letters ${r.faultsSeen.deadLettered}; open errors ${r.faultsSeen.openErrors}`,
-    `concurrency failures ${r.concurrencyFailures} (invocations), ${r.concurrencyErrorRows} (error rows); echoes dropped ${r.echoesDropped}`,
+    `412s received ${r.concurrency412}; concurrency failures ${r.concurrencyFailures} (invocations), ${r.concurrencyErrorRows} (error rows); echo sweep ${r.echoSweep.events} events, ${r.echoSweep.bcRequests} BC requests`,
     `integration writes BC ${r.integrationWrites.bc}, Dataverse ${r.integrationWrites.dataverse}; after quiet BC ${r.writesAfterQuiet.bc}, Dataverse ${r.writesAfterQuiet.dataverse}`,
     `restarts ${r.restarts}; ${r.seconds} s; reconciliation ${r.reconcile}`,
     ...r.problems.slice(0, 20),
