@@ -47,4 +47,23 @@ describe('mapping changes checked against metadata', () => {
     const saved = await rt.stores.mappings.put(ok);
     expect(saved.fields.some((f) => f.bcField === 'taxRegistrationNumber')).toBe(true);
   });
+
+  it('does not refuse a mapping because a BC table has no records yet (its fields are unknown, not missing)', async () => {
+    const reset = await fetch(`${stack.bc.url}/_sim/reset?seed=empty`, { method: 'POST' });
+    expect(reset.status).toBe(200);
+    rt.bc.clearMetadataCache();
+    const customer = await rt.stores.mappings.get('CUSTOMER', { fresh: true });
+    if (!customer) throw new Error('no CUSTOMER');
+    const saved = await rt.stores.mappings.put({ ...customer, synchOnlyCoupledRecords: false });
+    expect(saved.synchOnlyCoupledRecords).toBe(false);
+    // A Dataverse column that does not exist is still refused.
+    const bad = {
+      ...customer,
+      fields: [
+        ...customer.fields,
+        { bcField: 'website', alField: 'Home Page', dataverseColumn: 'new_missing', direction: 'Bidirectional' },
+      ],
+    };
+    await expect(rt.stores.mappings.put(bad)).rejects.toThrow(/new_missing/);
+  });
 });

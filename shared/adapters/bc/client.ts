@@ -133,6 +133,9 @@ export function odataDateTime(value: string): string {
  * Business Central client over API v2.0, custom API pages and OData v4 pages
  * (`{apiUrl}/v2.0/{tenant}/{environment}/...`).
  */
+/** Fields of an entity set that exists but is empty and has no `$metadata`: any field may be there. */
+const UNKNOWN_FIELDS: BcEntityFields = new Map();
+
 export class BcClient {
   readonly http: HttpClient;
   /** `{apiUrl}/v2.0/{tenant}/{environment}`. */
@@ -415,7 +418,9 @@ export class BcClient {
    * every field). Undefined means the field does not exist (or cannot be known).
    */
   async bcField(target: Pick<BcEntityTarget, 'kind' | 'entitySet'>, field: string): Promise<BcFieldInfo | undefined> {
-    return (await this.bcFields(target))?.get(field);
+    const fields = await this.bcFields(target);
+    if (fields === UNKNOWN_FIELDS) return { type: 'unknown', inferred: true };
+    return fields?.get(field);
   }
 
   /** All fields of an entity set (see `bcField`); undefined when the entity set is unknown. */
@@ -462,8 +467,11 @@ export class BcClient {
     const res = await this.http.send({ method: 'GET', url: odataUrl(u), accept: [400, 404] });
     if (res.status >= 300) return undefined;
     const parsed = collectionSchema.safeParse(res.body);
-    const first = parsed.success ? parsed.data.value[0] : undefined;
-    return first ? inferFieldsFromRecord(first) : undefined;
+    if (!parsed.success) return undefined;
+    const first = parsed.data.value[0];
+    // The entity set exists but has no record to learn its fields from: every field is "unknown", not missing,
+    // so a mapping is not refused just because BC has no data yet.
+    return first ? inferFieldsFromRecord(first) : UNKNOWN_FIELDS;
   }
 
   private async resolveCompanyName(): Promise<string> {

@@ -374,7 +374,8 @@ export async function validateMappings(mappings: readonly unknown[], metadata?: 
       if (f.constant === undefined && (!dv || !bc)) continue;
       const mismatch = compatible(
         f,
-        bc ? bcTypeCategory(bc.type) : undefined,
+        // 'unknown': BC could not tell (an empty table without $metadata), so the type is not held against it.
+        bc && bc.type !== 'unknown' ? bcTypeCategory(bc.type) : undefined,
         dv ? dataverseTypeCategory(dv.type) : undefined,
         m.optionMapping,
       );
