@@ -16,6 +16,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseSettings, resetSettingsCache } from '../shared/config';
 import { startAzurite } from './azurite';
+import { bootstrapDemo } from './demo';
 import { DEFAULT_FUNCTIONS_PORT, LocalFunctionsHost } from './local-host/host';
 
 /** Port settings, each overridable; 0 picks a free port (then PUBLIC_BASE_URL is only known after start). */
@@ -306,7 +307,19 @@ export async function main(): Promise<void> {
     process.stdout.write(`    ${fn.name.padEnd(28)} ${what}\n`);
   }
   process.stdout.write(`  function key (authLevel function): x-functions-key: ${host.functionKey}   [local only]\n`);
+  process.stdout.write(`  admin page: ${host.apiUrl('admin/ui')}?code=${host.functionKey}\n`);
   process.stdout.write(`ready: ${host.apiUrl('health')}\n`);
+  // With our own simulators, act as a new installation's admin would, through the admin API.
+  if (
+    running.some((r) => r.name === 'BC simulator') &&
+    running.some((r) => r.name === 'Dataverse simulator') &&
+    process.env.DEMO_BOOTSTRAP !== 'false'
+  ) {
+    const log = (line: string) => process.stdout.write(`${line}\n`);
+    bootstrapDemo({ apiBase: host.apiUrl(''), functionKey: host.functionKey, log }).catch((err: unknown) =>
+      log(`demo: bootstrap failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
 }
 
 if (require.main === module) {

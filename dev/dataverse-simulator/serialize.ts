@@ -56,13 +56,31 @@ export function checkSelect(meta: EntityMeta, select: string[] | undefined): voi
 
 export function checkFilter(meta: EntityMeta, filter: string): (row: StoredRow) => boolean {
   const predicate = compileFilter(filter);
+  // Single-valued navigation properties in a path (`parentcustomerid_account/accountid ne null`), as Dataverse
+  // allows: the path sees the referenced row's key when the lookup points at that table, null otherwise.
+  const navPaths = new Map<string, { lookup: string; target: string | undefined }>();
   for (const p of filterProperties(filter)) {
     const head = p.split('/')[0] ?? p;
+    const nav = p.includes('/') ? meta.navs.get(head) : undefined;
+    if (nav) {
+      navPaths.set(head, { lookup: `_${nav.attribute.logicalName}_value`, target: nav.target });
+      continue;
+    }
     if (!meta.wire.has(head)) throw unknownAttribute(head, meta);
   }
+  const view = (row: StoredRow): StoredRow => {
+    if (navPaths.size === 0) return row;
+    const v: StoredRow = { ...row };
+    for (const [nav, { lookup, target }] of navPaths) {
+      const id = row[lookup];
+      const type = row[`${lookup}@Microsoft.Dynamics.CRM.lookuplogicalname`];
+      v[nav] = id && (!target || type === undefined || type === target) ? { [`${target ?? ''}id`]: id } : null;
+    }
+    return v;
+  };
   return (row) => {
     try {
-      return predicate(row);
+      return predicate(view(row));
     } catch (err) {
       if (err instanceof ODataQueryError) throw badRequest(err.message, Codes.unknownProperty);
       throw err;
