@@ -31,6 +31,7 @@ export interface RuleContext {
   pass: SyncDirection;
   source: VersionedRecord;
   bc: RecordGateway;
+  dataverse: RecordGateway;
   resolver: RuleResolver;
 }
 
@@ -39,6 +40,8 @@ export interface SyncRule {
   extraColumns?(mapping: TableMapping, side: Side): string[];
   /** Values beyond the field mappings; a reference that is not coupled yet is reported like a field lookup. */
   derive?(ctx: RuleContext): Promise<{ fields: DerivedField[]; missing: MissingReference[]; exclude?: string }>;
+  /** Values a new record needs that no field mapping supplies (a key, say). */
+  beforeInsert?(ctx: RuleContext, payload: Record<string, unknown>): Promise<void>;
 }
 
 const BC_CONTACT_COMPANY = 'companyNumber';
@@ -123,4 +126,59 @@ export const contactParentRule: SyncRule = {
   },
 };
 
-export const CORE_RULES: SyncRule[] = [contactParentRule];
+/**
+ * ITEM-PRODUCT / RESOURCE-PRODUCT with unit groups: Dataverse needs a product's unit group as well as its
+ * default unit; BC sets the group from the unit it maps (`UpdateCRMProductAfterTransferRecordFields`).
+ */
+export const productUnitGroupRule: SyncRule = {
+  async derive(ctx) {
+    const none = { fields: [], missing: [] };
+    if ((ctx.mapping.name !== 'ITEM-PRODUCT' && ctx.mapping.name !== 'RESOURCE-PRODUCT') || ctx.pass !== 'ToIntegrationTable') return none;
+    const unitField = ctx.mapping.fields.find(
+      (f) => f.status === 'Enabled' && f.dataverseColumn === 'defaultuomid' && f.transformation?.kind === 'unit',
+    );
+    if (!unitField?.bcField || unitField.transformation?.kind !== 'unit') return none;
+    const code = ctx.source.values[unitField.bcField];
+    if (typeof code !== 'string' || code === '') return none;
+    const owner = unitField.transformation.ownerBcField
+      ? String(ctx.source.values[unitField.transformation.ownerBcField] ?? '')
+      : undefined;
+    const uomId = await ctx.resolver.toDataverse(unitField.transformation.mapping, owner !== undefined ? `${owner}|${code}` : code, 'code');
+    // An uncoupled unit is reported by the unit field itself.
+    if (!uomId) return none;
+    const uom = await ctx.dataverse.get({ side: 'dataverse', entitySet: 'uoms', logicalName: 'uom', primaryKey: 'uomid' }, uomId, [
+      'uomid',
+      '_uomscheduleid_value',
+    ]);
+    const group = uom?.values._uomscheduleid_value;
+    if (typeof group !== 'string') return none;
+    return {
+      fields: [
+        {
+          label: `${unitField.bcField} -> defaultuomscheduleid`,
+          writeKey: 'defaultuomscheduleid@odata.bind',
+          destKey: '_defaultuomscheduleid_value',
+          payload: `/uomschedules(${group})`,
+          comparable: group,
+          direction: 'ToIntegrationTable',
+        },
+      ],
+      missing: [],
+    };
+  },
+};
+
+/** SALESPEOPLE: a salesperson created from a Dataverse user gets the next `SP NO. 0000n` code, as BC numbers them. */
+export const salespersonCodeRule: SyncRule = {
+  async beforeInsert(ctx, payload) {
+    if (ctx.mapping.name !== 'SALESPEOPLE' || ctx.pass !== 'FromIntegrationTable' || payload.code) return;
+    const page = await ctx.bc.listPage(
+      { side: 'bc', kind: ctx.mapping.bc.kind, entitySet: ctx.mapping.bc.entitySet },
+      { filter: "startswith(code,'SP NO. ')", select: ['id', 'code'], pageSize: 1000 },
+    );
+    const used = page.items.map((r) => Number(String(r.values.code ?? '').slice(7))).filter((n) => Number.isFinite(n));
+    payload.code = `SP NO. ${String(Math.max(0, ...used) + 1).padStart(5, '0')}`;
+  },
+};
+
+export const CORE_RULES: SyncRule[] = [contactParentRule, productUnitGroupRule, salespersonCodeRule];

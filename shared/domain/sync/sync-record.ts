@@ -30,7 +30,7 @@ import {
   translateField,
 } from './field-values';
 import { type FieldState, planPass } from './plan';
-import { CORE_RULES } from './rules';
+import { CORE_RULES, type RuleContext } from './rules';
 
 /** Where the engine finds the current table mappings (the configuration store, or fixed defaults in tests). */
 export interface MappingProvider {
@@ -315,13 +315,7 @@ class RecordSync {
     }
     let exclude: string | undefined;
     for (const rule of CORE_RULES) {
-      const d = await rule.derive?.({
-        mapping: this.mapping,
-        pass: this.pass,
-        source: sourceRecord,
-        bc: this.deps.bc as RecordGateway,
-        resolver: this.resolver,
-      });
+      const d = await rule.derive?.(this.ruleContext(sourceRecord));
       if (!d) continue;
       exclude ??= d.exclude;
       missing.push(...d.missing);
@@ -395,6 +389,17 @@ class RecordSync {
     );
   }
 
+  private ruleContext(source: VersionedRecord): RuleContext {
+    return {
+      mapping: this.mapping,
+      pass: this.pass,
+      source,
+      bc: this.deps.bc as RecordGateway,
+      dataverse: this.deps.dataverse as RecordGateway,
+      resolver: this.resolver,
+    };
+  }
+
   private async translated(sourceRecord: VersionedRecord) {
     let t = await this.translate(sourceRecord);
     if (t.missing.length > 0) {
@@ -431,7 +436,9 @@ class RecordSync {
       return { ...after, result: after.result === 'unchanged' || after.result === 'modified' ? 'coupled' : after.result };
     }
 
-    const mayCreate = (m.direction === 'Bidirectional' || m.direction === this.pass) && m.name !== 'SALESPEOPLE';
+    // Salespeople are created from users (a full sync of SALESPEOPLE), never users from salespeople: the
+    // mapping's direction (FromIntegrationTable) says exactly that.
+    const mayCreate = m.direction === 'Bidirectional' || m.direction === this.pass;
     if (
       !mayCreate ||
       (m.couplingRules.matchFields.length > 0 && !m.couplingRules.createNewIfNoMatch && m.synchOnlyCoupledRecords && origin !== 'manual')
@@ -453,7 +460,9 @@ class RecordSync {
     if (this.dest === 'dataverse' && this.deps.options.ownershipModel === 'Team' && m.ownership !== 'None' && team) {
       payload['ownerid@odata.bind'] = `/teams(${team})`;
     }
-    for (const f of fields) if (f.payload !== null || this.dest === 'bc') payload[f.writeKey] = f.payload;
+    // A new record needs no empty values; BC refuses nulls outright.
+    for (const f of fields) if (f.payload !== null && f.payload !== undefined) payload[f.writeKey] = f.payload;
+    for (const rule of CORE_RULES) await rule.beforeInsert?.(this.ruleContext(sourceRecord), payload);
 
     const ctx: WriteContext = { mapping: m, pass: this.pass, source: sourceRecord, payload, deps: this.deps };
     await this.deps.hooks?.beforeWrite?.(ctx);
@@ -616,7 +625,7 @@ class RecordSync {
     }
 
     const payload: Record<string, unknown> = {};
-    for (const f of plan.write) payload[f.writeKey] = f.payload;
+    for (const f of plan.write) payload[f.writeKey] = this.dest === 'bc' ? bcValue(f.payload, destRecord.values[f.writeKey]) : f.payload;
     const changes = Object.fromEntries(plan.write.map((f) => [f.label, [f.dest ?? null, f.mapped] as [unknown, unknown]]));
     const lastFingerprint = this.dest === 'dataverse' ? coupling.fingerprintToDataverse : coupling.fingerprintToBc;
     const print = fingerprint(payload);
@@ -1039,6 +1048,14 @@ export function deterministicId(mapping: string, sourceId: string): string {
   h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
   const hex = h.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** BC has no nulls: an emptied value is '' for text, 0 for numbers, false for booleans (by the field's current value). */
+function bcValue(value: unknown, current: unknown): unknown {
+  if (value !== null && value !== undefined) return value;
+  if (typeof current === 'number') return 0;
+  if (typeof current === 'boolean') return false;
+  return '';
 }
 
 function isAfter(a: string | undefined, b: string | undefined): boolean {
