@@ -12,11 +12,13 @@ export interface DemoOptions {
   log: (line: string) => void;
 }
 
-/** Mappings that couple by name in the demo, and create what does not match. */
+/** Mappings that couple by name (or number) in the demo, and create what does not match. */
 const COUPLE_BY_NAME: Record<string, { bcField: string; dataverseColumn: string }> = {
   CUSTOMER: { bcField: 'displayName', dataverseColumn: 'name' },
   VENDOR: { bcField: 'displayName', dataverseColumn: 'name' },
   CONTACT: { bcField: 'email', dataverseColumn: 'emailaddress1' },
+  'ITEM-PRODUCT': { bcField: 'number', dataverseColumn: 'productnumber' },
+  'RESOURCE-PRODUCT': { bcField: 'number', dataverseColumn: 'productnumber' },
 };
 
 export async function bootstrapDemo(o: DemoOptions): Promise<void> {
@@ -41,7 +43,7 @@ export async function bootstrapDemo(o: DemoOptions): Promise<void> {
       couplingRules: { ...mapping.couplingRules, matchFields: [{ ...match, priority: 0, caseSensitive: false }], createNewIfNoMatch: true },
     });
   }
-  o.log('demo: CUSTOMER, VENDOR and CONTACT couple by name and create what does not match');
+  o.log(`demo: ${Object.keys(COUPLE_BY_NAME).join(', ')} couple by name/number and create what does not match`);
 
   const setup = (await call('POST', 'setup', { steps: ['dataverse-webhooks', 'bc-subscriptions'] })) as {
     steps: Array<{ step: string; ok: boolean; detail: string }>;

@@ -12,8 +12,15 @@ import type {
   SyncResult,
   VersionedRecord,
 } from '../domain/ports';
-import { selectColumns } from '../domain/sync/field-values';
-import { bcTarget, dataverseTarget, deterministicId, odataLiteral, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
+import {
+  bcTarget,
+  dataverseTarget,
+  deterministicId,
+  odataLiteral,
+  recordSelect,
+  resolveFilter,
+  type SyncDeps,
+} from '../domain/sync/sync-record';
 
 /**
  * Ports for `syncRecord` that answer, from data the full sync already read in bulk, the questions the engine
@@ -118,15 +125,9 @@ export class BatchedSyncDeps {
     return p;
   }
 
-  /** The engine's `$select` for a side (kept in step with `RecordSync.select`). */
+  /** The engine's own `$select` for a side, so the rows listed here can stand in for the engine's reads. */
   static engineSelect(mapping: TableMapping, side: Side): string[] | undefined {
-    const cols = selectColumns(mapping, side);
-    if (cols.length === 0) return undefined;
-    if (side === 'dataverse') cols.push(mapping.dataverse.primaryKey, '_modifiedby_value');
-    else cols.push('id');
-    if (side === 'dataverse' && mapping.dataverse.modifiedOnColumn) cols.push(mapping.dataverse.modifiedOnColumn);
-    if (side === 'bc') cols.push('lastModifiedDateTime');
-    return [...new Set(cols)];
+    return recordSelect(mapping, side);
   }
 
   /** The side's table filter with `{companyId}` resolved, as the engine evaluates it. */

@@ -181,4 +181,46 @@ export const salespersonCodeRule: SyncRule = {
   },
 };
 
-export const CORE_RULES: SyncRule[] = [contactParentRule, productUnitGroupRule, salespersonCodeRule];
+/**
+ * ITEM UOM / RESOURCE UOM: a unit lives in its item's unit group (`ITEM <No.> UOM GR`), which BC creates the
+ * unit in; the group is the UNIT GROUP mapping's coupled uomschedule.
+ */
+export const unitInGroupRule: SyncRule = {
+  extraColumns: (mapping, side) =>
+    side !== 'bc' ? [] : mapping.name === 'ITEM UOM' ? ['itemNumber'] : mapping.name === 'RESOURCE UOM' ? ['resourceNumber'] : [],
+  async derive(ctx) {
+    const none = { fields: [], missing: [] };
+    const item = ctx.mapping.name === 'ITEM UOM';
+    if ((!item && ctx.mapping.name !== 'RESOURCE UOM') || ctx.pass !== 'ToIntegrationTable') return none;
+    const owner = ctx.source.values[item ? 'itemNumber' : 'resourceNumber'];
+    if (typeof owner !== 'string' || owner === '') return none;
+    const groups = await ctx.bc.listPage(
+      { side: 'bc', kind: 'customApi', entitySet: 'unitGroups' },
+      {
+        filter: `sourceType eq '${item ? 'Item' : 'Resource'}' and sourceNumber eq '${owner.replaceAll("'", "''")}'`,
+        select: ['id'],
+        pageSize: 1,
+      },
+    );
+    const groupId = groups.items[0]?.id;
+    if (!groupId) return none;
+    const schedule = await ctx.resolver.toDataverse('UNIT GROUP', groupId, 'id');
+    if (!schedule)
+      return { fields: [], missing: [{ field: 'unit group -> uomscheduleid', mapping: 'UNIT GROUP', sourceValue: groupId, bcKey: 'id' }] };
+    return {
+      fields: [
+        {
+          label: 'unit group -> uomscheduleid',
+          writeKey: 'uomscheduleid@odata.bind',
+          destKey: '_uomscheduleid_value',
+          payload: `/uomschedules(${schedule})`,
+          comparable: schedule,
+          direction: 'ToIntegrationTable',
+        },
+      ],
+      missing: [],
+    };
+  },
+};
+
+export const CORE_RULES: SyncRule[] = [contactParentRule, unitInGroupRule, productUnitGroupRule, salespersonCodeRule];

@@ -115,6 +115,31 @@ type TranslatedField = Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> 
 const MAX_CONCURRENCY_RETRIES = 3;
 const MAX_DEPENDENCY_DEPTH = 3;
 
+/**
+ * The `$select` the engine reads a mapping's records with on one side: the mapped fields, the columns the special
+ * rules and format templates read, and what concurrency and echo detection need. Bulk readers (full sync) use the
+ * same list so the engine can be handed their rows.
+ */
+export function recordSelect(mapping: TableMapping, side: Side): string[] | undefined {
+  const cols = selectColumns(mapping, side);
+  if (cols.length === 0) return undefined;
+  for (const rule of CORE_RULES) cols.push(...(rule.extraColumns?.(mapping, side) ?? []));
+  if (side === 'bc') {
+    for (const f of mapping.fields) {
+      if (f.status !== 'Enabled' || f.transformation?.kind !== 'format') continue;
+      for (const m of f.transformation.template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) if (m[1] && m[1] !== 'value') cols.push(m[1]);
+    }
+    for (const f of mapping.fields)
+      if (f.status === 'Enabled' && f.transformation?.kind === 'unit' && f.transformation.ownerBcField)
+        cols.push(f.transformation.ownerBcField);
+  }
+  if (side === 'dataverse') cols.push(mapping.dataverse.primaryKey, '_modifiedby_value');
+  else cols.push('id');
+  if (side === 'dataverse' && mapping.dataverse.modifiedOnColumn) cols.push(mapping.dataverse.modifiedOnColumn);
+  if (side === 'bc') cols.push('lastModifiedDateTime');
+  return [...new Set(cols)];
+}
+
 /** The page the engine uses for a mapping's BC records: the extended custom page when the mapping needs one. */
 export function bcTarget(mapping: TableMapping): BcEntityTarget {
   if (mapping.bc.extensionEntitySet) return { side: 'bc', kind: 'customApi', entitySet: mapping.bc.extensionEntitySet };
@@ -228,14 +253,7 @@ class RecordSync {
   }
 
   private select(side: Side): string[] | undefined {
-    const cols = selectColumns(this.mapping, side);
-    if (cols.length === 0) return undefined;
-    for (const rule of CORE_RULES) cols.push(...(rule.extraColumns?.(this.mapping, side) ?? []));
-    if (side === 'dataverse') cols.push(this.mapping.dataverse.primaryKey, '_modifiedby_value');
-    else cols.push('id');
-    if (side === 'dataverse' && this.mapping.dataverse.modifiedOnColumn) cols.push(this.mapping.dataverse.modifiedOnColumn);
-    if (side === 'bc') cols.push('lastModifiedDateTime');
-    return [...new Set(cols)];
+    return recordSelect(this.mapping, side);
   }
 
   private ids(sourceId: string, destId?: string): { bcId?: string; dataverseId?: string } {
@@ -500,6 +518,16 @@ class RecordSync {
         // Two workers raced to create the same row: the loser reads the winner's row.
         const again = await gw.get(target, id, this.select('dataverse'));
         if (again) return again;
+        // Not our row: another row already has this record's alternate key (productnumber, say). That is data
+        // to sort out, not a race to retry.
+        if (err instanceof SyncError && err.code === 'DV.CONCURRENCY') {
+          throw new SyncError(
+            'DV.VALIDATION',
+            `A ${this.mapping.dataverse.entityLogicalName} row with the same key already exists in Dataverse (${err.message}). ` +
+              `Couple this ${this.mapping.name} record to it (match-based coupling or Set Up Coupling) instead of creating a new one.`,
+            { cause: err },
+          );
+        }
         throw err;
       }
     }
