@@ -192,7 +192,7 @@ export async function benchSyncRecord(opts: { quick: boolean }): Promise<Figure[
   const stack = await startProofStack({ functions: [], serve: [], bc: { seed: 'demo' }, dataverse: { seed: 'demo' } });
   try {
     const rt = await getRuntime();
-    const n = opts.quick ? 100 : 600;
+    const n = opts.quick ? 100 : 400;
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const created = await asUser(stack, {

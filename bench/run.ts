@@ -37,7 +37,7 @@ interface Piece {
 
 /** Ordered cheap first; the budgets add up to under 60 s quick and under 10 min full (most pieces finish early). */
 const PIECES: Piece[] = [
-  { section: 'servicebus', module: './servicebus', exportName: 'benchServiceBus', budgetS: [6, 30] },
+  { section: 'servicebus', module: './servicebus', exportName: 'benchServiceBus', budgetS: [8, 30] },
   { section: 'tables', module: './tables', exportName: 'benchTables', budgetS: [5, 30] },
   { section: 'coupling', module: './coupling', exportName: 'benchCoupling', budgetS: [5, 30] },
   { section: 'clients', module: './clients', exportName: 'benchClients', budgetS: [5, 40] },
@@ -46,7 +46,7 @@ const PIECES: Piece[] = [
   { section: 'webhooks', module: './webhooks', exportName: 'benchWebhooks', budgetS: [5, 30] },
   { section: 'sync-record', module: './latency', exportName: 'benchSyncRecord', budgetS: [10, 60] },
   { section: 'latency', module: './latency', exportName: 'benchLatency', budgetS: [8, 120] },
-  { section: 'throttled', module: './throttled', exportName: 'benchThrottled', budgetS: [8, 60] },
+  { section: 'throttled', module: './throttled', exportName: 'benchThrottled', budgetS: [15, 90] },
   { section: 'full-sync', module: './full-sync', exportName: 'benchFullSync', budgetS: [5, 150] },
   { section: 'convergence', module: './convergence', exportName: 'benchConvergence', budgetS: [0, 90] },
 ];

@@ -107,7 +107,7 @@ export async function benchThrottled(opts: { quick: boolean }): Promise<Figure[]
   const stack = await startProofStack({ functions: [], serve: [], bc: { seed: 'demo' }, dataverse: { seed: 'demo' } });
   try {
     const rt = await getRuntime();
-    const n = opts.quick ? 40 : 300;
+    const n = opts.quick ? 40 : 150;
     const figures: Figure[] = [];
 
     // Records to sync, created before the limits go on (seeding is not what is measured).

@@ -317,10 +317,6 @@ async function scenario(
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
   await restartDone;
-  log(`${made} changes made; contention on hot records`);
-  const contention = await contend(stack, rt, records);
-  made += contention;
-  madeByKind['hot-records'] = contention;
   log(`${made} changes made; faults off, draining`);
 
   // Faults off; let everything in flight finish.
@@ -332,6 +328,11 @@ async function scenario(
   await postJson(`${bc.url}/_sim/limits`, { enforce: false });
   await fetch(`${dv.url}/_sim/faults`, { method: 'DELETE' });
   await postJson(`${dv.url}/_sim/limits`, { enabled: false });
+  await drain(stack, drainTimeoutMs);
+  log(`${made} changes made; hot records (412s) while the sync runs`);
+  const contention = await contend(stack, rt, records);
+  made += contention;
+  madeByKind['hot-records'] = contention;
   await drain(stack, drainTimeoutMs);
 
   const reconciled = await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] });
