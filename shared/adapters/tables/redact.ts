@@ -6,14 +6,17 @@
 
 export const REDACTED = '[redacted]';
 
-/** Property names that hold secrets: secret, password, token, authorization, credential, cookie, any `…key`. */
-const SECRET_NAME = /secret|passw(?:or)?d|^pwd$|token|authori[sz]ation|credential|cookie|signature|key$|^key[-_]|[-_]key[-_]/i;
+/**
+ * Property names that hold secrets: secret, password, token, authorization, credential, cookie, any `…key`, and
+ * BC's webhook `clientState` (it proves a notification came from our subscription).
+ */
+const SECRET_NAME = /secret|passw(?:or)?d|^pwd$|token|authori[sz]ation|credential|cookie|signature|clientstate|key$|^key[-_]|[-_]key[-_]/i;
 
 const SECRET_TEXT: Array<[RegExp, string]> = [
   // Connection strings and query strings: AccountKey=…, SharedAccessKey=…, Password=…, sig=…, client_secret=…
   [/\b(AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|client_secret)=([^;&\s"']+)/gi, `$1=${REDACTED}`],
   // Function keys and SAS signatures in URLs.
-  [/([?&](?:code|sig|client_secret|access_token)=)[^&\s"']+/gi, `$1${REDACTED}`],
+  [/([?&](?:code|sig|client_secret|access_token|clientState)=)[^&\s"']+/gi, `$1${REDACTED}`],
   [/\bBearer\s+[A-Za-z0-9._~+/-]+=*/g, `Bearer ${REDACTED}`],
   [/\bBasic\s+[A-Za-z0-9+/]{8,}=*/g, `Basic ${REDACTED}`],
   // A JWT anywhere in a text, with or without a scheme in front.
