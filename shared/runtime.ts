@@ -3,7 +3,7 @@ import { type BcClient, BcGateway, createBcClient } from './adapters/bc';
 import { ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from './adapters/servicebus/client';
 import { ServiceBusChangePublisher } from './adapters/servicebus/publisher';
-import { createStores, environmentIdentity, type Stores } from './adapters/tables';
+import { createStores, environmentIdentity, type Stores, TableCreationClaims } from './adapters/tables';
 import { settings as loadSettings, type Settings } from './config';
 import { queueNameForMapping } from './domain/mappings/queue';
 import { type Clock, systemClock } from './domain/ports';
@@ -127,6 +127,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
     history: stores.history,
     counters: stores.counters,
     publisher,
+    claims: new TableCreationClaims(stores.checkpoints, clock),
     clock,
     options: {
       environment,

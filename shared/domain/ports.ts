@@ -206,6 +206,22 @@ export interface ChangePublisher {
   publish(events: ChangeEvent[], options?: { scheduledAt?: Date }): Promise<void>;
 }
 
+/**
+ * Claims on creating a destination record, for sides that cannot take a deterministic id (BC). Two workers
+ * handling the same new source record race here instead of both creating a record.
+ */
+export interface CreationClaims {
+  /**
+   * Claims `key`. `won` with a token, or lost: with the id the winner created (use it), or none yet (the winner
+   * is still creating: retry later). A claim older than `staleAfterMs` without a created id is taken over.
+   */
+  claim(key: string, staleAfterMs: number): Promise<{ won: true; token: string } | { won: false; createdId?: string }>;
+  /** Records what the winner created, so a retry after a crash between "created" and "coupled" reuses it. */
+  created(key: string, token: string, createdId: string): Promise<void>;
+  /** Drops the claim once the coupling is stored. */
+  release(key: string): Promise<void>;
+}
+
 export interface Clock {
   now(): Date;
 }

@@ -95,6 +95,27 @@ describe('sync engine: dependencies, duplicates, crashes, throttling, errors', (
     expect(coupling?.dataverseId).toBe((await accountsNamed('Twice Delivered Inc'))[0]?.accountid);
   });
 
+  it('creates exactly one BC customer when two workers handle the same new account at once', async () => {
+    const created = await fetch(`${stack.dataverse.apiBase}/accounts`, {
+      method: 'POST',
+      headers: { ...dv(stack.dataverse.adminUserToken), Prefer: 'return=representation' },
+      body: JSON.stringify({ name: 'Raced Into BC Ltd', customertypecode: 3 }),
+    });
+    const accountId = ((await created.json()) as { accountid: string }).accountid;
+    const e = event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId });
+    // Four workers at once; a loser either reuses the winner's record or is told to retry (a transient error).
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => syncRecord(e, rt.syncDeps)));
+    for (const r of results) if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toMatch(/^(BC|DV)\.CONCURRENCY$/);
+    const again = await syncRecord(e, rt.syncDeps);
+    expect(['unchanged', 'modified']).toContain(again.result);
+    const res = await fetch(`${stack.bc.apiBase()}/customers?$filter=${encodeURIComponent("displayName eq 'Raced Into BC Ltd'")}`, {
+      headers: bc,
+    });
+    const customers = ((await res.json()) as { value: Array<{ id: string }> }).value;
+    expect(customers).toHaveLength(1);
+    expect((await rt.stores.couplings.getByDataverseId('CUSTOMER', accountId))?.bcId).toBe(customers[0]?.id);
+  });
+
   it('ends with one record and one coupling after a crash between the write and the coupling', async () => {
     const id = await createBcCustomer({ displayName: 'Crash Window Corp', salespersonCode: 'PS' });
     let crashes = 0;

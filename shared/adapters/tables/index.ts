@@ -19,6 +19,7 @@ export {
   snapshotValueEquals,
   TableCouplingStore,
 } from './coupling-store';
+export { TableCreationClaims } from './creation-claims';
 export { TableHistoryStore } from './history-store';
 export { MappingConflictError, MappingValidationError, TableMappingStore } from './mapping-store';
 export { REDACTED, redact, redactText } from './redact';

@@ -10,6 +10,7 @@ import type {
   CounterStore,
   Coupling,
   CouplingStore,
+  CreationClaims,
   DataverseEntityTarget,
   HistoryStore,
   RecordGateway,
@@ -94,6 +95,8 @@ export interface SyncDeps {
   history: HistoryStore;
   counters: CounterStore;
   publisher: ChangePublisher;
+  /** Claims on BC creates (BC takes no client-chosen id); without it two workers may both create. */
+  claims?: CreationClaims;
   clock: Clock;
   options: SyncEngineOptions;
   hooks?: SyncHooks;
@@ -113,6 +116,8 @@ export interface SyncOutcome {
 type TranslatedField = Omit<FieldState, 'dest' | 'destBefore' | 'sourceBefore'> & { destKey: string | undefined; derived?: boolean };
 
 const MAX_CONCURRENCY_RETRIES = 3;
+/** A creation claim older than this, with nothing created, belonged to a worker that died. */
+const CLAIM_STALE_MS = 120_000;
 const MAX_DEPENDENCY_DEPTH = 3;
 
 /**
@@ -234,7 +239,9 @@ class RecordSync {
           err instanceof CouplingConflictError ||
           (err instanceof SyncError && (err.code === 'BC.CONCURRENCY' || err.code === 'DV.CONCURRENCY'));
         if (!retryable || attempt >= MAX_CONCURRENCY_RETRIES) {
-          if (err instanceof CouplingConflictError) throw new SyncError('INTERNAL', err.message, { cause: err });
+          // Still racing another worker for this coupling: a concurrency failure, retried by the queue.
+          if (err instanceof CouplingConflictError)
+            throw new SyncError(this.dest === 'bc' ? 'BC.CONCURRENCY' : 'DV.CONCURRENCY', err.message, { cause: err });
           throw err;
         }
       }
@@ -495,6 +502,7 @@ class RecordSync {
     const created = await this.createDestination(sourceRecord, ctx.payload);
     await this.deps.hooks?.afterWrite?.({ ...ctx, written: created });
     await this.couple(sourceRecord, created, fields);
+    if (this.dest === 'bc') await this.deps.claims?.release(this.claimKey(sourceRecord)).catch(() => undefined);
     await this.deps.counters.increment(m.name, 'inserted');
     await this.history('inserted', sourceRecord.id, created.id, changes);
     await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, created.id));
@@ -531,7 +539,28 @@ class RecordSync {
         throw err;
       }
     }
-    return gw.create(target, payload);
+    // BC assigns its own SystemId, so two workers handling the same new row would each create a record: the first
+    // to claim the creation creates it and records its id; the other reuses that id, or retries while it is made.
+    const claims = this.deps.claims;
+    if (!claims) return gw.create(target, payload);
+    const key = this.claimKey(sourceRecord);
+    const claim = await claims.claim(key, CLAIM_STALE_MS);
+    if (!claim.won) {
+      const existing = claim.createdId ? await gw.get(target, claim.createdId, this.select('bc')) : undefined;
+      if (existing) return existing;
+      throw new SyncError(
+        'BC.CONCURRENCY',
+        `Another worker is creating the Business Central record for ${this.mapping.name} row ${sourceRecord.id}; retrying.`,
+      );
+    }
+    // The claim may have been released by a winner that already coupled the row: look again before creating.
+    if (await this.couplingOf(this.source, sourceRecord.id)) {
+      await claims.release(key);
+      throw new CouplingConflictError(`${this.mapping.name} row ${sourceRecord.id} was coupled by another worker meanwhile`);
+    }
+    const created = await gw.create(target, payload);
+    await claims.created(key, claim.token, created.id);
+    return created;
   }
 
   /** Match-based coupling by the mapping's criteria, priority group by priority group (BC 3.3). */
@@ -687,6 +716,10 @@ class RecordSync {
     await this.history('modified', sourceRecord.id, destId, changes);
     await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
     return this.outcome('modified', { ...this.ids(sourceRecord.id, destId), changes });
+  }
+
+  private claimKey(sourceRecord: VersionedRecord): string {
+    return `${this.mapping.name}/${sourceRecord.id}`;
   }
 
   private destIdOf(c: Coupling): string {
