@@ -15,6 +15,8 @@ import { adminClient, columnValues, customerByName, seedCustomers, seedMatchingA
  */
 const N = Number(process.env.FULL_SYNC_TEST_RECORDS ?? 2000);
 const MATCHING = Math.floor(N / 10);
+/** Time budgets grow with N (a deadline to poll against, not a speed assertion: figures live in the bench). */
+const BUDGET_MS = Math.max(240_000, N * 150);
 
 let stack: Stack;
 let second: LocalFunctionsHost | undefined;
@@ -38,7 +40,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-it('couples matches, creates the rest, survives a host restart half-way, and leaves both sides equal', { timeout: 240_000 }, async () => {
+it('couples matches, creates the rest, survives a host restart half-way, and leaves both sides equal', { timeout: BUDGET_MS + 60_000 }, async () => {
   const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
   const mapping = await admin.ok<{ couplingRules: { matchFields: unknown[] } }>('GET', 'mappings/CUSTOMER');
   expect(mapping.couplingRules.matchFields).toEqual([
@@ -60,7 +62,7 @@ it('couples matches, creates the rest, survives a host restart half-way, and lea
       const p = await admin.ok<FullSyncProgress>('GET', 'full-sync');
       return p.done >= N / 2 && p;
     },
-    { timeoutMs: 120_000, intervalMs: 200, what: 'half of the records' },
+    { timeoutMs: BUDGET_MS / 2, intervalMs: 200, what: 'half of the records' },
   );
   await stack.host.stop();
   const rt = await getRuntime();
@@ -76,7 +78,7 @@ it('couples matches, creates the rest, survives a host restart half-way, and lea
       const p = await admin2.ok<FullSyncProgress>('GET', `full-sync?runId=${started.runId}`);
       return p.status !== 'running' && p;
     },
-    { timeoutMs: 180_000, intervalMs: 250, what: 'the full sync to finish' },
+    { timeoutMs: BUDGET_MS, intervalMs: 250, what: 'the full sync to finish' },
   );
   expect(done.status).toBe('completed');
   expect(done.counters.coupled).toBe(MATCHING);
