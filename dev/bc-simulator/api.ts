@@ -217,6 +217,22 @@ function assertEditable(company: CompanyStore, page: PageDef, rec: Rec, action: 
         ? company.get('salesInvoice', rec.data.documentId as string)
         : undefined;
   if (header?.data.posted === true) throw dialog('The sales invoice has been posted and can no longer be changed.');
+  if (page.table === 'salesOrder' || page.table === 'salesOrderLine') {
+    assertOrderOpen(page.table === 'salesOrder' ? rec : company.get('salesOrder', rec.data.documentId as string));
+  }
+}
+
+/**
+ * A Released order (API status 'Open') and its lines can't be changed until it is reopened (Sales Header
+ * TestStatusOpen). The API shows BC's Open as 'Draft' and Released as 'Open'.
+ */
+function assertOrderOpen(order: Rec | undefined): void {
+  if (order?.data.status !== 'Open') return;
+  throw new BcError(
+    400,
+    'Application_FieldValidationException',
+    `Status must be equal to 'Open'  in Sales Header: Document Type=Order, No.=${String(order.data.number)}. Current value is 'Released'.`,
+  );
 }
 
 /** Validates an API body against the page: unknown properties, read-only fields, nulls and types. */
@@ -439,9 +455,12 @@ function insert(ctx: ApiContext, req: ApiRequest, company: CompanyStore, page: P
   if (documentId) {
     const header = company.get(page.table === 'salesOrderLine' ? 'salesOrder' : 'salesInvoice', documentId);
     if (header?.data.posted === true) throw dialog('The sales invoice has been posted and can no longer be changed.');
+    if (page.table === 'salesOrderLine') assertOrderOpen(header);
     changes.documentId = documentId;
   } else if (page.fieldMap.has('documentId') && changes.documentId === undefined) {
     throw dialog('A "documentId" must be provided.');
+  } else if (page.table === 'salesOrderLine') {
+    assertOrderOpen(company.get('salesOrder', String(changes.documentId)));
   }
   // Deep insert: the header and its lines are one transaction.
   const rec = ctx.store.atomically(() => {
@@ -670,6 +689,27 @@ function boundAction(ctx: ApiContext, req: ApiRequest, company: CompanyStore, pa
     return { status: 204 };
   }
   if (page.table === 'salesInvoice' && action === 'send') return { status: 204 };
+  if (page.table === 'salesOrder' && (action === 'release' || action === 'reopen')) {
+    // Release/Reopen on the custom salesOrders page (BC's "Release Sales Document" codeunit 414).
+    if (action === 'release') {
+      const lines = [...company.table('salesOrderLine').byId.values()].filter((l) => l.data.documentId === id);
+      if (!lines.some((l) => l.data.lineType !== 'Comment' && (l.data.quantity as number) !== 0))
+        throw dialog(`There is nothing to release for the document of type Order with the number ${String(rec.data.number)}.`);
+    }
+    store.modify(company.id, 'salesOrder', id, { status: action === 'release' ? 'Open' : 'Draft' }, req.user);
+    return { status: 204 };
+  }
+  if (page.table === 'salesOrder' && action === 'ship') {
+    // Post (Ship) only: every line is shipped in full; the order stays until it is invoiced.
+    store.atomically(() => {
+      for (const l of [...company.table('salesOrderLine').byId.values()].filter((x) => x.data.documentId === id)) {
+        if (l.data.lineType === 'Comment') continue;
+        store.modify(company.id, 'salesOrderLine', l.data.id as string, { shippedQuantity: l.data.quantity }, req.user);
+      }
+      store.modify(company.id, 'salesOrder', id, { fullyShipped: true, lastShipmentDate: store.clock.nowIso().slice(0, 10) }, req.user);
+    });
+    return { status: 204 };
+  }
   if (page.table === 'salesOrder' && action === 'shipAndInvoice') {
     // Posting ships and invoices everything, creates the posted invoice and deletes the fully invoiced order.
     store.atomically(() => {

@@ -105,9 +105,9 @@ async function reconcileMapping(
       for await (const page of deps.sync.bc.list(bcTarget(m), { modifiedSince: wm.value.since, select: ['id', 'lastModifiedDateTime'] })) {
         await publish(page.map((r) => event('bc', r, 'updated')));
         result.bcPublished += page.length;
-        for (const r of page) if (r.modifiedOn && r.modifiedOn > newest) newest = r.modifiedOn;
+        for (const r of page) if (r.modifiedOn && Date.parse(r.modifiedOn) > Date.parse(newest)) newest = r.modifiedOn;
       }
-      const capped = newest > runStart.toISOString() ? runStart.toISOString() : newest;
+      const capped = earliest(newest, runStart.toISOString());
       await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
     }
   }
@@ -153,9 +153,9 @@ async function reconcileMapping(
       for await (const page of gw.list(target, { modifiedSince: wm.value.since, select: [target.primaryKey] })) {
         await publish(page.map((r) => event('dataverse', r, 'updated')));
         result.dataversePublished += page.length;
-        for (const r of page) if (r.modifiedOn && r.modifiedOn > newest) newest = r.modifiedOn;
+        for (const r of page) if (r.modifiedOn && Date.parse(r.modifiedOn) > Date.parse(newest)) newest = r.modifiedOn;
       }
-      const capped = newest > runStart.toISOString() ? runStart.toISOString() : newest;
+      const capped = earliest(newest, runStart.toISOString());
       await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
     }
   }
@@ -169,4 +169,9 @@ async function putIfUnchanged(state: StatePort, key: string, value: unknown, eta
   } catch (err) {
     if (!isStateConflict(err)) throw err;
   }
+}
+
+/** The earlier of two instants; compared as times, since BC and Dataverse format them differently. */
+function earliest(a: string, b: string): string {
+  return Date.parse(a) <= Date.parse(b) ? a : b;
 }

@@ -40,7 +40,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-it('couples matches, creates the rest, survives a host restart half-way, and leaves both sides equal', { timeout: BUDGET_MS + 60_000 }, async () => {
+it('couples matches, creates the rest, survives a host restart half-way, and leaves both sides equal', {
+  timeout: BUDGET_MS + 60_000,
+}, async () => {
   const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
   const mapping = await admin.ok<{ couplingRules: { matchFields: unknown[] } }>('GET', 'mappings/CUSTOMER');
   expect(mapping.couplingRules.matchFields).toEqual([
