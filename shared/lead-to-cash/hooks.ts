@@ -1,10 +1,21 @@
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
-import type { Side, VersionedRecord } from '../domain/ports';
+import type { Coupling, Side, VersionedRecord } from '../domain/ports';
 import { type SyncDeps, type SyncHooks, type SyncOutcome, syncRecord, type WriteContext } from '../domain/sync/sync-record';
+import { SyncError } from '../errors';
+import {
+  afterLineWrite,
+  beforeLineWrite,
+  ORDER_STATE,
+  orderStatusFromBc,
+  removeDeletedLine,
+  reopenBcOrder,
+  reopenSalesOrder,
+  syncBidirectionalOrder,
+} from './bidirectional-order';
 import { beforeInvoiceInsert, invoiceNoLongerActive, invoiceOfSalesOrder, pushInvoiceLines } from './invoice';
 import { beforeProductInsert, maintainDefaultPriceListLine, repushGroupPrices } from './prices';
-import { handleSalesOrderRequest } from './sales-order';
+import { BC_DESCRIPTION_LENGTH, handleSalesOrderRequest } from './sales-order';
 import { BC, DV, type LeadToCashSettings, listAll, M, num, str } from './targets';
 
 /**
@@ -51,10 +62,11 @@ const isProduct = (m: TableMapping) => m.name === M.item || m.name === M.resourc
 const legacyOrders = (s: LeadToCashSettings, m: TableMapping) => m.name === M.order && s.SALES_ORDER_INTEGRATION === 'legacy';
 const bidirectionalOrders = (s: LeadToCashSettings) => s.SALES_ORDER_INTEGRATION === 'bidirectional';
 
+/** Sales Line fields of SOLINE-ORDERDETAIL that BC's API pages show read-only. */
+const BC_CALCULATED_LINE_FIELDS = ['currencyCode', 'amountExcludingTax', 'amountIncludingTax', 'shippedQuantity'];
+
 /** Dataverse salesorder statecodes. */
-const ORDER_ACTIVE = 0;
 const ORDER_SUBMITTED = 1;
-const ORDER_FULFILLED = 3;
 /** Dataverse opportunity statecode Won, quote statecode Won. */
 const OPPORTUNITY_WON = 1;
 const QUOTE_WON = 2;
@@ -79,6 +91,12 @@ async function beforeSync(
       return syncRecord({ ...event, origin: 'manual' }, deps);
     }
     return undefined;
+  }
+  if (bidirectionalOrders(settings)) {
+    // Bidirectional: the header through the engine, then its lines as a set, then both headers' states.
+    if (mapping.name === M.order) return syncBidirectionalOrder(event, deps);
+    // A line whose coupled line was deleted: Remove Coupling, and the survivor is deleted too.
+    if (mapping.name === M.orderLine) return (await removeDeletedLine(deps, event)) ?? (await lineOutsideHeaderFilter(deps, event));
   }
   if (event.source !== 'dataverse' || event.changeType === 'deleted') return undefined;
   const autoCreate = settings.SALES_ORDER_INTEGRATION === 'legacy' && settings.AUTO_CREATE_SALES_ORDERS;
@@ -113,6 +131,30 @@ async function beforeSync(
         await handleSalesOrderRequest(deps, settings, { salesOrderId: orderId, correlationId: event.correlationId });
       }
     }
+  }
+  return undefined;
+}
+
+/** BC's filters for lines: a line syncs only while its header passes the header's filter (Released / Submitted). */
+async function lineOutsideHeaderFilter(deps: SyncDeps, event: ChangeEvent): Promise<SyncOutcome | undefined> {
+  const skipped = (message: string): SyncOutcome => ({
+    result: 'skipped',
+    mapping: M.orderLine,
+    ...(event.source === 'bc' ? { bcId: event.recordId } : { dataverseId: event.recordId }),
+    message,
+  });
+  if (event.source === 'bc') {
+    const line = await deps.bc.get(BC.salesOrderLines, event.recordId, ['id', 'documentId']);
+    const order = line && (await deps.bc.get(BC.salesOrders, str(line.values.documentId), ['id', 'number', 'status']));
+    if (order && order.values.status !== 'Open') {
+      return skipped(`order ${str(order.values.number)} is outside the SALESORDER-ORDER table filter (status eq 'Open', i.e. Released)`);
+    }
+    return undefined;
+  }
+  const line = await deps.dataverse.get(DV.salesorderdetails, event.recordId, ['salesorderdetailid', '_salesorderid_value']);
+  const order = line && (await deps.dataverse.get(DV.salesorders, str(line.values._salesorderid_value), ['salesorderid', 'statecode']));
+  if (order && num(order.values.statecode) !== ORDER_STATE.submitted.statecode) {
+    return skipped('the Sales order is outside the SALESORDER-ORDER integration table filter (statecode eq 1, i.e. Submitted)');
   }
   return undefined;
 }
@@ -167,49 +209,72 @@ async function beforeWrite(settings: LeadToCashSettings, ctx: WriteContext): Pro
   if (pass === 'ToIntegrationTable') {
     if (isProduct(mapping) && !ctx.dest) await beforeProductInsert(deps, mapping, payload);
     if (mapping.name === M.invoice && !ctx.dest) await beforeInvoiceInsert(deps, settings, mapping, ctx.source, payload);
-    // Legacy: a submitted order is read-only in Sales; BC sets it Active to update it, then submits it again.
-    if (legacyOrders(settings, mapping) && ctx.dest) await reopenOrder(deps, ctx.dest.id);
-    // Bidirectional: a line created from BC is created under the header's coupled Sales order.
-    if (mapping.name === M.orderLine && !ctx.dest) {
-      const line = await deps.bc.get(BC.salesOrderLines, ctx.source.id, ['id', 'documentId']);
-      const header = line && (await deps.couplings.getByBcId(M.order, str(line.values.documentId).toLowerCase()));
-      if (header) payload['salesorderid@odata.bind'] = `/salesorders(${header.dataverseId})`;
+    // A submitted order is read-only in Sales; BC sets it Active to update it, then submits it again.
+    if (mapping.name === M.order && ctx.dest && settings.SALES_ORDER_INTEGRATION !== 'none') await reopenSalesOrder(deps, ctx.dest.id);
+  }
+  // Bidirectional: a released BC order is reopened to take Sales' changes (released again after the lines).
+  if (pass === 'FromIntegrationTable' && mapping.name === M.order && ctx.dest && bidirectionalOrders(settings)) {
+    await reopenBcOrder(deps, ctx.dest.id);
+  }
+  if (mapping.name === M.orderLine) {
+    const header = await headerOfLine(deps, pass, ctx.source.id);
+    if (!header) {
+      throw new SyncError(
+        'DEP.PARENT_NOT_COUPLED',
+        `The ${pass === 'ToIntegrationTable' ? 'Sales Line' : 'salesorderdetail'} belongs to an order that is not coupled under SALESORDER-ORDER. Synchronize the order first.`,
+      );
     }
+    await beforeLineWrite(deps, pass, header);
+    // BC calculates these Sales Line fields (Currency Code is the header's, Amounts follow quantity × price, Quantity
+    // Shipped only changes by posting): AL's Validate takes them, the API page shows them read-only. They still
+    // flow BC → Sales.
+    if (pass === 'FromIntegrationTable') for (const k of BC_CALCULATED_LINE_FIELDS) delete payload[k];
+    if (!ctx.dest && pass === 'ToIntegrationTable') payload['salesorderid@odata.bind'] = `/salesorders(${header.dataverseId})`;
+    if (!ctx.dest && pass === 'FromIntegrationTable') await newBcLine(deps, settings, ctx.source.id, header, payload);
   }
-  if (pass === 'FromIntegrationTable' && mapping.name === M.orderLine && !ctx.dest) {
-    // …and a line created from Sales goes onto the coupled BC order.
-    const detail = await deps.dataverse.get(DV.salesorderdetails, ctx.source.id, ['salesorderdetailid', '_salesorderid_value']);
-    const header = detail && (await deps.couplings.getByDataverseId(M.order, str(detail.values._salesorderid_value).toLowerCase()));
-    if (header) payload.documentId = header.bcId;
+}
+
+/** The header coupling of a line, from the line's source side. */
+async function headerOfLine(deps: SyncDeps, pass: WriteContext['pass'], lineId: string): Promise<Coupling | undefined> {
+  if (pass === 'ToIntegrationTable') {
+    const line = await deps.bc.get(BC.salesOrderLines, lineId, ['id', 'documentId']);
+    return line ? deps.couplings.getByBcId(M.order, str(line.values.documentId).toLowerCase()) : undefined;
   }
+  const detail = await deps.dataverse.get(DV.salesorderdetails, lineId, ['salesorderdetailid', '_salesorderid_value']);
+  return detail ? deps.couplings.getByDataverseId(M.order, str(detail.values._salesorderid_value).toLowerCase()) : undefined;
+}
+
+/**
+ * A line created from Sales goes onto the coupled BC order as an Item or Resource line, by the mapping its
+ * product is coupled under; a write-in becomes a line of the write-in product (AddWriteInProductNo).
+ */
+async function newBcLine(
+  deps: SyncDeps,
+  settings: LeadToCashSettings,
+  detailId: string,
+  header: Coupling,
+  payload: Record<string, unknown>,
+): Promise<void> {
+  payload.documentId = header.bcId;
+  const detail = await deps.dataverse.get(DV.salesorderdetails, detailId, ['salesorderdetailid', '_productid_value', 'productdescription']);
+  const productId = str(detail?.values._productid_value).toLowerCase();
+  if (!productId) {
+    payload.lineType = settings.WRITE_IN_PRODUCT_TYPE;
+    payload.lineObjectNumber = settings.WRITE_IN_PRODUCT_NO;
+    const text = str(detail?.values.productdescription);
+    if (text) payload.description = text.slice(0, BC_DESCRIPTION_LENGTH);
+    return;
+  }
+  payload.lineType = (await deps.couplings.getByDataverseId(M.resource, productId)) ? 'Resource' : 'Item';
 }
 
 async function afterWrite(settings: LeadToCashSettings, ctx: WriteContext & { written: VersionedRecord }): Promise<void> {
   const { mapping, pass, deps } = ctx;
+  if (mapping.name === M.orderLine) await afterLineWrite(deps, pass, await headerOfLine(deps, pass, ctx.source.id));
   if (pass !== 'ToIntegrationTable') return;
   if (isProduct(mapping)) await maintainDefaultPriceListLine(deps, ctx.source, ctx.written);
   if (mapping.name === M.priceGroup) await repushGroupPrices(deps, ctx.source);
   if (mapping.name === M.invoice) await pushInvoiceLines(deps, settings, mapping, ctx.source, ctx.written);
-  if ((legacyOrders(settings, mapping) || (mapping.name === M.order && bidirectionalOrders(settings))) && ctx.dest) {
-    await orderStatusFromBc(deps, ctx.source.id, ctx.written.id);
-  }
-}
-
-async function reopenOrder(deps: SyncDeps, salesOrderId: string): Promise<void> {
-  const order = await deps.dataverse.get(DV.salesorders, salesOrderId, ['salesorderid', 'statecode']);
-  if (order && num(order.values.statecode) !== ORDER_ACTIVE) {
-    await deps.dataverse.update(DV.salesorders, salesOrderId, { statecode: ORDER_ACTIVE, statuscode: 1 }, order.etag);
-  }
-}
-
-/** Order status back to Sales: Fulfilled when BC shipped it completely, otherwise Submitted (SubmitOrInvoiceSalesOrder). */
-export async function orderStatusFromBc(deps: SyncDeps, bcOrderId: string, salesOrderId: string): Promise<void> {
-  const bcOrder = await deps.bc.get(BC.salesOrders, bcOrderId, ['id', 'fullyShipped']);
-  const order = await deps.dataverse.get(DV.salesorders, salesOrderId, ['salesorderid', 'statecode', 'statuscode']);
-  if (!bcOrder || !order) return;
-  const target =
-    bcOrder.values.fullyShipped === true
-      ? { statecode: ORDER_FULFILLED, statuscode: 100001 }
-      : { statecode: ORDER_SUBMITTED, statuscode: 3 };
-  if (num(order.values.statecode) !== target.statecode) await deps.dataverse.update(DV.salesorders, salesOrderId, target, order.etag);
+  // Legacy: the order's status follows BC (bidirectional sets it once after the lines, in syncBidirectionalOrder).
+  if (legacyOrders(settings, mapping) && ctx.dest) await orderStatusFromBc(deps, ctx.source.id, ctx.written.id);
 }
