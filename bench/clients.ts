@@ -20,7 +20,7 @@ interface Counts {
   listRecords: number;
 }
 
-const QUICK: Counts = { records: 200, gets: 600, patches: 400, listRecords: 5_000 };
+const QUICK: Counts = { records: 100, gets: 300, patches: 200, listRecords: 5_000 };
 const FULL: Counts = { records: 2_000, gets: 5_000, patches: 3_000, listRecords: 25_000 };
 
 type Figure = { name: string; value: number; unit: string };

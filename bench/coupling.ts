@@ -33,9 +33,9 @@ async function pool(total: number, run: (i: number) => Promise<unknown>): Promis
 }
 
 export async function benchCoupling(opts: { quick: boolean }): Promise<BenchFigure[]> {
-  const couples = opts.quick ? 500 : 1_500;
-  const lookups = opts.quick ? 2_000 : 6_000;
-  const updates = opts.quick ? 300 : 1_000;
+  const couples = opts.quick ? 150 : 1_500;
+  const lookups = opts.quick ? 600 : 6_000;
+  const updates = opts.quick ? 100 : 1_000;
   const azurite = await startAzurite({ port: 0 });
   try {
     const client = createTableClient({ TABLES_CONNECTION: azurite.connectionString }, 'benchCouplings');

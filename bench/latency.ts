@@ -147,7 +147,7 @@ function latencyFigures(prefix: string, samples: number[], unit: 'ms' | 's'): Fi
 export async function benchLatency(opts: { quick: boolean }): Promise<Figure[]> {
   const { stack, rt } = await startCaptureStack();
   try {
-    const zeroSamples = opts.quick ? 10 : 40;
+    const zeroSamples = opts.quick ? 5 : 40;
     const pairs = await coupledPairs(stack, rt, zeroSamples, 'Latency');
     const figures: Figure[] = [];
 
@@ -192,7 +192,7 @@ export async function benchSyncRecord(opts: { quick: boolean }): Promise<Figure[
   const stack = await startProofStack({ functions: [], serve: [], bc: { seed: 'demo' }, dataverse: { seed: 'demo' } });
   try {
     const rt = await getRuntime();
-    const n = opts.quick ? 100 : 400;
+    const n = opts.quick ? 50 : 400;
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const created = await asUser(stack, {

@@ -66,7 +66,7 @@ async function drive(
 }
 
 export async function benchWebhooks(opts: { quick: boolean }): Promise<BenchFigure[]> {
-  const count = opts.quick ? 300 : 3_000;
+  const count = opts.quick ? 150 : 3_000;
   const concurrency = opts.quick ? 8 : 16;
   const azurite = await startAzurite({ port: 0 });
   const sb = new ServiceBusEmulator({ port: 0, queues: emulatorQueueDeclarations() });
