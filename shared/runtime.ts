@@ -88,7 +88,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   let integrationUserId = s.DATAVERSE_INTEGRATION_USER_ID?.toLowerCase();
   if (!integrationUserId) {
     try {
-      integrationUserId = (await dataverse.whoAmI()).UserId.toLowerCase();
+      integrationUserId = (await soon(dataverse.whoAmI())).UserId.toLowerCase();
     } catch {
       // Dataverse may be down at start-up; the engine then relies on fingerprints alone until the next start.
       integrationUserId = undefined;
@@ -99,7 +99,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   // BC shows its local currency as a code on records (or blank); Dataverse needs the matching currency row.
   let lcyCode: string | undefined;
   try {
-    const info = await bcGateway.listPage({ side: 'bc', kind: 'apiV2', entitySet: 'companyInformation' }, { pageSize: 1 });
+    const info = await soon(bcGateway.listPage({ side: 'bc', kind: 'apiV2', entitySet: 'companyInformation' }, { pageSize: 1 }));
     const code = info.items[0]?.values.currencyCode;
     lcyCode = typeof code === 'string' && code ? code : undefined;
   } catch {
@@ -109,9 +109,11 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   let owningTeamId: string | undefined;
   if (s.OWNERSHIP_MODEL === 'Team') {
     try {
-      const teams = await dataverseGateway.listPage(
-        { side: 'dataverse', entitySet: 'teams', logicalName: 'team', primaryKey: 'teamid' },
-        { filter: "startswith(name,'BCI - ')", select: ['teamid', 'name'], pageSize: 1 },
+      const teams = await soon(
+        dataverseGateway.listPage(
+          { side: 'dataverse', entitySet: 'teams', logicalName: 'team', primaryKey: 'teamid' },
+          { filter: "startswith(name,'BCI - ')", select: ['teamid', 'name'], pageSize: 1 },
+        ),
       );
       owningTeamId = teams.items[0]?.id;
     } catch {
@@ -160,4 +162,14 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
       await serviceBus.close();
     },
   };
+}
+
+/** Start-up look-ups must not hold a cold start for the clients' whole retry budget when BC or Dataverse is down. */
+const STARTUP_LOOKUP_MS = 3_000;
+
+function soon<T>(p: Promise<T>): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer at start-up')), STARTUP_LOOKUP_MS).unref()),
+  ]);
 }
