@@ -130,6 +130,11 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
     counters: stores.counters,
     publisher,
     claims: new TableCreationClaims(stores.checkpoints, clock),
+    optionSets: {
+      options: async (entity, column) =>
+        (await dataverse.dataverseColumn(entity, column))?.options?.map((o) => ({ value: o.value, label: o.label })),
+      insert: (entity, column, label) => dataverse.insertOptionValue(entity, column, label),
+    },
     clock,
     options: {
       environment,

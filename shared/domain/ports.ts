@@ -222,6 +222,14 @@ export interface CreationClaims {
   release(key: string): Promise<void>;
 }
 
+/** Option sets of Dataverse columns, for BC's option mappings (PAYMENT TERMS → paymenttermscode…). */
+export interface OptionSets {
+  /** The options of a Picklist column; undefined when the column does not exist. */
+  options(entityLogicalName: string, column: string): Promise<Array<{ value: number; label: string }> | undefined>;
+  /** Appends an option (BC appends missing options, reference rule 18) and returns its value. */
+  insert(entityLogicalName: string, column: string, label: string): Promise<number>;
+}
+
 export interface Clock {
   now(): Date;
 }

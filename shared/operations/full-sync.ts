@@ -145,8 +145,7 @@ export async function startFullSync(deps: FullSyncDeps, request: { mappings?: st
     mappings: chosen.map((m) => ({
       name: m.name,
       // Option mappings couple option-set values to BC codes; there are no rows to read on the Dataverse side.
-      status: m.dataverse.optionSetColumn ? ('skipped' as const) : ('waiting' as const),
-      ...(m.dataverse.optionSetColumn ? { message: 'option mapping: couple its values through the couplings API' } : {}),
+      status: 'waiting' as const,
       dependsOn: m.dependencies.filter((d) => names.has(d) && d !== m.name),
       passes: passesOf(m),
       pass: 0,

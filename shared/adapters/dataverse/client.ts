@@ -357,6 +357,28 @@ export class DataverseClient {
     this.shared.entities.clear();
   }
 
+  /**
+   * Appends an option to a column's option set (the `InsertOptionValue` action BC calls for new payment terms,
+   * shipment methods and shipping agents) and returns its value. The metadata cache is dropped so the next
+   * read sees the option.
+   */
+  async insertOptionValue(entityLogicalName: string, column: string, label: string, languageCode = 1033): Promise<number> {
+    const { data } = await this.http.json(
+      this.req({
+        method: 'POST',
+        url: `${this.apiBase}InsertOptionValue`,
+        body: {
+          EntityLogicalName: entityLogicalName,
+          AttributeLogicalName: column,
+          Label: { LocalizedLabels: [{ Label: label, LanguageCode: languageCode }] },
+        },
+      }),
+      z.looseObject({ NewOptionValue: z.number().int() }),
+    );
+    this.shared.entities.delete(entityLogicalName);
+    return data.NewOptionValue;
+  }
+
   private async fetchEntityInfo(logicalName: string): Promise<DataverseEntityInfo | undefined> {
     if (!/^[a-z_][a-z0-9_]*$/.test(logicalName))
       throw new SyncError('DV.VALIDATION', `not a table logical name: ${JSON.stringify(logicalName)}`);

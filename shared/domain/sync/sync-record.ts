@@ -13,6 +13,7 @@ import type {
   CreationClaims,
   DataverseEntityTarget,
   HistoryStore,
+  OptionSets,
   RecordGateway,
   Side,
   SyncErrorStore,
@@ -97,6 +98,8 @@ export interface SyncDeps {
   publisher: ChangePublisher;
   /** Claims on BC creates (BC takes no client-chosen id); without it two workers may both create. */
   claims?: CreationClaims;
+  /** Dataverse option sets, for option mappings. */
+  optionSets?: OptionSets;
   clock: Clock;
   options: SyncEngineOptions;
   hooks?: SyncHooks;
@@ -216,6 +219,8 @@ class RecordSync {
     if (m.direction !== 'Bidirectional' && m.direction !== this.pass && this.event.origin !== 'dependency') {
       return this.outcome('unchanged', { message: `Table mapping ${m.name} does not synchronize ${this.pass}.` });
     }
+
+    if (m.optionMapping) return this.syncOptionMapping();
 
     const recordId = this.event.recordId;
     const sourceRecord = await this.gateway(this.source).get(this.target(this.source), recordId, this.select(this.source));
@@ -716,6 +721,74 @@ class RecordSync {
     await this.history('modified', sourceRecord.id, destId, changes);
     await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
     return this.outcome('modified', { ...this.ids(sourceRecord.id, destId), changes });
+  }
+
+  /**
+   * Option mappings (BC "CDS Int. Option Couple"): a BC code record (payment terms, shipment method, shipping
+   * agent) is coupled to the option of the mapped column whose label is its code; a code with no option gets one
+   * appended, as BC does. Accounts then translate the code through this coupling.
+   */
+  private async syncOptionMapping(): Promise<SyncOutcome> {
+    const m = this.mapping;
+    if (this.source !== 'bc') return this.outcome('unchanged', { message: `${m.name} synchronizes from Business Central only` });
+    const column = m.dataverse.optionSetColumn;
+    const optionSets = this.deps.optionSets;
+    if (!column || !optionSets)
+      throw new SyncError('MAP.INVALID', `${m.name} is an option mapping without an option-set column or option-set access.`);
+    const codeField = bcCodeField(m);
+    const record = await this.deps.bc.get(bcTarget(m), this.event.recordId, ['id', codeField, 'lastModifiedDateTime']);
+    const coupling = await this.couplingOf('bc', this.event.recordId);
+    if (!record) {
+      if (coupling) await this.deps.couplings.uncouple(m.name, coupling.bcId);
+      return this.outcome(coupling ? 'deleted' : 'unchanged', {
+        bcId: this.event.recordId,
+        message: 'the BC code was deleted; the option stays',
+      });
+    }
+    if (coupling) return this.outcome('unchanged', { bcId: record.id, dataverseId: coupling.dataverseId });
+    const code = String(record.values[codeField] ?? '').trim();
+    if (!code) return this.outcome('skipped', { bcId: record.id, message: 'a blank code is not an option' });
+    const norm = (x: string) => x.toLowerCase().replace(/\s+/g, '');
+    const options = await optionSets.options(m.dataverse.entityLogicalName, column);
+    if (!options) throw new SyncError('MAP.INVALID', `Column '${column}' does not exist on ${m.dataverse.entityLogicalName}.`);
+    let value = options.find((o) => norm(o.label) === norm(code))?.value;
+    const created = value === undefined;
+    if (this.deps.options.dryRun) {
+      return this.outcome(created ? 'inserted' : 'coupled', {
+        bcId: record.id,
+        message: `dry run: ${created ? 'would append' : 'would couple to'} option '${code}'`,
+      });
+    }
+    if (value === undefined) {
+      const claims = this.deps.claims;
+      const key = `${m.name}/${record.id}`;
+      const claim = claims ? await claims.claim(key, CLAIM_STALE_MS) : ({ won: true, token: '' } as const);
+      if (!claim.won) {
+        if (claim.createdId) value = Number(claim.createdId);
+        else throw new SyncError('DV.CONCURRENCY', `Another worker is appending option '${code}' to ${column}; retrying.`);
+      } else {
+        value = await optionSets.insert(m.dataverse.entityLogicalName, column, code);
+        if (claims) await claims.created(key, claim.token, String(value));
+      }
+    }
+    await this.deps.couplings.couple({
+      mapping: m.name,
+      bcId: record.id,
+      dataverseId: String(value),
+      bcModifiedOn: record.modifiedOn,
+      lastResult: created ? 'inserted' : 'coupled',
+      lastSyncedAt: this.deps.clock.now().toISOString(),
+      environment: this.deps.options.environment,
+    });
+    await this.deps.claims?.release(`${m.name}/${record.id}`).catch(() => undefined);
+    await this.deps.counters.increment(m.name, created ? 'inserted' : 'coupled');
+    await this.history(
+      created ? 'inserted' : 'coupled',
+      record.id,
+      String(value),
+      created ? { [`${codeField} -> ${column}`]: [null, code] } : {},
+    );
+    return this.outcome(created ? 'inserted' : 'coupled', { bcId: record.id, dataverseId: String(value) });
   }
 
   private claimKey(sourceRecord: VersionedRecord): string {
