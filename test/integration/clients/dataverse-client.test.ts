@@ -242,17 +242,19 @@ describe('Dataverse client against the simulator', () => {
 
   it('stays under the concurrency limit: no 429 from the concurrent-request limit', async () => {
     const rows = (await gateway.listPage(accounts, { pageSize: 40, select: ['name'] })).items;
-    await control(sim.url, 'POST', '/_sim/limits', { enabled: true, concurrent: 4, latencyMs: 20 });
+    // Only the concurrency meter: the request-count window an earlier test narrowed is put back to Dataverse's own.
+    await control(sim.url, 'POST', '/_sim/limits', { enabled: true, concurrent: 4, latencyMs: 20, requests: 6_000, windowMs: 300_000 });
     const limited = newClient({ maxConcurrency: 4 });
     counter.reset();
     await Promise.all(rows.map((r) => limited.retrieve('accounts', r.id, { select: ['name'] })));
     expect(counter.status(429)).toBe(0);
     expect(counter.peakInFlight).toBe(4);
 
-    // The same load with a client allowed 8 at a time does trip the server's limit (and recovers by retrying).
+    // The same load with a client allowed 8 at a time does trip the server's limit. (Whether every request then
+    // gets through within the retry budget depends on timing, so that is not what this checks.)
     const greedy = newClient({ maxConcurrency: 8 });
     counter.reset();
-    await Promise.all(rows.map((r) => greedy.retrieve('accounts', r.id, { select: ['name'] })));
+    await Promise.allSettled(rows.map((r) => greedy.retrieve('accounts', r.id, { select: ['name'] })));
     expect(counter.status(429)).toBeGreaterThan(0);
     expect(() => newClient({ maxConcurrency: 53 })).toThrow(/at most 52/);
   });
