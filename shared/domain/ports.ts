@@ -82,7 +82,9 @@ export interface SyncedSnapshot {
   dataverse: Record<string, unknown>;
 }
 
-export type SyncResult = 'inserted' | 'modified' | 'unchanged' | 'skipped' | 'failed' | 'coupled' | 'deleted' | 'deferred';
+/** Every result a sync can have; BC's statistics (inserted, modified, unchanged, skipped, failed, coupled) and ours. */
+export const SYNC_RESULTS = ['inserted', 'modified', 'unchanged', 'skipped', 'failed', 'coupled', 'deleted', 'deferred'] as const;
+export type SyncResult = (typeof SYNC_RESULTS)[number];
 
 /** One row of BC's "CRM Integration Record": a BC record coupled to a Dataverse row for one table mapping. */
 export interface Coupling {

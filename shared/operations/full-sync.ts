@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { EntityTarget, RecordGateway, Side, SyncResult, VersionedRecord } from '../domain/ports';
+import { SYNC_RESULTS } from '../domain/ports';
 import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
 import { SyncError, toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
@@ -24,7 +25,8 @@ import { isStateConflict, type StatePort, type WorkQueue } from './ports';
  *   page, whatever the table size.
  */
 
-export const FULL_SYNC_RESULTS = ['inserted', 'modified', 'unchanged', 'skipped', 'failed', 'coupled', 'deleted', 'deferred'] as const;
+/** The results a full sync counts: every sync result. */
+export const FULL_SYNC_RESULTS = SYNC_RESULTS;
 
 const countersSchema = z.object({
   inserted: z.number().int().default(0),

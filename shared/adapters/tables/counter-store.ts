@@ -1,5 +1,5 @@
 import { odata, type TableClient } from '@azure/data-tables';
-import type { CounterStore, SyncResult } from '../../domain/ports';
+import { type CounterStore, SYNC_RESULTS, type SyncResult } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import { encodeKey, hasStatus, storeCall } from './common';
 
@@ -12,16 +12,7 @@ import { encodeKey, hasStatus, storeCall } from './common';
  * read–modify–write with If-Match, retrying on 412/409; a read sums the shards. Exact under concurrency.
  */
 
-export const SYNC_RESULTS: readonly SyncResult[] = [
-  'inserted',
-  'modified',
-  'unchanged',
-  'skipped',
-  'failed',
-  'coupled',
-  'deleted',
-  'deferred',
-];
+export { SYNC_RESULTS };
 
 export interface TableCounterStoreOptions {
   /** Rows each mapping's counters are spread over. Default 8. */

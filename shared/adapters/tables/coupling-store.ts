@@ -7,8 +7,8 @@ import {
   type CouplingStore,
   type NewCoupling,
   type Page,
+  SYNC_RESULTS,
   type SyncedSnapshot,
-  type SyncResult,
   systemClock,
 } from '../../domain/ports';
 import { SyncError } from '../../errors';
@@ -69,17 +69,6 @@ export function environmentIdentity(env: { bcTenantId: string; bcEnvironment: st
   return `bc:${env.bcTenantId}/${env.bcEnvironment}/${env.bcCompanyId}|dv:${org}`.toLowerCase();
 }
 
-const syncResults = [
-  'inserted',
-  'modified',
-  'unchanged',
-  'skipped',
-  'failed',
-  'coupled',
-  'deleted',
-  'deferred',
-] as const satisfies readonly SyncResult[];
-
 const couplingRowSchema = z.looseObject({
   mapping: z.string(),
   bcId: z.string(),
@@ -89,7 +78,7 @@ const couplingRowSchema = z.looseObject({
   fingerprintToDataverse: z.string().optional(),
   fingerprintToBc: z.string().optional(),
   snapshotForm: z.enum(['full', 'hashed', 'omitted']).optional(),
-  lastResult: z.union([z.enum(syncResults), z.literal('')]).optional(),
+  lastResult: z.union([z.enum(SYNC_RESULTS), z.literal('')]).optional(),
   lastSyncedAt: z.string().optional(),
   lastError: z.string().optional(),
   failureCount: z.number().int(),
