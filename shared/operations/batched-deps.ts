@@ -12,20 +12,12 @@ import type {
   SyncResult,
   VersionedRecord,
 } from '../domain/ports';
-import {
-  bcTarget,
-  dataverseTarget,
-  deterministicId,
-  odataLiteral,
-  recordSelect,
-  resolveFilter,
-  type SyncDeps,
-} from '../domain/sync/sync-record';
+import { bcTarget, dataverseTarget, odataLiteral, recordSelect, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
 
 /**
  * Ports for `syncRecord` that answer, from data the full sync already read in bulk, the questions the engine
  * asks one record at a time: "read record X", "is X inside the table filter", "which rows match by name",
- * "does the row with this deterministic id exist". Each remembered answer is used once; everything else —
+ * and the like. Each remembered answer is used once; everything else —
  * and every second question about the same record, such as a re-read after a concurrency conflict — goes to
  * the real side. A miss is therefore only slower, never wrong.
  *
@@ -161,22 +153,6 @@ export class BatchedSyncDeps {
       if (e.dataverseId) keys.add(e.dataverseId.toLowerCase());
     }
     this.openErrorKeys = keys;
-  }
-
-  /**
-   * For BC → Dataverse creates: whether the row with the deterministic id of each BC record exists, asked in
-   * `or` batches instead of one request per record.
-   */
-  async prefetchDeterministicRows(sourceIds: string[], batch = 25): Promise<void> {
-    const target = dataverseTarget(this.mapping);
-    const select = BatchedSyncDeps.engineSelect(this.mapping, 'dataverse');
-    const ids = sourceIds.map((id) => deterministicId(this.mapping.name, id));
-    await forEachBatch(ids, batch, async (part) => {
-      const filter = part.map((id) => `${target.primaryKey} eq ${id}`).join(' or ');
-      const found = await collect(this.base.dataverse, target, { filter, select });
-      const byId = new Map(found.map((r) => [r.id.toLowerCase(), r]));
-      for (const id of part) this.gets.set(getKey(target, id), byId.get(id) ?? null);
-    });
   }
 
   /**

@@ -376,11 +376,8 @@ async function syncChunk(
   }
   if (todo.length === 0) return counters;
   batched.rememberSource(side, todo, filter);
-  await Promise.all([
-    batched.loadOpenErrors(),
-    side === 'bc' ? batched.prefetchDeterministicRows(todo.map((r) => r.id)) : Promise.resolve(),
-    batched.prefetchMatches(side, todo, deps.options?.dataverseCompanyId),
-  ]);
+  // Deterministic-id rows need no look-up: the engine creates with If-None-Match: * and reads only on a 412.
+  await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, todo, deps.options?.dataverseCompanyId)]);
   const observedAt = deps.sync.clock.now().toISOString();
   const outcomes = await mapLimit(todo, o.concurrency, (r) =>
     syncWithRetry(

@@ -523,8 +523,8 @@ class RecordSync {
     const target = this.target(this.dest);
     if (this.dest === 'dataverse') {
       const id = deterministicId(this.mapping.name, sourceRecord.id);
-      const existing = await gw.get(target, id, this.select('dataverse'));
-      if (existing) return existing;
+      // Create-only (If-None-Match: *) straight away: a row left by an earlier attempt answers 412, and only then
+      // is it read, so the common case costs one request.
       try {
         return await gw.create(target, payload, { id });
       } catch (err) {
