@@ -96,11 +96,17 @@ describe('admin operations', () => {
       },
       { what: 'the reconciled city in Dataverse' },
     );
-    const history = await admin.ok<Array<{ result: string; changes: Record<string, unknown> }>>(
-      'GET',
-      `history?mapping=CUSTOMER&bcId=${adatum.id}`,
+    // History is appended just after the write becomes visible in Dataverse.
+    await eventually(
+      async () => {
+        const history = await admin.ok<Array<{ result: string; changes: Record<string, unknown> }>>(
+          'GET',
+          `history?mapping=CUSTOMER&bcId=${adatum.id}`,
+        );
+        return history.some((h) => h.result === 'modified' && Object.keys(h.changes).includes('city -> address1_city'));
+      },
+      { what: 'the change in the record history' },
     );
-    expect(history.some((h) => h.result === 'modified' && Object.keys(h.changes).includes('city -> address1_city'))).toBe(true);
     const stats = await admin.ok<unknown>('GET', 'stats');
     expect(JSON.stringify(stats)).toContain('CUSTOMER');
   });
