@@ -834,8 +834,8 @@ class RecordSync {
     const bc = this.source === 'bc' ? sourceRecord : destRecord;
     const dv = this.source === 'bc' ? destRecord : sourceRecord;
     return {
-      bcModifiedOn: maxIso(bc.modifiedOn),
-      dataverseModifiedOn: maxIso(dv.modifiedOn),
+      bcModifiedOn: bc.modifiedOn,
+      dataverseModifiedOn: dv.modifiedOn,
       snapshot: this.snapshotAfter(
         sourceRecord,
         destRecord,
@@ -896,7 +896,7 @@ class RecordSync {
         // Re-create the deleted record from the survivor and couple the new one.
         await this.deps.couplings.uncouple(this.mapping.name, coupling.bcId);
         const origin = this.event.origin === 'dependency' ? 'dependency' : 'manual';
-        const restored = await new RecordSync(this.mapping, { ...this.event, origin }, this.pass, this.deps, this.depth).syncUncoupledFresh(
+        const restored = await new RecordSync(this.mapping, { ...this.event, origin }, this.pass, this.deps, this.depth).syncUncoupled(
           sourceRecord,
         );
         return { ...restored, message: 'the deleted record was restored' };
@@ -918,10 +918,6 @@ class RecordSync {
           `The ${this.mapping.name} record cannot be updated because it is coupled to a deleted record.`,
         );
     }
-  }
-
-  private async syncUncoupledFresh(sourceRecord: VersionedRecord): Promise<SyncOutcome> {
-    return this.syncUncoupled(sourceRecord);
   }
 
   /** Restore after the source was deleted: re-create it from the surviving destination (the reverse pass). */
@@ -1196,9 +1192,3 @@ function isAfter(a: string | undefined, b: string | undefined): boolean {
   if (!a || !b) return false;
   return Date.parse(a) > Date.parse(b);
 }
-
-function maxIso(v: string | undefined): string | undefined {
-  return v;
-}
-
-export { sameValue };
