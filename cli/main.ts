@@ -12,7 +12,8 @@ import { table } from './format';
  */
 
 const DEFAULT_URL = 'http://127.0.0.1:7071';
-const DEFAULT_LOCAL_KEY = 'local-function-key-not-secret';
+/** The embedded local Sync.Admin key (local.settings.sample.json), for `npm start`. */
+const DEFAULT_LOCAL_KEY = 'local-admin-key-not-secret';
 
 interface Progress {
   runId: string;
@@ -29,13 +30,18 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   const program = new Command('bc-dataverse-sync')
     .description('Administer the Business Central ⇄ Dataverse sync service')
     .addOption(new Option('--url <url>', 'function app base URL').default(DEFAULT_URL).env('SYNC_ADMIN_URL'))
-    .addOption(new Option('--key <key>', 'function key (authLevel function)').env('LOCAL_FUNCTION_KEY'))
+    .addOption(new Option('--key <key>', 'local role key (SYNC_ADMIN_KEY or SYNC_READER_KEY), sent in x-sync-key').env('SYNC_ADMIN_KEY'))
+    .addOption(
+      new Option('--token <token>', 'Entra ID access token for the app in Azure (e.g. az account get-access-token)').env(
+        'SYNC_ADMIN_TOKEN',
+      ),
+    )
     .option('--json', 'print raw JSON instead of tables', false)
     .showHelpAfterError();
 
   const api = () => {
-    const o = program.opts<{ url: string; key?: string }>();
-    return new AdminApi(o.url, o.key ?? DEFAULT_LOCAL_KEY);
+    const o = program.opts<{ url: string; key?: string; token?: string }>();
+    return new AdminApi(o.url, o.token ? { token: o.token } : { key: o.key ?? DEFAULT_LOCAL_KEY });
   };
   const json = () => program.opts<{ json: boolean }>().json;
   const print = (value: unknown, asTable: () => string) => out(json() ? JSON.stringify(value, null, 2) : asTable());

@@ -117,6 +117,25 @@ export const settingsSchema = z.object({
   DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
   /** Dry run: compute and record changes, write nothing to BC or Dataverse. Default `false`. */
   DRY_RUN: bool.default(false),
+
+  // --- Admin access and retention -------------------------------------------------------------------
+  /**
+   * Who may use the admin page and API. `entra`: App Service authentication (Easy Auth) signs users in and the
+   * code reads the app roles `Sync.Reader` / `Sync.Admin` from its `x-ms-client-principal` header (Azure; the
+   * Bicep sets it). `keys`: the two keys below stand for the two roles, sent in the `x-sync-key` header
+   * (local). Default `keys`.
+   */
+  ADMIN_AUTH: z.enum(['keys', 'entra']).default('keys'),
+  /** With ADMIN_AUTH=keys: the key that stands for `Sync.Admin` (read and change). Unset: nobody is an admin. */
+  SYNC_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** With ADMIN_AUTH=keys: the key that stands for `Sync.Reader` (read only). Unset: only the admin key reads. */
+  SYNC_READER_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Key Sales sends (`x-availability-key` header) to `GET /api/availability/{productId}`; nothing else accepts it. */
+  AVAILABILITY_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Days history, run-log and resolved or dismissed error rows are kept before the retention timer deletes them. Default 30. */
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Retention timer (NCRONTAB). Default daily at 02:30. */
+  RETENTION_SCHEDULE: ncrontab.default('0 30 2 * * *'),
 });
 
 /**
@@ -154,6 +173,11 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
     !(env.SALES_ORDER_INTEGRATION === 'bidirectional' && (autoCreate === 'true' || autoCreate === '1' || autoCreate === 'yes')),
     'AUTO_CREATE_SALES_ORDERS',
     'legacy "Automatically Create Sales Orders" cannot be combined with SALES_ORDER_INTEGRATION=bidirectional (BC makes them mutually exclusive): set it to false or use legacy',
+  );
+  need(
+    !(env.SYNC_ADMIN_KEY && env.SYNC_ADMIN_KEY === env.SYNC_READER_KEY),
+    'SYNC_READER_KEY',
+    'must differ from SYNC_ADMIN_KEY (the two keys stand for two roles)',
   );
   return problems;
 }

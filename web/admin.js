@@ -1,6 +1,8 @@
-// The admin page: plain JS over the admin API. The function key comes from ?code= and is sent as a header.
+// The admin page: plain JS over the admin API. Locally the user pastes a role key (kept in sessionStorage and sent
+// in the x-sync-key header, never in a URL); in Azure the Entra sign-in cookie goes with each same-origin request.
 (() => {
-  const key = new URLSearchParams(location.search).get('code') || '';
+  const KEY_STORE = 'bc-dataverse-sync.key';
+  let key = sessionStorage.getItem(KEY_STORE) || '';
   const base = location.pathname.replace(/\/admin\/ui\/?$/, '/admin/');
   const $ = (id) => document.getElementById(id);
   const esc = (v) =>
@@ -9,12 +11,34 @@
   async function api(path, options = {}) {
     const res = await fetch(base + path, {
       method: options.method || 'GET',
-      headers: { 'x-functions-key': key, ...(options.body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        'x-sync-client': 'page',
+        ...(key ? { 'x-sync-key': key } : {}),
+        ...(options.body ? { 'content-type': 'application/json' } : {}),
+      },
       body: options.body ? JSON.stringify(options.body) : undefined,
     });
     const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(body.error || `${res.status}`);
+    if (res.status === 401) showKeyForm(true);
+    if (!res.ok) {
+      const err = new Error(body.error || `${res.status}`);
+      err.status = res.status;
+      err.body = body;
+      throw err;
+    }
     return body;
+  }
+  function showKeyForm(show) {
+    $('key-form').hidden = !show;
+    $('key-forget').hidden = show || !key;
+  }
+  // Who is signed in and what they may do; a Reader's change buttons stay, and the API refuses them (403).
+  let me = { canChange: false, roles: [] };
+  async function loadWhoami() {
+    me = await api('whoami');
+    $('whoami').textContent = `${me.name} — ${me.roles.join(', ') || 'no Sync role'}`;
+    document.body.dataset.canChange = String(me.canChange);
+    showKeyForm(false);
   }
   function say(text, bad) {
     const s = $('status');
@@ -74,7 +98,7 @@
     $('full-sync-body').innerHTML =
       `<p>Run <code>${esc(r.runId)}</code>: <strong data-run-status="${esc(r.status)}">${esc(r.status)}</strong> — ${r.done}${r.total !== undefined ? ` of ${r.total}` : ''} records` +
       `${r.recordsPerSecond ? `, ${r.recordsPerSecond}/s` : ''}${r.etaSeconds !== undefined ? `, ETA ${r.etaSeconds} s` : ''}</p>` +
-      `<div class="bar" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100"><span style="width:${pct}%"></span></div>` +
+      `<progress max="100" value="${Number(pct) || 0}">${Number(pct) || 0}%</progress>` +
       `<p class="muted">${
         Object.entries(r.counters)
           .filter(([, v]) => v > 0)
@@ -178,11 +202,35 @@
   }
   $('errors-mapping').addEventListener('change', () => loadErrors().catch((e) => say(e.message, true)));
   $('coupling-search').addEventListener('submit', searchCouplings);
+  $('key-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    key = $('key-input').value.trim();
+    $('key-input').value = '';
+    sessionStorage.setItem(KEY_STORE, key);
+    start();
+  });
+  $('key-forget').addEventListener('click', () => {
+    key = '';
+    sessionStorage.removeItem(KEY_STORE);
+    location.reload();
+  });
 
   async function refresh() {
     await Promise.allSettled([loadMappings(), loadFullSync(), loadErrors(), loadDeadLetters()]);
   }
-  loadConnection();
-  refresh().then(() => say('Ready.'));
-  setInterval(() => refresh().catch(() => undefined), 15000);
+  let timer;
+  async function start() {
+    try {
+      await loadWhoami();
+    } catch (e) {
+      say(e.status === 401 ? 'Enter a key (local) or sign in.' : e.message, true);
+      return;
+    }
+    loadConnection();
+    await refresh();
+    say('Ready.');
+    clearInterval(timer);
+    timer = setInterval(() => refresh().catch(() => undefined), 15000);
+  }
+  start();
 })();

@@ -4,6 +4,7 @@ import { MappingValidationError } from '../adapters/tables';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
 import { SyncError, toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
+import { allowed, type Caller, type SyncRole } from './admin-access';
 import { fullSyncDeps } from './context';
 import { bulkCouple, coupleRecord, findCouplings, synchronizeNow, uncoupleRecord } from './couplings';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from './dead-letters';
@@ -32,6 +33,8 @@ export interface AdminRequest {
   path: string;
   query: URLSearchParams;
   body: unknown;
+  /** The authenticated caller (admin-access.ts); the route's role is checked against it. */
+  caller: Caller;
 }
 
 export interface AdminResponse {
@@ -137,8 +140,20 @@ const queryObject = (q: URLSearchParams) => Object.fromEntries(q.entries());
 
 type Handler = (rt: Runtime, req: AdminRequest, params: Record<string, string>) => Promise<unknown>;
 
+/** Reading needs Sync.Reader; every other method changes something and needs Sync.Admin. */
+const roleFor = (method: string): SyncRole => (method === 'GET' ? 'Sync.Reader' : 'Sync.Admin');
+
 const routes: Array<{ method: string; pattern: string; handler: Handler }> = [];
 const route = (method: string, pattern: string, handler: Handler) => routes.push({ method, pattern, handler });
+
+// --- who am I ---------------------------------------------------------------------------------------------
+route('GET', 'whoami', async (rt, req) => ({
+  name: req.caller.name,
+  roles: req.caller.roles,
+  via: req.caller.via,
+  canChange: allowed(req.caller, 'Sync.Admin'),
+  retentionDays: rt.settings.RETENTION_DAYS,
+}));
 
 // --- connection -------------------------------------------------------------------------------------------
 route('GET', 'connection', async (rt) => {
@@ -297,6 +312,14 @@ export async function handleAdmin(rt: Runtime, req: AdminRequest): Promise<Admin
     return {
       status: 405,
       body: { error: `Method ${req.method} is not allowed on admin/${path}.`, allow: candidates.map((c) => c.r.method) },
+    };
+  const need = roleFor(hit.r.method);
+  if (!allowed(req.caller, need))
+    return {
+      status: 403,
+      body: {
+        error: `${req.method.toUpperCase()} admin/${path} needs the ${need} role; ${req.caller.name} has ${req.caller.roles.join(', ') || 'no Sync role'}.`,
+      },
     };
   try {
     return { status: 200, body: await hit.r.handler(rt, req, hit.params) };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoIds } from '../../dev/dataverse-simulator';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { eventually, type Stack, startStack, TEST_AVAILABILITY_KEY, TEST_LOCAL_KEY } from '../support/stack';
 import { harness } from './harness';
 
 /**
@@ -154,13 +154,16 @@ describe('lead to cash', () => {
     expect((await h.dvGet(`products(${product})?$select=quantityonhand`)).quantityonhand).toBe(3);
     await h.sim('flowfield', { entitySet: 'items', id: String(desk.id), value: 7 });
     const url = (id: string) => stack.host.apiUrl(`availability/${id}`);
-    const res = await fetch(url(product), { headers: { 'x-functions-key': TEST_LOCAL_KEY } });
+    const res = await fetch(url(product), { headers: { 'x-availability-key': TEST_AVAILABILITY_KEY } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ productId: product, itemNo: '1896-S', inventory: 7, unitOfMeasure: 'PCS', updated: true });
     expect((await h.dvGet(`products(${product})?$select=quantityonhand`)).quantityonhand).toBe(7);
-    expect((await fetch(url(DemoIds.product(5)), { headers: { 'x-functions-key': TEST_LOCAL_KEY } })).status).toBe(404);
-    expect((await fetch(url('nope'), { headers: { 'x-functions-key': TEST_LOCAL_KEY } })).status).toBe(400);
+    expect((await fetch(url(DemoIds.product(5)), { headers: { 'x-availability-key': TEST_AVAILABILITY_KEY } })).status).toBe(404);
+    expect((await fetch(url('nope'), { headers: { 'x-availability-key': TEST_AVAILABILITY_KEY } })).status).toBe(400);
     expect((await fetch(url(product))).status).toBe(401);
+    // Its own key: the function key and the admin key open nothing here.
+    const otherKeys = { 'x-functions-key': TEST_LOCAL_KEY, 'x-sync-key': TEST_LOCAL_KEY, 'x-availability-key': TEST_LOCAL_KEY };
+    expect((await fetch(url(product), { headers: otherKeys })).status).toBe(401);
   });
 });

@@ -35,7 +35,12 @@ export interface StackOptions {
   lockDurationMs?: number;
 }
 
+/** The function key of the local host, and the `Sync.Admin` key of the admin API (SYNC_ADMIN_KEY). */
 export const TEST_LOCAL_KEY = 'test-function-key';
+/** The `Sync.Reader` key (SYNC_READER_KEY). */
+export const TEST_READER_KEY = 'test-reader-key-read-only';
+/** The item-availability key (AVAILABILITY_KEY). */
+export const TEST_AVAILABILITY_KEY = 'test-availability-key';
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const azurite = await startAzurite({ port: 0 });
@@ -67,6 +72,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     DATAVERSE_WEBHOOK_KEY: 'local-dataverse-webhook-key-tests',
     PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
     LOCAL_FUNCTION_KEY: TEST_LOCAL_KEY,
+    SYNC_ADMIN_KEY: TEST_LOCAL_KEY,
+    SYNC_READER_KEY: TEST_READER_KEY,
+    AVAILABILITY_KEY: TEST_AVAILABILITY_KEY,
     ...options.env,
   };
   Object.assign(process.env, env);
