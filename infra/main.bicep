@@ -62,6 +62,14 @@ param dataverseClientSecret string
 @description('Key that Dataverse webhook steps send; stored in Key Vault only. Keep it stable: the registered webhooks carry it.')
 param dataverseWebhookKey string
 
+@secure()
+@minLength(16)
+@description('Key Dynamics 365 Sales sends (x-availability-key) to GET /api/availability/{productId}; stored in Key Vault only.')
+param availabilityKey string
+
+@description('Client id of the Entra app registration for admin sign-in, with the app roles Sync.Reader and Sync.Admin (docs/operations.md "Roles").')
+param adminAppClientId string
+
 @description('systemuserid of the application user (DATAVERSE_INTEGRATION_USER_ID). Empty: discovered with WhoAmI.')
 param dataverseIntegrationUserId string = ''
 
@@ -168,6 +176,7 @@ module keyVault 'app/keyvault.bicep' = {
     bcWebhookSecret: bcWebhookSecret
     dataverseClientSecret: dataverseClientSecret
     dataverseWebhookKey: dataverseWebhookKey
+    availabilityKey: availabilityKey
   }
 }
 
@@ -219,6 +228,7 @@ module functionApp 'app/functionapp.bicep' = {
     extendedPricing: extendedPricing
     salesOrderIntegration: salesOrderIntegration
     tablePrefix: tablePrefix
+    adminAppClientId: adminAppClientId
   }
 }
 
