@@ -116,6 +116,24 @@
     if (r.status === 'running') polling = setTimeout(loadFullSync, 2000);
   }
 
+  // BC's Integration Synch. Jobs: one row per mapping and hour of synchronizations.
+  async function loadRuns() {
+    const [runs, retention] = await Promise.all([api('runs?limit=50'), api('retention')]);
+    $('retention-body').textContent =
+      `Kept: ${retention.keeps}.` +
+      (retention.lastRun
+        ? ` Last purge ${retention.lastRun.finishedAt}: ${retention.lastRun.history.deleted} history, ${retention.lastRun.syncErrors.deleted} error, ${retention.lastRun.runLog.deleted} log rows deleted.`
+        : '');
+    $('runs-body').innerHTML = table(
+      ['Mapping', 'Started', 'Finished', 'Inserted', 'Modified', 'Coupled', 'Unchanged', 'Failed', 'Skipped'],
+      runs.map(
+        (r) => `<tr><td>${esc(r.mapping)}</td><td>${esc(r.startedAt)}</td><td>${esc(r.finishedAt)}</td>
+        <td class="num">${r.counters.inserted}</td><td class="num">${r.counters.modified}</td><td class="num">${r.counters.coupled}</td>
+        <td class="num">${r.counters.unchanged}</td><td class="num">${r.counters.failed}</td><td class="num">${r.counters.skipped}</td></tr>`,
+      ),
+    );
+  }
+
   async function loadErrors() {
     const mapping = $('errors-mapping').value;
     const r = await api(`errors?status=open${mapping ? `&mapping=${encodeURIComponent(mapping)}` : ''}`);
@@ -216,7 +234,7 @@
   });
 
   async function refresh() {
-    await Promise.allSettled([loadMappings(), loadFullSync(), loadErrors(), loadDeadLetters()]);
+    await Promise.allSettled([loadMappings(), loadFullSync(), loadRuns(), loadErrors(), loadDeadLetters()]);
   }
   let timer;
   async function start() {

@@ -19,6 +19,7 @@ import {
   startFullSync,
 } from './full-sync';
 import { reconcile } from './reconcile';
+import { purgeExpired, retentionStatus } from './retention';
 import { runSetup } from './setup';
 import { mappingStats } from './stats';
 
@@ -114,6 +115,7 @@ const schemas = {
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   importQuery: z.object({ mode: z.enum(['replace', 'merge']).optional() }),
   reconcileBody: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+  runsQuery: z.object({ mapping: mappingName.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
 };
 
 class HttpProblem extends Error {
@@ -272,6 +274,18 @@ route('POST', 'setup', async (rt, req) => {
   );
   return runSetup(rt, steps ? { steps } : {});
 });
+
+// --- synchronization log and retention ---------------------------------------------------------------------------
+route('GET', 'runs', async (rt, req) => {
+  const q = parse(schemas.runsQuery, queryObject(req.query));
+  return rt.stores.counters.runs({ ...(q.mapping ? { mapping: q.mapping } : {}), ...(q.limit ? { limit: q.limit } : {}) });
+});
+route('GET', 'retention', async (rt) =>
+  retentionStatus({ state: fullSyncDeps(rt).state }, rt.settings.RETENTION_DAYS, rt.settings.RETENTION_SCHEDULE),
+);
+route('POST', 'retention/run', async (rt) =>
+  purgeExpired({ stores: rt.stores, state: fullSyncDeps(rt).state }, { days: rt.settings.RETENTION_DAYS, now: () => rt.clock.now() }),
+);
 
 // --- counters and lag -------------------------------------------------------------------------------------------
 route('GET', 'stats', async (rt) =>
