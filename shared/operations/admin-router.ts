@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkConnections } from '../adapters/connection-check';
-import { MappingValidationError } from '../adapters/tables';
+import { MappingChangedSinceError, MappingValidationError } from '../adapters/tables';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
 import { SyncError, toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
@@ -18,6 +18,7 @@ import {
   resumeFullSync,
   startFullSync,
 } from './full-sync';
+import { mappingChanges, previewMapping, saveMapping, summarize } from './mappings';
 import { reconcile } from './reconcile';
 import { purgeExpired, retentionStatus } from './retention';
 import { runSetup } from './setup';
@@ -115,6 +116,7 @@ const schemas = {
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   importQuery: z.object({ mode: z.enum(['replace', 'merge']).optional() }),
   reconcileBody: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+  changesQuery: z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }),
   runsQuery: z.object({ mapping: mappingName.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
 };
 
@@ -169,22 +171,49 @@ route('GET', 'mappings', async (rt) => rt.stores.mappings.list({ fresh: true }))
 route('GET', 'mappings/export', async (rt) => ({ mappings: await rt.stores.mappings.export() }));
 route('POST', 'mappings/import', async (rt, req) => {
   const { mode } = parse(schemas.importQuery, queryObject(req.query));
-  return rt.stores.mappings.import(req.body, { mode: mode ?? 'replace' });
+  return rt.stores.mappings.import(req.body, { mode: mode ?? 'replace', by: req.caller.name });
 });
+route('POST', 'mappings/reset-all', async (rt, req) => ({ reset: await rt.stores.mappings.reset(undefined, { by: req.caller.name }) }));
 route('GET', 'mappings/{name}', async (rt, _req, p) => {
   const m = await rt.stores.mappings.get(p.name ?? '', { fresh: true });
   if (!m) throw new NotFoundError(`There is no table mapping named '${p.name}'.`);
   return m;
 });
-route('PUT', 'mappings/{name}', async (rt, req, p) => {
-  const body = req.body as { name?: unknown } | null;
-  if (typeof body !== 'object' || body === null) throw new HttpProblem(400, 'body: expected a table mapping object', 'body');
-  if (body.name !== undefined && body.name !== p.name)
-    throw new HttpProblem(400, `name: '${String(body.name)}' does not match the URL '${p.name}'`, 'name');
-  return rt.stores.mappings.put({ ...body, name: p.name });
+route('GET', 'mappings/{name}/default', async (rt, _req, p) => {
+  const m = rt.stores.mappings.defaultOf(p.name ?? '');
+  if (!m) throw new NotFoundError(`'${p.name}' is not one of BC's default mappings.`);
+  return m;
 });
-route('POST', 'mappings/{name}/disable', async (rt, _req, p) => rt.stores.mappings.disable(p.name ?? ''));
-route('POST', 'mappings/{name}/enable', async (rt, _req, p) => rt.stores.mappings.enable(p.name ?? ''));
+route('GET', 'mappings/{name}/changes', async (rt, req, p) =>
+  mappingChanges(rt, p.name ?? '', parse(schemas.changesQuery, queryObject(req.query)).limit),
+);
+route('PUT', 'mappings/{name}', async (rt, req, p) => saveMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? ''), req.caller.name));
+route('POST', 'mappings/{name}/preview', async (rt, req, p) => previewMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? '')));
+route('POST', 'mappings/{name}/undo', async (rt, req, p) => {
+  const undone = await rt.stores.mappings.undo(p.name ?? '', { by: req.caller.name });
+  return { undone: summarize(undone), mapping: (await rt.stores.mappings.get(p.name ?? '', { fresh: true })) ?? null };
+});
+route('POST', 'mappings/{name}/reset', async (rt, req, p) => ({
+  reset: await rt.stores.mappings.reset(p.name ?? '', { by: req.caller.name }),
+  mapping: await rt.stores.mappings.get(p.name ?? '', { fresh: true }),
+}));
+route('POST', 'mappings/{name}/disable', async (rt, req, p) => rt.stores.mappings.disable(p.name ?? '', { by: req.caller.name }));
+route('POST', 'mappings/{name}/enable', async (rt, req, p) => rt.stores.mappings.enable(p.name ?? '', { by: req.caller.name }));
+route('DELETE', 'mappings/{name}', async (rt, req, p) => {
+  const m = await rt.stores.mappings.get(p.name ?? '', { fresh: true });
+  if (!m) throw new NotFoundError(`There is no table mapping named '${p.name}'.`);
+  if (!m.userDefined) throw new HttpProblem(400, `${m.name} is one of BC's default mappings: disable it or reset it instead.`, 'name');
+  return { deleted: await rt.stores.mappings.delete(m.name, { by: req.caller.name }) };
+});
+
+function mappingBody(body: unknown, name: string): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpProblem(400, 'body: expected a table mapping object', 'body');
+  const b = body as { name?: unknown };
+  if (b.name !== undefined && b.name !== name)
+    throw new HttpProblem(400, `name: '${String(b.name)}' does not match the URL '${name}'`, 'name');
+  return body as Record<string, unknown>;
+}
 
 // --- couplings --------------------------------------------------------------------------------------------
 route('GET', 'couplings', async (rt, req) => findCouplings(rt.syncDeps, parse(schemas.couplingsQuery, queryObject(req.query))));
@@ -349,7 +378,8 @@ export function problem(err: unknown): AdminResponse {
     const problems = err.problems;
     return { status: 400, body: { error: err.message, code: err.code, field: problems[0]?.field, problems } };
   }
-  if (err instanceof CouplingConflictError || err instanceof FullSyncConflictError) return { status: 409, body: { error: err.message } };
+  if (err instanceof CouplingConflictError || err instanceof FullSyncConflictError || err instanceof MappingChangedSinceError)
+    return { status: 409, body: { error: err.message } };
   if (err instanceof SyncError || err instanceof Error) {
     const e = toSyncError(err);
     if (e.code === 'INTERNAL') return { status: 500, body: { error: e.message, code: e.code } };

@@ -21,7 +21,14 @@ export {
 } from './coupling-store';
 export { TableCreationClaims } from './creation-claims';
 export { TableHistoryStore } from './history-store';
-export { MappingConflictError, MappingValidationError, TableMappingStore } from './mapping-store';
+export {
+  type ChangeAudit,
+  type MappingChange,
+  MappingChangedSinceError,
+  MappingConflictError,
+  MappingValidationError,
+  TableMappingStore,
+} from './mapping-store';
 export type { PurgeResult } from './purge';
 export { REDACTED, redact, redactText } from './redact';
 export { syncErrorId, TableSyncErrorStore } from './sync-error-store';

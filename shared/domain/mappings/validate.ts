@@ -32,7 +32,9 @@ export interface MappingProblem {
     | 'column-missing'
     | 'bc-field-missing'
     | 'type-mismatch'
-    | 'option-value-missing';
+    | 'option-value-missing'
+    /** A table or integration table filter the system itself refused (checked by the admin operations). */
+    | 'filter-invalid';
   message: string;
 }
 
