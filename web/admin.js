@@ -68,11 +68,11 @@
   async function loadMappings() {
     const stats = await api('stats');
     mappingNames = stats.map((s) => s.mapping);
-    for (const sel of [$('errors-mapping'), $('coupling-mapping')]) {
+    for (const sel of [$('errors-mapping'), $('coupling-mapping'), $('editor-mapping')]) {
       const keep = sel.value;
       const first = sel.id === 'errors-mapping' ? '<option value="">all</option>' : '';
       sel.innerHTML = first + mappingNames.map((n) => `<option>${esc(n)}</option>`).join('');
-      sel.value = keep || (sel.id === 'coupling-mapping' ? (mappingNames.includes('CUSTOMER') ? 'CUSTOMER' : mappingNames[0] || '') : '');
+      sel.value = keep || (sel.id !== 'errors-mapping' ? (mappingNames.includes('CUSTOMER') ? 'CUSTOMER' : mappingNames[0] || '') : '');
     }
     $('mappings-body').innerHTML = table(
       ['Mapping', 'Direction', 'Inserted', 'Modified', 'Coupled', 'Unchanged', 'Failed', 'Lag', ''],
@@ -115,6 +115,176 @@
     clearTimeout(polling);
     if (r.status === 'running') polling = setTimeout(loadFullSync, 2000);
   }
+
+  // --- mapping editor: edit, check (validated by the API against both systems), save, undo, reset ---------------
+  const DIRECTIONS = ['Bidirectional', 'ToIntegrationTable', 'FromIntegrationTable'];
+  let editing; // the mapping as loaded; rows keep each field's other settings (transformations…)
+  const fieldLabel = (f) => `${f.bcField ?? '(constant)'} -> ${f.dataverseColumn ?? '(constant)'}`;
+  const options = (values, selected) => values.map((v) => `<option${v === selected ? ' selected' : ''}>${esc(v)}</option>`).join('');
+  function constantText(f) {
+    if (!f.constant) return '';
+    return typeof f.constant.value === 'string' ? f.constant.value : JSON.stringify(f.constant.value);
+  }
+  function fieldRow(f, index) {
+    return `<tr data-field-index="${index}">
+      <td><input data-f="bcField" value="${esc(f.bcField ?? '')}" size="18" placeholder="(constant)"></td>
+      <td><input data-f="dataverseColumn" value="${esc(f.dataverseColumn ?? '')}" size="18" placeholder="(constant)"></td>
+      <td><select data-f="direction">${options(DIRECTIONS, f.direction)}</select></td>
+      <td><select data-f="status">${options(['Enabled', 'Disabled'], f.status)}</select></td>
+      <td><input data-f="constant" value="${esc(constantText(f))}" size="12"></td>
+      <td><button type="button" data-remove-field="${index}">Remove</button></td></tr>
+      <tr class="field-error-row"><td colspan="6" class="field-error" data-error-row="${index}"></td></tr>`;
+  }
+  function renderEditor(m) {
+    editing = m;
+    const form = $('editor');
+    form.hidden = false;
+    for (const name of ['enabled', 'synchOnlyCoupledRecords']) form.elements[name].checked = Boolean(m[name]);
+    for (const name of ['direction', 'updateConflictResolution', 'deletionConflictResolution', 'tableFilter', 'integrationTableFilter'])
+      form.elements[name].value = m[name] ?? '';
+    $('editor-fields').tBodies[0].innerHTML = m.fields.map(fieldRow).join('');
+    showProblems([]);
+    $('editor-diff').innerHTML = '';
+  }
+  function parseConstant(text) {
+    if (text === '') return undefined;
+    if (/^-?\d+(\.\d+)?$/.test(text)) return { value: Number(text) };
+    if (text === 'true' || text === 'false' || text === 'null') return { value: JSON.parse(text) };
+    return { value: text };
+  }
+  // The mapping the form describes: loaded fields keep every setting the form does not show. Row controls carry
+  // data-f, not name, so they never shadow the mapping's own form elements (direction…).
+  function formMapping() {
+    const form = $('editor');
+    const m = { ...editing };
+    for (const name of ['enabled', 'synchOnlyCoupledRecords']) m[name] = form.elements[name].checked;
+    for (const name of ['direction', 'updateConflictResolution', 'deletionConflictResolution']) m[name] = form.elements[name].value;
+    m.tableFilter = form.elements.tableFilter.value.trim();
+    m.integrationTableFilter = form.elements.integrationTableFilter.value.trim();
+    m.fields = [...$('editor-fields').tBodies[0].querySelectorAll('tr[data-field-index]')].map((tr) => {
+      const base = editing.fields[Number(tr.dataset.fieldIndex)] || {
+        validateOnWrite: true,
+        validateIntegrationTableField: false,
+        clearValueOnFailedSync: false,
+        notNull: false,
+        bcExtension: false,
+      };
+      const get = (n) => tr.querySelector(`[data-f=${n}]`).value.trim();
+      const f = { ...base, bcField: get('bcField') || null, dataverseColumn: get('dataverseColumn') || null };
+      if (f.bcField !== base.bcField) f.alField = f.bcField;
+      if (f.alField === undefined) f.alField = f.bcField;
+      f.direction = get('direction');
+      f.status = get('status');
+      const constant = parseConstant(get('constant'));
+      if (constant) f.constant = { ...(base.constant || {}), ...constant };
+      else delete f.constant;
+      return f;
+    });
+    return m;
+  }
+  // Each problem is shown where it belongs: at its filter, at its field-mapping row, or in the list.
+  function showProblems(problems) {
+    for (const el of document.querySelectorAll('#editor [data-error-for], #editor [data-error-row]')) el.textContent = '';
+    for (const el of document.querySelectorAll('#editor .invalid')) el.classList.remove('invalid');
+    const rest = [];
+    const rows = [...$('editor-fields').tBodies[0].querySelectorAll('tr[data-field-index]')];
+    const current = formMapping();
+    for (const p of problems) {
+      const filterEl = p.field && document.querySelector(`#editor [data-error-for="${CSS.escape(p.field)}"]`);
+      const rowIndex = p.field ? current.fields.findIndex((f) => fieldLabel(f) === p.field) : -1;
+      if (filterEl) {
+        filterEl.textContent = p.message;
+        $('editor').elements[p.field].classList.add('invalid');
+      } else if (rowIndex >= 0) {
+        const tr = rows[rowIndex];
+        tr.classList.add('invalid');
+        tr.nextElementSibling.querySelector('[data-error-row]').textContent = p.message;
+      } else rest.push(p);
+    }
+    $('editor-problems').innerHTML = rest.map((p) => `<li>${esc(p.message)}</li>`).join('');
+  }
+  const show = (v) => (v === undefined ? '' : esc(typeof v === 'string' ? v : JSON.stringify(v)));
+  function diffTable(diff) {
+    return table(
+      ['Setting', 'Before', 'After'],
+      diff.map(
+        (d) => `<tr><td><code>${esc(d.path)}</code></td><td><del>${show(d.before)}</del></td><td><ins>${show(d.after)}</ins></td></tr>`,
+      ),
+    );
+  }
+  async function loadChanges(name) {
+    const changes = await api(`mappings/${encodeURIComponent(name)}/changes?limit=10`);
+    $('editor-changes').innerHTML = table(
+      ['When', 'Who', 'What', 'Changed'],
+      changes.map(
+        (c) =>
+          `<tr><td>${esc(c.at)}</td><td>${esc(c.by)}</td><td>${esc(c.kind)}</td><td>${c.diff.map((d) => `<code>${esc(d.path)}</code>`).join(', ')}</td></tr>`,
+      ),
+    );
+  }
+  async function openMapping(ev) {
+    if (ev) ev.preventDefault();
+    const name = $('editor-mapping').value;
+    try {
+      renderEditor(await api(`mappings/${encodeURIComponent(name)}`));
+      await loadChanges(name);
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+  async function checkMapping() {
+    const r = await api(`mappings/${encodeURIComponent(editing.name)}/preview`, { method: 'POST', body: formMapping() });
+    showProblems(r.problems);
+    $('editor-diff').innerHTML = r.diff.length ? `<h3>Changes to save</h3>${diffTable(r.diff)}` : '<p class="muted">No changes.</p>';
+    say(r.ok ? 'Valid.' : `${r.problems.length} problem(s).`, !r.ok);
+    return r;
+  }
+  async function saveMapping(ev) {
+    ev.preventDefault();
+    try {
+      const r = await checkMapping();
+      if (!r.ok || r.diff.length === 0) return;
+      renderEditor(await api(`mappings/${encodeURIComponent(editing.name)}`, { method: 'PUT', body: formMapping() }));
+      $('editor-diff').innerHTML = `<h3>Saved</h3>${diffTable(r.diff)}`;
+      say('Saved.');
+      await loadChanges(editing.name);
+    } catch (e) {
+      if (e.body?.problems) showProblems(e.body.problems);
+      say(e.message, true);
+    }
+  }
+  async function editorAction(path, okText) {
+    try {
+      const r = await api(path, { method: 'POST', body: {} });
+      const name = editing.name;
+      renderEditor(await api(`mappings/${encodeURIComponent(name)}`));
+      if (r.undone) $('editor-diff').innerHTML = `<h3>Undone</h3>${diffTable(r.undone.diff)}`;
+      say(okText);
+      await loadChanges(name);
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+  $('editor-pick').addEventListener('submit', openMapping);
+  $('editor').addEventListener('submit', saveMapping);
+  $('editor').addEventListener('click', (ev) => {
+    const t = ev.target.closest('button');
+    if (!t) return;
+    if (t.dataset.removeField !== undefined) {
+      const tr = t.closest('tr');
+      tr.nextElementSibling.remove();
+      tr.remove();
+    } else if (t.id === 'editor-add-field') {
+      const index = editing.fields.length + $('editor-fields').tBodies[0].querySelectorAll('tr[data-field-index]').length;
+      $('editor-fields').tBodies[0].insertAdjacentHTML(
+        'beforeend',
+        fieldRow({ bcField: '', dataverseColumn: '', direction: 'Bidirectional', status: 'Enabled' }, index),
+      );
+    } else if (t.id === 'editor-check') checkMapping().catch((e) => say(e.message, true));
+    else if (t.id === 'editor-undo') editorAction(`mappings/${encodeURIComponent(editing.name)}/undo`, 'Undone.');
+    else if (t.id === 'editor-reset') editorAction(`mappings/${encodeURIComponent(editing.name)}/reset`, 'Reset to the default.');
+    else if (t.id === 'editor-reset-all') editorAction('mappings/reset-all', 'Every default mapping reset.');
+  });
 
   // BC's Integration Synch. Jobs: one row per mapping and hour of synchronizations.
   async function loadRuns() {

@@ -51,7 +51,8 @@ export async function previewMapping(rt: Runtime, name: string, proposed: unknow
   const current = await rt.stores.mappings.get(name, { fresh: true });
   const problems: MappingProblem[] = await rt.stores.mappings.check(input);
   const parsed = TableMappingSchema.safeParse(input);
-  if (parsed.success && problems.length === 0) problems.push(...(await filterProblems(rt.syncDeps, parsed.data)));
+  // Filters are checked whatever else is wrong, so the editor shows every problem at once.
+  if (parsed.success) problems.push(...(await filterProblems(rt.syncDeps, parsed.data)));
   return { ok: problems.length === 0, problems, diff: parsed.success ? diffMappings(current, parsed.data) : [] };
 }
 

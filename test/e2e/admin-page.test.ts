@@ -4,15 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { TableMapping } from '../../shared/domain/mappings';
 import type { SyncOutcome } from '../../shared/domain/sync/sync-record';
 import { getRuntime } from '../../shared/runtime';
 import { adminClient, customerByName } from '../operations/helpers';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { eventually, type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
 
 /**
  * The admin page in headless Chromium (Debian's package, driven by playwright-core): it renders, shows an
  * error injected by a failing sync (an ambiguous match: two Dataverse accounts with the customer's name), and
- * its Retry button clears the error once the data is fixed.
+ * its Retry button clears the error once the data is fixed; its mapping editor checks a field-mapping change
+ * (the error shown at the field), saves it and undoes it; a Reader's change is refused. The page runs under its
+ * CSP (no unsafe-inline): a violation would fail the tests.
  */
 let stack: Stack;
 let browser: BrowserContext;
@@ -105,5 +108,63 @@ it('shows an injected error and its Retry button clears it after the data is fix
   expect(coupling.dataverseId).toBe(a1.id);
   const open = await admin.ok<{ items: unknown[] }>('GET', 'errors?mapping=CUSTOMER');
   expect(open.items).toEqual([]);
+  expect(cspViolations).toEqual([]);
+});
+
+it('edits a field mapping: checked with the error at the field, saved, undone; a Reader is refused', { timeout: 90_000 }, async () => {
+  const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
+  const original = await admin.ok<TableMapping>('GET', 'mappings/CONTACT');
+  const page = await signIn(TEST_LOCAL_KEY);
+  await page.selectOption('#editor-mapping', 'CONTACT');
+  await page.click('#editor-pick button[type=submit]');
+  const phoneIndex = original.fields.findIndex((f) => f.dataverseColumn === 'telephone1');
+  const row = page.locator(`#editor-fields tr[data-field-index="${phoneIndex}"]`);
+  await row.waitFor();
+  expect(await row.locator('[data-f=dataverseColumn]').inputValue()).toBe('telephone1');
+
+  // A column Dataverse does not have: the check puts the error on that row.
+  await row.locator('[data-f=dataverseColumn]').fill('telephone9');
+  await page.click('#editor-check');
+  const rowError = page.locator(`[data-error-row="${phoneIndex}"]`);
+  await expect.poll(() => rowError.textContent()).toContain("column 'telephone9' does not exist on contact");
+  expect(await row.getAttribute('class')).toContain('invalid');
+  // A filter Dataverse refuses: the error is shown at the filter.
+  await page.fill('#editor [name=integrationTableFilter]', 'nosuchcolumn eq 1');
+  await page.click('#editor-check');
+  await expect.poll(() => page.locator('[data-error-for="integrationTableFilter"]').textContent()).toMatch(/integrationTableFilter: .+/);
+  await page.fill('#editor [name=integrationTableFilter]', original.integrationTableFilter);
+
+  // The real change: the phone goes BC → Dataverse only. Check shows the diff, Save saves it.
+  await row.locator('[data-f=dataverseColumn]').fill('telephone1');
+  await row.locator('[data-f=direction]').selectOption('ToIntegrationTable');
+  await page.click('#editor-check');
+  await expect.poll(() => page.locator('#status').textContent()).toBe('Valid.');
+  expect(await rowError.textContent()).toBe('');
+  expect(await page.locator('#editor-diff').textContent()).toContain('telephone1].direction');
+  await page.click('#editor-save');
+  await expect.poll(() => page.locator('#status').textContent()).toBe('Saved.');
+  const saved = await admin.ok<TableMapping>('GET', 'mappings/CONTACT');
+  expect(saved.fields[phoneIndex]?.direction).toBe('ToIntegrationTable');
+  await expect.poll(() => page.locator('#editor-changes').textContent()).toContain('key:Sync.Admin');
+  const png = await page.screenshot({ fullPage: true });
+  expect(png.subarray(1, 4).toString()).toBe('PNG');
+
+  // One click undoes it.
+  await page.click('#editor-undo');
+  await expect.poll(() => page.locator('#status').textContent()).toBe('Undone.');
+  expect(await admin.ok('GET', 'mappings/CONTACT')).toEqual(original);
+  expect(await row.locator('[data-f=direction]').inputValue()).toBe('Bidirectional');
+
+  // A Reader sees the editor, but the API refuses the change and nothing is saved.
+  const readerPage = await signIn(TEST_READER_KEY);
+  await expect.poll(() => readerPage.locator('#whoami').textContent()).toContain('Sync.Reader');
+  await readerPage.selectOption('#editor-mapping', 'CONTACT');
+  await readerPage.click('#editor-pick button[type=submit]');
+  const readerRow = readerPage.locator(`#editor-fields tr[data-field-index="${phoneIndex}"]`);
+  await readerRow.locator('[data-f=direction]').selectOption('FromIntegrationTable');
+  await readerPage.click('#editor-save');
+  await expect.poll(() => readerPage.locator('#status').textContent()).toContain('needs the Sync.Admin role');
+  expect(await readerPage.locator('#status').getAttribute('class')).toBe('bad');
+  expect(await admin.ok('GET', 'mappings/CONTACT')).toEqual(original);
   expect(cspViolations).toEqual([]);
 });
