@@ -330,18 +330,34 @@
     );
   }
 
+  const GUID = /^\{?[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}\}?$/i;
+  const couplingRow = (c) =>
+    `<tr><td><code>${esc(c.bcId)}</code></td><td><code>${esc(c.dataverseId)}</code></td><td>${esc(c.lastResult || '')}</td>
+    <td>${esc(c.lastSyncedAt || '')}</td><td>${c.skipped ? 'yes' : ''}</td></tr>`;
+  // A GUID or nothing: the coupling itself. Any other text: records found by number or name on either side.
   async function searchCouplings(ev) {
     if (ev) ev.preventDefault();
     const mapping = $('coupling-mapping').value;
     const id = $('coupling-id').value.trim();
     try {
+      if (id && !GUID.test(id)) {
+        const r = await api(`couplings/find?mapping=${encodeURIComponent(mapping)}&q=${encodeURIComponent(id)}`);
+        $('couplings-body').innerHTML = table(
+          ['Side', 'Record', 'Matched', 'Coupled to', 'Last result'],
+          r.items.map(
+            (
+              f,
+            ) => `<tr><td>${f.side === 'bc' ? 'Business Central' : 'Dataverse'}</td><td><code>${esc(f.id)}</code></td><td>${esc(f.field)}</td>
+            <td>${f.coupling ? `<code>${esc(f.side === 'bc' ? f.coupling.dataverseId : f.coupling.bcId)}</code>` : '<span class="muted">not coupled</span>'}</td>
+            <td>${esc(f.coupling?.lastResult || '')}</td></tr>`,
+          ),
+        );
+        return;
+      }
       const r = await api(`couplings?mapping=${encodeURIComponent(mapping)}&pageSize=50${id ? `&id=${encodeURIComponent(id)}` : ''}`);
       $('couplings-body').innerHTML = table(
         ['BC record', 'Dataverse row', 'Last result', 'Last synced', 'Skipped'],
-        r.items.map(
-          (c) => `<tr><td><code>${esc(c.bcId)}</code></td><td><code>${esc(c.dataverseId)}</code></td><td>${esc(c.lastResult || '')}</td>
-          <td>${esc(c.lastSyncedAt || '')}</td><td>${c.skipped ? 'yes' : ''}</td></tr>`,
-        ),
+        r.items.map(couplingRow),
       );
     } catch (e) {
       $('couplings-body').innerHTML = `<p class="bad">${esc(e.message)}</p>`;

@@ -9,6 +9,7 @@ import { fullSyncDeps } from './context';
 import { bulkCouple, coupleRecord, findCouplings, synchronizeNow, uncoupleRecord } from './couplings';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from './dead-letters';
 import { dismissSyncError, listSyncErrors, NotFoundError, retryAllSyncErrors, retrySyncError } from './errors';
+import { findRecords } from './find-record';
 import {
   cancelFullSync,
   FullSyncConflictError,
@@ -116,6 +117,7 @@ const schemas = {
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   importQuery: z.object({ mode: z.enum(['replace', 'merge']).optional() }),
   reconcileBody: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+  findQuery: z.object({ mapping: mappingName, q: z.string().trim().min(1).max(200) }),
   changesQuery: z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }),
   runsQuery: z.object({ mapping: mappingName.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
 };
@@ -217,6 +219,12 @@ function mappingBody(body: unknown, name: string): Record<string, unknown> {
 
 // --- couplings --------------------------------------------------------------------------------------------
 route('GET', 'couplings', async (rt, req) => findCouplings(rt.syncDeps, parse(schemas.couplingsQuery, queryObject(req.query))));
+route('GET', 'couplings/find', async (rt, req) => {
+  const q = parse(schemas.findQuery, queryObject(req.query));
+  const m = await rt.stores.mappings.get(q.mapping, { fresh: true });
+  if (!m) throw new NotFoundError(`There is no table mapping named '${q.mapping}'.`);
+  return { items: await findRecords(rt.syncDeps, m, q.q) };
+});
 route('POST', 'couplings', async (rt, req) => coupleRecord(rt.syncDeps, parse(schemas.couple, req.body)));
 route('POST', 'couplings/bulk', async (rt, req) =>
   bulkCouple(rt.syncDeps, { ...parse(schemas.bulkCouple, req.body), companyId: rt.syncDeps.options.dataverseCompanyId }),

@@ -108,6 +108,14 @@ it('shows an injected error and its Retry button clears it after the data is fix
   expect(coupling.dataverseId).toBe(a1.id);
   const open = await admin.ok<{ items: unknown[] }>('GET', 'errors?mapping=CUSTOMER');
   expect(open.items).toEqual([]);
+  // Found by name, not GUID: the BC customer and the Dataverse account, each showing the other side.
+  await page.selectOption('#coupling-mapping', 'CUSTOMER');
+  await page.fill('#coupling-id', 'Duplicate Name Ltd');
+  await page.click('#coupling-search button[type=submit]');
+  const bcRow = page.locator('#couplings-body tr', { hasText: 'Business Central' });
+  await bcRow.waitFor();
+  expect(await bcRow.textContent()).toContain(a1.id);
+  expect(await page.locator('#couplings-body tr', { hasText: 'Dataverse' }).textContent()).toContain(customer.id);
   expect(cspViolations).toEqual([]);
 });
 

@@ -149,6 +149,19 @@ describe('mapping edits over the admin API', () => {
     expect(runs).toHaveLength(Math.max(before.length, 1));
     expect(runs[0]?.counters.inserted).toBeGreaterThanOrEqual(1);
     expect(Date.parse(runs[0]?.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(runs[0]?.startedAt ?? ''));
+    // Found by its BC number or its name, on both sides, with the coupling the sync made.
+    const number = String(customer.values.number);
+    for (const q of [number, 'Run Log Ltd']) {
+      const found = await reader.ok<{ items: Array<{ side: string; id: string; coupling?: { bcId: string; dataverseId: string } }> }>(
+        'GET',
+        `couplings/find?mapping=CUSTOMER&q=${encodeURIComponent(q)}`,
+      );
+      const bcHit = found.items.find((i) => i.side === 'bc');
+      expect(bcHit, q).toMatchObject({ id: customer.id, coupling: { bcId: customer.id } });
+      if (q === 'Run Log Ltd')
+        expect(found.items.find((i) => i.side === 'dataverse')).toMatchObject({ coupling: { dataverseId: bcHit?.coupling?.dataverseId } });
+    }
+    expect((await reader.ok<{ items: unknown[] }>('GET', "couplings/find?mapping=CUSTOMER&q=No%20such%20o'name")).items).toEqual([]);
     expect(await reader.ok('GET', 'retention')).toMatchObject({ days: 30 });
     expect((await reader.call('POST', 'retention/run')).status).toBe(403);
     expect(await admin.ok('POST', 'retention/run')).toMatchObject({ history: { deleted: 0, more: false } });
