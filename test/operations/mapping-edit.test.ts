@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../cli/main';
 import type { FieldMapping, TableMapping } from '../../shared/domain/mappings';
 import { getRuntime } from '../../shared/runtime';
 import { type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
@@ -165,5 +166,41 @@ describe('mapping edits over the admin API', () => {
     expect(await reader.ok('GET', 'retention')).toMatchObject({ days: 30 });
     expect((await reader.call('POST', 'retention/run')).status).toBe(403);
     expect(await admin.ok('POST', 'retention/run')).toMatchObject({ history: { deleted: 0, more: false } });
+  });
+
+  it('does the same from the CLI: field change with diff, refusal at the field, undo, reset, runs, find', async () => {
+    const base = stack.host.apiUrl('').replace(/\/api\/?$/, '');
+    const cli = async (...args: string[]) => {
+      const lines: string[] = [];
+      await buildProgram((l) => lines.push(l)).parseAsync(['node', 'cli', '--url', base, '--key', TEST_LOCAL_KEY, ...args]);
+      return lines.join('\n');
+    };
+    const start = await admin.ok<TableMapping>('GET', 'mappings/CONTACT');
+    const phone = start.fields.find(isPhone);
+    const bc = String(phone?.bcField);
+    const saved = await cli('mappings', 'field', 'CONTACT', bc, 'telephone1', '--direction', 'FromIntegrationTable');
+    expect(saved).toContain(`fields[${bc} -> telephone1].direction: Bidirectional -> FromIntegrationTable`);
+    expect(saved).toContain('CONTACT saved');
+    expect((await admin.ok<TableMapping>('GET', 'mappings/CONTACT')).fields.find(isPhone)?.direction).toBe('FromIntegrationTable');
+    await expect(
+      cli('mappings', 'field', 'CONTACT', '-', 'nosuchcolumn', '--constant', 'x', '--direction', 'ToIntegrationTable'),
+    ).rejects.toMatchObject({
+      status: 400,
+      field: '(constant) -> nosuchcolumn',
+    });
+    await expect(cli('mappings', 'set', 'CONTACT', '--integration-table-filter', 'nosuchcolumn eq 1')).rejects.toMatchObject({
+      field: 'integrationTableFilter',
+    });
+    expect(await cli('mappings', 'changes', 'CONTACT')).toContain('telephone1');
+    expect(await cli('mappings', 'undo', 'CONTACT')).toContain('undid the edit');
+    expect(await admin.ok('GET', 'mappings/CONTACT')).toEqual(start);
+    await cli('mappings', 'set', 'CONTACT', '--deletion-conflict', 'RemoveCoupling');
+    expect(await cli('mappings', 'reset', 'CONTACT')).toBe('reset: CONTACT');
+    expect(await cli('runs', '-m', 'CUSTOMER')).toContain('CUSTOMER');
+    expect(await cli('couplings', 'find', '-m', 'CUSTOMER', 'Run Log Ltd')).toContain('bc');
+    // A Reader's key is refused a change from the CLI too.
+    await expect(
+      buildProgram(() => undefined).parseAsync(['node', 'cli', '--url', base, '--key', TEST_READER_KEY, 'mappings', 'reset', '--all']),
+    ).rejects.toMatchObject({ status: 403 });
   });
 });
