@@ -6,6 +6,7 @@ import { SyncError, toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
 import { allowed, type Caller, type SyncRole } from './admin-access';
 import { fullSyncDeps } from './context';
+import { cancelCouplingJob, getCouplingJob, listCouplingJobs, runCouplingJobPage, startCouplingJob } from './coupling-jobs';
 import { bulkCouple, coupleRecord, findCouplings, synchronizeNow, uncoupleRecord } from './couplings';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from './dead-letters';
 import { dismissSyncError, listSyncErrors, NotFoundError, retryAllSyncErrors, retrySyncError } from './errors';
@@ -117,6 +118,12 @@ const schemas = {
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   importQuery: z.object({ mode: z.enum(['replace', 'merge']).optional() }),
   reconcileBody: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+  couplingJob: z.object({
+    kind: z.enum(['uncouple', 'match-couple']),
+    mapping: mappingName,
+    createNew: z.boolean().optional(),
+    synchronizeAfter: z.boolean().optional(),
+  }),
   findQuery: z.object({ mapping: mappingName, q: z.string().trim().min(1).max(200) }),
   changesQuery: z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }),
   runsQuery: z.object({ mapping: mappingName.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
@@ -224,6 +231,24 @@ route('GET', 'couplings/find', async (rt, req) => {
   const m = await rt.stores.mappings.get(q.mapping, { fresh: true });
   if (!m) throw new NotFoundError(`There is no table mapping named '${q.mapping}'.`);
   return { items: await findRecords(rt.syncDeps, m, q.q) };
+});
+// Background coupling jobs; the first page runs at once, the `admin-jobs` timer does the rest.
+const jobDeps = (rt: Runtime) => ({ sync: rt.syncDeps, state: fullSyncDeps(rt).state });
+route('GET', 'couplings/jobs', async (rt) => listCouplingJobs(jobDeps(rt)));
+route('POST', 'couplings/jobs', async (rt, req) => {
+  const body = parse(schemas.couplingJob, req.body);
+  const job = await startCouplingJob(jobDeps(rt), { ...body, by: req.caller.name });
+  return (await runCouplingJobPage(jobDeps(rt), job.id)) ?? job;
+});
+route('GET', 'couplings/jobs/{id}', async (rt, _req, p) => {
+  const job = await getCouplingJob(jobDeps(rt), p.id ?? '');
+  if (!job) throw new NotFoundError(`There is no coupling job '${p.id}'.`);
+  return job;
+});
+route('POST', 'couplings/jobs/{id}/cancel', async (rt, _req, p) => {
+  const job = await cancelCouplingJob(jobDeps(rt), p.id ?? '');
+  if (!job) throw new NotFoundError(`There is no coupling job '${p.id}'.`);
+  return job;
 });
 route('POST', 'couplings', async (rt, req) => coupleRecord(rt.syncDeps, parse(schemas.couple, req.body)));
 route('POST', 'couplings/bulk', async (rt, req) =>
