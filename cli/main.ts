@@ -326,6 +326,73 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
         ),
       );
     });
+  const jobText = (j: JobJson) =>
+    `${j.id} ${j.kind} ${j.mapping}: ${j.status}, ${j.done}${j.total !== undefined ? `/${j.total}` : ''} done` +
+    `${
+      Object.keys(j.counters).length
+        ? ` (${Object.entries(j.counters)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`
+        : ''
+    }${j.error ? ` — ${j.error}` : ''}`;
+  const followJob = async (a: AdminApi, job: JobJson, wait: boolean) => {
+    let j = job;
+    out(jobText(j));
+    while (wait && j.status === 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      j = await a.call<JobJson>('GET', `couplings/jobs/${encodeURIComponent(j.id)}`);
+      out(jobText(j));
+    }
+    if (wait)
+      print(j, () =>
+        table(
+          ['bcId', 'result', 'dataverseId', 'message'],
+          j.results.map((r) => [r.bcId, r.result, r.dataverseId, r.message]),
+          90,
+        ),
+      );
+    if (j.status === 'failed') process.exitCode = 1;
+  };
+  couplings
+    .command('match')
+    .description('match-based coupling of every BC record of a mapping, as a background job')
+    .requiredOption('-m, --mapping <name>')
+    .option('--create-new', "create what has no match (default: the mapping's setting)")
+    .option('--sync-after', "synchronize after coupling (default: the mapping's setting)")
+    .option('--wait', 'follow the job until it ends, then list its results', false)
+    .action(async (o: { mapping: string; createNew?: boolean; syncAfter?: boolean; wait: boolean }) => {
+      const a = api();
+      const job = await a.call<JobJson>('POST', 'couplings/jobs', {
+        kind: 'match-couple',
+        mapping: o.mapping,
+        ...(o.createNew !== undefined ? { createNew: o.createNew } : {}),
+        ...(o.syncAfter !== undefined ? { synchronizeAfter: o.syncAfter } : {}),
+      });
+      await followJob(a, job, o.wait);
+    });
+  couplings
+    .command('uncouple-all')
+    .description('delete every coupling of a mapping (records stay), as a background job')
+    .requiredOption('-m, --mapping <name>')
+    .option('--wait', 'follow the job until it ends', false)
+    .action(async (o: { mapping: string; wait: boolean }) => {
+      const a = api();
+      await followJob(a, await a.call<JobJson>('POST', 'couplings/jobs', { kind: 'uncouple', mapping: o.mapping }), o.wait);
+    });
+  couplings
+    .command('jobs [id]')
+    .description('background coupling jobs, or one job with its results')
+    .option('--cancel', 'cancel the job', false)
+    .action(async (id: string | undefined, o: { cancel: boolean }) => {
+      const a = api();
+      if (!id) {
+        const jobs = await a.call<JobJson[]>('GET', 'couplings/jobs');
+        print(jobs, () => jobs.map(jobText).join('\n') || 'no jobs');
+        return;
+      }
+      const path = `couplings/jobs/${encodeURIComponent(id)}`;
+      await followJob(a, await a.call<JobJson>(o.cancel ? 'POST' : 'GET', o.cancel ? `${path}/cancel` : path), true);
+    });
   couplings
     .command('find <text>')
     .description('find records by BC number or Dataverse name (not only GUID), with their couplings')
@@ -620,6 +687,17 @@ interface Preview {
   ok: boolean;
   problems: Array<{ field?: string; message: string }>;
   diff: Array<{ path: string; before?: unknown; after?: unknown }>;
+}
+interface JobJson {
+  id: string;
+  kind: string;
+  mapping: string;
+  status: string;
+  done: number;
+  total?: number;
+  counters: Record<string, number>;
+  results: Array<{ bcId: string; result: string; dataverseId?: string; message?: string }>;
+  error?: string;
 }
 interface FieldOptions {
   direction?: string;

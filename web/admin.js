@@ -364,6 +364,27 @@
     }
   }
 
+  // Match-based coupling and bulk uncoupling run in the background; the table follows their progress.
+  let jobPolling;
+  async function loadJobs() {
+    const jobs = await api('couplings/jobs');
+    $('jobs-body').innerHTML = table(
+      ['Job', 'Mapping', 'Status', 'Progress', 'Counters', 'Started', ''],
+      jobs.slice(0, 10).map((j) => {
+        const pct = j.total ? Math.min(100, Math.round((j.done / Math.max(j.total, 1)) * 100)) : undefined;
+        const counters = Object.entries(j.counters)
+          .map(([k, v]) => `${esc(k)} ${v}`)
+          .join(' · ');
+        return `<tr data-job-id="${esc(j.id)}"><td>${esc(j.kind)}</td><td>${esc(j.mapping)}</td><td>${esc(j.status)}${j.error ? ` — ${esc(j.error)}` : ''}</td>
+          <td>${pct === undefined ? `${j.done} records` : `<progress max="100" value="${pct}">${pct}%</progress> ${j.done}/${j.total}`}</td>
+          <td>${counters}</td><td>${esc(j.startedAt)}</td>
+          <td>${j.status === 'running' ? `<button type="button" data-cancel-job="${esc(j.id)}">Cancel</button>` : ''}</td></tr>`;
+      }),
+    );
+    clearTimeout(jobPolling);
+    if (jobs.some((j) => j.status === 'running')) jobPolling = setTimeout(() => loadJobs().catch(() => undefined), 3000);
+  }
+
   async function act(promise, okText, reload) {
     try {
       await promise;
@@ -391,6 +412,11 @@
       );
     } else if (t.dataset.fullSync)
       act(api('full-sync', { method: 'POST', body: { mappings: [t.dataset.fullSync] } }), 'Full sync started.', loadFullSync);
+    else if (t.id === 'job-match' || t.id === 'job-uncouple') {
+      const body = { kind: t.id === 'job-match' ? 'match-couple' : 'uncouple', mapping: $('coupling-mapping').value };
+      act(api('couplings/jobs', { method: 'POST', body }), 'Job started.', loadJobs);
+    } else if (t.dataset.cancelJob)
+      act(api(`couplings/jobs/${encodeURIComponent(t.dataset.cancelJob)}/cancel`, { method: 'POST' }), 'Job cancelled.', loadJobs);
     else if (t.id === 'full-sync-start') act(api('full-sync', { method: 'POST', body: {} }), 'Full sync started.', loadFullSync);
     else if (t.id === 'full-sync-cancel') act(api('full-sync/cancel', { method: 'POST', body: {} }), 'Cancelled.', loadFullSync);
     else if (t.id === 'errors-retry-all') {
@@ -420,7 +446,7 @@
   });
 
   async function refresh() {
-    await Promise.allSettled([loadMappings(), loadFullSync(), loadRuns(), loadErrors(), loadDeadLetters()]);
+    await Promise.allSettled([loadMappings(), loadFullSync(), loadRuns(), loadErrors(), loadDeadLetters(), loadJobs()]);
   }
   let timer;
   async function start() {

@@ -112,7 +112,7 @@ export async function cancelCouplingJob(deps: JobDeps, id: string): Promise<Coup
  */
 export async function runCouplingJobPage(deps: JobDeps, id: string): Promise<CouplingJob | undefined> {
   const row = await deps.state.get(JOB_PREFIX + id, jobStateSchema);
-  if (!row || row.value.status !== 'running') return undefined;
+  if (row?.value.status !== 'running') return undefined;
   const job = structuredClone(row.value);
   job.updatedAt = deps.sync.clock.now().toISOString();
   const add = (k: string, n: number) => {

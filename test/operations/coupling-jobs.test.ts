@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../cli/main';
 import type { TableMapping } from '../../shared/domain/mappings';
 import type { CouplingJob } from '../../shared/operations/coupling-jobs';
 import { eventually, type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
@@ -76,5 +77,19 @@ describe('coupling jobs', () => {
     expect(cancelled.status).toBe('cancelled');
     await stack.host.runTimer('admin-jobs');
     expect(await reader.ok<CouplingJob>('GET', `couplings/jobs/${job.id}`)).toMatchObject({ status: 'cancelled', done: 100 });
+  });
+
+  it('starts, lists and cancels jobs from the CLI', async () => {
+    const base = stack.host.apiUrl('').replace(/\/api\/?$/, '');
+    const cli = async (...args: string[]) => {
+      const lines: string[] = [];
+      await buildProgram((l) => lines.push(l)).parseAsync(['node', 'cli', '--url', base, '--key', TEST_LOCAL_KEY, ...args]);
+      return lines.join('\n');
+    };
+    const started = await cli('couplings', 'match', '-m', 'CUSTOMER');
+    expect(started).toMatch(/match-couple CUSTOMER: running, 100 done \(/);
+    const id = started.split(' ')[0] ?? '';
+    expect(await cli('couplings', 'jobs')).toContain(id);
+    expect(await cli('couplings', 'jobs', id, '--cancel')).toContain(`${id} match-couple CUSTOMER: cancelled`);
   });
 });
