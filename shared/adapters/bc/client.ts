@@ -136,6 +136,17 @@ export function odataDateTime(value: string): string {
 /** Fields of an entity set that exists but is empty and has no `$metadata`: any field may be there. */
 const UNKNOWN_FIELDS: BcEntityFields = new Map();
 
+const bcInstalledExtensionSchema = z.looseObject({
+  id: z.string(),
+  displayName: z.string(),
+  publisher: z.string(),
+  versionMajor: z.number().int(),
+  versionMinor: z.number().int(),
+  isInstalled: z.boolean(),
+});
+/** One app of the automation API's extensions list. */
+export type BcInstalledExtension = z.infer<typeof bcInstalledExtensionSchema>;
+
 export class BcClient {
   readonly http: HttpClient;
   /** `{apiUrl}/v2.0/{tenant}/{environment}`. */
@@ -408,6 +419,19 @@ export class BcClient {
       z.looseObject({ value: z.array(z.looseObject({ resource: z.string() })) }),
     );
     return data.value.map((r) => r.resource);
+  }
+
+  /**
+   * Apps installed in the environment, from the automation API (`microsoft/automation/v2.0/companies({id})/extensions`,
+   * dynamics_extension_get.md): the connection check reads the BC extension's version from it. The app registration
+   * may lack the permission to read it; the caller treats a refusal as "version unknown".
+   */
+  async installedExtensions(): Promise<BcInstalledExtension[]> {
+    const { data } = await this.http.json(
+      { method: 'GET', url: `${this.environmentRoot}/api/microsoft/automation/v2.0/companies(${this.companyId})/extensions` },
+      z.looseObject({ value: z.array(bcInstalledExtensionSchema) }),
+    );
+    return data.value;
   }
 
   // ---- Metadata ---------------------------------------------------------------------------------------------
