@@ -154,30 +154,21 @@ function tokenize(text: string, file: string): Token[] {
 const lower = (t: Token | undefined) => (t && t.kind === 'ident' ? t.text.toLowerCase() : undefined);
 const isPunct = (t: Token | undefined, p: string) => t?.kind === 'punct' && t.text === p;
 
-/** Index of the `}` matching the `{` at `open`. */
-function matchBrace(tokens: Token[], open: number, file: string): number {
+/** Index of the closing bracket matching the opening one at `open` (`{`/`}` or `(`/`)`). */
+function matchClose(tokens: Token[], open: number, file: string, pair: '{}' | '()'): number {
+  const [o, c] = pair === '{}' ? ['{', '}'] : ['(', ')'];
   let depth = 0;
   for (let i = open; i < tokens.length; i++) {
-    if (isPunct(tokens[i], '{')) depth++;
-    else if (isPunct(tokens[i], '}')) {
+    if (isPunct(tokens[i], o as string)) depth++;
+    else if (isPunct(tokens[i], c as string)) {
       depth--;
       if (depth === 0) return i;
     }
   }
-  throw new AlParseError(file, tokens[open]?.line ?? 0, 'unbalanced braces');
+  throw new AlParseError(file, tokens[open]?.line ?? 0, pair === '{}' ? 'unbalanced braces' : 'unbalanced parentheses');
 }
-
-function matchParen(tokens: Token[], open: number, file: string): number {
-  let depth = 0;
-  for (let i = open; i < tokens.length; i++) {
-    if (isPunct(tokens[i], '(')) depth++;
-    else if (isPunct(tokens[i], ')')) {
-      depth--;
-      if (depth === 0) return i;
-    }
-  }
-  throw new AlParseError(file, tokens[open]?.line ?? 0, 'unbalanced parentheses');
-}
+const matchBrace = (tokens: Token[], open: number, file: string) => matchClose(tokens, open, file, '{}');
+const matchParen = (tokens: Token[], open: number, file: string) => matchClose(tokens, open, file, '()');
 
 /** Renders tokens back to AL text (quoted identifiers re-quoted), for types and property values. */
 function render(tokens: Token[]): string {

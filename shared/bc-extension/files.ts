@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { parseAl } from './al';
 import type { AlSource, AppJson } from './check';
-import { type BaseAppFields, type BcExtensionManifest, baseAppFieldsSchema } from './manifest';
+import { appInfoSchema, type BaseAppFields, type BcExtensionManifest, baseAppFieldsSchema } from './manifest';
 
 /** Reading the extension from disk (build time and tests; the running service uses the generated manifest). */
 
@@ -33,13 +33,7 @@ export function readAlSources(root: string = repositoryRoot()): AlSource[] {
   });
 }
 
-const appJsonSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  publisher: z.string(),
-  version: z.string(),
-  application: z.string(),
-  runtime: z.string(),
+const appJsonSchema = appInfoSchema.extend({
   idRanges: z.array(z.object({ from: z.number().int(), to: z.number().int() })).min(1),
 });
 

@@ -65,15 +65,18 @@ export const manifestPageSchema = z.object({
 });
 export type ManifestPage = z.infer<typeof manifestPageSchema>;
 
+/** The app.json properties the manifest carries. */
+export const appInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  publisher: z.string(),
+  version: z.string(),
+  application: z.string(),
+  runtime: z.string(),
+});
+
 export const bcExtensionManifestSchema = z.object({
-  app: z.object({
-    id: z.string(),
-    name: z.string(),
-    publisher: z.string(),
-    version: z.string(),
-    application: z.string(),
-    runtime: z.string(),
-  }),
+  app: appInfoSchema,
   /** `<APIPublisher>/<APIGroup>/<APIVersion>`. */
   route: z.string(),
   /** Where the base-application field facts come from. */
