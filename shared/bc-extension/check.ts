@@ -48,6 +48,9 @@ export function checkExtension(sources: readonly AlSource[], app: AppJson, facts
   const seen = new Map<string, AlObject>();
   for (const o of objects) {
     if (!inRange(o.id)) add(o, `${o.type} ${o.id} "${o.name}" is outside app.json idRanges`);
+    // AL object names are at most 30 characters (permission sets: 20).
+    const maxName = o.type === 'permissionset' ? 20 : 30;
+    if (o.name.length > maxName) add(o, `${o.type} name "${o.name}" is longer than ${maxName} characters`);
     for (const key of [`${o.type}#${o.id}`, `${o.type}:${o.name.toLowerCase()}`]) {
       const other = seen.get(key);
       if (other) add(o, `${o.type} ${o.id} "${o.name}" clashes with ${other.file} (same ${key.includes('#') ? 'id' : 'name'})`);
@@ -59,6 +62,7 @@ export function checkExtension(sources: readonly AlSource[], app: AppJson, facts
       const base = o.extends ? facts.tables[o.extends] : undefined;
       for (const f of o.tableFields) {
         if (!inRange(f.id)) add({ file: o.file, line: f.line }, `field ${f.id} "${f.name}" is outside app.json idRanges`);
+        if (f.name.length > 30) add({ file: o.file, line: f.line }, `field name "${f.name}" is longer than 30 characters`);
         if (base?.fields.some((b) => b.name.toLowerCase() === f.name.toLowerCase()))
           add({ file: o.file, line: f.line }, `field "${f.name}" already exists in "${o.extends}"`);
       }

@@ -110,18 +110,18 @@ codeunit 50100 "BCS Integration Events"
     end;
 
     /// <summary>Sales Line Type to the API v2.0 line type name.</summary>
-    procedure ApiLineType(SalesLineType: Enum "Sales Line Type"): Enum "BCS API Line Type"
+    procedure ApiLineType(LineType: Enum "Sales Line Type"): Enum "BCS API Line Type"
     begin
-        case SalesLineType of
-            SalesLineType::" ":
+        case LineType of
+            LineType::" ":
                 exit(Enum::"BCS API Line Type"::Comment);
-            SalesLineType::"G/L Account":
+            LineType::"G/L Account":
                 exit(Enum::"BCS API Line Type"::Account);
-            SalesLineType::Item:
+            LineType::Item:
                 exit(Enum::"BCS API Line Type"::Item);
-            SalesLineType::Resource:
+            LineType::Resource:
                 exit(Enum::"BCS API Line Type"::Resource);
-            SalesLineType::"Fixed Asset":
+            LineType::"Fixed Asset":
                 exit(Enum::"BCS API Line Type"::"Fixed Asset");
         end;
         exit(Enum::"BCS API Line Type"::Charge);

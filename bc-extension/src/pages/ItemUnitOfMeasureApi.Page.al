@@ -9,7 +9,7 @@ page 50109 "BCS Item Unit of Measure API"
     EntityName = 'itemUnitOfMeasure';
     EntitySetName = 'itemUnitsOfMeasure';
     EntityCaption = 'Item Unit of Measure';
-    EntitySetCaption = 'Item Unit of Measures';
+    EntitySetCaption = 'Item Units of Measure';
     SourceTable = "Item Unit of Measure";
     ODataKeyFields = SystemId;
     Editable = false;

@@ -8,7 +8,7 @@ page 50110 "BCS Resource Unit of Meas. API"
     EntityName = 'resourceUnitOfMeasure';
     EntitySetName = 'resourceUnitsOfMeasure';
     EntityCaption = 'Resource Unit of Measure';
-    EntitySetCaption = 'Resource Unit of Measures';
+    EntitySetCaption = 'Resource Units of Measure';
     SourceTable = "Resource Unit of Measure";
     ODataKeyFields = SystemId;
     Editable = false;

@@ -72,6 +72,12 @@ describe('structural check of bc-extension/src (stands in for the AL compiler)',
     );
   });
 
+  it('fails for an object name longer than AL allows', () => {
+    expect(
+      messages(withEdit('ItemApi.Page.al', (t) => t.replace('"BCS Item API"', '"BCS Item API for the Dataverse sync"'))),
+    ).toContainEqual(expect.stringMatching(/page name "BCS Item API for the Dataverse sync" is longer than 30 characters/));
+  });
+
   it('fails when the permission set does not cover a page', () => {
     const out = messages(
       withEdit('BcsIntegration.PermissionSet.al', (t) =>
