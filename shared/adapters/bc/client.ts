@@ -147,6 +147,26 @@ const bcInstalledExtensionSchema = z.looseObject({
 /** One app of the automation API's extensions list. */
 export type BcInstalledExtension = z.infer<typeof bcInstalledExtensionSchema>;
 
+/** 404 codes BC gives for a route or entity set that is not published (not for a missing record). */
+const MISSING_RESOURCE_CODES = new Set(['BadRequest_ResourceNotFound', 'BadRequest_NotFound']);
+
+/**
+ * A 404 on a record URL means the record is gone, unless BC says the page itself is not there (the BC extension
+ * is missing or older): that must never read as a deletion, so it is a configuration error naming the fix.
+ */
+function recordGone(target: BcEntityTarget, method: string, body: unknown): undefined {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  if (typeof code !== 'string' || !MISSING_RESOURCE_CODES.has(code)) return undefined;
+  const what =
+    target.kind === 'customApi'
+      ? `BC extension page missing: ${target.entitySet} is not published in this environment; install or upgrade the bc-dataverse-sync BC extension (docs/bc-extension.md)`
+      : `${target.entitySet} is not published in this environment`;
+  throw new SyncError(
+    'MAP.INVALID',
+    `Business Central ${method} ${target.entitySet} answered 404 ${code}: ${what}. Not treated as a deleted record.`,
+  );
+}
+
 export class BcClient {
   readonly http: HttpClient;
   /** `{apiUrl}/v2.0/{tenant}/{environment}`. */
@@ -223,7 +243,7 @@ export class BcClient {
     if (options.expand) url.searchParams.set('$expand', options.expand);
     const req: HttpRequest = { method: 'GET', url: odataUrl(url), accept: [404] };
     const res = await this.http.send(req);
-    if (res.status === 404) return undefined;
+    if (res.status === 404) return recordGone(target, 'GET', res.body);
     return this.entity(req, res.body);
   }
 
@@ -286,7 +306,8 @@ export class BcClient {
       headers: { 'If-Match': etag ?? '*' },
       accept: [404],
     });
-    return res.status !== 404;
+    if (res.status === 404) return recordGone(target, 'DELETE', res.body) ?? false;
+    return true;
   }
 
   /**
