@@ -62,6 +62,11 @@ export interface AlObject {
   variables: Record<string, string>;
   /** Procedures marked [ServiceEnabled] (bound API actions). */
   serviceEnabled: string[];
+  /**
+   * Field accesses in code (`Rec."No."`, `SalesHeader.Status::Open`) on record variables, with the table the
+   * variable is declared over (`Rec` of a page: its SourceTable); unresolved variables are left out.
+   */
+  fieldRefs: Array<{ variable: string; table: string; field: string; line: number }>;
   file: string;
   line: number;
 }
@@ -232,13 +237,63 @@ function skipCode(tokens: Token[], begin: number, file: string): number {
   throw new AlParseError(file, tokens[begin]?.line ?? 0, "'begin' without 'end'");
 }
 
-/** Skips a trigger or procedure from its keyword (after attributes/`local`) to after its `end;`. */
-function skipRoutine(tokens: Token[], start: number, file: string): number {
+/** Record methods whose first argument is a field of the record. */
+const FIELD_METHODS = new Set([
+  'validate',
+  'setrange',
+  'setfilter',
+  'testfield',
+  'modifyall',
+  'fieldno',
+  'calcfields',
+  'setcurrentkey',
+  'fieldcaption',
+]);
+
+/** Field accesses of one routine before the object's globals are known: `table` is set for parameters and locals. */
+type PendingRef = { variable: string; table?: string; field: string; line: number };
+
+/**
+ * Reads a trigger or procedure from its keyword (after attributes/`local`) to after its `end;`: the record
+ * parameters and locals it declares (`Name: Record "X"`), and every `Var.Field` / `Var."Field"` access in its
+ * body that is not a method call.
+ */
+function readRoutine(tokens: Token[], start: number, file: string, refs?: PendingRef[]): number {
+  let begin = -1;
   for (let i = start; i < tokens.length; i++) {
-    if (lower(tokens[i]) === 'begin') return skipCode(tokens, i, file);
+    if (lower(tokens[i]) === 'begin') {
+      begin = i;
+      break;
+    }
     if (isPunct(tokens[i], '}')) break;
   }
-  throw new AlParseError(file, tokens[start]?.line ?? 0, 'routine without a body');
+  if (begin < 0) throw new AlParseError(file, tokens[start]?.line ?? 0, 'routine without a body');
+  const end = skipCode(tokens, begin, file);
+  if (!refs) return end;
+  const locals = new Map<string, string>();
+  for (let j = start; j < begin; j++) {
+    const name = tokens[j];
+    const table = tokens[j + 3];
+    if (name && isPunct(tokens[j + 1], ':') && lower(tokens[j + 2]) === 'record' && table) locals.set(name.text.toLowerCase(), table.text);
+  }
+  for (let j = begin; j < end; j++) {
+    const v = tokens[j];
+    const member = tokens[j + 2];
+    if (!v || (v.kind !== 'ident' && v.kind !== 'quoted') || !isPunct(tokens[j + 1], '.') || !member) continue;
+    if (member.kind !== 'ident' && member.kind !== 'quoted') continue;
+    if (isPunct(tokens[j - 1], '.') || isPunct(tokens[j - 1], '::')) continue;
+    const table = locals.get(v.text.toLowerCase());
+    const push = (field: Token) => refs.push({ variable: v.text, ...(table ? { table } : {}), field: field.text, line: field.line });
+    if (member.kind === 'ident' && isPunct(tokens[j + 3], '(')) {
+      // `Var.Method(…)` is a call; the record methods that take a field first (`SetRange("No.", …)`) name one.
+      const arg = tokens[j + 4];
+      if (FIELD_METHODS.has(member.text.toLowerCase()) && arg && (arg.kind === 'quoted' || arg.kind === 'ident'))
+        if (isPunct(tokens[j + 5], ',') || isPunct(tokens[j + 5], ')')) push(arg);
+      continue;
+    }
+    push(member);
+  }
+  return end;
 }
 
 /** The body of a control (`field(…) { … }`): properties and whether an OnValidate trigger is present. */
@@ -247,6 +302,7 @@ function readControlBody(
   open: number,
   close: number,
   file: string,
+  refs?: PendingRef[],
 ): { properties: Record<string, string>; hasOnValidate: boolean } {
   const properties: Record<string, string> = {};
   let hasOnValidate = false;
@@ -255,7 +311,7 @@ function readControlBody(
     const k = lower(tokens[i]);
     if (k === 'trigger') {
       if (lower(tokens[i + 1]) === 'onvalidate') hasOnValidate = true;
-      i = skipRoutine(tokens, i, file);
+      i = readRoutine(tokens, i, file, refs);
       continue;
     }
     const next = readProperties(tokens, i, close, properties, file);
@@ -266,7 +322,7 @@ function readControlBody(
 }
 
 /** `field(name; Rec."X") { … }` and `part(name; "Page") { … }` anywhere inside `layout { … }`. */
-function readLayout(tokens: Token[], open: number, close: number, obj: AlObject, file: string): void {
+function readLayout(tokens: Token[], open: number, close: number, obj: AlObject, file: string, refs: PendingRef[]): void {
   for (let i = open + 1; i < close; i++) {
     const k = lower(tokens[i]);
     if ((k !== 'field' && k !== 'part') || !isPunct(tokens[i + 1], '(')) continue;
@@ -281,7 +337,7 @@ function readLayout(tokens: Token[], open: number, close: number, obj: AlObject,
     const bOpen = pClose + 1;
     if (!isPunct(tokens[bOpen], '{')) throw new AlParseError(file, line, `${k} ${nameTok.text} has no { } block`);
     const bClose = matchBrace(tokens, bOpen, file);
-    const body = readControlBody(tokens, bOpen, bClose, file);
+    const body = readControlBody(tokens, bOpen, bClose, file, refs);
     if (k === 'part') {
       const page = sourceToks[0];
       if (sourceToks.length !== 1 || !page) throw new AlParseError(file, line, `part ${nameTok.text}: expected a page name`);
@@ -356,7 +412,7 @@ function readVariables(tokens: Token[], from: number, close: number, obj: AlObje
   return i;
 }
 
-function readBody(tokens: Token[], open: number, close: number, obj: AlObject, file: string): void {
+function readBody(tokens: Token[], open: number, close: number, obj: AlObject, file: string, refs: PendingRef[]): void {
   let i = open + 1;
   let attributes: string[] = [];
   while (i < close) {
@@ -376,12 +432,12 @@ function readBody(tokens: Token[], open: number, close: number, obj: AlObject, f
       const name = tokens[i + 1]?.text ?? '';
       if (attributes.includes('serviceenabled')) obj.serviceEnabled.push(name);
       attributes = [];
-      i = skipRoutine(tokens, i, file);
+      i = readRoutine(tokens, i, file, refs);
       continue;
     }
     if (k === 'trigger') {
       attributes = [];
-      i = skipRoutine(tokens, i, file);
+      i = readRoutine(tokens, i, file, refs);
       continue;
     }
     if (k === 'var') {
@@ -394,7 +450,7 @@ function readBody(tokens: Token[], open: number, close: number, obj: AlObject, f
     }
     if ((k === 'layout' || k === 'fields' || k === 'keys' || k === 'actions' || k === 'fieldgroups') && isPunct(tokens[i + 1], '{')) {
       const sClose = matchBrace(tokens, i + 1, file);
-      if (k === 'layout') readLayout(tokens, i + 1, sClose, obj, file);
+      if (k === 'layout') readLayout(tokens, i + 1, sClose, obj, file, refs);
       if (k === 'fields') readTableFields(tokens, i + 1, sClose, obj, file);
       i = sClose + 1;
       continue;
@@ -438,10 +494,26 @@ export function parseAl(text: string, file = '<al>'): AlObject[] {
       values: [],
       variables: {},
       serviceEnabled: [],
+      fieldRefs: [],
       file,
       line: t.line,
     };
-    readBody(tokens, j, close, obj, file);
+    const refs: PendingRef[] = [];
+    readBody(tokens, j, close, obj, file, refs);
+    // Globals are declared after the layout and triggers that use them: resolve the rest now.
+    const globals = new Map(
+      Object.entries(obj.variables).flatMap(([name, type]) => {
+        const m = /^Record\s+(?:"([^"]+)"|(\w+))/i.exec(type);
+        return m ? [[name.toLowerCase(), (m[1] ?? m[2]) as string] as const] : [];
+      }),
+    );
+    for (const r of refs) {
+      const table =
+        r.table ??
+        globals.get(r.variable.toLowerCase()) ??
+        (obj.type === 'page' && r.variable.toLowerCase() === 'rec' ? obj.properties.sourcetable : undefined);
+      if (table) obj.fieldRefs.push({ variable: r.variable, table, field: r.field, line: r.line });
+    }
     objects.push(obj);
     i = close + 1;
   }

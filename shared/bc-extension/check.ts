@@ -69,6 +69,19 @@ export function checkExtension(sources: readonly AlSource[], app: AppJson, facts
     }
   }
 
+  // Fields named in code: `Rec."X"`, `SalesHeader.Status`, `UnitGroup.SetRange("Source Id", …)`.
+  for (const o of objects) {
+    const byTable = new Map<string, ReturnType<typeof tableFieldFacts>>();
+    for (const r of o.fieldRefs) {
+      if (!byTable.has(r.table)) byTable.set(r.table, tableFieldFacts(r.table, facts, objects));
+      const known = byTable.get(r.table);
+      if (!known)
+        add({ file: o.file, line: r.line }, `${r.variable}."${r.field}": table "${r.table}" is not in the base-application facts`);
+      else if (!known.has(r.field.toLowerCase()))
+        add({ file: o.file, line: r.line }, `${r.variable}."${r.field}" is not a field of table "${r.table}"`);
+    }
+  }
+
   const pages = objects.filter((o) => o.type === 'page');
   const pageNames = new Set(pages.map((p) => p.name));
   const permissions = objects.filter((o) => o.type === 'permissionset').flatMap((o) => permissionEntries(o.properties.permissions ?? ''));

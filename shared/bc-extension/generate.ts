@@ -31,13 +31,14 @@ export function generateManifestText(root: string): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-/** The tables the AL names (page sources, extended tables, permission-set table data) with all their fields. */
+/** The tables the AL uses (page sources, extended tables, tables of record variables in code) with all their fields. */
 export function factsSubset(root: string, full: BaseAppFields): BaseAppFields {
   const objects = readAlSources(root).flatMap((s) => s.objects);
   const tables = new Set<string>();
   for (const o of objects) {
     if (o.type === 'page' && o.properties.sourcetable) tables.add(o.properties.sourcetable);
     if (o.type === 'tableextension' && o.extends) tables.add(o.extends);
+    for (const r of o.fieldRefs) tables.add(r.table);
   }
   const missing = [...tables].filter((t) => !full.tables[t]);
   if (missing.length) throw new Error(`the facts file has no table(s) ${missing.join(', ')}`);

@@ -83,6 +83,8 @@ describe('AL reader', () => {
     expect(page?.parts).toMatchObject([{ name: 'lines', page: 'Demo Line API', properties: { entitysetname: 'demoLines' } }]);
     expect(page?.variables).toEqual({ Note: 'Text', Code10: 'Code[10]', Kind: 'Enum "Sales Line Type"' });
     expect(page?.serviceEnabled).toEqual(['Release']);
+    // Field accesses in code, with the table of the variable (a local record here); method calls are not fields.
+    expect(page?.fieldRefs.map((r) => `${r.variable}.${r.field}@${r.table}`)).toEqual(['X.Status@Sales Header', 'X.Status@Sales Header']);
   });
 
   it('reads table extensions, enums and permission sets', () => {

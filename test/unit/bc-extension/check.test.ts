@@ -72,6 +72,27 @@ describe('structural check of bc-extension/src (stands in for the AL compiler)',
     );
   });
 
+  it('fails for a field named in code that the record does not have (field access and field arguments)', () => {
+    const access = messages(
+      withEdit('IntegrationEvents.Codeunit.al', (t) =>
+        t.replace('SalesInvoiceHeader."Draft Invoice SystemId"', 'SalesInvoiceHeader."Draft Invoice Id"'),
+      ),
+    );
+    expect(access).toContainEqual(
+      expect.stringMatching(
+        /IntegrationEvents\.Codeunit\.al:\d+: SalesInvoiceHeader\."Draft Invoice Id" is not a field of table "Sales Invoice Header"/,
+      ),
+    );
+    const argument = messages(
+      withEdit('SalesOrderApi.Page.al', (t) =>
+        t.replace('Rec.Validate("Payment Terms Code", \'\')', 'Rec.Validate("Payment Term Code", \'\')'),
+      ),
+    );
+    expect(argument).toEqual([
+      expect.stringMatching(/SalesOrderApi\.Page\.al:\d+: Rec\."Payment Term Code" is not a field of table "Sales Header"/),
+    ]);
+  });
+
   it('fails for an object name longer than AL allows', () => {
     expect(
       messages(withEdit('ItemApi.Page.al', (t) => t.replace('"BCS Item API"', '"BCS Item API for the Dataverse sync"'))),
