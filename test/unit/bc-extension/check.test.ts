@@ -115,6 +115,16 @@ describe('manifest', () => {
     expect(readFileSync(join(root, 'shared', 'bc-extension', 'manifest.json'), 'utf8')).toBe(generateManifestText(root));
   });
 
+  it('docs/bc-extension.md lists every page and field of the manifest', () => {
+    const doc = readFileSync(join(root, 'docs', 'bc-extension.md'), 'utf8');
+    for (const [set, page] of Object.entries(BC_EXTENSION_MANIFEST.entitySets)) {
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${set}\` |`));
+      expect(row, set).toBeDefined();
+      for (const f of page.fields.filter((x) => x.name !== 'id' && x.name !== 'lastModifiedDateTime'))
+        expect(row, `${set}.${f.name}`).toContain(f.editable ? `**${f.name}**←` : ` ${f.name}←`);
+    }
+  });
+
   it('describes every API page: route, keys, editability, parts and actions', () => {
     const m = BC_EXTENSION_MANIFEST;
     expect(m.route).toBe('bcsync/integration/v1.0');
