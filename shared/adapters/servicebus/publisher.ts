@@ -56,12 +56,11 @@ export class ServiceBusChangePublisher implements ChangePublisher {
 }
 
 export function toMessage(e: ChangeEvent, scheduledAt?: Date): ServiceBusMessage {
-  const id = changeEventMessageId(e);
   return {
     body: e,
     contentType: 'application/json',
     // A rescheduled copy must not look like a duplicate of the message it replaces.
-    messageId: scheduledAt ? `${id}|at${scheduledAt.getTime()}`.slice(0, 128) : id,
+    messageId: changeEventMessageId(e, scheduledAt ? [`at${scheduledAt.getTime()}`] : []),
     correlationId: e.correlationId,
     subject: e.mapping,
     applicationProperties: { mapping: e.mapping, source: e.source, recordId: e.recordId, changeType: e.changeType, origin: e.origin },
