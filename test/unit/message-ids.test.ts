@@ -89,3 +89,16 @@ describe('what identifies a Dataverse webhook', () => {
     expect(a.nonce).not.toBe(b.nonce);
   });
 });
+
+describe('deliberate re-sends through the publisher', () => {
+  it('get a fresh id each time when their sender gave no nonce; notifications stay deterministic', () => {
+    for (const origin of ['manual', 'replay', 'dependency', 'full-sync'] as const) {
+      const e = { ...base, origin };
+      expect(toMessage(e).messageId).not.toBe(toMessage(e).messageId);
+    }
+    for (const origin of ['webhook', 'collection', 'poll'] as const) {
+      const e = { ...base, origin };
+      expect(toMessage(e).messageId).toBe(toMessage(e).messageId);
+    }
+  });
+});
