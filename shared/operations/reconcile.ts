@@ -27,8 +27,12 @@ import { isStateConflict, type StatePort } from './ports';
  * - A mapping's first run only records the watermark: the initial state is the full sync's job.
  */
 
-const bcWatermarkSchema = z.object({ since: z.string() });
-const dvWatermarkSchema = z.object({ since: z.string().optional(), deltaLink: z.string().optional() });
+/**
+ * `since`: the watermark. `floor`: when the mapping's reconciliation began; the overlap never reads before it,
+ * because what was there then is the initial state, which is the full sync's job (absent in older watermarks).
+ */
+const bcWatermarkSchema = z.object({ since: z.string(), floor: z.string().optional() });
+const dvWatermarkSchema = z.object({ since: z.string().optional(), floor: z.string().optional(), deltaLink: z.string().optional() });
 
 /** Dataverse change tracking, as `DataverseGateway.changes` offers it. */
 interface ChangeTracking {
@@ -88,7 +92,11 @@ async function reconcileMapping(
     for (let i = 0; i < events.length; i += batch) await deps.sync.publisher.publish(events.slice(i, i + batch));
   };
   const overlapMs = options.overlapMs ?? DEFAULT_POLL_OVERLAP_MS;
-  const readFrom = (since: string) => new Date(Date.parse(since) - overlapMs).toISOString();
+  const readFrom = (since: string, floor: string | undefined) => {
+    const from = Date.parse(since) - overlapMs;
+    return new Date(floor === undefined ? from : Math.max(from, Date.parse(floor))).toISOString();
+  };
+  const start = runStart.toISOString();
   const event = (
     source: 'bc' | 'dataverse',
     r: { id: string; modifiedOn?: string; etag?: string },
@@ -111,12 +119,12 @@ async function reconcileMapping(
     const key = `reconcile/${m.name}/bc`;
     const wm = await deps.state.get(key, bcWatermarkSchema);
     if (!wm) {
-      await putIfUnchanged(deps.state, key, { since: runStart.toISOString() }, undefined);
+      await putIfUnchanged(deps.state, key, { since: start, floor: start }, undefined);
       result.initialized = true;
     } else {
       let newest = wm.value.since;
       for await (const page of deps.sync.bc.list(bcTarget(m), {
-        modifiedSince: readFrom(wm.value.since),
+        modifiedSince: readFrom(wm.value.since, wm.value.floor),
         select: ['id', 'lastModifiedDateTime'],
       })) {
         await publish(page.map((r) => event('bc', r, 'updated')));
@@ -124,7 +132,7 @@ async function reconcileMapping(
         for (const r of page) if (r.modifiedOn && Date.parse(r.modifiedOn) > Date.parse(newest)) newest = r.modifiedOn;
       }
       const capped = earliest(newest, runStart.toISOString());
-      await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
+      await putIfUnchanged(deps.state, key, { since: capped, ...(wm.value.floor ? { floor: wm.value.floor } : {}) }, wm.etag);
     }
   }
 
@@ -162,17 +170,17 @@ async function reconcileMapping(
       }
     }
     if (!wm?.value.since) {
-      await putIfUnchanged(deps.state, key, { since: runStart.toISOString() }, wm?.etag);
+      await putIfUnchanged(deps.state, key, { since: start, floor: start }, wm?.etag);
       result.initialized = true;
     } else {
       let newest = wm.value.since;
-      for await (const page of gw.list(target, { modifiedSince: readFrom(wm.value.since), select: [target.primaryKey] })) {
+      for await (const page of gw.list(target, { modifiedSince: readFrom(wm.value.since, wm.value.floor), select: [target.primaryKey] })) {
         await publish(page.map((r) => event('dataverse', r, 'updated')));
         result.dataversePublished += page.length;
         for (const r of page) if (r.modifiedOn && Date.parse(r.modifiedOn) > Date.parse(newest)) newest = r.modifiedOn;
       }
       const capped = earliest(newest, runStart.toISOString());
-      await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
+      await putIfUnchanged(deps.state, key, { since: capped, ...(wm.value.floor ? { floor: wm.value.floor } : {}) }, wm.etag);
     }
   }
   return result;

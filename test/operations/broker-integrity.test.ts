@@ -3,7 +3,9 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LOCAL_MASTER_KEY, LocalFunctionsHost } from '../../dev/local-host/host';
 import type { DeadLetter } from '../../shared/adapters/servicebus/dead-letters';
+import { fullSyncDeps } from '../../shared/operations/context';
 import { retryDeadLetters } from '../../shared/operations/dead-letters';
+import { reconcile as reconcileMapping } from '../../shared/operations/reconcile';
 import { OPERATIONAL_QUEUE } from '../../shared/queues';
 import { getRuntime } from '../../shared/runtime';
 import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
@@ -196,7 +198,10 @@ describe('reconciliation watermark', () => {
     const rt = await getRuntime();
     const reconcile = async () =>
       (await admin.ok<Array<{ mapping: string; bcPublished: number; error?: string }>>('POST', 'reconcile', { mappings: ['CUSTOMER'] }))[0];
-    await reconcile(); // records the watermarks (or moves them past the set-up)
+    // The first pass records the watermarks; it ran 10 s ago, so the overlap below lies after it.
+    const rt0 = await getRuntime();
+    const tenSecondsAgo = { now: () => new Date(Date.now() - 10_000) };
+    await reconcileMapping({ sync: { ...rt0.syncDeps, clock: tenSecondsAgo }, state: fullSyncDeps(rt0).state }, { mappings: ['CUSTOMER'] });
     const bc = stack.bc;
     bc.store.modify(bc.companyId, 'customer', a.bcId, { city: 'Watermark City' }, 'user');
     const second = await reconcile();
