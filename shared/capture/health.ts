@@ -87,9 +87,10 @@ function probesFor(s: Settings): Probes {
   const serviceBus = createServiceBusClient(serviceBusConnectionFromSettings(s), {
     retryOptions: { maxRetries: 0, timeoutInMs: PROBE_TIMEOUT_MS },
   });
+  const noRetry = { retryOptions: { maxRetries: 0 } };
   probes = {
     settings: s,
-    tables: createTableServiceClient(s, { retryOptions: { maxRetries: 0 } }),
+    tables: createTableServiceClient(s, noRetry),
     serviceBus,
     receiver: serviceBus.createReceiver(PROBE_QUEUE),
   };
@@ -147,7 +148,7 @@ function refreshCore(s: Settings): Promise<void> {
       ]);
       const coreDown = tables.status === 'down' || serviceBus.status === 'down';
       // A resource without a live subscription is polled instead: changes are slower, not lost.
-      const subscriptions = coreDown ? undefined : await subscriptionState();
+      const subscriptions = coreDown ? undefined : await subscriptionHealth().catch(() => undefined);
       core = { at: Date.now(), tables, serviceBus, ...(subscriptions ? { subscriptions } : {}) };
     },
     (v) => {
@@ -161,12 +162,10 @@ function refreshCore(s: Settings): Promise<void> {
  * mapped resource has no live subscription; its table is then polled, so changes are delayed, not lost.
  */
 export async function subscriptionHealth(): Promise<SubscriptionHealth> {
+  // The runtime's checkpoint store and clock (tests move the clock with the BC simulator's). The runtime is built
+  // once per process, by whichever function runs first; building it reads BC and Dataverse once, never per request.
   const deps = await captureDeps();
   return subscriptionHealthFrom(deps.checkpoints, deps.clock);
-}
-
-async function subscriptionState(): Promise<SubscriptionHealth | undefined> {
-  return subscriptionHealth().catch(() => undefined);
 }
 
 function refreshUpstream(): Promise<void> {
