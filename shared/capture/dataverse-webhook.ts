@@ -136,8 +136,9 @@ const operationIdSchema = z
  * What tells this write apart from every other write of the row, for the message id (`changeEventMessageId`):
  * `modifiedon` has whole seconds, so two edits within one second would share an id and Service Bus duplicate
  * detection would drop the second for good. The row's `versionnumber` when the context carries it (a Target or
- * image column); the system job's `OperationId`, which a redelivery of the same job keeps (so a true duplicate is
- * still dropped) and the next write does not share; failing both, a nonce: a possible duplicate is cheap (the
+ * image column); the system job's `OperationId` (the `AsyncOperationId` of the related system job, per the SDK's
+ * RemoteExecutionContext.OperationId reference), which a redelivery of the same job keeps (so a true duplicate
+ * is still dropped) and the next write does not share; failing both, a nonce: a possible duplicate is cheap (the
  * handler reads current state), a dropped change is not.
  */
 export function notificationIdentity(ctx: RemoteExecutionContext): Pick<ChangeEvent, 'rowVersion' | 'notificationId' | 'nonce'> {
