@@ -65,6 +65,8 @@ async function signIn(key: string) {
   return page;
 }
 const cspViolations: string[] = [];
+/** Each step waits for the API (metadata checks, filters run against both systems); generous on a loaded machine. */
+const SLOW = { timeout: 20_000 };
 
 it('shows an injected error and its Retry button clears it after the data is fixed', { timeout: 90_000 }, async () => {
   const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
@@ -84,7 +86,7 @@ it('shows an injected error and its Retry button clears it after the data is fix
 
   const page = await signIn(TEST_LOCAL_KEY);
   expect(await page.title()).toBe('BC ⇄ Dataverse sync — Admin');
-  await expect.poll(() => page.locator('#whoami').textContent()).toContain('Sync.Admin');
+  await expect.poll(() => page.locator('#whoami').textContent(), SLOW).toContain('Sync.Admin');
   for (const heading of ['Connection', 'Full synchronization', 'Mappings', 'Synchronization errors', 'Dead letters', 'Coupling search'])
     await expect.poll(() => page.getByRole('heading', { name: heading }).isVisible()).toBe(true);
   const row = page.locator('#errors-body tr', { hasText: 'COUPLE.AMBIGUOUS' });
@@ -134,44 +136,46 @@ it('edits a field mapping: checked with the error at the field, saved, undone; a
   await row.locator('[data-f=dataverseColumn]').fill('telephone9');
   await page.click('#editor-check');
   const rowError = page.locator(`[data-error-row="${phoneIndex}"]`);
-  await expect.poll(() => rowError.textContent()).toContain("column 'telephone9' does not exist on contact");
+  await expect.poll(() => rowError.textContent(), SLOW).toContain("column 'telephone9' does not exist on contact");
   expect(await row.getAttribute('class')).toContain('invalid');
   // A filter Dataverse refuses: the error is shown at the filter.
   await page.fill('#editor [name=integrationTableFilter]', 'nosuchcolumn eq 1');
   await page.click('#editor-check');
-  await expect.poll(() => page.locator('[data-error-for="integrationTableFilter"]').textContent()).toMatch(/integrationTableFilter: .+/);
+  await expect
+    .poll(() => page.locator('[data-error-for="integrationTableFilter"]').textContent(), SLOW)
+    .toMatch(/integrationTableFilter: .+/);
   await page.fill('#editor [name=integrationTableFilter]', original.integrationTableFilter);
 
   // The real change: the phone goes BC → Dataverse only. Check shows the diff, Save saves it.
   await row.locator('[data-f=dataverseColumn]').fill('telephone1');
   await row.locator('[data-f=direction]').selectOption('ToIntegrationTable');
   await page.click('#editor-check');
-  await expect.poll(() => page.locator('#status').textContent()).toBe('Valid.');
+  await expect.poll(() => page.locator('#status').textContent(), SLOW).toBe('Valid.');
   expect(await rowError.textContent()).toBe('');
   expect(await page.locator('#editor-diff').textContent()).toContain('telephone1].direction');
   await page.click('#editor-save');
-  await expect.poll(() => page.locator('#status').textContent()).toBe('Saved.');
+  await expect.poll(() => page.locator('#status').textContent(), SLOW).toBe('Saved.');
   const saved = await admin.ok<TableMapping>('GET', 'mappings/CONTACT');
   expect(saved.fields[phoneIndex]?.direction).toBe('ToIntegrationTable');
-  await expect.poll(() => page.locator('#editor-changes').textContent()).toContain('key:Sync.Admin');
+  await expect.poll(() => page.locator('#editor-changes').textContent(), SLOW).toContain('key:Sync.Admin');
   const png = await page.screenshot({ fullPage: true });
   expect(png.subarray(1, 4).toString()).toBe('PNG');
 
   // One click undoes it.
   await page.click('#editor-undo');
-  await expect.poll(() => page.locator('#status').textContent()).toBe('Undone.');
+  await expect.poll(() => page.locator('#status').textContent(), SLOW).toBe('Undone.');
   expect(await admin.ok('GET', 'mappings/CONTACT')).toEqual(original);
   expect(await row.locator('[data-f=direction]').inputValue()).toBe('Bidirectional');
 
   // A Reader sees the editor, but the API refuses the change and nothing is saved.
   const readerPage = await signIn(TEST_READER_KEY);
-  await expect.poll(() => readerPage.locator('#whoami').textContent()).toContain('Sync.Reader');
+  await expect.poll(() => readerPage.locator('#whoami').textContent(), SLOW).toContain('Sync.Reader');
   await readerPage.selectOption('#editor-mapping', 'CONTACT');
   await readerPage.click('#editor-pick button[type=submit]');
   const readerRow = readerPage.locator(`#editor-fields tr[data-field-index="${phoneIndex}"]`);
   await readerRow.locator('[data-f=direction]').selectOption('FromIntegrationTable');
   await readerPage.click('#editor-save');
-  await expect.poll(() => readerPage.locator('#status').textContent()).toContain('needs the Sync.Admin role');
+  await expect.poll(() => readerPage.locator('#status').textContent(), SLOW).toContain('needs the Sync.Admin role');
   expect(await readerPage.locator('#status').getAttribute('class')).toBe('bad');
   expect(await admin.ok('GET', 'mappings/CONTACT')).toEqual(original);
   expect(cspViolations).toEqual([]);
