@@ -274,8 +274,9 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     .description("synchronization log: one run per mapping and hour (BC's Integration Synch. Jobs)")
     .option('-m, --mapping <name>')
     .option('--limit <n>', 'runs to show', '50')
-    .action(async (o: { mapping?: string; limit: string }) => {
-      const q = new URLSearchParams({ limit: o.limit, ...(o.mapping ? { mapping: o.mapping } : {}) });
+    .option('--hours <n>', 'how far back, in hours', '24')
+    .action(async (o: { mapping?: string; limit: string; hours: string }) => {
+      const q = new URLSearchParams({ limit: o.limit, hours: o.hours, ...(o.mapping ? { mapping: o.mapping } : {}) });
       const r = await api().call<Array<{ mapping: string; startedAt: string; finishedAt: string; counters: Record<string, number> }>>(
         'GET',
         `runs?${q}`,

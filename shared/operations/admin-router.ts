@@ -128,7 +128,11 @@ const schemas = {
   }),
   findQuery: z.object({ mapping: mappingName, q: z.string().trim().min(1).max(200) }),
   changesQuery: z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }),
-  runsQuery: z.object({ mapping: mappingName.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
+  runsQuery: z.object({
+    mapping: mappingName.optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    hours: z.coerce.number().int().min(1).max(8784).optional(),
+  }),
 };
 
 class HttpProblem extends Error {
@@ -349,7 +353,11 @@ route('POST', 'setup', async (rt, req) => {
 // --- synchronization log and retention ---------------------------------------------------------------------------
 route('GET', 'runs', async (rt, req) => {
   const q = parse(schemas.runsQuery, queryObject(req.query));
-  return rt.stores.counters.runs({ ...(q.mapping ? { mapping: q.mapping } : {}), ...(q.limit ? { limit: q.limit } : {}) });
+  return rt.stores.counters.runs({
+    ...(q.mapping ? { mapping: q.mapping } : {}),
+    ...(q.limit ? { limit: q.limit } : {}),
+    ...(q.hours ? { hours: q.hours } : {}),
+  });
 });
 route('GET', 'retention', async (rt) =>
   retentionStatus({ state: fullSyncDeps(rt).state }, rt.settings.RETENTION_DAYS, rt.settings.RETENTION_SCHEDULE),

@@ -151,12 +151,17 @@ export class TableCounterStore implements CounterStore {
   }
 
   /**
-   * The synchronization log, newest hour first: one run per mapping and hour. `mapping` narrows it to one
-   * mapping; at most `limit` runs (default 50, max 500).
+   * The synchronization log, newest hour first: one run per mapping and hour of the last `hours` (default 24, at
+   * most a year). `mapping` narrows it to one mapping; at most `limit` runs (default 50, max 500). The hours are
+   * a row-key range, so a read never scans the whole retained log.
    */
-  async runs(options: { mapping?: string; limit?: number } = {}): Promise<SyncRun[]> {
+  async runs(options: { mapping?: string; limit?: number; hours?: number } = {}): Promise<SyncRun[]> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
-    const range = odata`RowKey ge ${RUN} and RowKey lt ${prefixEnd(RUN)}`;
+    const hours = Math.min(Math.max(options.hours ?? 24, 1), 366 * 24);
+    const newest = hourStart(this.clock.now());
+    const oldest = new Date(newest.getTime() - (hours - 1) * 3_600_000);
+    // Newer hours have smaller inverted times: from this hour's first shard to the oldest hour's last.
+    const range = odata`RowKey ge ${`${RUN}${invertedTime(newest)}`} and RowKey lt ${`${RUN}${invertedTime(oldest)}_~`}`;
     const filter = options.mapping ? `PartitionKey eq '${encodeKey(options.mapping).replace(/'/g, "''")}' and ${range}` : range;
     const runs = new Map<string, SyncRun>();
     await storeCall('reading the synchronization log', async () => {

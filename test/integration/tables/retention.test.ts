@@ -68,7 +68,9 @@ describe('retention (Azurite)', () => {
     const resolvedNew = await stores.syncErrors.record(errorOf(guid(302)));
     await stores.syncErrors.dismiss(resolvedNew.id);
 
-    const runsBefore = await stores.counters.runs({ mapping: 'CUSTOMER' });
+    // The last 24 hours by default; the old hour is within 41 days.
+    expect((await stores.counters.runs({ mapping: 'CUSTOMER' })).map((r) => r.counters.inserted)).toEqual([1]);
+    const runsBefore = await stores.counters.runs({ mapping: 'CUSTOMER', hours: 41 * 24 });
     expect(runsBefore.map((r) => r.counters)).toMatchObject([{ inserted: 1 }, { modified: 3, failed: 1 }]);
     expect(runsBefore[1]?.startedAt).toBe('2026-10-01T10:15:00.000Z');
 
@@ -88,7 +90,7 @@ describe('retention (Azurite)', () => {
     expect(await stores.syncErrors.get(resolvedOld.id)).toBeUndefined();
     expect((await stores.syncErrors.get(openOld.id))?.status).toBe('open');
     expect((await stores.syncErrors.get(resolvedNew.id))?.status).toBe('dismissed');
-    expect((await stores.counters.runs({ mapping: 'CUSTOMER' })).map((r) => r.counters.inserted)).toEqual([1]);
+    expect((await stores.counters.runs({ mapping: 'CUSTOMER', hours: 41 * 24 })).map((r) => r.counters.inserted)).toEqual([1]);
     // Cumulative counters are never purged.
     expect(await stores.counters.get('CUSTOMER')).toMatchObject({ modified: 3, failed: 1, inserted: 1 });
 
