@@ -251,7 +251,7 @@ describe('dead letters of the operational queues', () => {
     expect(item).toMatchObject({ kind: 'full-sync-item', mapping: 'CUSTOMER', reason: 'MaxDeliveryCountExceeded' });
     expect(item?.subject).toContain(run.runId);
     const page = await fetch(stack.host.apiUrl('admin/dead-letters?queue=ops-full-sync'), {
-      headers: { 'x-functions-key': TEST_LOCAL_KEY },
+      headers: { 'x-sync-key': TEST_LOCAL_KEY },
     });
     expect(((await page.json()) as DeadLetter[]).map((d) => d.sequenceNumber)).toEqual([item?.sequenceNumber]);
 
