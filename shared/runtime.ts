@@ -1,6 +1,6 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import { type BcClient, BcGateway, createBcClient } from './adapters/bc';
-import { ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
+import { appendOption, ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from './adapters/servicebus/client';
 import { ServiceBusChangePublisher } from './adapters/servicebus/publisher';
 import { createStores, environmentIdentity, type Stores, TableCreationClaims } from './adapters/tables';
@@ -133,7 +133,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
     optionSets: {
       options: async (entity, column) =>
         (await dataverse.dataverseColumn(entity, column))?.options?.map((o) => ({ value: o.value, label: o.label })),
-      insert: (entity, column, label) => dataverse.insertOptionValue(entity, column, label),
+      insert: (entity, column, label) => appendOption(dataverse, entity, column, label),
     },
     clock,
     options: {

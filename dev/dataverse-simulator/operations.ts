@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { SimClock } from './clock';
 import { badRequest, Codes, DataverseError, duplicateRecord, notFound, notValidFor, requiredMissing } from './errors';
 import { type AttributeMeta, type Catalog, type EntityMeta, isLookup, isReadOnly, wireName } from './metadata';
@@ -334,6 +334,7 @@ export class Operations {
         }
       }
       this.afterLineChange(ctx, meta, row);
+      if (meta.logicalName === 'uomschedule') this.createBaseUnit(ctx, row);
       this.record({
         message: 'Create',
         meta,
@@ -615,6 +616,23 @@ export class Operations {
     }
   }
 
+  /**
+   * A new unit group comes with its base unit, named after `baseuomname` (isschedulebaseuom, quantity 1): BC's
+   * unit-of-measure sync (GetValidCRMUnitOfMeasureRecords) relies on that single unit and never creates one.
+   */
+  private createBaseUnit(ctx: CallerContext, schedule: StoredRow): void {
+    const scheduleId = String(schedule.uomscheduleid);
+    const name = typeof schedule.baseuomname === 'string' && schedule.baseuomname !== '' ? schedule.baseuomname : 'Primary Unit';
+    const uom = this.catalog.entity('uom');
+    const id = baseUnitId(scheduleId);
+    this.create(ctx, uom, { uomid: id, name, quantity: 1, 'uomscheduleid@odata.bind': `/uomschedules(${scheduleId})` });
+    const row = this.store.get('uom', id);
+    if (row) {
+      row.isschedulebaseuom = true;
+      this.systemRef(row, 'baseuom', 'uom', id);
+    }
+  }
+
   /** Lines of a submitted/invoiced header are read-only too. */
   private checkParentEditable(meta: EntityMeta, row: StoredRow): void {
     if (!meta.parentLookup) return;
@@ -749,6 +767,12 @@ function checkTransition(meta: EntityMeta, before: StoredRow, after: StoredRow, 
       `A ${meta.logicalName} can't go from statecode ${from} (${stateLabel(meta, from)}) to ${to} (${stateLabel(meta, to)}).`,
     );
   }
+}
+
+/** The id of a unit group's base unit: derived from the group, so demo data and tests can name it. */
+export function baseUnitId(scheduleId: string): string {
+  const h = createHash('sha1').update(`base-unit|${scheduleId.toLowerCase()}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export function unknownAttribute(name: string, meta: EntityMeta): DataverseError {

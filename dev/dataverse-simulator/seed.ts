@@ -1,5 +1,5 @@
 import type { Catalog } from './metadata';
-import { type CallerContext, LOOKUP_TYPE, type Operations } from './operations';
+import { baseUnitId, type CallerContext, LOOKUP_TYPE, type Operations } from './operations';
 import type { Store, StoredRow } from './store';
 
 /** Deterministic demo ids: `<table tag>-0000-4000-8000-<n>` so tests and docs can name rows. */
@@ -21,7 +21,8 @@ export const DemoIds = {
   owningTeamRole: demoId(0x7f, 1),
   usd: demoId(0xc0, 1),
   unitGroup: demoId(0x0a, 1),
-  unitPcs: demoId(0x0b, 1),
+  /** The demo unit group's base unit, which Dataverse creates with the group. */
+  unitPcs: baseUnitId(demoId(0x0a, 1)),
   priceList: demoId(0x0c, 1),
   account: (n: number) => demoId(0xacc, n),
   contact: (n: number) => demoId(0xc0c, n),
@@ -151,12 +152,6 @@ export function seedDemo(ops: Operations, catalog: Catalog): void {
     versionnumber: ops.store.nextVersion(),
   });
   put('uomschedule', { uomscheduleid: DemoIds.unitGroup, name: 'Default Unit', baseuomname: 'Primary Unit' });
-  put('uom', {
-    uomid: DemoIds.unitPcs,
-    name: 'Primary Unit',
-    quantity: 1,
-    'uomscheduleid@odata.bind': `/uomschedules(${DemoIds.unitGroup})`,
-  });
   put('pricelevel', {
     pricelevelid: DemoIds.priceList,
     name: 'Default Price List',

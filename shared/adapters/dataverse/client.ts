@@ -362,7 +362,7 @@ export class DataverseClient {
    * shipment methods and shipping agents) and returns its value. The metadata cache is dropped so the next
    * read sees the option.
    */
-  async insertOptionValue(entityLogicalName: string, column: string, label: string, languageCode = 1033): Promise<number> {
+  async insertOptionValue(entityLogicalName: string, column: string, label: string, languageCode = 1033, value?: number): Promise<number> {
     const { data } = await this.http.json(
       this.req({
         method: 'POST',
@@ -370,6 +370,8 @@ export class DataverseClient {
         body: {
           EntityLogicalName: entityLogicalName,
           AttributeLogicalName: column,
+          // A given value (BC's InsertOptionSetMetadataWithOptionValue) keeps documents' local sets in step with account's.
+          ...(value !== undefined ? { Value: value } : {}),
           Label: { LocalizedLabels: [{ Label: label, LanguageCode: languageCode }] },
         },
       }),
