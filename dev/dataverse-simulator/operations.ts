@@ -516,6 +516,9 @@ export class Operations {
       if (row.productstructure === undefined) row.productstructure = 1;
     }
     if (meta.logicalName === 'uom' && row.quantity === undefined) row.quantity = 1;
+    // Lines get product type 1 (Product) when none is sent: BC inserts invoice and order lines without it
+    // (CRMIntTableSubscriber, CRMArchivedSalesOrdersJob), so the SystemRequired column must have a server default.
+    if (meta.parentLookup && row.producttypecode === undefined) row.producttypecode = 1;
     // A price list item takes its currency from its price list (transactioncurrencyid is not valid for create).
     if (meta.logicalName === 'productpricelevel') {
       const level = this.store.get('pricelevel', String(row._pricelevelid_value ?? ''));

@@ -52,7 +52,12 @@ describe('bidirectional sales orders', () => {
     const lines = [
       { salesorderdetailid: deskLine, quantity: 2, priceperunit: 1000.8, ispriceoverridden: true, sequencenumber: 1, product: 1 },
       { salesorderdetailid: chairLine, quantity: 4, priceperunit: 192.8, ispriceoverridden: true, sequencenumber: 2, product: 2 },
-    ].map(({ product, ...l }) => ({ ...l, 'productid@odata.bind': `/products(${DemoIds.product(product)})` }));
+    ].map(({ product, ...l }) => ({
+      ...l,
+      // As the Sales form sends it: the unit with the product.
+      'productid@odata.bind': `/products(${DemoIds.product(product)})`,
+      'uomid@odata.bind': `/uoms(${DemoIds.unitPcs})`,
+    }));
     for (const [id, name, number] of [
       [orderId, 'Adatum desks and chairs', 'ORD-BIDI-0001'],
       [draftId, 'Adatum draft', 'ORD-BIDI-0002'],

@@ -257,6 +257,11 @@ export class DataverseClient {
     return res.status !== 404;
   }
 
+  /** An unbound action, e.g. `POST FulfillSalesOrder` (204, no content). */
+  async action(name: string, body: Record<string, unknown>): Promise<void> {
+    await this.http.send(this.req({ method: 'POST', url: `${this.apiBase}${name}`, body }));
+  }
+
   /** Clears a single-valued lookup: `DELETE …/<set>(<id>)/<navigation>/$ref` (B.3). */
   async disassociate(entitySet: string, key: DvKey, navigationProperty: string): Promise<void> {
     await this.http.send(this.req({ method: 'DELETE', url: `${this.url(entitySet, key)}/${navigationProperty}/$ref`, accept: [404] }));
