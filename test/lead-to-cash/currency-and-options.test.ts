@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DemoIds } from '../../dev/dataverse-simulator';
+import { syncRecord } from '../../shared/domain/sync/sync-record';
+import { refreshCurrencyRates } from '../../shared/lead-to-cash/currency-rates';
+import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventually, type Stack, startStack } from '../support/stack';
+import { harness } from './harness';
+
+/**
+ * Issue 17: a currency reaches Dataverse with BC's exchange rate and a precision (both SystemRequired) and follows
+ * BC's rate changes; a new payment term becomes an option of account's set and of the documents' own sets, so an
+ * order or invoice can carry it.
+ */
+describe('currencies and option sets as a real Sales org takes them', () => {
+  let stack: Stack;
+  let rt: Runtime;
+  const h = harness(
+    () => stack,
+    () => rt,
+  );
+  beforeAll(async () => {
+    stack = await startStack({ functions: ['sync'] });
+    rt = await getRuntime();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const optionValues = async (entity: string, column: string) => {
+    const body = await h.dvGet(
+      `EntityDefinitions(LogicalName='${entity}')/Attributes(LogicalName='${column}')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet`,
+    );
+    const set = body.OptionSet as { Options: Array<{ Value: number; Label: { UserLocalizedLabel: { Label: string } } }> };
+    return set.Options.map((o) => [o.Value, o.Label.UserLocalizedLabel.Label] as const);
+  };
+
+  it('creates a currency with exchange rate and precision, and a BC rate change reaches Dataverse', async () => {
+    const eur = await h.bcOne('currencies', "code eq 'EUR'");
+    const outcome = await syncRecord(h.event({ mapping: 'CURRENCY', source: 'bc', recordId: String(eur.id) }), rt.syncDeps);
+    expect(['inserted', 'coupled'], outcome.message).toContain(outcome.result);
+    const row = () =>
+      h.dvGet(`transactioncurrencies(${String(outcome.dataverseId)})?$select=exchangerate,currencyprecision,isocurrencycode`);
+    expect(await row()).toMatchObject({ isocurrencycode: 'EUR', exchangerate: 0.92, currencyprecision: 2 });
+    // Nothing changed in BC: the job queues nothing.
+    expect(await refreshCurrencyRates(rt.syncDeps)).toEqual({ coupled: 1, changed: 0 });
+    // A new rate from today on (BC's currency record itself does not change).
+    await h.bcPost(
+      'currencyExchangeRates',
+      {
+        currencyCode: 'EUR',
+        startingDate: new Date().toISOString().slice(0, 10),
+        exchangeRateAmount: 0.95,
+        relationalExchangeRateAmount: 1,
+      },
+      true,
+    );
+    expect(await refreshCurrencyRates(rt.syncDeps)).toEqual({ coupled: 1, changed: 1 });
+    await eventually(async () => (await row()).exchangerate === 0.95, { what: 'the new EUR rate in Dataverse' });
+  });
+
+  it('a new payment term is appended to account and to the salesorder, quote and invoice option sets, with one value', async () => {
+    const term = await h.bcPost('paymentTerms', { code: '21 DAYS', displayName: 'Net 21 days', dueDateCalculation: '21D' });
+    const outcome = await syncRecord(h.event({ mapping: 'PAYMENT TERMS', source: 'bc', recordId: String(term.id) }), rt.syncDeps);
+    expect(outcome.result, outcome.message).toBe('inserted');
+    const value = Number(outcome.dataverseId);
+    for (const entity of ['account', 'salesorder', 'quote', 'invoice']) {
+      expect(await optionValues(entity, 'paymenttermscode'), entity).toContainEqual([value, '21 DAYS']);
+    }
+    // Sales can now put it on an order (out of range before: salesorder_paymenttermscode is a set of its own).
+    await h.dvWrite('POST', 'salesorders', {
+      name: 'Net 21 order',
+      paymenttermscode: value,
+      'customerid_account@odata.bind': `/accounts(${DemoIds.account(1)})`,
+    });
+  });
+});
