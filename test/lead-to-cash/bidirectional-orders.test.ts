@@ -165,6 +165,30 @@ describe('bidirectional sales orders', () => {
     expect((await dvOrder()).statecode).toBe(1);
   });
 
+  it('a line added in BC reaches Sales with the product unit; its amounts are written after the insert', async () => {
+    await bcAction(bcOrderId, 'reopen');
+    await h.bcPost(
+      'salesOrderLines',
+      { documentId: bcOrderId, lineType: 'Item', lineObjectNumber: '1896-S', quantity: 3, unitPrice: 900 },
+      true,
+    );
+    await bcAction(bcOrderId, 'release');
+    const outcome = await order(bcOrderId, 'bc');
+    expect(outcome.message).toMatch(/1 inserted/);
+    const lines = (
+      await h.dvGet(
+        `salesorderdetails?$filter=_salesorderid_value eq ${orderId}&$select=quantity,priceperunit,_uomid_value,baseamount,extendedamount`,
+      )
+    ).value;
+    // baseamount/extendedamount are not valid for create (salesorderdetail reference): the insert leaves them out.
+    expect(lines?.find((l) => l.quantity === 3)).toMatchObject({
+      priceperunit: 900,
+      _uomid_value: DemoIds.unitPcs,
+      baseamount: 2700,
+      extendedamount: 2700,
+    });
+  });
+
   it('a BC order shipped in full makes the Sales order Fulfilled, with the shipped quantities', async () => {
     await bcAction(bcOrderId, 'ship');
     const outcome = await order(bcOrderId, 'bc');
