@@ -207,6 +207,7 @@ async function exclude(
 async function beforeWrite(settings: LeadToCashSettings, ctx: WriteContext): Promise<void> {
   const { mapping, pass, deps, payload } = ctx;
   if (pass === 'ToIntegrationTable') {
+    if (isProduct(mapping)) requireBaseUnit(mapping, ctx.source);
     if (isProduct(mapping) && !ctx.dest) await beforeProductInsert(deps, mapping, payload);
     if (mapping.name === M.invoice && !ctx.dest) await beforeInvoiceInsert(deps, settings, mapping, ctx.source, payload);
     if (mapping.name === M.salesPrice || mapping.name === M.priceListLine) await priceLineUnit(deps, ctx);
@@ -271,6 +272,20 @@ async function newSalesLine(deps: SyncDeps, payload: Record<string, unknown>): P
   if (productId && payload['uomid@odata.bind'] === undefined) {
     const uom = await productDefaultUnit(deps, productId);
     if (uom) payload['uomid@odata.bind'] = `/uoms(${uom})`;
+  }
+}
+
+/**
+ * A product needs its default unit (Dataverse refuses to clear it); BC refuses an item or resource without a Base
+ * Unit of Measure in the same words (CRMSynchHelper.ConvertBaseUnitOfMeasureToUomId, BaseUnitOfMeasureCannotBeEmptyErr).
+ */
+function requireBaseUnit(mapping: TableMapping, source: VersionedRecord): void {
+  const code = source.values.baseUnitOfMeasureCode;
+  if (code === '' || code === null) {
+    throw new SyncError(
+      'MAP.TRANSFORM_FAILED',
+      `Base Unit of Measure must have a value in ${mapping.name === M.item ? 'Item' : 'Resource'} ${str(source.values.number)}. It cannot be zero or empty.`,
+    );
   }
 }
 
