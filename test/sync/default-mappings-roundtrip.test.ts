@@ -164,6 +164,15 @@ for (const setup of SETUPS) {
     const sync = async (m: TableMapping, source: 'bc' | 'dataverse', id: string): Promise<SyncOutcome> =>
       syncRecord(event(m.name, source, id), rt.syncDeps);
 
+    it("refuses enabling a field onto a column Dataverse sets itself (the price list item's productnumber)", async () => {
+      const all = await rt.stores.mappings.list();
+      const prices = all.find((m) => m.name === 'SALESPRC-PRODPRICE' || m.name === 'PLLINE-PRODPRICE') as TableMapping;
+      const field = prices.fields.find((f) => f.dataverseColumn === 'productnumber');
+      expect(field?.status).toBe('Disabled');
+      const enabled = { ...prices, fields: prices.fields.map((f) => (f === field ? { ...f, status: 'Enabled' } : f)) };
+      await expect(rt.stores.mappings.put(enabled)).rejects.toThrow(/productnumber' of productpricelevel is read-only/);
+    });
+
     it('creates, updates and (where bidirectional) updates back every default mapping', { timeout: 240_000 }, async () => {
       const all = await rt.stores.mappings.list();
       const mappings = dependencyOrder(
