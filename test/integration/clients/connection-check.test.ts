@@ -105,7 +105,10 @@ describe('ClientMappingMetadata', () => {
       validForCreate: true,
       validForUpdate: true,
     });
-    expect(await meta.dataverseColumn('productpricelevel', 'productnumber')).toMatchObject({ validForCreate: false, validForUpdate: false });
+    expect(await meta.dataverseColumn('productpricelevel', 'productnumber')).toMatchObject({
+      validForCreate: false,
+      validForUpdate: false,
+    });
     expect(await meta.dataverseColumn('account', 'nosuchcolumn')).toBeUndefined();
     expect(await meta.bcField('customers', 'displayName')).toEqual({ type: 'Edm.String' });
     // Only the custom API page has shipping agents.
