@@ -58,19 +58,48 @@ describe('currencies and option sets as a real Sales org takes them', () => {
     await eventually(async () => (await row()).exchangerate === 0.95, { what: 'the new EUR rate in Dataverse' });
   });
 
-  it('a new payment term is appended to account and to the salesorder, quote and invoice option sets, with one value', async () => {
-    const term = await h.bcPost('paymentTerms', { code: '21 DAYS', displayName: 'Net 21 days', dueDateCalculation: '21D' });
-    const outcome = await syncRecord(h.event({ mapping: 'PAYMENT TERMS', source: 'bc', recordId: String(term.id) }), rt.syncDeps);
-    expect(outcome.result, outcome.message).toBe('inserted');
-    const value = Number(outcome.dataverseId);
-    for (const entity of ['account', 'salesorder', 'quote', 'invoice']) {
-      expect(await optionValues(entity, 'paymenttermscode'), entity).toContainEqual([value, '21 DAYS']);
-    }
-    // Sales can now put it on an order (out of range before: salesorder_paymenttermscode is a set of its own).
-    await h.dvWrite('POST', 'salesorders', {
-      name: 'Net 21 order',
-      paymenttermscode: value,
-      'customerid_account@odata.bind': `/accounts(${DemoIds.account(1)})`,
+  const OPTION_CASES = [
+    {
+      mapping: 'PAYMENT TERMS',
+      set: 'paymentTerms',
+      custom: false,
+      body: { code: '21 DAYS', displayName: 'Net 21 days', dueDateCalculation: '21D' },
+      account: 'paymenttermscode',
+      document: 'paymenttermscode',
+    },
+    {
+      mapping: 'SHIPMENT METHOD',
+      set: 'shipmentMethods',
+      custom: false,
+      body: { code: 'DDP', displayName: 'Delivered Duty Paid' },
+      account: 'address1_freighttermscode',
+      document: 'freighttermscode',
+    },
+    {
+      mapping: 'SHIPPING AGENT',
+      set: 'shippingAgents',
+      custom: true,
+      body: { code: 'TNT', name: 'TNT Express' },
+      account: 'address1_shippingmethodcode',
+      document: 'shippingmethodcode',
+    },
+  ] as const;
+  for (const c of OPTION_CASES) {
+    it(`a new ${c.mapping} code is appended to account's ${c.account} and to the salesorder, quote and invoice ${c.document} sets, with one value`, async () => {
+      const record = await h.bcPost(c.set, c.body, c.custom);
+      const outcome = await syncRecord(h.event({ mapping: c.mapping, source: 'bc', recordId: String(record.id) }), rt.syncDeps);
+      expect(outcome.result, outcome.message).toBe('inserted');
+      const value = Number(outcome.dataverseId);
+      expect(await optionValues('account', c.account)).toContainEqual([value, c.body.code]);
+      for (const entity of ['salesorder', 'quote', 'invoice']) {
+        expect(await optionValues(entity, c.document), entity).toContainEqual([value, c.body.code]);
+      }
+      // Sales can now put it on an order (out of range before: salesorder's column has a set of its own).
+      await h.dvWrite('POST', 'salesorders', {
+        name: `${c.mapping} order`,
+        [c.document]: value,
+        'customerid_account@odata.bind': `/accounts(${DemoIds.account(1)})`,
+      });
     });
-  });
+  }
 });
