@@ -26,6 +26,16 @@ describe('currencies and option sets as a real Sales org takes them', () => {
     await stack?.stop();
   });
 
+  /** A change made by a BC user (the exchange-rate and shipping-agent pages are read-only to the API). */
+  const asBcUser = async (group: string, entitySet: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${stack.bc.url}/_sim/as-user`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ method: 'POST', group, entitySet, body }),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return (await res.json()) as Record<string, unknown>;
+  };
   const optionValues = async (entity: string, column: string) => {
     const body = await h.dvGet(
       `EntityDefinitions(LogicalName='${entity}')/Attributes(LogicalName='${column}')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet`,
@@ -44,16 +54,12 @@ describe('currencies and option sets as a real Sales org takes them', () => {
     // Nothing changed in BC: the job queues nothing.
     expect(await refreshCurrencyRates(rt.syncDeps)).toEqual({ coupled: 1, changed: 0 });
     // A new rate from today on (BC's currency record itself does not change).
-    await h.bcPost(
-      'currencyExchangeRates',
-      {
-        currencyCode: 'EUR',
-        startingDate: new Date().toISOString().slice(0, 10),
-        exchangeRateAmount: 0.95,
-        relationalExchangeRateAmount: 1,
-      },
-      true,
-    );
+    await asBcUser('v2.0', 'currencyExchangeRates', {
+      currencyCode: 'EUR',
+      startingDate: new Date().toISOString().slice(0, 10),
+      exchangeRateAmount: 0.95,
+      relationalExchangeRateAmount: 1,
+    });
     expect(await refreshCurrencyRates(rt.syncDeps)).toEqual({ coupled: 1, changed: 1 });
     await eventually(async () => (await row()).exchangerate === 0.95, { what: 'the new EUR rate in Dataverse' });
   });
@@ -86,7 +92,7 @@ describe('currencies and option sets as a real Sales org takes them', () => {
   ] as const;
   for (const c of OPTION_CASES) {
     it(`a new ${c.mapping} code is appended to account's ${c.account} and to the salesorder, quote and invoice ${c.document} sets, with one value`, async () => {
-      const record = await h.bcPost(c.set, c.body, c.custom);
+      const record = c.custom ? await asBcUser('bcsync/integration/v1.0', c.set, c.body) : await h.bcPost(c.set, c.body, false);
       const outcome = await syncRecord(h.event({ mapping: c.mapping, source: 'bc', recordId: String(record.id) }), rt.syncDeps);
       expect(outcome.result, outcome.message).toBe('inserted');
       const value = Number(outcome.dataverseId);
