@@ -1,6 +1,7 @@
 import type { TableMapping } from '../domain/mappings/schema';
 import type { VersionedRecord } from '../domain/ports';
 import { bcTarget, deterministicId, odataLiteral, type SyncDeps } from '../domain/sync/sync-record';
+import { toSyncError } from '../errors';
 import { DV, eq, lcyCodeOf, listAll, M, num, str } from './targets';
 
 /**
@@ -53,7 +54,7 @@ export async function priceListNamed(deps: SyncDeps, name: string, currencyId: s
       { id },
     );
   } catch (err) {
-    if (!(await deps.dataverse.get(DV.pricelevels, id, ['pricelevelid']))) throw err;
+    if (!rowExists(err)) throw err;
   }
   return id;
 }
@@ -123,8 +124,17 @@ export async function maintainDefaultPriceListLine(deps: SyncDeps, source: Versi
   try {
     await deps.dataverse.create(DV.productpricelevels, values, { id });
   } catch (err) {
-    if (!(await deps.dataverse.get(DV.productpricelevels, id, ['productpricelevelid']))) throw err;
+    if (!rowExists(err)) throw err;
   }
+}
+
+/**
+ * A create with a derived id answers 412 when that row exists already (another worker made it): done. Asking again
+ * would not do, as a full sync's batched ports answer a repeated read of another table from the first answer.
+ */
+function rowExists(err: unknown): boolean {
+  const e = toSyncError(err);
+  return e.code === 'DV.CONCURRENCY' && e.details.status === 412;
 }
 
 /**
