@@ -76,6 +76,8 @@ param dataverseIntegrationUserId string = ''
 // --- Connection setup (decides which mappings, and so which queues, are active) --------------------------
 @allowed(['Person', 'Team'])
 param ownershipModel string = 'Person'
+@description('Owner team (name or teamid) that owns new rows with ownershipModel Team (DATAVERSE_OWNING_TEAM); required then.')
+param dataverseOwningTeam string = ''
 param salesIntegration bool = true
 param unitGroupMapping bool = true
 param extendedPricing bool = false
@@ -223,6 +225,7 @@ module functionApp 'app/functionapp.bicep' = {
     dataverseClientId: dataverseClientId
     dataverseIntegrationUserId: dataverseIntegrationUserId
     ownershipModel: ownershipModel
+    dataverseOwningTeam: dataverseOwningTeam
     salesIntegration: salesIntegration
     unitGroupMapping: unitGroupMapping
     extendedPricing: extendedPricing

@@ -86,6 +86,11 @@ export const settingsSchema = z.object({
   PUBLIC_BASE_URL: url,
   /** Team or Person ownership of synced Dataverse rows, as BC's connection setup. Default `Person`. */
   OWNERSHIP_MODEL: z.enum(['Person', 'Team']).default('Person'),
+  /**
+   * The Dataverse owner team (name or teamid) that owns new rows when OWNERSHIP_MODEL is `Team` — the team BC's
+   * connection setup creates, e.g. `BCI - CRONUS USA, Inc.`. Required with `Team`; it must exist and have a role.
+   */
+  DATAVERSE_OWNING_TEAM: z.string().min(1).max(160).optional(),
   /** Dynamics 365 Sales mappings (items, prices, orders, invoices) on top of the Dataverse base set. Default `true`. */
   SALES_INTEGRATION: bool.default(true),
   /** Unit groups (UNIT GROUP / ITEM UOM / RESOURCE UOM) instead of UNIT OF MEASURE. Default `true`. */
@@ -167,6 +172,11 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
     if (mode === 'client-certificate')
       need(has('CLIENT_CERTIFICATE_PATH'), `${side}_CLIENT_CERTIFICATE_PATH`, `required when ${side}_AUTH=client-certificate`);
   }
+  need(
+    env.OWNERSHIP_MODEL !== 'Team' || Boolean(env.DATAVERSE_OWNING_TEAM),
+    'DATAVERSE_OWNING_TEAM',
+    'required when OWNERSHIP_MODEL=Team: the name or teamid of the owner team that owns new rows (BC names it "BCI - <company>")',
+  );
   // BC: "Sales order integration" (legacy one-way creation) and bidirectional sales order sync are mutually exclusive.
   const autoCreate = env.AUTO_CREATE_SALES_ORDERS?.toLowerCase();
   need(

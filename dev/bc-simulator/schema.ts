@@ -949,6 +949,17 @@ export const pages: PageDef[] = [
   }),
   page({ group: V2, entitySet: 'items', entityType: 'item', table: 'item', only: v2Fields.item, webhooks: true }),
   page({ group: V2, entitySet: 'currencies', entityType: 'currency', table: 'currency', webhooks: true }),
+  // APIV2 page 30085 "APIV2- Currency Exchange Rates": read-only (InsertAllowed/ModifyAllowed/DeleteAllowed = false).
+  page({
+    group: V2,
+    entitySet: 'currencyExchangeRates',
+    entityType: 'currencyExchangeRate',
+    table: 'currencyExchangeRate',
+    webhooks: false,
+    insertAllowed: false,
+    modifyAllowed: false,
+    deleteAllowed: false,
+  }),
   page({ group: V2, entitySet: 'unitsOfMeasure', entityType: 'unitOfMeasure', table: 'unitOfMeasure', webhooks: true }),
   page({ group: V2, entitySet: 'paymentTerms', entityType: 'paymentTerm', table: 'paymentTerms', webhooks: true }),
   page({

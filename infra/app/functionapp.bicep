@@ -55,6 +55,7 @@ param dataverseTenantId string
 param dataverseClientId string
 param dataverseIntegrationUserId string
 param ownershipModel string
+param dataverseOwningTeam string
 param salesIntegration bool
 param unitGroupMapping bool
 param extendedPricing bool
@@ -190,6 +191,7 @@ var serviceSettings = {
   DATAVERSE_INTEGRATION_USER_ID: dataverseIntegrationUserId
   PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
   OWNERSHIP_MODEL: ownershipModel
+  DATAVERSE_OWNING_TEAM: dataverseOwningTeam
   SALES_INTEGRATION: salesIntegration ? 'true' : 'false'
   UNIT_GROUP_MAPPING: unitGroupMapping ? 'true' : 'false'
   EXTENDED_PRICING: extendedPricing ? 'true' : 'false'

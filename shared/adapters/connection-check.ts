@@ -4,12 +4,18 @@ import type { BcEntityTarget } from '../domain/ports';
 import { type ErrorCode, SyncError, toSyncError } from '../errors';
 import { createBcClient } from './bc/factory';
 import { type CredentialSettings, createTokenSource } from './credentials';
+import type { DataverseClient } from './dataverse/client';
 import { createDataverseClient } from './dataverse/factory';
 import type { HttpHooks } from './http/client';
 
 export type ConnectionCheckSettings = CredentialSettings &
   Pick<Settings, 'BC_API_URL' | 'BC_ENVIRONMENT' | 'BC_COMPANY_ID'> &
-  Partial<Pick<Settings, 'DATAVERSE_INTEGRATION_USER_ID' | 'BC_MAX_CONCURRENCY' | 'DATAVERSE_MAX_CONCURRENCY'>>;
+  Partial<
+    Pick<
+      Settings,
+      'DATAVERSE_INTEGRATION_USER_ID' | 'BC_MAX_CONCURRENCY' | 'DATAVERSE_MAX_CONCURRENCY' | 'OWNERSHIP_MODEL' | 'DATAVERSE_OWNING_TEAM'
+    >
+  >;
 
 export interface ConnectionCheck {
   /** Stable id, e.g. `bc.company`, `dataverse.integrationUser`, `dataverse.metadata.account`. */
@@ -214,6 +220,12 @@ export async function checkConnections(settings: ConnectionCheckSettings, option
         if (!meta) throw new SyncError('DV.NOT_FOUND', 'EntityDefinitions has no account table');
         return 'can read accounts and table metadata';
       });
+      if (settings.OWNERSHIP_MODEL === 'Team') {
+        await run('dataverse.owningTeam', async () => {
+          const team = await resolveOwningTeam(dv, settings.DATAVERSE_OWNING_TEAM);
+          return `owner team '${team.name}' (${team.teamId}) has ${team.roles} security role(s)`;
+        });
+      }
       const tables = options.dataverseTables ?? [{ logicalName: 'account' }, { logicalName: 'contact' }];
       for (const t of tables) {
         await run(`dataverse.metadata.${t.logicalName}`, async () => {
@@ -229,6 +241,41 @@ export async function checkConnections(settings: ConnectionCheckSettings, option
 
   report.ok = checks.every((c) => c.ok);
   return report;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** team teamtype 0 = Owner: only owner teams can own records (team entity reference). */
+const OWNER_TEAM = 0;
+
+/**
+ * The owner team that owns new rows under Team ownership (DATAVERSE_OWNING_TEAM, a name or a teamid). It must
+ * exist, be an owner team and have at least one security role (teamrolescollection) — a team without a role can
+ * own nothing it cannot read. Throws CONFIG.INVALID naming what is wrong; never falls back to another owner.
+ */
+export async function resolveOwningTeam(
+  dv: Pick<DataverseClient, 'listPage'>,
+  team: string | undefined,
+): Promise<{ teamId: string; name: string; roles: number }> {
+  if (!team) throw new SyncError('CONFIG.INVALID', 'OWNERSHIP_MODEL=Team needs DATAVERSE_OWNING_TEAM (the owner team name or teamid)');
+  const filter = GUID.test(team) ? `teamid eq ${team}` : `name eq '${team.replaceAll("'", "''")}'`;
+  const found = await dv.listPage('teams', { filter, select: ['teamid', 'name', 'teamtype'], pageSize: 2 });
+  const rows = found.value;
+  if (rows.length === 0) throw new SyncError('CONFIG.INVALID', `DATAVERSE_OWNING_TEAM: no Dataverse team '${team}'`);
+  if (rows.length > 1) throw new SyncError('CONFIG.INVALID', `DATAVERSE_OWNING_TEAM: several teams are named '${team}'; give its teamid`);
+  const row = rows[0] as Record<string, unknown>;
+  const teamId = String(row.teamid);
+  const name = String(row.name ?? team);
+  if (Number(row.teamtype) !== OWNER_TEAM) {
+    throw new SyncError('CONFIG.INVALID', `DATAVERSE_OWNING_TEAM: team '${name}' is not an owner team (teamtype ${String(row.teamtype)})`);
+  }
+  const roles = await dv.listPage('teamrolescollection', { filter: `teamid eq ${teamId}`, select: ['roleid'], pageSize: 50 });
+  if (roles.value.length === 0) {
+    throw new SyncError(
+      'CONFIG.INVALID',
+      `DATAVERSE_OWNING_TEAM: team '${name}' has no security role; assign one (BC gives it Integration Administrator)`,
+    );
+  }
+  return { teamId, name, roles: roles.value.length };
 }
 
 /** Human-readable lines for the CLI: `✔ id: detail` / `✘ id [CODE]: detail`. */

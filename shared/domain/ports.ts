@@ -72,6 +72,8 @@ export interface RecordGateway<T extends EntityTarget = EntityTarget> {
   update(target: T, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord>;
   /** Deletes with If-Match when an ETag is given; a missing record is not an error. */
   delete(target: T, id: string, etag?: string): Promise<void>;
+  /** Dataverse only: an unbound action (`POST <name>`), for state changes a plain update may not make (FulfillSalesOrder). */
+  action?(name: string, body: Record<string, unknown>): Promise<void>;
 }
 
 /** The values last synced for one coupled pair, so the next sync can tell which side changed which field. */

@@ -20,6 +20,7 @@ const PARAM_SAMPLES: Record<string, string | number | boolean> = {
   dataverseClientId: '99999999-8888-7777-6666-444444444444',
   dataverseIntegrationUserId: '',
   ownershipModel: 'Person',
+  dataverseOwningTeam: '',
   salesIntegration: true,
   unitGroupMapping: true,
   extendedPricing: false,

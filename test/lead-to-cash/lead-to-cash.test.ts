@@ -60,7 +60,9 @@ describe('lead to cash', () => {
           priceperunit: 192.8,
           ispriceoverridden: true,
           sequencenumber: 1,
+          // As the Sales form sends it: the unit with the product.
           'productid@odata.bind': `/products(${DemoIds.product(2)})`,
+          'uomid@odata.bind': `/uoms(${DemoIds.unitPcs})`,
         },
       ],
     });

@@ -530,6 +530,12 @@ function resourceProduct(unitGroups: boolean): TableMapping {
   });
 }
 
+/** BC maps these, but its proxy table 5347 "CRM Productpricelevel" never sends them (ExternalAccess Read / Modify). */
+const READ_ONLY_PRODUCT_NUMBER =
+  'Read-only on productpricelevel (IsValidForCreate/Update false; BC table 5347 ExternalAccess = Read): Dataverse copies the product number.';
+const PRICE_LINE_CURRENCY =
+  'Not valid for create on productpricelevel (BC table 5347 ExternalAccess = Modify): Dataverse takes the price list currency.';
+
 const pricingMethodCurrencyAmount = () =>
   // pricingmethodcode 1 = Currency Amount.
   constToDataverse('pricingmethodcode', 1, 'CurrencyAmount', { validateOnWrite: false, dataverseType: 'Picklist' });
@@ -570,8 +576,12 @@ function salesPrice(): TableMapping {
     fields: [
       field('Sales Code', 'salesCode', 'pricelevelid', 'ToDV', { transformation: lookup('CUSTPRCGRP-PRICE', 'pricelevels') }),
       field('Item No.', 'itemNumber', 'productid', 'ToDV', { transformation: lookup('ITEM-PRODUCT', 'products') }),
-      field('Item No.', 'itemNumber', 'productnumber', 'ToDV'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
+      field('Item No.', 'itemNumber', 'productnumber', 'ToDV', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', {
+        transformation: currency,
+        status: 'Disabled',
+        note: PRICE_LINE_CURRENCY,
+      }),
       pricingMethodCurrencyAmount(),
       field('Unit Price', 'unitPrice', 'amount', 'ToDV'),
     ],
@@ -624,8 +634,12 @@ function priceListLine(unitGroups: boolean): TableMapping {
       field('Asset No.', 'assetNumber', 'productid', 'ToDV', {
         transformation: lookup('ITEM-PRODUCT', 'products', { alsoMappings: ['RESOURCE-PRODUCT'] }),
       }),
-      field('Asset No.', 'assetNumber', 'productnumber', 'ToDV'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
+      field('Asset No.', 'assetNumber', 'productnumber', 'ToDV', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', {
+        transformation: currency,
+        status: 'Disabled',
+        note: PRICE_LINE_CURRENCY,
+      }),
       pricingMethodCurrencyAmount(),
       unitGroups
         ? field('Unit of Measure Code', 'unitOfMeasureCode', 'uomid', 'ToDV', {

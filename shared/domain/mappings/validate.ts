@@ -31,6 +31,7 @@ export interface MappingProblem {
     | 'coupling-rule'
     | 'ownership'
     | 'column-missing'
+    | 'column-read-only'
     | 'bc-field-missing'
     | 'bc-field-read-only'
     | 'bc-extension-page-missing'
@@ -43,7 +44,10 @@ export interface MappingProblem {
 
 /** Both systems' metadata, as adapters read it (Dataverse `AttributeType`, BC `$metadata` Edm types). */
 export interface MappingMetadataPort {
-  dataverseColumn(entityLogicalName: string, column: string): Promise<{ type: string; options?: number[] } | undefined>;
+  dataverseColumn(
+    entityLogicalName: string,
+    column: string,
+  ): Promise<{ type: string; options?: number[]; validForCreate?: boolean; validForUpdate?: boolean } | undefined>;
   bcField(entitySet: string, field: string): Promise<{ type: string } | undefined>;
 }
 
@@ -416,12 +420,21 @@ export async function validateMappings(mappings: readonly unknown[], metadata?: 
     for (const f of m.fields) {
       const label = fieldLabel(f);
       const add = (code: MappingProblem['code'], message: string) => problems.push({ mapping: m.name, field: label, code, message });
-      let dv: { type: string; options?: number[] } | undefined;
+      let dv: Awaited<ReturnType<MappingMetadataPort['dataverseColumn']>>;
       let bc: { type: string } | undefined;
       // EntityName constants (owneridtype…) pick a polymorphic lookup's target; they are never written as columns.
       if (f.dataverseColumn !== null && f.dataverseType !== 'EntityName') {
         dv = await metadata.dataverseColumn(entity, f.dataverseColumn);
         if (!dv) add('column-missing', `${m.name}: column '${f.dataverseColumn}' does not exist on ${entity}.`);
+        // An enabled field writing a column Dataverse sets itself (IsValidForCreate and IsValidForUpdate false).
+        else if (
+          f.status === 'Enabled' &&
+          f.direction !== 'FromIntegrationTable' &&
+          dv.validForCreate === false &&
+          dv.validForUpdate === false
+        ) {
+          add('column-read-only', `${m.name}: column '${f.dataverseColumn}' of ${entity} is read-only (not valid for create or update).`);
+        }
       }
       if (f.bcField !== null) {
         const entitySet = f.bcExtension && m.bc.extensionEntitySet ? m.bc.extensionEntitySet : m.bc.entitySet;

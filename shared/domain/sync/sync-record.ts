@@ -487,7 +487,9 @@ class RecordSync {
     const payload: Record<string, unknown> = { ...(this.dest === 'bc' ? m.insertTemplate.bc : m.insertTemplate.dataverse) };
     // Team ownership: new rows belong to the company's owning team (BC's "BCI - <company>" team).
     const team = this.deps.options.owningTeamId;
-    if (this.dest === 'dataverse' && this.deps.options.ownershipModel === 'Team' && m.ownership !== 'None' && team) {
+    if (this.dest === 'dataverse' && this.deps.options.ownershipModel === 'Team' && m.ownership !== 'None') {
+      // Never a silent fallback to the integration user as owner.
+      if (!team) throw new SyncError('CONFIG.INVALID', 'OWNERSHIP_MODEL=Team, but the owner team (DATAVERSE_OWNING_TEAM) was not found');
       payload['ownerid@odata.bind'] = `/teams(${team})`;
     }
     // A new record needs no empty values; BC refuses nulls outright.

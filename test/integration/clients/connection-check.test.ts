@@ -103,6 +103,12 @@ describe('ClientMappingMetadata', () => {
     expect(await meta.dataverseColumn('account', 'paymenttermscode')).toEqual({
       type: 'Picklist',
       options: expect.arrayContaining([1, 2, 3, 4]),
+      validForCreate: true,
+      validForUpdate: true,
+    });
+    expect(await meta.dataverseColumn('productpricelevel', 'productnumber')).toMatchObject({
+      validForCreate: false,
+      validForUpdate: false,
     });
     expect(await meta.dataverseColumn('account', 'nosuchcolumn')).toBeUndefined();
     expect(await meta.bcField('customers', 'displayName')).toEqual({ type: 'Edm.String' });

@@ -191,8 +191,8 @@ const FIELD_ROWS: Record<string, string> = {
   'SALESPRC-PRODPRICE': `
     Sales Code | pricelevelid | →DV | | Yes
     Item No. | productid | →DV | | Yes
-    Item No. | productnumber | →DV | | Yes
-    Currency Code | transactioncurrencyid | →DV | | Yes
+    Item No. | productnumber | →DV | | Yes | disabled
+    Currency Code | transactioncurrencyid | →DV | | Yes | disabled
     – | pricingmethodcode | →DV | CurrencyAmount | No
     Unit Price | amount | →DV | | Yes`,
   'PLHEADER-PRICE': `
@@ -206,16 +206,16 @@ const FIELD_ROWS: Record<string, string> = {
   'PLLINE-PRODPRICE#unitGroupsOff': `
     Price List Code | pricelevelid | →DV | | Yes
     Asset No. | productid | →DV | | Yes
-    Asset No. | productnumber | →DV | | Yes
-    Currency Code | transactioncurrencyid | →DV | | Yes
+    Asset No. | productnumber | →DV | | Yes | disabled
+    Currency Code | transactioncurrencyid | →DV | | Yes | disabled
     – | pricingmethodcode | →DV | CurrencyAmount | No
     Unit of Measure Code | uomscheduleid | →DV | | Yes
     Unit Price | amount | →DV | | Yes`,
   'PLLINE-PRODPRICE#unitGroupsOn': `
     Price List Code | pricelevelid | →DV | | Yes
     Asset No. | productid | →DV | | Yes
-    Asset No. | productnumber | →DV | | Yes
-    Currency Code | transactioncurrencyid | →DV | | Yes
+    Asset No. | productnumber | →DV | | Yes | disabled
+    Currency Code | transactioncurrencyid | →DV | | Yes | disabled
     – | pricingmethodcode | →DV | CurrencyAmount | No
     Unit of Measure Code | uomid | →DV | | Yes
     Unit Price | amount | →DV | | Yes`,
