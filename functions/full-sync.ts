@@ -2,6 +2,7 @@ import { app, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { FULL_SYNC_QUEUE, fullSyncDeps } from '../shared/operations/context';
 import { fullSyncWorkItemSchema, processFullSyncItem } from '../shared/operations/full-sync';
+import { QUEUE_SETTINGS } from '../shared/queues';
 import { getRuntime } from '../shared/runtime';
 
 /**
@@ -17,7 +18,10 @@ export async function fullSyncWorker(message: unknown, context: InvocationContex
     return;
   }
   const runtime = await getRuntime();
-  const { processed } = await processFullSyncItem(fullSyncDeps(runtime), parsed.data);
+  const { processed } = await processFullSyncItem(fullSyncDeps(runtime), parsed.data, {
+    deliveryCount: Number(context.triggerMetadata?.deliveryCount ?? 1),
+    maxDeliveryCount: QUEUE_SETTINGS.maxDeliveryCount,
+  });
   context.log(`full sync ${parsed.data.runId} ${parsed.data.mapping}: ${processed} records`);
 }
 
