@@ -461,6 +461,7 @@ class RecordSync {
       const coupling = await this.couple(sourceRecord, matched);
       await this.deps.counters.increment(m.name, 'coupled');
       await this.history('coupled', sourceRecord.id, matched.id, {});
+      await resyncReferrers(this.deps, m, coupling, this.event.correlationId);
       // BC's ForceModify after a match: bring the matched row in line with the source.
       const after = await this.syncCoupled(sourceRecord, coupling, true);
       return { ...after, result: after.result === 'unchanged' || after.result === 'modified' ? 'coupled' : after.result };
@@ -506,7 +507,8 @@ class RecordSync {
 
     const created = await this.createDestination(sourceRecord, ctx.payload);
     await this.deps.hooks?.afterWrite?.({ ...ctx, written: created });
-    await this.couple(sourceRecord, created, fields);
+    const coupling = await this.couple(sourceRecord, created, fields);
+    await resyncReferrers(this.deps, m, coupling, this.event.correlationId);
     if (this.dest === 'bc') await this.deps.claims?.release(this.claimKey(sourceRecord)).catch(() => undefined);
     await this.deps.counters.increment(m.name, 'inserted');
     await this.history('inserted', sourceRecord.id, created.id, changes);
@@ -771,7 +773,7 @@ class RecordSync {
         if (claims) await claims.created(key, claim.token, String(value));
       }
     }
-    await this.deps.couplings.couple({
+    const optionCoupling = await this.deps.couplings.couple({
       mapping: m.name,
       bcId: record.id,
       dataverseId: String(value),
@@ -780,6 +782,7 @@ class RecordSync {
       lastSyncedAt: this.deps.clock.now().toISOString(),
       environment: this.deps.options.environment,
     });
+    await resyncReferrers(this.deps, m, optionCoupling, this.event.correlationId, code);
     await this.deps.claims?.release(`${m.name}/${record.id}`).catch(() => undefined);
     await this.deps.counters.increment(m.name, created ? 'inserted' : 'coupled');
     await this.history(
@@ -1017,6 +1020,82 @@ async function recordFailure(
   };
 }
 
+/**
+ * A newly coupled record may be what other records waited for: an option (PAYMENT TERMS…) or a lookup that is
+ * cleared when not coupled (primary contact) was written blank to their other side, and neither side changes now
+ * that the coupling exists. Those records are synchronized again in the direction that carries the value, so the
+ * blank is filled in (the plan writes a fill-in even though neither side changed). Only coupled referrers are
+ * queued; uncoupled ones get the value when they are coupled.
+ */
+async function resyncReferrers(
+  deps: SyncDeps,
+  referenced: TableMapping,
+  coupling: Coupling,
+  correlationId: string,
+  knownCode?: string,
+): Promise<void> {
+  if (deps.options.dryRun) return;
+  let code = knownCode;
+  const codeOf = async (): Promise<string | undefined> => {
+    if (code !== undefined) return code;
+    const keyField = bcCodeField(referenced);
+    const record = await deps.bc.get(bcTarget(referenced), coupling.bcId, ['id', keyField]);
+    const v = record?.values[keyField];
+    code = typeof v === 'string' ? v : '';
+    return code;
+  };
+  for (const m of await deps.mappings.all()) {
+    if (!m.enabled || m.optionMapping) continue;
+    for (const f of activeFields(m)) {
+      const t = f.transformation;
+      const refers =
+        t?.kind === 'optionMap'
+          ? t.optionMapping === referenced.name
+          : t?.kind === 'lookup' && f.clearValueOnFailedSync && [t.mapping, ...t.alsoMappings].includes(referenced.name);
+      if (!refers || !t || (t.kind !== 'optionMap' && t.kind !== 'lookup')) continue;
+      const queries: Array<{ side: Side; filter: string }> = [];
+      if (fieldAllowsPass(f, 'ToIntegrationTable') && f.bcField && (!f.bcExtension || m.bc.extensionEntitySet)) {
+        const key = t.bcKey === 'id' ? odataGuid(coupling.bcId) : odataLiteral(await codeOf());
+        if (t.bcKey === 'id' || code) queries.push({ side: 'bc', filter: `${f.bcField} eq ${key}` });
+      }
+      if (fieldAllowsPass(f, 'FromIntegrationTable') && f.dataverseColumn) {
+        queries.push({
+          side: 'dataverse',
+          filter:
+            t.kind === 'optionMap'
+              ? `${f.dataverseColumn} eq ${odataLiteral(Number(coupling.dataverseId))}`
+              : `_${f.dataverseColumn}_value eq ${odataGuid(coupling.dataverseId)}`,
+        });
+      }
+      for (const q of queries) {
+        const gw = (q.side === 'bc' ? deps.bc : deps.dataverse) as RecordGateway;
+        const target = q.side === 'bc' ? bcTarget(m) : dataverseTarget(m);
+        const key = q.side === 'bc' ? 'id' : m.dataverse.primaryKey;
+        for await (const page of gw.list(target as never, { filter: q.filter, select: [key] })) {
+          const events: ChangeEvent[] = [];
+          for (const r of page) {
+            const c = q.side === 'bc' ? await deps.couplings.getByBcId(m.name, r.id) : await deps.couplings.getByDataverseId(m.name, r.id);
+            if (!c) continue;
+            events.push({
+              v: 1,
+              mapping: m.name,
+              source: q.side,
+              recordId: r.id.toLowerCase(),
+              changeType: 'updated',
+              origin: 'reconcile',
+              correlationId,
+              observedAt: deps.clock.now().toISOString(),
+              direction: passFrom(q.side),
+              deferrals: 0,
+            });
+          }
+          if (events.length > 0) await deps.publisher.publish(events);
+        }
+      }
+    }
+  }
+}
+
 /** Finds the source-side record a missing reference points at (by SystemId, or by code/number). */
 async function findSourceRecordId(deps: SyncDeps, parent: TableMapping, side: Side, ref: MissingReference): Promise<string | undefined> {
   if (side === 'dataverse' || ref.bcKey === 'id') return ref.sourceValue;
@@ -1161,12 +1240,28 @@ export function resolveFilter(filter: string, companyId: string | undefined): st
     .trim();
 }
 
+/**
+ * An OData literal for a text, number or boolean column: text is always quoted (GUID-shaped text too — a text
+ * column compared with a bare GUID is a type error), numbers must be finite. GUID-typed columns take `odataGuid`.
+ */
 export function odataLiteral(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  const s = String(value);
-  if (/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/.test(s)) return s;
-  return `'${s.replaceAll("'", "''")}'`;
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value))
+      throw new SyncError('MAP.TRANSFORM_FAILED', `${value} cannot be compared in a query: it is not a finite number.`);
+    return String(value);
+  }
+  return `'${String(value).replaceAll("'", "''")}'`;
 }
+
+/** The OData literal of a GUID-typed column's value (unquoted); anything that is not a GUID is a data error. */
+export function odataGuid(value: unknown): string {
+  const s = String(value);
+  if (!GUID_TEXT.test(s)) throw new SyncError('MAP.TRANSFORM_FAILED', `'${s}' is not a GUID.`);
+  return s.toLowerCase();
+}
+
+const GUID_TEXT = /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/;
 
 /**
  * A GUID derived from the mapping and the BC record (RFC 4122 version 5 layout over SHA-1), so creating the
