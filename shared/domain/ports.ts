@@ -97,6 +97,11 @@ export interface Coupling {
   /** Hash of the values last written each way; a write that would repeat it is a no-op (no echo). */
   fingerprintToDataverse?: string;
   fingerprintToBc?: string;
+  /**
+   * ETag (row version) of the Dataverse row as our last write left it, set only when that write left nothing of
+   * the row unsynchronized: a change event for the row at exactly this version is our own echo.
+   */
+  dataverseWrittenEtag?: string;
   snapshot?: SyncedSnapshot;
   lastResult?: SyncResult;
   lastSyncedAt?: string;

@@ -17,6 +17,7 @@ import type {
   RecordGateway,
   Side,
   SyncErrorStore,
+  SyncedSnapshot,
   SyncResult,
   VersionedRecord,
 } from '../ports';
@@ -226,7 +227,7 @@ class RecordSync {
     const sourceRecord = await this.gateway(this.source).get(this.target(this.source), recordId, this.select(this.source));
     if (!sourceRecord) return this.sourceDeleted(recordId);
 
-    if (this.isOwnEcho(sourceRecord)) {
+    if (this.isOwnEcho(sourceRecord, await this.couplingOf(this.source, sourceRecord.id))) {
       return this.outcome('unchanged', { ...this.ids(sourceRecord.id), message: 'changed by the integration user (our own write)' });
     }
     const excluded = await this.outsideFilters(sourceRecord);
@@ -288,12 +289,18 @@ class RecordSync {
     return c;
   }
 
-  /** Our own writes come back as changes; Dataverse tells us who made them, so they are dropped here too. */
-  private isOwnEcho(record: VersionedRecord): boolean {
+  /**
+   * Our own writes come back as changes. A row is our echo when the integration user modified it last and it is
+   * still at the version our last write left (the coupling records that ETag, and only when the write left no
+   * change of the row's own unsynchronized): "modified by us" alone is not enough, because our write may land
+   * after a user's edit that is still on its way to us. An uncoupled row we modified is one we are creating.
+   */
+  private isOwnEcho(record: VersionedRecord, coupling: Coupling | undefined): boolean {
     const own = this.deps.options.integrationUserId;
     if (this.source !== 'dataverse' || !own || !record.modifiedBy) return false;
     if (this.event.origin === 'manual' || this.event.origin === 'full-sync' || this.event.origin === 'dependency') return false;
-    return record.modifiedBy.toLowerCase() === own.toLowerCase();
+    if (record.modifiedBy.toLowerCase() !== own.toLowerCase()) return false;
+    return !coupling || (coupling.dataverseWrittenEtag !== undefined && coupling.dataverseWrittenEtag === record.etag);
   }
 
   private filterOf(side: Side): string {
@@ -611,13 +618,15 @@ class RecordSync {
   ): Promise<Coupling> {
     const bc = this.source === 'bc' ? sourceRecord : destRecord;
     const dv = this.source === 'bc' ? destRecord : sourceRecord;
-    const snapshot = written ? this.snapshotAfter(sourceRecord, destRecord, written) : undefined;
+    const snapshot = written ? this.snapshotAfter(sourceRecord, destRecord, written).snapshot : undefined;
     return this.deps.couplings.couple({
       mapping: this.mapping.name,
       bcId: bc.id,
       dataverseId: dv.id,
       bcModifiedOn: bc.modifiedOn,
       dataverseModifiedOn: dv.modifiedOn,
+      // A row we just created holds only what we wrote.
+      ...(written && this.dest === 'dataverse' ? { dataverseWrittenEtag: destRecord.etag } : {}),
       snapshot,
       lastResult: written ? 'inserted' : 'coupled',
       lastSyncedAt: this.deps.clock.now().toISOString(),
@@ -682,7 +691,7 @@ class RecordSync {
       return this.outcome('skipped', { ...this.ids(sourceRecord.id, destId), message: plan.reason });
     }
     if (plan.kind === 'unchanged') {
-      await this.deps.couplings.update(coupling, this.couplingSuccess(sourceRecord, destRecord, fields, 'unchanged'));
+      await this.deps.couplings.update(coupling, this.couplingSuccess(sourceRecord, destRecord, fields, 'unchanged', snap));
       await this.deps.counters.increment(m.name, 'unchanged');
       await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
       return this.outcome('unchanged', this.ids(sourceRecord.id, destId));
@@ -714,6 +723,7 @@ class RecordSync {
       { ...written, values: { ...destRecord.values, ...written.values } },
       fields,
       'modified',
+      snap,
       plan.write,
     );
     if (this.dest === 'dataverse') patch.fingerprintToDataverse = print;
@@ -808,22 +818,44 @@ class RecordSync {
     return this.source === 'bc' ? (f.bcField ?? undefined) : dataverseReadKey(f);
   }
 
-  /** The values each side holds for the mapped fields after this sync: the base of the next change detection. */
+  /**
+   * The values each side holds for the mapped fields after this sync: the base of the next change detection.
+   * A destination value this pass did not write and that is not in line with the source stays at its previous
+   * snapshot when it changed since: that change is the destination's own, still to be carried the other way
+   * (`pending`), and taking it into the snapshot would make the reverse pass think nothing changed.
+   */
   private snapshotAfter(
     sourceRecord: VersionedRecord,
     destRecord: VersionedRecord,
-    written: Array<{ destKey?: string; mapped: unknown; label?: string }>,
-  ) {
+    written: Array<{ destKey?: string; mapped: unknown }>,
+    translated: Array<{ destKey?: string; mapped: unknown }> = written,
+    previous?: SyncedSnapshot,
+  ): { snapshot: SyncedSnapshot; pending: boolean } {
     const sourceSnap: Record<string, unknown> = {};
     const destSnap: Record<string, unknown> = {};
+    const prevDest = previous ? (this.dest === 'bc' ? previous.bc : previous.dataverse) : undefined;
+    const writtenByKey = new Map(written.filter((w) => w.destKey).map((w) => [w.destKey as string, w.mapped]));
+    const mappedByKey = new Map(translated.filter((w) => w.destKey).map((w) => [w.destKey as string, w.mapped]));
+    let pending = false;
     for (const f of activeFields(this.mapping)) {
       const sk = this.source === 'bc' ? f.bcField : dataverseReadKey(f);
       const dk = this.dest === 'bc' ? f.bcField : dataverseReadKey(f);
       if (sk) sourceSnap[sk] = sourceRecord.values[sk] ?? null;
-      if (dk) destSnap[dk] = destRecord.values[dk] ?? null;
+      if (!dk) continue;
+      if (writtenByKey.has(dk)) {
+        destSnap[dk] = writtenByKey.get(dk) ?? null;
+        continue;
+      }
+      const now = destRecord.values[dk] ?? null;
+      const before = prevDest?.[dk];
+      const inLine = mappedByKey.has(dk) && sameValue(mappedByKey.get(dk), now);
+      if (!inLine && before !== undefined && !sameValue(now, before)) {
+        destSnap[dk] = before;
+        pending = true;
+      } else destSnap[dk] = now;
     }
-    for (const w of written) if (w.destKey) destSnap[w.destKey] = w.mapped ?? null;
-    return this.source === 'bc' ? { bc: sourceSnap, dataverse: destSnap } : { bc: destSnap, dataverse: sourceSnap };
+    const snapshot = this.source === 'bc' ? { bc: sourceSnap, dataverse: destSnap } : { bc: destSnap, dataverse: sourceSnap };
+    return { snapshot, pending };
   }
 
   private couplingSuccess(
@@ -831,25 +863,25 @@ class RecordSync {
     destRecord: VersionedRecord,
     fields: Array<{ destKey?: string; mapped: unknown }>,
     result: SyncResult,
-    written: Array<{ writeKey: string; mapped: unknown; label: string }> = [],
+    previous: SyncedSnapshot | undefined,
+    written: Array<{ destKey?: string; mapped: unknown }> = [],
   ): Partial<Coupling> {
-    const writtenKeys = new Set(written.map((w) => w.label));
     const bc = this.source === 'bc' ? sourceRecord : destRecord;
     const dv = this.source === 'bc' ? destRecord : sourceRecord;
-    return {
+    const { snapshot, pending } = this.snapshotAfter(sourceRecord, destRecord, written, fields, previous);
+    const patch: Partial<Coupling> = {
       bcModifiedOn: bc.modifiedOn,
       dataverseModifiedOn: dv.modifiedOn,
-      snapshot: this.snapshotAfter(
-        sourceRecord,
-        destRecord,
-        fields.filter((f) => writtenKeys.size === 0 || writtenKeys.has((f as { label?: string }).label ?? '')),
-      ),
+      snapshot,
       lastResult: result,
       lastSyncedAt: this.deps.clock.now().toISOString(),
       lastError: undefined,
       failureCount: 0,
       skipped: false,
     };
+    // The row version our write left is our echo only if the row holds nothing of its own still to carry back.
+    if (this.dest === 'dataverse' && result === 'modified') patch.dataverseWrittenEtag = pending ? undefined : destRecord.etag;
+    return patch;
   }
 
   // ---------------------------------------------------------------------------------------------------------
