@@ -55,9 +55,10 @@ export class BatchedSyncDeps {
         if (options.filter && !options.continuation && !options.modifiedSince) {
           const key = queryKey(target, options.filter);
           const hit = this.queries.get(key);
-          if (hit) {
+          // More hits than a page holds: the real side pages them (a miss is only slower).
+          if (hit && hit.length <= (options.pageSize ?? hit.length)) {
             this.queries.delete(key);
-            return { items: hit.slice(0, options.pageSize ?? hit.length) };
+            return { items: hit };
           }
         }
         return gw.listPage(target, options);

@@ -9,6 +9,7 @@ import {
   type SyncDeps,
   type SyncOutcome,
   syncRecord,
+  uncoupledMatches,
 } from '../domain/sync/sync-record';
 import { SyncError } from '../errors';
 
@@ -308,9 +309,9 @@ async function matchInDataverse(deps: SyncDeps, m: TableMapping, record: Version
     }
     if (conds.length === 0) continue;
     const filter = [conds.join(' and '), destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
-    const page = await (deps.dataverse as RecordGateway).listPage(dataverseTarget(m), { filter, pageSize: 10 });
-    const uncoupled: VersionedRecord[] = [];
-    for (const c of page.items) if (!(await deps.couplings.getByDataverseId(m.name, c.id))) uncoupled.push(c);
+    const uncoupled = await uncoupledMatches(deps.dataverse as RecordGateway, dataverseTarget(m), filter, undefined, async (id) =>
+      Boolean(await deps.couplings.getByDataverseId(m.name, id)),
+    );
     if (uncoupled.length === 1 && uncoupled[0]) return { kind: 'one', row: uncoupled[0] };
     if (uncoupled.length > 1) many = uncoupled.length;
   }

@@ -12,6 +12,7 @@ import type {
   CouplingStore,
   CreationClaims,
   DataverseEntityTarget,
+  EntityTarget,
   HistoryStore,
   OptionSets,
   RecordGateway,
@@ -572,9 +573,45 @@ class RecordSync {
       await claims.release(key);
       throw new CouplingConflictError(`${this.mapping.name} row ${sourceRecord.id} was coupled by another worker meanwhile`);
     }
+    // An earlier attempt may have created the record and lost the response (BC's POST is not idempotent): adopt
+    // that record rather than create a second one.
+    const orphan = claim.takenOverFrom ? await this.findLostCreate(payload, claim.takenOverFrom) : undefined;
+    if (orphan) {
+      await claims.created(key, claim.token, orphan.id);
+      return orphan;
+    }
     const created = await gw.create(target, payload);
     await claims.created(key, claim.token, created.id);
     return created;
+  }
+
+  /**
+   * A BC record modified since `since` (less a minute of clock skew) that holds the non-blank values of `payload` and
+   * is coupled to nothing: what an attempt whose create response was lost made. Two such records cannot be told
+   * apart, so that is an error for an admin rather than a guess.
+   */
+  private async findLostCreate(payload: Record<string, unknown>, since: string): Promise<VersionedRecord | undefined> {
+    // Blank values are left out: BC fills some in on insert (a blank currency code reads back as the LCY code).
+    const keys = Object.keys(payload).filter(
+      (k) => !k.includes('@') && typeof payload[k] !== 'object' && !sameValue(payload[k], null) && payload[k] !== false,
+    );
+    if (keys.length === 0) return undefined;
+    const modifiedSince = new Date(Date.parse(since) - 60_000).toISOString();
+    const found: VersionedRecord[] = [];
+    for await (const page of this.deps.bc.list(bcTarget(this.mapping), { modifiedSince, select: [...new Set(['id', ...keys])] })) {
+      for (const r of page) {
+        if (!keys.every((k) => sameValue(r.values[k], payload[k]))) continue;
+        if (!(await this.couplingOf('bc', r.id))) found.push(r);
+      }
+    }
+    if (found.length > 1) {
+      throw new SyncError(
+        'COUPLE.AMBIGUOUS',
+        `${found.length} uncoupled Business Central records created since ${since} hold the values of this ${this.mapping.name} row; an earlier attempt may have created one of them. Couple it to the right one by hand and delete the others.`,
+      );
+    }
+    const [hit] = found;
+    return hit ? await this.gateway('bc').get(bcTarget(this.mapping), hit.id, this.select('bc')) : undefined;
   }
 
   /** Match-based coupling by the mapping's criteria, priority group by priority group (BC 3.3). */
@@ -594,11 +631,13 @@ class RecordSync {
       if (conditions.length === 0) continue;
       const destFilter = this.filterOf(this.dest);
       const filter = [conditions.join(' and '), destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
-      const page = await this.gateway(this.dest).listPage(this.target(this.dest), { filter, pageSize: 10, select: this.select(this.dest) });
-      const uncoupled: VersionedRecord[] = [];
-      for (const candidate of page.items) {
-        if (!(await this.couplingOf(this.dest, candidate.id))) uncoupled.push(candidate);
-      }
+      const uncoupled = await uncoupledMatches(
+        this.gateway(this.dest),
+        this.target(this.dest),
+        filter,
+        this.select(this.dest),
+        async (id) => Boolean(await this.couplingOf(this.dest, id)),
+      );
       if (uncoupled.length === 1) return uncoupled[0];
       if (uncoupled.length > 1) ambiguous = uncoupled.length;
     }
@@ -1126,6 +1165,35 @@ async function resyncReferrers(
       }
     }
   }
+}
+
+/**
+ * The first two candidates of a match query that are not coupled yet (two are enough to call it ambiguous), read
+ * page by page: candidates already coupled to other records are skipped however many there are, so a match is
+ * never missed — and a duplicate never created — because the first page was all coupled.
+ */
+export async function uncoupledMatches(
+  gateway: RecordGateway,
+  target: EntityTarget,
+  filter: string,
+  select: string[] | undefined,
+  isCoupled: (id: string) => Promise<boolean>,
+): Promise<VersionedRecord[]> {
+  const out: VersionedRecord[] = [];
+  let continuation: string | undefined;
+  do {
+    const page = await gateway.listPage(target as never, {
+      ...(continuation ? { continuation } : { filter }),
+      pageSize: 50,
+      ...(select ? { select } : {}),
+    });
+    for (const candidate of page.items) {
+      if (!(await isCoupled(candidate.id))) out.push(candidate);
+      if (out.length >= 2) return out;
+    }
+    continuation = page.continuation;
+  } while (continuation);
+  return out;
 }
 
 /** Finds the source-side record a missing reference points at (by SystemId, or by code/number). */
