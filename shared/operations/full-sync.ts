@@ -97,6 +97,12 @@ export interface FullSyncOptions {
   dataverseCompanyId?: string;
 }
 
+/** What one work item did: records processed, and whether it ended its run (its last mapping finished). */
+export interface FullSyncItemResult {
+  processed: number;
+  runEnded?: boolean;
+}
+
 /** The broker's delivery of a work item: the delivery that reaches the queue's max delivery count is the last. */
 export interface FullSyncDelivery {
   /** 1-based delivery count as the Functions host reports it. */
@@ -275,7 +281,7 @@ export async function processFullSyncItem(
   deps: FullSyncDeps,
   item: FullSyncWorkItem,
   delivery?: FullSyncDelivery,
-): Promise<{ processed: number }> {
+): Promise<FullSyncItemResult> {
   try {
     return await processItem(deps, item);
   } catch (err) {
@@ -283,13 +289,13 @@ export async function processFullSyncItem(
     const last = delivery !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount;
     if (e.transient && !last) throw e;
     const suffix = e.transient ? ` (dead-lettered after ${delivery?.deliveryCount} deliveries)` : '';
-    await finishMapping(deps, item.runId, item.mapping, 'failed', `${e.code}: ${e.message}${suffix}`);
+    const runEnded = await finishMapping(deps, item.runId, item.mapping, 'failed', `${e.code}: ${e.message}${suffix}`);
     if (e.transient) throw e;
-    return { processed: 0 };
+    return { processed: 0, runEnded };
   }
 }
 
-async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<{ processed: number }> {
+async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<FullSyncItemResult> {
   const opts = deps.options ?? {};
   const chunkSize = opts.chunkSize ?? 500;
   const concurrency = opts.concurrency ?? 16;
@@ -303,8 +309,8 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
   if (comparePosition(item, line) < 0) return { processed: 0 };
   const mapping = await deps.sync.mappings.get(item.mapping);
   if (!mapping) {
-    await finishMapping(deps, item.runId, item.mapping, 'failed', `There is no table mapping named '${item.mapping}'.`);
-    return { processed: 0 };
+    const runEnded = await finishMapping(deps, item.runId, item.mapping, 'failed', `There is no table mapping named '${item.mapping}'.`);
+    return { processed: 0, runEnded };
   }
   if (line.total === undefined) {
     const total = await countRecords(deps, mapping, line.passes, opts);
@@ -335,14 +341,14 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
     } catch (err) {
       const e = toSyncError(err);
       if (e.transient) throw e;
-      await finishMapping(
+      const runEnded = await finishMapping(
         deps,
         item.runId,
         item.mapping,
         'failed',
         `Reading ${side === 'bc' ? 'Business Central' : 'Dataverse'}: ${e.message}`,
       );
-      return { processed };
+      return { processed, runEnded };
     }
     let records = page.items.slice(pos.offset);
     while (records.length > 0) {
@@ -366,10 +372,7 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
     // Page finished: the next page, the next pass, or the mapping is done.
     if (page.continuation) pos = { ...pos, page: pos.page + 1, offset: 0, continuation: page.continuation };
     else if (pos.pass + 1 < line.passes.length) pos = { runId: pos.runId, mapping: pos.mapping, pass: pos.pass + 1, page: 0, offset: 0 };
-    else {
-      await finishMapping(deps, item.runId, item.mapping, 'completed');
-      return { processed };
-    }
+    else return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
     if (Date.now() - started > budget) {
       await deps.queue.send(pos, { messageId: itemId(pos) });
       await checkpoint(deps, pos, 0, emptyCounters());
@@ -377,8 +380,7 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
     }
     if ((await checkpoint(deps, pos, 0, emptyCounters())) !== 'running') return { processed };
   }
-  await finishMapping(deps, item.runId, item.mapping, 'completed');
-  return { processed };
+  return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
 }
 
 async function syncChunk(
@@ -485,23 +487,29 @@ async function checkpoint(
   return run.status;
 }
 
+/** Ends a mapping's line; true when that ended the whole run. */
 async function finishMapping(
   deps: FullSyncDeps,
   runId: string,
   name: string,
   status: 'completed' | 'failed',
   message?: string,
-): Promise<void> {
+): Promise<boolean> {
   const now = deps.sync.clock.now().toISOString();
+  let ended = false;
   const { items } = await updateRun(deps, runId, (r) => {
+    ended = false;
     const l = r.mappings.find((m) => m.name === name);
     if (l?.status !== 'running') return [];
     l.status = status;
     l.finishedAt = now;
     if (message) l.message = message;
-    return releaseReady(r, now);
+    const released = releaseReady(r, now);
+    ended = r.status !== 'running';
+    return released;
   });
   await sendReleased(deps, runId, items);
+  return ended;
 }
 
 /**
