@@ -103,6 +103,11 @@ export interface Coupling {
    */
   dataverseWrittenEtag?: string;
   snapshot?: SyncedSnapshot;
+  /**
+   * Direction of the first synchronization of the pair, chosen when it was coupled (BC: "synchronize after
+   * coupling"): until the pair has a snapshot, any change applies it first rather than overwriting the other side.
+   */
+  initialDirection?: 'ToIntegrationTable' | 'FromIntegrationTable';
   lastResult?: SyncResult;
   lastSyncedAt?: string;
   lastError?: string;

@@ -4,6 +4,7 @@ import { CouplingConflictError } from '../domain/ports';
 import {
   bcTarget,
   dataverseTarget,
+  initialDirectionOf,
   odataLiteral,
   resolveFilter,
   type SyncDeps,
@@ -96,7 +97,8 @@ export async function synchronizeNow(
 /**
  * "Set Up Coupling" for one record: to a chosen existing row (both must exist and be uncoupled), or — without
  * the other id — to a new row created from it (a match by the coupling criteria is used first, as BC does).
- * `synchronize` then runs "Synchronize Now" in that direction.
+ * A pair of existing records gets its initial direction (`synchronize`, default `initialDirectionOf` the mapping)
+ * recorded and applied right away with "Synchronize Now".
  */
 export async function coupleRecord(
   deps: SyncDeps,
@@ -110,12 +112,14 @@ export async function coupleRecord(
     ]);
     if (!bc) throw new SyncError('EVENT.INVALID', `There is no Business Central ${m.bc.table} record ${req.bcId}.`);
     if (!dv) throw new SyncError('EVENT.INVALID', `There is no Dataverse ${m.dataverse.entityLogicalName} row ${req.dataverseId}.`);
+    const initialDirection = req.synchronize ?? initialDirectionOf(m);
     const coupling = await deps.couplings.couple({
       mapping: m.name,
       bcId: bc.id,
       dataverseId: dv.id,
       bcModifiedOn: bc.modifiedOn,
       dataverseModifiedOn: dv.modifiedOn,
+      initialDirection,
       lastResult: 'coupled',
       lastSyncedAt: deps.clock.now().toISOString(),
       environment: deps.options.environment,
@@ -126,12 +130,13 @@ export async function coupleRecord(
       bcId: bc.id,
       dataverseId: dv.id,
       at: deps.clock.now().toISOString(),
-      direction: req.synchronize ?? 'ToIntegrationTable',
+      direction: initialDirection,
       result: 'coupled',
       changes: {},
     });
-    const outcome = req.synchronize ? await synchronizeNow(deps, { mapping: m.name, bcId: bc.id, direction: req.synchronize }) : undefined;
-    return { coupling, ...(outcome ? { outcome } : {}) };
+    // The initial direction is applied right away; should that fail, the pair's next change applies it first.
+    const outcome = await synchronizeNow(deps, { mapping: m.name, bcId: bc.id, direction: initialDirection });
+    return { coupling: (await deps.couplings.getByBcId(m.name, bc.id)) ?? coupling, outcome };
   }
   const source: Side = req.bcId ? 'bc' : 'dataverse';
   const id = req.bcId ?? req.dataverseId;
@@ -207,6 +212,7 @@ export async function bulkCouple(
           dataverseId: match.row.id,
           bcModifiedOn: record.modifiedOn,
           dataverseModifiedOn: match.row.modifiedOn,
+          initialDirection: initialDirectionOf(m),
           lastResult: 'coupled',
           lastSyncedAt: deps.clock.now().toISOString(),
           environment: deps.options.environment,
@@ -222,7 +228,8 @@ export async function bulkCouple(
       out.coupled++;
       await deps.counters.increment(m.name, 'coupled');
       out.results.push({ bcId: record.id, result: 'coupled', dataverseId: match.row.id });
-      if (req.synchronizeAfter) await synchronizeNow(deps, { mapping: m.name, bcId: record.id, direction: afterCouplingDirection(m) });
+      if (req.synchronizeAfter !== false)
+        await synchronizeNow(deps, { mapping: m.name, bcId: record.id, direction: initialDirectionOf(m) });
       return;
     }
     if (match.kind === 'many') {
@@ -286,11 +293,6 @@ export async function bulkCouple(
   // Keep the response small; the counts are the summary.
   out.results = out.results.slice(0, 200);
   return out;
-}
-
-function afterCouplingDirection(m: TableMapping): SyncDirectionChoice {
-  if (m.direction !== 'Bidirectional') return m.direction;
-  return m.updateConflictResolution === 'GetUpdateFromIntegration' ? 'FromIntegrationTable' : 'ToIntegrationTable';
 }
 
 type Match = { kind: 'none' } | { kind: 'one'; row: VersionedRecord } | { kind: 'many'; count: number };

@@ -78,6 +78,7 @@ const couplingRowSchema = z.looseObject({
   fingerprintToDataverse: z.string().optional(),
   fingerprintToBc: z.string().optional(),
   dataverseWrittenEtag: z.string().optional(),
+  initialDirection: z.enum(['ToIntegrationTable', 'FromIntegrationTable']).optional(),
   snapshotForm: z.enum(['full', 'hashed', 'omitted']).optional(),
   lastResult: z.union([z.enum(SYNC_RESULTS), z.literal('')]).optional(),
   lastSyncedAt: z.string().optional(),
@@ -396,6 +397,7 @@ export class TableCouplingStore implements CouplingStore {
       'fingerprintToDataverse',
       'fingerprintToBc',
       'dataverseWrittenEtag',
+      'initialDirection',
       'lastSyncedAt',
     ] as const;
     for (const k of optional) if (c[k] !== undefined) out[k] = c[k];
@@ -422,6 +424,7 @@ export class TableCouplingStore implements CouplingStore {
     if (row.fingerprintToDataverse !== undefined) c.fingerprintToDataverse = row.fingerprintToDataverse;
     if (row.fingerprintToBc !== undefined) c.fingerprintToBc = row.fingerprintToBc;
     if (row.dataverseWrittenEtag !== undefined) c.dataverseWrittenEtag = row.dataverseWrittenEtag;
+    if (row.initialDirection !== undefined) c.initialDirection = row.initialDirection;
     if (row.lastResult) c.lastResult = row.lastResult;
     if (row.lastSyncedAt !== undefined) c.lastSyncedAt = row.lastSyncedAt;
     if (row.lastError !== undefined) c.lastError = row.lastError;

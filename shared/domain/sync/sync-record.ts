@@ -165,6 +165,16 @@ export function dataverseTarget(mapping: TableMapping): DataverseEntityTarget {
   };
 }
 
+/**
+ * The direction of a newly coupled pair's first synchronization when nobody chose one (BC's "synchronize after
+ * coupling"): a one-way mapping's own direction; a bidirectional one from BC, unless the mapping lets Dataverse win
+ * update conflicts (GetUpdateFromIntegration).
+ */
+export function initialDirectionOf(m: TableMapping): SyncDirection {
+  if (m.direction !== 'Bidirectional') return m.direction;
+  return m.updateConflictResolution === 'GetUpdateFromIntegration' ? 'FromIntegrationTable' : 'ToIntegrationTable';
+}
+
 const otherSide = (side: Side): Side => (side === 'bc' ? 'dataverse' : 'bc');
 const passFrom = (source: Side): SyncDirection => (source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
 const sourceOf = (pass: SyncDirection): Side => (pass === 'ToIntegrationTable' ? 'bc' : 'dataverse');
@@ -466,12 +476,16 @@ class RecordSync {
 
     const matched = await this.findMatch(sourceRecord);
     if (matched) {
-      const coupling = await this.couple(sourceRecord, matched);
+      // The first synchronization of the pair goes in the mapping's initial direction, whichever side's change
+      // found the match: a Dataverse edit must not overwrite the BC record it was just coupled to wholesale.
+      const initial = origin === 'full-sync' || origin === 'manual' ? this.pass : initialDirectionOf(m);
+      const coupling = await this.couple(sourceRecord, matched, undefined, initial);
       await this.deps.counters.increment(m.name, 'coupled');
       await this.history('coupled', sourceRecord.id, matched.id, {});
       await resyncReferrers(this.deps, m, coupling, this.event.correlationId);
-      // BC's ForceModify after a match: bring the matched row in line with the source.
-      const after = await this.syncCoupled(sourceRecord, coupling, true);
+      // BC's ForceModify after a match: bring the matched row in line with the side the initial direction reads.
+      const after =
+        initial === this.pass ? await this.syncCoupled(sourceRecord, coupling, true) : await this.syncInitialDirection(coupling, initial);
       return { ...after, result: after.result === 'unchanged' || after.result === 'modified' ? 'coupled' : after.result };
     }
 
@@ -654,6 +668,7 @@ class RecordSync {
     sourceRecord: VersionedRecord,
     destRecord: VersionedRecord,
     written?: Array<{ destKey?: string; mapped: unknown }>,
+    initialDirection: SyncDirection = this.pass,
   ): Promise<Coupling> {
     const bc = this.source === 'bc' ? sourceRecord : destRecord;
     const dv = this.source === 'bc' ? destRecord : sourceRecord;
@@ -666,6 +681,7 @@ class RecordSync {
       dataverseModifiedOn: dv.modifiedOn,
       // A row we just created holds only what we wrote.
       ...(written && this.dest === 'dataverse' ? { dataverseWrittenEtag: destRecord.etag } : {}),
+      initialDirection,
       snapshot,
       lastResult: written ? 'inserted' : 'coupled',
       lastSyncedAt: this.deps.clock.now().toISOString(),
@@ -694,6 +710,19 @@ class RecordSync {
     if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
 
     const snap = coupling.snapshot;
+    if (!snap && !force && origin !== 'manual' && origin !== 'full-sync') {
+      // Never synchronized since it was coupled: nothing says which side's values are current, so the pair's
+      // initial direction is applied first (as BC's "synchronize after coupling"), never this event's wholesale.
+      const initial = coupling.initialDirection ?? (m.direction === 'Bidirectional' ? undefined : m.direction);
+      if (!initial) {
+        throw new SyncError(
+          'SYNC.UPDATE_CONFLICT',
+          `This ${m.name} record was coupled but never synchronized, and no initial direction was chosen when it was coupled, so neither side can overwrite the other. Synchronize it now in the direction whose values are right (Synchronize Now with a direction), then retry.`,
+        );
+      }
+      if (initial !== this.pass) return this.syncInitialDirection(coupling, initial);
+      force = true;
+    }
     const sourceSnap = snap ? (this.source === 'bc' ? snap.bc : snap.dataverse) : undefined;
     const destSnap = snap ? (this.dest === 'bc' ? snap.bc : snap.dataverse) : undefined;
     const states: FieldState[] = fields.map((f) => {
@@ -711,7 +740,7 @@ class RecordSync {
       pass: this.pass,
       tableDirection: m.direction,
       policy: m.updateConflictResolution,
-      force: force || !snap || origin === 'manual' || origin === 'full-sync',
+      force: force || origin === 'manual' || origin === 'full-sync',
       fields: states,
       sourceModifiedOn: sourceRecord.modifiedOn,
       destModifiedOn: destRecord.modifiedOn,
@@ -772,6 +801,24 @@ class RecordSync {
     await this.history('modified', sourceRecord.id, destId, changes);
     await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
     return this.outcome('modified', { ...this.ids(sourceRecord.id, destId), changes });
+  }
+
+  /** The first synchronization of a pair in its initial direction: from the other side, forced, as a manual sync. */
+  private async syncInitialDirection(coupling: Coupling, initial: SyncDirection): Promise<SyncOutcome> {
+    const from = sourceOf(initial);
+    const outcome = await syncRecord(
+      {
+        ...this.event,
+        source: from,
+        recordId: from === 'bc' ? coupling.bcId : coupling.dataverseId,
+        origin: 'manual',
+        direction: initial,
+        changeType: 'unknown',
+      },
+      this.deps,
+      this.depth + 1,
+    );
+    return { ...outcome, message: `first synchronization after coupling, ${initial}${outcome.message ? `: ${outcome.message}` : ''}` };
   }
 
   /**
