@@ -226,12 +226,13 @@ export interface CreationClaims {
   /**
    * Claims `key`. `won` with a token, or lost: with the id the winner created (use it), or none yet (the winner
    * is still creating: retry later). A claim older than `staleAfterMs` without a created id is taken over; then
-   * `takenOverFrom` is when the earlier claim was made, since when its attempt may have created a record.
+   * `takenOverFrom` is when the earlier claim was made, since when its attempt may have created a record. A claim
+   * lost to one still running says since when (`claimedAt`).
    */
   claim(
     key: string,
     staleAfterMs: number,
-  ): Promise<{ won: true; token: string; takenOverFrom?: string } | { won: false; createdId?: string }>;
+  ): Promise<{ won: true; token: string; takenOverFrom?: string } | { won: false; createdId?: string; claimedAt?: string }>;
   /** Records what the winner created, so a retry after a crash between "created" and "coupled" reuses it. */
   created(key: string, token: string, createdId: string): Promise<void>;
   /** Drops the claim once the coupling is stored. */

@@ -129,3 +129,34 @@ it('adopts the BC record a create whose response was lost made, once the claim i
   expect(retry.bcId).toBe(customers[0]?.id);
   expect((await rt.stores.couplings.getByDataverseId('CUSTOMER', accountId))?.bcId).toBe(customers[0]?.id);
 });
+
+it('adopts the BC record a lost-response create made on the very next delivery, while its claim is still fresh', async () => {
+  const name = 'Lost Response Fresh Ltd';
+  const accountId = await createAccount(name);
+  // The first attempt's POST reaches BC, but its response is lost (a timeout): a transient failure.
+  const bc = Object.create(rt.syncDeps.bc) as SyncDeps['bc'];
+  bc.create = async (target, values, options) => {
+    await rt.syncDeps.bc.create(target, values, options);
+    throw new SyncError('BC.UNAVAILABLE', 'The request to Business Central timed out.');
+  };
+  // No coupling criteria: nothing but the lost attempt's own trace can find the record it made.
+  const base = await rt.syncDeps.mappings.get('CUSTOMER');
+  if (!base) throw new Error('CUSTOMER mapping missing');
+  const unmatched = { ...base, couplingRules: { ...base.couplingRules, matchFields: [] } };
+  const mappings = {
+    all: () => rt.syncDeps.mappings.all(),
+    get: async (n: string) => (n === 'CUSTOMER' ? unmatched : rt.syncDeps.mappings.get(n)),
+  };
+  const lossy: SyncDeps = { ...rt.syncDeps, mappings, bc };
+  await expect(syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), lossy)).rejects.toThrow(/timed out/);
+  expect(await bcCustomersNamed(name)).toHaveLength(1);
+
+  // The broker redelivers the event at once: the claim is fresh and records no created id.
+  const retryDeps: SyncDeps = { ...rt.syncDeps, mappings };
+  const retry = await syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), retryDeps);
+  expect(retry.result, retry.message).toBe('inserted');
+  const customers = await bcCustomersNamed(name);
+  expect(customers).toHaveLength(1);
+  expect(retry.bcId).toBe(customers[0]?.id);
+  expect((await rt.stores.couplings.getByDataverseId('CUSTOMER', accountId))?.bcId).toBe(customers[0]?.id);
+});

@@ -19,7 +19,7 @@ export class TableCreationClaims implements CreationClaims {
   async claim(
     key: string,
     staleAfterMs: number,
-  ): Promise<{ won: true; token: string; takenOverFrom?: string } | { won: false; createdId?: string }> {
+  ): Promise<{ won: true; token: string; takenOverFrom?: string } | { won: false; createdId?: string; claimedAt?: string }> {
     const k = this.key(key);
     const at = this.clock.now().toISOString();
     try {
@@ -31,7 +31,7 @@ export class TableCreationClaims implements CreationClaims {
     const existing = await this.checkpoints.get(k, claimSchema);
     if (!existing) return this.claim(key, staleAfterMs);
     if (existing.value.createdId) return { won: false, createdId: existing.value.createdId };
-    if (this.clock.now().getTime() - Date.parse(existing.value.at) < staleAfterMs) return { won: false };
+    if (this.clock.now().getTime() - Date.parse(existing.value.at) < staleAfterMs) return { won: false, claimedAt: existing.value.at };
     // The claimant died, or its create's response was lost: take the claim over (its ETag makes only one taker
     // win) and say since when, so the taker looks for a record the lost attempt may have created.
     try {

@@ -577,6 +577,10 @@ class RecordSync {
     if (!claim.won) {
       const existing = claim.createdId ? await gw.get(target, claim.createdId, this.select('bc')) : undefined;
       if (existing) return existing;
+      // The claimant may be gone with its create's response lost (it failed without recording what it made, and
+      // the event came back): a record it made is adopted now rather than after the claim goes stale.
+      const orphan = claim.claimedAt ? await this.findLostCreate(payload, claim.claimedAt) : undefined;
+      if (orphan) return orphan;
       throw new SyncError(
         'BC.CONCURRENCY',
         `Another worker is creating the Business Central record for ${this.mapping.name} row ${sourceRecord.id}; retrying.`,
