@@ -970,7 +970,11 @@ class RecordSync {
       skipped: false,
     };
     // The row version our write left is our echo only if the row holds nothing of its own still to carry back.
+    // A row we modified last whose content this pass found synchronized is at such a version too.
+    const own = this.deps.options.integrationUserId?.toLowerCase();
+    const dvPending = this.dest === 'dataverse' && pending;
     if (this.dest === 'dataverse' && result === 'modified') patch.dataverseWrittenEtag = pending ? undefined : destRecord.etag;
+    else if (!dvPending && own && dv.modifiedBy?.toLowerCase() === own) patch.dataverseWrittenEtag = dv.etag;
     return patch;
   }
 
