@@ -353,23 +353,20 @@ async function scenario(
 
   let next = 0;
   let restartDone: Promise<void> | undefined;
-  let optionsCoupled: Promise<number> | undefined;
   const worker = async () => {
     while (next < ops.length) {
       const op = ops[next++] as (typeof ops)[number];
       if (op.i === restartAfter && !restartDone) {
-        log(`restarting host instance 0 after ${op.i} operations; coupling the payment terms and shipment methods now`);
+        log(`restarting host instance 0 after ${op.i} operations`);
         restartDone = stack.restartHost(0).then(() => {
           restarts++;
         });
-        optionsCoupled = coupleOptionsLate(rt, optionIds);
       }
       await runOp(op);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
   await restartDone;
-  const optionsCoupledLate = (await optionsCoupled) ?? 0;
   log(`${made} changes made; faults off, draining`);
 
   // Faults off; let everything in flight finish.
@@ -392,6 +389,10 @@ async function scenario(
   made += raced.edits;
   madeByKind['raced-writes'] = raced.edits;
   await drain(stack, drainTimeoutMs);
+  log('payment terms and shipment methods coupled after their customers');
+  const late = await optionsAfterCustomers(stack, rt, records, optionIds, drainTimeoutMs);
+  made += late.edits;
+  madeByKind['options-late'] = late.edits;
 
   const reconciled = await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] });
   const reconcileText = reconciled
@@ -431,7 +432,8 @@ async function scenario(
     restarts,
     seconds: Math.round((Date.now() - started) / 1000),
     reconcile: reconcileText,
-    scenarios: { lostCreateResponses: lost.done, racedWrites: raced.records, optionsCoupledLate },
+    optionsUnfilled: report.optionsUnfilled + late.unfilled,
+    scenarios: { lostCreateResponses: lost.done, racedWrites: raced.records, optionsCoupledLate: late.coupled },
   };
 }
 
@@ -470,6 +472,85 @@ async function coupleOptionsLate(rt: Runtime, optionIds: Record<string, string[]
     }
   }
   return coupled;
+}
+
+/**
+ * Options coupled after their customers (the audit's proof): customers created in BC with payment terms and a
+ * shipment method reach Dataverse with those blank (not coupled yet); a Dataverse user edits their phone, and the
+ * Dataverse → BC pass must not write the blanks back over BC's values; then the options are coupled and the
+ * accounts must show them (before any reconciliation pass). Every BC-created customer of the run carries options,
+ * so the random operations went through the same. Returns the users' edits and the accounts not filled in.
+ */
+async function optionsAfterCustomers(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  optionIds: Record<string, string[]>,
+  drainTimeoutMs: number,
+): Promise<{ edits: number; coupled: number; unfilled: number }> {
+  const late: LogicalRecord[] = [];
+  for (let r = 0; r < 2; r++) {
+    const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-O${r}`;
+    const body: Record<string, string> = {
+      displayName: key,
+      phoneNumber: `opt-${r}`,
+      addressLine1: `opt-${r}`,
+      city: `opt-${r}`,
+      email: `opt${r}@example.com`,
+    };
+    for (const o of OPTION_FIELDS) body[o.bc] = optionIds[o.bc]?.[r] ?? '';
+    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
+    const rec: LogicalRecord = {
+      key,
+      createdOn: 'bc',
+      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
+      ops: 1,
+      deleted: false,
+      initial: { ...body },
+      edited: new Set(['phoneNumber']),
+    };
+    rec.dvId = await until(
+      `${key} to be coupled`,
+      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
+      30_000,
+    );
+    records.push(rec);
+    late.push(rec);
+  }
+  let edits = late.length;
+  for (const [r, rec] of late.entries()) {
+    await dvCall('PATCH', `${stack.dataverse.apiBase}/accounts(${rec.dvId})`, stack.dataverse.adminUserToken, {
+      telephone1: `opt-dv-${r}`,
+    });
+    rec.ops++;
+    edits++;
+    await until(
+      `the phone of ${rec.key} in BC`,
+      async () => {
+        const row = await fetch(`${stack.bc.apiBase()}/customers(${rec.bcId})`, { headers: bcHeaders });
+        return ((await row.json()) as { phoneNumber?: string }).phoneNumber === `opt-dv-${r}` || undefined;
+      },
+      30_000,
+    );
+  }
+  const coupled = await coupleOptionsLate(rt, optionIds);
+  await drain(stack, drainTimeoutMs);
+  // Filled in by the re-synchronization the couplings queued (no reconciliation has run since).
+  let unfilled = 0;
+  for (const rec of records.filter((x) => x.createdOn === 'bc' && !x.deleted && x.dvId)) {
+    const res = await fetch(`${stack.dataverse.apiBase}/accounts(${rec.dvId})?$select=${OPTION_FIELDS.map((o) => o.dv).join(',')}`, {
+      headers: dvHeaders(stack.dataverse.adminUserToken),
+    });
+    if (res.status !== 200) continue;
+    const row = (await res.json()) as Record<string, unknown>;
+    for (const o of OPTION_FIELDS) {
+      const given = rec.initial[o.bc];
+      if (!given) continue;
+      const option = (await rt.stores.couplings.getByBcId(o.mapping, given))?.dataverseId;
+      if (option !== undefined && row[o.dv] !== Number(option)) unfilled++;
+    }
+  }
+  return { edits, coupled, unfilled };
 }
 
 /**
