@@ -15,13 +15,13 @@ describe('convergence under faults', () => {
 
     // The run really exercised what it claims to.
     expect(report.madeByKind['hot-records'], text).toBeGreaterThan(4);
-    const extra = ['hot-records', 'raced-writes', 'options-late'].reduce((n, k) => n + (report.madeByKind[k] ?? 0), 0);
+    const extra = ['hot-records', 'raced-writes', 'lost-create', 'options-late'].reduce((n, k) => n + (report.madeByKind[k] ?? 0), 0);
     expect(report.made, text).toBe(60 + extra);
     expect(report.restarts, text).toBe(1);
     expect(report.faultsSeen.bc429 + report.faultsSeen.dv429, text).toBeGreaterThan(0);
 
     // The integrity scenarios ran: lost BC create responses, our writes racing users' edits, options coupled late.
-    expect(report.scenarios.lostCreateResponses, text).toBeGreaterThan(0);
+    expect(report.scenarios.lostCreateResponses, text).toBe(2);
     expect(report.scenarios.racedWrites, text).toBe(3);
     expect(report.scenarios.optionsCoupledLate, text).toBeGreaterThan(0);
 
@@ -30,6 +30,7 @@ describe('convergence under faults', () => {
     expect(report.wipedFields, text).toEqual([]);
     expect(report.optionsUnfilled, text).toBe(0);
     expect(report.duplicates, text).toEqual([]);
+    expect(report.createsStarved, text).toBe(0);
     expect(report.applied + report.failedVisible, text).toBe(report.made);
 
     // A concurrent write (412, coupling race) is retried by the engine, never surfaced as a failed invocation or error row.

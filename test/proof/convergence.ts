@@ -39,7 +39,7 @@ export interface ConvergenceOptions {
   log?: (line: string) => void;
   /** Longest wait for the queues to drain, each time. Default 60 s. */
   drainTimeoutMs?: number;
-  /** BC creates by the sync whose response is lost after BC committed them. Default 3. */
+  /** BC creates by the sync whose response is lost after BC committed them (lost-create phase). Default 2. */
   lostCreateResponses?: number;
 }
 
@@ -96,6 +96,11 @@ export interface ConvergenceReport {
   wipedFields: string[];
   /** BC options of BC-created customers whose option got coupled, yet the account does not show it. Must be 0. */
   optionsUnfilled: number;
+  /**
+   * Error rows ever recorded because a BC create waited on a claim whose attempt lost its response (the retry must
+   * adopt what that attempt made, not wait for the claim to go stale and dead-letter meanwhile). Must be 0.
+   */
+  createsStarved: number;
   /** Integrity scenarios run: BC creates whose response was lost, our writes racing a user's edit, option couplings. */
   scenarios: { lostCreateResponses: number; racedWrites: number; optionsCoupledLate: number };
   /** Sync invocations that failed because of a concurrent write (412 / coupling race) — the engine retries those itself. */
@@ -156,8 +161,9 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   const log = options.log ?? (() => undefined);
   const faults = { ...DEFAULT_FAULTS, ...options.faults };
   const rand = prng(options.seed);
-  // The first BC creates of the sync (customers made from new accounts) lose their response after BC committed.
-  const lost = { left: options.lostCreateResponses ?? 3, done: 0 };
+  // BC creates of the sync (customers made from new accounts) whose response is lost after BC committed them: armed
+  // by the lost-create phase.
+  const lost = { left: 0, done: 0 };
   const stack = await startProofStack({
     functions: ['sync', 'bc-webhook', 'dataverse-webhook', 'bc-subscriptions', 'bc-collection'],
     instances: options.instances ?? 2,
@@ -184,7 +190,7 @@ async function scenario(
   rand: () => number,
   log: (line: string) => void,
   started: number,
-  lost: { done: number },
+  lost: { left: number; done: number },
 ): Promise<ConvergenceReport> {
   const { bc, dataverse: dv } = stack;
   const rt = await getRuntime();
@@ -389,6 +395,11 @@ async function scenario(
   made += raced.edits;
   madeByKind['raced-writes'] = raced.edits;
   await drain(stack, drainTimeoutMs);
+  log('BC create responses lost');
+  const lostCreates = await lostCreateResponses(stack, rt, records, lost, options.lostCreateResponses ?? 2);
+  made += lostCreates;
+  madeByKind['lost-create'] = lostCreates;
+  await drain(stack, drainTimeoutMs);
   log('payment terms and shipment methods coupled after their customers');
   const late = await optionsAfterCustomers(stack, rt, records, optionIds, drainTimeoutMs);
   made += late.edits;
@@ -472,6 +483,58 @@ async function coupleOptionsLate(rt: Runtime, optionIds: Record<string, string[]
     }
   }
   return coupled;
+}
+
+/**
+ * A lost create response: a Dataverse user creates accounts; the sync's BC create succeeds but its response is
+ * lost, so the event comes back. Coupling by name is off for this phase (as in an installation without match
+ * criteria), so only the lost attempt's own trace can find the customer it made: the retry must adopt it rather
+ * than wait for the claim to go stale or create a second one. Returns the users' changes.
+ */
+async function lostCreateResponses(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  lost: { left: number },
+  count: number,
+): Promise<number> {
+  const byName = await rt.stores.mappings.get('CUSTOMER');
+  if (!byName) throw new Error('CUSTOMER mapping missing');
+  await rt.stores.mappings.put({ ...byName, couplingRules: { ...byName.couplingRules, matchFields: [] } });
+  lost.left = count;
+  try {
+    for (let r = 0; r < count; r++) {
+      const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-L${r}`;
+      const body = {
+        name: key,
+        telephone1: `lost-${r}`,
+        address1_line1: `lost-${r}`,
+        address1_city: `lost-${r}`,
+        emailaddress1: `lost${r}@example.com`,
+        customertypecode: 3,
+      };
+      const res = await dvCall('POST', `${stack.dataverse.apiBase}/accounts`, stack.dataverse.adminUserToken, body);
+      const rec: LogicalRecord = {
+        key,
+        createdOn: 'dataverse',
+        dvId: String(((await res.json()) as { accountid: string }).accountid).toLowerCase(),
+        ops: 1,
+        deleted: false,
+        initial: Object.fromEntries(FIELDS.map((f) => [f.bc, String(body[f.dv])])),
+        edited: new Set(),
+      };
+      records.push(rec);
+      rec.bcId = await until(
+        `${key} to be coupled`,
+        async () => (await rt.stores.couplings.getByDataverseId('CUSTOMER', rec.dvId ?? ''))?.bcId,
+        60_000,
+      );
+    }
+  } finally {
+    lost.left = 0;
+    await rt.stores.mappings.put(byName);
+  }
+  return count;
 }
 
 /**
@@ -809,6 +872,7 @@ async function verify(
   wiped: number;
   wipedFields: string[];
   optionsUnfilled: number;
+  createsStarved: number;
   applied: number;
   failedVisible: number;
   lost: number;
@@ -978,7 +1042,9 @@ async function verify(
   for (const [id, r] of dvById) if (!seenDv.has(id)) duplicates.push(`account ${id} '${String(r.name)}' belongs to no record`);
 
   const concurrencyErrorRows = errors.filter((e) => /CONCURRENCY/.test(e.code) || /coupling/i.test(e.message)).length;
+  const createsStarved = errors.filter((e) => /Another worker is creating/.test(e.message)).length;
   return {
+    createsStarved,
     wiped: wipedFields.length,
     wipedFields,
     optionsUnfilled,
@@ -1001,7 +1067,7 @@ export function describeReport(r: ConvergenceReport): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')})`,
     `applied ${r.applied}, failed-visible ${r.failedVisible}, lost ${r.lost}; ${r.records} records; duplicates ${r.duplicates.length}; fields wiped ${r.wiped}; options not filled in ${r.optionsUnfilled}`,
-    `integrity scenarios: ${r.scenarios.lostCreateResponses} BC create responses lost, ${r.scenarios.racedWrites} writes racing a user's edit, ${r.scenarios.optionsCoupledLate} options coupled after their customers`,
+    `integrity scenarios: ${r.scenarios.lostCreateResponses} BC create responses lost (${r.createsStarved} creates starved on their claim), ${r.scenarios.racedWrites} writes racing a user's edit, ${r.scenarios.optionsCoupledLate} options coupled after their customers`,
     `429s received: BC ${r.faultsSeen.bc429}, Dataverse ${r.faultsSeen.dv429}; dead letters ${r.faultsSeen.deadLettered}; open errors ${r.faultsSeen.openErrors}`,
     `412s received ${r.concurrency412}; concurrency failures ${r.concurrencyFailures} (invocations), ${r.concurrencyErrorRows} (error rows); echo sweep ${r.echoSweep.events} events, ${r.echoSweep.bcRequests} BC requests`,
     `integration writes BC ${r.integrationWrites.bc}, Dataverse ${r.integrationWrites.dataverse}; after quiet BC ${r.writesAfterQuiet.bc}, Dataverse ${r.writesAfterQuiet.dataverse}`,
