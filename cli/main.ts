@@ -319,7 +319,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   });
 
   // --- dead letters -----------------------------------------------------------------------------------------------
-  const dl = program.command('dead-letters').description('dead-lettered change messages');
+  const dl = program.command('dead-letters').description('dead-lettered messages of every queue (sync-* and ops-*)');
   dl.command('list')
     .option('--queue <q>')
     .option('-m, --mapping <name>')
@@ -333,8 +333,8 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
       const r = await api().call<Array<Record<string, unknown>>>('GET', `dead-letters?${q}`);
       print(r, () =>
         table(
-          ['queue', 'seq', 'reason', 'mapping', 'replays', 'enqueued', 'description'],
-          r.map((d) => [d.queue, d.sequenceNumber, d.reason, d.mapping, d.replayCount, d.enqueuedAt, d.description]),
+          ['queue', 'seq', 'reason', 'mapping', 'what', 'replays', 'enqueued', 'description'],
+          r.map((d) => [d.queue, d.sequenceNumber, d.reason, d.mapping, d.subject ?? d.kind, d.replayCount, d.enqueuedAt, d.description]),
           60,
         ),
       );

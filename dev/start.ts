@@ -232,7 +232,13 @@ export async function main(): Promise<void> {
         await sb.start();
         running.push({ name: 'Service Bus', where: `sb://${HOST}:${sb.port}`, stop: () => sb.stop() });
         values.SERVICEBUS_CONNECTION = sb.connectionString;
-        declareQueue = (q) => sb.declareQueue(q);
+        // A queue the project already declared keeps its settings (Azure's, duplicate detection included); one
+        // only the functions name gets the same settings under its own name.
+        const known = new Set(declared.map((q) => q.name.toLowerCase()));
+        const template = declared[0];
+        declareQueue = (q) => {
+          if (!known.has(q.name.toLowerCase())) sb.declareQueue({ ...template, ...q });
+        };
       } else notes.push('Service Bus: not started (dev/servicebus is not built)');
     } else notes.push('Service Bus: not started (SERVICEBUS_CONNECTION points elsewhere)');
 

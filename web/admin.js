@@ -108,9 +108,10 @@
   async function loadDeadLetters() {
     const r = await api('dead-letters?max=100');
     $('dead-letters-body').innerHTML = table(
-      ['Queue', 'Seq', 'Reason', 'Mapping', 'Replays', 'Enqueued', ''],
+      ['Queue', 'Seq', 'Reason', 'Mapping', 'What', 'Replays', 'Enqueued', ''],
       r.map(
         (d) => `<tr><td>${esc(d.queue)}</td><td>${esc(d.sequenceNumber)}</td><td>${esc(d.reason)}</td><td>${esc(d.mapping || '')}</td>
+        <td>${esc(d.subject || d.kind || '')}</td>
         <td class="num">${d.replayCount}</td><td>${esc(d.enqueuedAt || '')}</td>
         <td><button type="button" data-replay="${esc(d.queue)}|${esc(d.sequenceNumber)}">Replay</button>
         <button type="button" data-purge="${esc(d.queue)}|${esc(d.sequenceNumber)}">Purge</button></td></tr>`,

@@ -1,3 +1,4 @@
+import { BC_EXTENSION_MANIFEST, type BcExtensionManifest } from '../bc-extension/manifest';
 import type { Settings } from '../config';
 import type { BcEntityTarget } from '../domain/ports';
 import { type ErrorCode, SyncError, toSyncError } from '../errors';
@@ -22,7 +23,11 @@ export interface ConnectionCheck {
 export interface ConnectionReport {
   ok: boolean;
   checks: ConnectionCheck[];
-  bc: { companyName?: string };
+  bc: {
+    companyName?: string;
+    /** The service's BC extension: whether it answers, its version as BC reports it, and pages it lacks. */
+    extension?: { installed: boolean; version?: string; missingEntitySets: string[] };
+  };
   dataverse: { userId?: string; organizationId?: string; businessUnitId?: string };
 }
 
@@ -34,7 +39,37 @@ export interface ConnectionCheckOptions {
   hooks?: HttpHooks;
   /** Per-request timeout in ms. Default 20,000: a check should answer quickly, not retry for a minute. */
   timeoutMs?: number;
+  /**
+   * The service's BC extension to look for: its manifest (default the one generated from bc-extension/src) and the
+   * entity sets to probe (default all of its pages). `false` skips the check.
+   */
+  bcExtension?: { manifest?: BcExtensionManifest; entitySets?: string[] } | false;
+  /**
+   * The subscription state the subscription manager last recorded (shared/capture/subscriptions.ts
+   * `subscriptionHealthFrom`): each resource that is not subscribed becomes a failed `bc.subscription.*` check, so
+   * the admin page and the CLI show "BC extension page missing" with what to do. Default: not reported.
+   */
+  subscriptions?: () => Promise<{ resources: Array<{ resource: string; mappings: string[]; status: string; lastError?: string }> }>;
 }
+
+/** The BC extension's entity sets that enabled mappings read or write (custom API pages and companion pages). */
+export function extensionEntitySetsOf(
+  mappings: ReadonlyArray<{ enabled: boolean; bc: { kind: string; entitySet: string; extensionEntitySet?: string | undefined } }>,
+): string[] {
+  const sets = new Set<string>();
+  for (const m of mappings) {
+    if (!m.enabled) continue;
+    if (m.bc.kind === 'customApi') sets.add(m.bc.entitySet);
+    if (m.bc.extensionEntitySet) sets.add(m.bc.extensionEntitySet);
+  }
+  return [...sets].sort();
+}
+
+/** `1.2.3.4` → [1, 2]: the automation API reports only the major and minor version. */
+const majorMinor = (v: string): [number, number] => {
+  const [a = 0, b = 0] = v.split('.').map(Number);
+  return [a, b];
+};
 
 /**
  * Checks both connections and reports what works and what is missing: credentials (a token is obtained), BC
@@ -88,6 +123,62 @@ export async function checkConnections(settings: ConnectionCheckSettings, option
           if (missing.length) throw new SyncError('MAP.INVALID', `${s.entitySet} has no field(s) ${missing.join(', ')}`);
           return `${s.entitySet} readable (${page.value.length ? 'has records' : 'empty'})${s.fields?.length ? `, ${s.fields.length} field(s) present` : ''}`;
         });
+      }
+      if (options.bcExtension !== false) {
+        const manifest = options.bcExtension?.manifest ?? BC_EXTENSION_MANIFEST;
+        const sets = options.bcExtension?.entitySets ?? Object.keys(manifest.entitySets);
+        await run('bc.extension', async () => {
+          const { app, route } = manifest;
+          let reported: { installed: boolean; version?: string } | undefined;
+          let versionNote = '';
+          try {
+            const ours = (await bc.installedExtensions()).find((a) => a.id.toLowerCase() === app.id.toLowerCase());
+            reported = ours?.isInstalled ? { installed: true, version: `${ours.versionMajor}.${ours.versionMinor}` } : { installed: false };
+          } catch (err) {
+            versionNote = `; version unknown (the automation API's extensions list answered ${toSyncError(err).code})`;
+          }
+          const missing: string[] = [];
+          for (const entitySet of sets) {
+            try {
+              await bc.listPage({ side: 'bc', kind: 'customApi', entitySet }, { pageSize: 1, select: ['id'] });
+            } catch (err) {
+              if (toSyncError(err).code !== 'BC.NOT_FOUND') throw err;
+              missing.push(entitySet);
+            }
+          }
+          report.bc.extension = {
+            installed: reported?.installed ?? missing.length < sets.length,
+            ...(reported?.version ? { version: reported.version } : {}),
+            missingEntitySets: missing,
+          };
+          const fix = `Build and publish bc-extension/ (docs/bc-extension.md) and assign its permission set BCS INTEGRATION to the app registration.`;
+          if (sets.length > 0 && missing.length === sets.length)
+            throw new SyncError(
+              'CONFIG.INVALID',
+              `BC extension '${app.name}' (${app.id}) is not installed in ${settings.BC_ENVIRONMENT}: ${route} answers 404. ${fix}`,
+            );
+          const expected = majorMinor(app.version);
+          const found = reported?.version ? majorMinor(reported.version) : undefined;
+          const older = found !== undefined && (found[0] < expected[0] || (found[0] === expected[0] && found[1] < expected[1]));
+          if (missing.length || older)
+            throw new SyncError(
+              'CONFIG.INVALID',
+              `BC extension ${reported?.version ? `version ${reported.version}` : '(version unknown)'} is older than this service expects (${app.version})` +
+                `${missing.length ? `: BC extension page missing: ${missing.map((m) => `${route}/${m}`).join(', ')}` : ''}. ${fix}`,
+            );
+          return `BC extension '${app.name}' ${reported?.version ? `version ${reported.version} ` : ''}installed: ${sets.length} page(s) of ${route} answer${versionNote}`;
+        });
+      }
+      if (options.subscriptions) {
+        const state = await options.subscriptions().catch(() => undefined);
+        for (const r of state?.resources ?? [])
+          if (r.status !== 'active' && r.lastError)
+            checks.push({
+              id: `bc.subscription.${r.resource}`,
+              ok: false,
+              detail: `${r.mappings.join(', ')}: ${r.lastError}`,
+              code: 'CONFIG.INVALID',
+            });
       }
     }
   }

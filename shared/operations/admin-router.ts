@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { checkConnections } from '../adapters/connection-check';
+import { checkConnections, extensionEntitySetsOf } from '../adapters/connection-check';
 import { MappingValidationError } from '../adapters/tables';
+import { captureDepsFrom } from '../capture/context';
+import { subscriptionHealthFrom } from '../capture/subscriptions';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
 import { SyncError, toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
@@ -143,9 +145,16 @@ const route = (method: string, pattern: string, handler: Handler) => routes.push
 
 // --- connection -------------------------------------------------------------------------------------------
 route('GET', 'connection', async (rt) => {
-  const mappings = (await rt.mappings.all()).filter((m) => m.enabled && !m.dataverse.optionSetColumn);
+  const enabled = await rt.mappings.all();
+  const mappings = enabled.filter((m) => m.enabled && !m.dataverse.optionSetColumn);
   const dvTables = [...new Set(mappings.map((m) => m.dataverse.entityLogicalName))].slice(0, 6).map((logicalName) => ({ logicalName }));
-  return checkConnections(rt.settings, { dataverseTables: dvTables, timeoutMs: 10_000 });
+  return checkConnections(rt.settings, {
+    dataverseTables: dvTables,
+    timeoutMs: 10_000,
+    // The BC extension's pages the mappings use, and the subscription state (e.g. "BC extension page missing").
+    bcExtension: { entitySets: extensionEntitySetsOf(enabled) },
+    subscriptions: () => subscriptionHealthFrom(captureDepsFrom(rt, { log: () => undefined }).checkpoints, rt.clock),
+  });
 });
 
 // --- mappings ---------------------------------------------------------------------------------------------

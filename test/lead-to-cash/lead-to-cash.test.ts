@@ -130,7 +130,14 @@ describe('lead to cash', () => {
     // Coupling the group re-pushed its prices through the SALESPRC-PRODPRICE queue.
     await eventually(async () => (await amountOf()) === 1000.8, { what: 'the group price of the desk' });
     const price = await h.bcOne('salesPrices', "itemNumber eq '1896-S' and salesCode eq 'RETAIL'", true);
-    await h.bcPatch('salesPrices', String(price.id), { unitPrice: 1049.5 }, true);
+    // A BC user changes the price (the extension's salesPrices page is read-only: bc-extension/src/pages/SalesPriceApi.Page.al).
+    await h.sim('as-user', {
+      method: 'PATCH',
+      group: 'bcsync/integration/v1.0',
+      entitySet: 'salesPrices',
+      id: String(price.id),
+      body: { unitPrice: 1049.5 },
+    });
     await rt.publisher.publish([h.event({ mapping: 'SALESPRC-PRODPRICE', source: 'bc', recordId: String(price.id), origin: 'webhook' })]);
     await eventually(async () => (await amountOf()) === 1049.5, { what: 'the new price in Dataverse' });
   });

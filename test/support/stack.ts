@@ -5,7 +5,7 @@ import { type DataverseSimulator, type DataverseSimulatorOptions, startDataverse
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { ServiceBusEmulator } from '../../dev/servicebus';
 import { resetSettingsCache } from '../../shared/config';
-import { allQueueNames, QUEUE_SETTINGS } from '../../shared/queues';
+import { emulatorQueueDeclarations, QUEUE_SETTINGS } from '../../shared/queues';
 import { resetRuntime } from '../../shared/runtime';
 
 /**
@@ -41,8 +41,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const azurite = await startAzurite({ port: 0 });
   const serviceBus = new ServiceBusEmulator({
     port: 0,
-    queues: allQueueNames().map((name) => ({
-      name,
+    // Azure's settings (duplicate detection included), with test-sized delivery counts and locks.
+    queues: emulatorQueueDeclarations().map((q) => ({
+      ...q,
       maxDeliveryCount: options.maxDeliveryCount ?? QUEUE_SETTINGS.maxDeliveryCount,
       lockDurationMs: options.lockDurationMs ?? 30_000,
     })),

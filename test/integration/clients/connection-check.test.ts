@@ -46,6 +46,7 @@ describe('checkConnections', () => {
       'bc.credentials',
       'bc.company',
       'bc.entitySet.apiV2.customers',
+      'bc.extension',
       'dataverse.credentials',
       'dataverse.whoAmI',
       'dataverse.integrationUser',
