@@ -1194,31 +1194,52 @@ async function resyncReferrers(
         });
       }
       for (const q of queries) {
-        const gw = (q.side === 'bc' ? deps.bc : deps.dataverse) as RecordGateway;
-        const target = q.side === 'bc' ? bcTarget(m) : dataverseTarget(m);
-        const key = q.side === 'bc' ? 'id' : m.dataverse.primaryKey;
-        for await (const page of gw.list(target as never, { filter: q.filter, select: [key] })) {
-          const events: ChangeEvent[] = [];
-          for (const r of page) {
-            const c = q.side === 'bc' ? await deps.couplings.getByBcId(m.name, r.id) : await deps.couplings.getByDataverseId(m.name, r.id);
-            if (!c) continue;
-            events.push({
-              v: 1,
-              mapping: m.name,
-              source: q.side,
-              recordId: r.id.toLowerCase(),
-              changeType: 'updated',
-              origin: 'reconcile',
-              correlationId,
-              observedAt: deps.clock.now().toISOString(),
-              direction: passFrom(q.side),
-              deferrals: 0,
-            });
-          }
-          if (events.length > 0) await deps.publisher.publish(events);
+        try {
+          await queueReferrers(deps, m, q, correlationId);
+        } catch (err) {
+          // The record itself is synchronized; a refused query only costs the referrers their fill-in, which their
+          // next change or reconciliation brings. Recorded so it is visible, never thrown at the record.
+          const e = toSyncError(err);
+          if (e.transient) throw e;
+          await deps.errors.record({
+            mapping: m.name,
+            ...(q.side === 'bc' ? { bcId: coupling.bcId } : { dataverseId: coupling.dataverseId }),
+            direction: passFrom(q.side),
+            code: e.code,
+            category: e.category,
+            message: `Could not queue the ${m.name} records that refer to ${referenced.name} ${q.side === 'bc' ? coupling.bcId : coupling.dataverseId} for a new synchronization: ${e.message}`,
+            correlationId,
+          });
         }
       }
     }
+  }
+}
+
+/** Queues a new pass for every coupled record of `m` that one referrer query finds. */
+async function queueReferrers(deps: SyncDeps, m: TableMapping, q: { side: Side; filter: string }, correlationId: string): Promise<void> {
+  const gw = (q.side === 'bc' ? deps.bc : deps.dataverse) as RecordGateway;
+  const target = q.side === 'bc' ? bcTarget(m) : dataverseTarget(m);
+  const key = q.side === 'bc' ? 'id' : m.dataverse.primaryKey;
+  for await (const page of gw.list(target as never, { filter: q.filter, select: [key] })) {
+    const events: ChangeEvent[] = [];
+    for (const r of page) {
+      const c = q.side === 'bc' ? await deps.couplings.getByBcId(m.name, r.id) : await deps.couplings.getByDataverseId(m.name, r.id);
+      if (!c) continue;
+      events.push({
+        v: 1,
+        mapping: m.name,
+        source: q.side,
+        recordId: r.id.toLowerCase(),
+        changeType: 'updated',
+        origin: 'reconcile',
+        correlationId,
+        observedAt: deps.clock.now().toISOString(),
+        direction: passFrom(q.side),
+        deferrals: 0,
+      });
+    }
+    if (events.length > 0) await deps.publisher.publish(events);
   }
 }
 
