@@ -70,7 +70,8 @@ const schemas = {
     mapping: mappingName,
     bcIds: z.array(guid).max(10_000).optional(),
     createNew: z.boolean().default(false),
-    synchronizeAfter: z.boolean().default(false),
+    /** Default true: each pair's initial direction is applied right away (BC's "synchronize after coupling"). */
+    synchronizeAfter: z.boolean().default(true),
     max: z.number().int().min(1).max(100_000).optional(),
   }),
   uncouple: z

@@ -25,7 +25,8 @@ describe('lead to cash', () => {
     stack = await startStack({ functions: ['sync', 'sales-orders', 'item-availability'] });
     rt = await getRuntime();
     await h.matchBy('CUSTOMER', 'displayName', 'name');
-    await h.bcPost('items', { number: 'WRITE-IN', displayName: 'Write-in product', type: 'Non-Inventory', baseUnitOfMeasureCode: 'PCS' });
+    // The write-in item WRITE-IN is part of the demo BC data.
+    await h.bcOne('items', "number eq 'WRITE-IN'");
     desk = await h.bcOne('items', "number eq '1896-S'");
     const chair = await h.bcOne('items', "number eq '1900-S'");
     await h.couple('ITEM-PRODUCT', String(desk.id), DemoIds.product(1));
