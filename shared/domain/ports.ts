@@ -239,6 +239,11 @@ export interface CreationClaims {
   created(key: string, token: string, createdId: string): Promise<void>;
   /** Drops the claim once the coupling is stored. */
   release(key: string): Promise<void>;
+  /**
+   * The winner's create failed with an answer from the server, so its request is over: the next claim takes this
+   * one over at once (with `takenOverFrom`, to look for what the attempt may have made) instead of after `staleAfterMs`.
+   */
+  abandon(key: string, token: string): Promise<void>;
 }
 
 /** Option sets of Dataverse columns, for BC's option mappings (PAYMENT TERMS → paymenttermscode…). */

@@ -160,3 +160,62 @@ it('adopts the BC record a lost-response create made on the very next delivery, 
   expect(retry.bcId).toBe(customers[0]?.id);
   expect((await rt.stores.couplings.getByDataverseId('CUSTOMER', accountId))?.bcId).toBe(customers[0]?.id);
 });
+
+it('a create BC refused with an answer (503) hands its claim over: the next delivery creates the record at once', async () => {
+  const name = 'Refused Create Ltd';
+  const accountId = await createAccount(name);
+  // BC answers 503 to the POST: its request is over and made nothing (the client does not retry a POST on a 5xx).
+  const bc = Object.create(rt.syncDeps.bc) as SyncDeps['bc'];
+  bc.create = async () => {
+    throw new SyncError('BC.UNAVAILABLE', 'Business Central POST customers answered 503: Injected fault.', { details: { status: 503 } });
+  };
+  await expect(
+    syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), { ...rt.syncDeps, bc }),
+  ).rejects.toThrow(/503/);
+  expect(await bcCustomersNamed(name)).toHaveLength(0);
+
+  // The broker redelivers at once, long before the claim would go stale: the record is created, not starved.
+  const retry = await syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), rt.syncDeps);
+  expect(retry.result, retry.message).toBe('inserted');
+  const customers = await bcCustomersNamed(name);
+  expect(customers).toHaveLength(1);
+  expect((await rt.stores.couplings.getByDataverseId('CUSTOMER', accountId))?.bcId).toBe(customers[0]?.id);
+});
+
+it('a Dataverse row created for a BC record that got coupled elsewhere meanwhile is deleted, not left as a second row', async () => {
+  const name = 'Coupled Meanwhile Ltd';
+  const bcId = await createCustomer(name);
+  const partner = await createAccount(name);
+  // While our create of the account runs, the customer gets coupled to another account (a Dataverse create whose
+  // BC response was lost adopting the customer its attempt made).
+  const deps: SyncDeps = {
+    ...rt.syncDeps,
+    hooks: {
+      ...rt.syncDeps.hooks,
+      afterWrite: async () => {
+        await rt.stores.couplings.couple({
+          mapping: 'CUSTOMER',
+          bcId,
+          dataverseId: partner,
+          lastResult: 'inserted',
+          lastSyncedAt: new Date().toISOString(),
+          environment: rt.syncDeps.options.environment,
+        });
+      },
+    },
+  };
+  const base = await rt.syncDeps.mappings.get('CUSTOMER');
+  if (!base) throw new Error('CUSTOMER mapping missing');
+  const unmatched = { ...base, synchOnlyCoupledRecords: false, couplingRules: { ...base.couplingRules, matchFields: [] } };
+  deps.mappings = {
+    all: () => rt.syncDeps.mappings.all(),
+    get: async (n: string) => (n === 'CUSTOMER' ? unmatched : rt.syncDeps.mappings.get(n)),
+  };
+  await syncRecord(event({ mapping: 'CUSTOMER', source: 'bc', recordId: bcId }), deps).catch(() => undefined);
+  const res = await fetch(`${stack.dataverse.apiBase}/accounts?$filter=${encodeURIComponent(`name eq '${name}'`)}&$select=accountid`, {
+    headers: { ...dvHeaders, Authorization: `Bearer ${stack.dataverse.adminUserToken}` },
+  });
+  const rows = ((await res.json()) as { value: Array<{ accountid: string }> }).value;
+  expect(rows.map((r) => r.accountid.toLowerCase())).toEqual([partner.toLowerCase()]);
+  expect((await rt.stores.couplings.getByBcId('CUSTOMER', bcId))?.dataverseId).toBe(partner);
+});

@@ -3,7 +3,7 @@ import type { Clock, CreationClaims } from '../../domain/ports';
 import { systemClock } from '../../domain/ports';
 import { CheckpointConflictError, type TableCheckpointStore } from './checkpoint-store';
 
-const claimSchema = z.object({ at: z.string(), createdId: z.string().optional() });
+const claimSchema = z.object({ at: z.string(), createdId: z.string().optional(), abandoned: z.boolean().optional() });
 
 /** Creation claims as checkpoint rows (`create-claim/<key>`): a create-if-absent is the lock, an ETag its owner. */
 export class TableCreationClaims implements CreationClaims {
@@ -31,7 +31,8 @@ export class TableCreationClaims implements CreationClaims {
     const existing = await this.checkpoints.get(k, claimSchema);
     if (!existing) return this.claim(key, staleAfterMs);
     if (existing.value.createdId) return { won: false, createdId: existing.value.createdId };
-    if (this.clock.now().getTime() - Date.parse(existing.value.at) < staleAfterMs) return { won: false, claimedAt: existing.value.at };
+    if (!existing.value.abandoned && this.clock.now().getTime() - Date.parse(existing.value.at) < staleAfterMs)
+      return { won: false, claimedAt: existing.value.at };
     // The claimant died, or its create's response was lost: take the claim over (its ETag makes only one taker
     // win) and say since when, so the taker looks for a record the lost attempt may have created.
     try {
@@ -45,6 +46,14 @@ export class TableCreationClaims implements CreationClaims {
 
   async created(key: string, token: string, createdId: string): Promise<void> {
     await this.checkpoints.put(this.key(key), { at: this.clock.now().toISOString(), createdId }, { etag: token });
+  }
+
+  async abandon(key: string, token: string): Promise<void> {
+    const existing = await this.checkpoints.get(this.key(key), claimSchema);
+    if (!existing || existing.etag !== token) return; // taken over meanwhile: not ours to hand on
+    await this.checkpoints.put(this.key(key), { at: existing.value.at, abandoned: true }, { etag: token }).catch((err) => {
+      if (!(err instanceof CheckpointConflictError)) throw err;
+    });
   }
 
   async release(key: string): Promise<void> {

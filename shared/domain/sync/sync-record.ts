@@ -531,7 +531,13 @@ class RecordSync {
 
     const created = await this.createDestination(sourceRecord, ctx.payload);
     await this.deps.hooks?.afterWrite?.({ ...ctx, written: created });
-    const coupling = await this.couple(sourceRecord, created, fields);
+    let coupling: Coupling;
+    try {
+      coupling = await this.couple(sourceRecord, created, fields);
+    } catch (err) {
+      if (err instanceof CouplingConflictError) await this.dropOrphanRow(sourceRecord, created);
+      throw err;
+    }
     await resyncReferrers(this.deps, m, coupling, this.event.correlationId);
     if (this.dest === 'bc') await this.deps.claims?.release(this.claimKey(sourceRecord)).catch(() => undefined);
     await this.deps.counters.increment(m.name, 'inserted');
@@ -600,9 +606,33 @@ class RecordSync {
       await claims.created(key, claim.token, orphan.id);
       return orphan;
     }
-    const created = await gw.create(target, payload);
+    let created: VersionedRecord;
+    try {
+      created = await gw.create(target, payload);
+    } catch (err) {
+      // BC answered (a 503, say): its request is over, and a record it made anyway is already there to be found,
+      // so the retry takes the claim over at once and looks for it. Otherwise every retry would wait out
+      // CLAIM_STALE_MS and the event be dead-lettered meanwhile. A gateway timeout (504) or no answer at all
+      // leaves the request possibly still running on BC: the claim stays, and a retry adopts what it makes.
+      const status = err instanceof SyncError ? err.details.status : undefined;
+      if (typeof status === 'number' && status !== 504 && status !== 408) await claims.abandon(key, claim.token).catch(() => undefined);
+      throw err;
+    }
     await claims.created(key, claim.token, created.id);
     return created;
+  }
+
+  /**
+   * The source record got coupled to another Dataverse row while we created one for it (a Dataverse create whose BC
+   * response was lost adopted the BC record its attempt made, say). The row we made, at the id derived from the
+   * source, can then never be this record's partner: delete it rather than leave a second row behind. A row some
+   * other worker coupled is left alone.
+   */
+  private async dropOrphanRow(sourceRecord: VersionedRecord, created: VersionedRecord): Promise<void> {
+    if (this.dest !== 'dataverse') return;
+    const partner = await this.couplingOf(this.source, sourceRecord.id);
+    if (!partner || partner.dataverseId === created.id || (await this.couplingOf('dataverse', created.id))) return;
+    await this.gateway('dataverse').delete(this.target('dataverse'), created.id);
   }
 
   /**
