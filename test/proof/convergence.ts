@@ -1,9 +1,11 @@
 import { ServiceBusClient } from '@azure/service-bus';
+import type { DeadLetter } from '../../shared/adapters/servicebus/dead-letters';
 import type { SyncErrorRecord } from '../../shared/domain/ports';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
+import { SYNC_KEY_HEADER } from '../../shared/operations/admin-access';
 import { fullSyncDeps } from '../../shared/operations/context';
 import { reconcile } from '../../shared/operations/reconcile';
-import { allQueueNames } from '../../shared/queues';
+import { allQueueNames, OPERATIONAL_QUEUE } from '../../shared/queues';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { PROOF_SECRETS, type ProofStack, prng, startProofStack, until } from './harness';
 
@@ -101,8 +103,23 @@ export interface ConvergenceReport {
    * adopt what that attempt made, not wait for the claim to go stale and dead-letter meanwhile). Must be 0.
    */
   createsStarved: number;
-  /** Integrity scenarios run: BC creates whose response was lost, our writes racing a user's edit, option couplings. */
-  scenarios: { lostCreateResponses: number; racedWrites: number; optionsCoupledLate: number };
+  /**
+   * Integrity scenarios run: BC creates whose response was lost, our writes racing a user's edit, option couplings,
+   * pairs of edits within one Dataverse second, error retries inside the duplicate-detection window (and those that
+   * never ran: must be 0), ops-* dead letters listed and replayed.
+   */
+  scenarios: {
+    lostCreateResponses: number;
+    racedWrites: number;
+    optionsCoupledLate: number;
+    sameSecondEdits: number;
+    retriesInWindow: number;
+    retriesNotRun: number;
+    opsDeadLettersListed: number;
+    opsDeadLettersReplayed: number;
+  };
+  /** Every sync error row recorded (open or resolved): mapping, code, status, ids, message tail. Printed on failure. */
+  errorRows: string[];
   /** Sync invocations that failed because of a concurrent write (412 / coupling race) — the engine retries those itself. */
   concurrencyFailures: number;
   /** Error rows ever recorded (open or resolved) with a concurrency code. */
@@ -154,6 +171,9 @@ const dvHeaders = (token: string) => ({
   Prefer: 'return=representation',
 });
 
+/** The admin API's `Sync.Admin` key in this run (a test value): Retry, Retry all and dead-letter replay go through it. */
+const ADMIN_KEY = 'proof-convergence-admin-key-61c2';
+
 const norm = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
 export async function runConvergence(options: ConvergenceOptions): Promise<ConvergenceReport> {
@@ -165,8 +185,9 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   // by the lost-create phase.
   const lost = { left: 0, done: 0 };
   const stack = await startProofStack({
-    functions: ['sync', 'bc-webhook', 'dataverse-webhook', 'bc-subscriptions', 'bc-collection'],
+    functions: ['sync', 'bc-webhook', 'dataverse-webhook', 'bc-subscriptions', 'bc-collection', 'admin-api'],
     instances: options.instances ?? 2,
+    env: { SYNC_ADMIN_KEY: ADMIN_KEY },
     bc: { seed: 'demo' },
     dataverse: { seed: 'demo' },
     loseResponse: ({ side, method, url }) => {
@@ -404,6 +425,24 @@ async function scenario(
   const late = await optionsAfterCustomers(stack, rt, records, optionIds, drainTimeoutMs);
   made += late.edits;
   madeByKind['options-late'] = late.edits;
+  // Duplicate detection is on (10-minute window, as in Azure): what it must not swallow. Each phase checks its
+  // changes arrived before any reconciliation pass, which would otherwise hide a dropped message.
+  const unapplied: string[] = [];
+  log('two edits of different columns within one Dataverse second');
+  const sameSecond = await sameSecondEdits(stack, rt, records, drainTimeoutMs);
+  made += sameSecond.edits;
+  madeByKind['same-second'] = sameSecond.edits;
+  unapplied.push(...sameSecond.unapplied);
+  log('error Retry and Retry all inside the duplicate-detection window');
+  const retried = await retriesInWindow(stack, rt, records, drainTimeoutMs);
+  made += retried.edits;
+  madeByKind['retry-window'] = retried.edits;
+  unapplied.push(...retried.unapplied);
+  log('a dead-lettered ops-bc-collection item, listed and replayed');
+  const opsDead = await opsDeadLetter(stack, rt, records, drainTimeoutMs);
+  made += opsDead.edits;
+  madeByKind['ops-dead-letter'] = opsDead.edits;
+  unapplied.push(...opsDead.unapplied);
 
   const reconciled = await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] });
   const reconcileText = reconciled
@@ -444,7 +483,20 @@ async function scenario(
     seconds: Math.round((Date.now() - started) / 1000),
     reconcile: reconcileText,
     optionsUnfilled: report.optionsUnfilled + late.unfilled,
-    scenarios: { lostCreateResponses: lost.done, racedWrites: raced.records, optionsCoupledLate: late.coupled },
+    // A change a scenario found missing before reconciliation was dropped, whatever the final pass repaired.
+    applied: report.applied - unapplied.length,
+    lost: report.lost + unapplied.length,
+    problems: [...unapplied.map((u) => `LOST before reconciliation: ${u}`), ...report.problems],
+    scenarios: {
+      lostCreateResponses: lost.done,
+      racedWrites: raced.records,
+      optionsCoupledLate: late.coupled,
+      sameSecondEdits: sameSecond.pairs,
+      retriesInWindow: retried.retries,
+      retriesNotRun: retried.notRun,
+      opsDeadLettersListed: opsDead.listed,
+      opsDeadLettersReplayed: opsDead.replayed,
+    },
   };
 }
 
@@ -687,6 +739,229 @@ async function raceOwnWrites(stack: ProofStack, rt: Runtime, records: LogicalRec
   return { records: raced.length, edits };
 }
 
+/** A customer a BC user creates, once the sync has coupled it to its new account. */
+async function bcCustomer(stack: ProofStack, rt: Runtime, records: LogicalRecord[], tag: string, edited: string[]): Promise<LogicalRecord> {
+  const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-${tag}`;
+  const body = { displayName: key, phoneNumber: tag, addressLine1: tag, city: tag, email: `${tag.toLowerCase()}@example.com` };
+  const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
+  const rec: LogicalRecord = {
+    key,
+    createdOn: 'bc',
+    bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
+    ops: 1,
+    deleted: false,
+    initial: { ...body },
+    edited: new Set(edited),
+  };
+  rec.dvId = await until(
+    `${key} to be coupled`,
+    async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
+    60_000,
+  );
+  records.push(rec);
+  return rec;
+}
+
+/** The admin API as the admin page calls it (Sync.Admin key). */
+async function admin<T>(stack: ProofStack, method: string, route: string, body?: unknown): Promise<T> {
+  const res = await fetch(stack.hosts[0]?.apiUrl(`admin/${route}`) ?? '', {
+    method,
+    headers: { [SYNC_KEY_HEADER]: ADMIN_KEY, 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (res.status !== 200) throw new Error(`admin ${method} ${route} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** `until`, answering undefined when the deadline passes: for outcomes the report counts rather than throws on. */
+async function within<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T | undefined> {
+  try {
+    return await until(what, check, timeoutMs);
+  } catch {
+    return undefined;
+  }
+}
+
+const bcCustomerRow = async (stack: ProofStack, id: string | undefined) =>
+  (await (await fetch(`${stack.bc.apiBase()}/customers(${id})`, { headers: bcHeaders })).json()) as Record<string, unknown>;
+const accountRow = async (stack: ProofStack, id: string | undefined, select: string) =>
+  (await (
+    await dvCall('GET', `${stack.dataverse.apiBase}/accounts(${id})?$select=${select}`, stack.dataverse.adminUserToken, undefined, [200])
+  ).json()) as Record<string, unknown>;
+
+/**
+ * Two edits of different columns of one account within one Dataverse second (`modifiedon` has whole seconds; the
+ * simulator's clock stands still, so both get the same one). The first is in BC before the second is made, so
+ * only the second's own message can bring it: a message id built from `modifiedon` makes it a duplicate the
+ * broker drops. Returns the users' changes and the second edits missing in BC once the system is quiet.
+ */
+async function sameSecondEdits(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  drainTimeoutMs: number,
+): Promise<{ pairs: number; edits: number; unapplied: string[] }> {
+  const recs: LogicalRecord[] = [];
+  for (let r = 0; r < 2; r++) recs.push(await bcCustomer(stack, rt, records, `S${r}`, ['phoneNumber', 'city']));
+  let edits = recs.length;
+  const token = stack.dataverse.adminUserToken;
+  for (const [r, rec] of recs.entries()) {
+    await postJson(`${stack.dataverse.url}/_sim/clock`, { set: new Date().toISOString() });
+    try {
+      await dvCall('PATCH', `${stack.dataverse.apiBase}/accounts(${rec.dvId})`, token, { telephone1: `same-${r}-phone` });
+      const first = (await accountRow(stack, rec.dvId, 'modifiedon')).modifiedon;
+      await until(
+        `the first same-second edit of ${rec.key} in BC`,
+        async () => (await bcCustomerRow(stack, rec.bcId)).phoneNumber === `same-${r}-phone` || undefined,
+        60_000,
+      );
+      await dvCall('PATCH', `${stack.dataverse.apiBase}/accounts(${rec.dvId})`, token, { address1_city: `same-${r}-city` });
+      const second = (await accountRow(stack, rec.dvId, 'modifiedon')).modifiedon;
+      if (first !== second) throw new Error(`same-second edits of ${rec.key} got different modifiedon (${first}, ${second})`);
+      rec.ops += 2;
+      edits += 2;
+    } finally {
+      await postJson(`${stack.dataverse.url}/_sim/clock`, { unfreeze: true });
+    }
+  }
+  await drain(stack, drainTimeoutMs);
+  const unapplied: string[] = [];
+  for (const [r, rec] of recs.entries()) {
+    const city = (await bcCustomerRow(stack, rec.bcId)).city;
+    if (city !== `same-${r}-city`) unapplied.push(`${rec.key}: the second edit within one Dataverse second is not in BC (city '${city}')`);
+  }
+  return { pairs: recs.length, edits, unapplied };
+}
+
+/**
+ * Error Retry and Retry all inside the duplicate-detection window: BC refuses every request (400) while Dataverse
+ * users edit two accounts, so each change is recorded as an error; the admin retries each row twice and then
+ * retries all, seconds apart. Every retry must run (its row's attempts go up); once BC is back one more retry
+ * applies the change. Returns the retries made, those that never ran, and the changes missing in BC.
+ */
+async function retriesInWindow(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  drainTimeoutMs: number,
+): Promise<{ edits: number; retries: number; notRun: number; unapplied: string[] }> {
+  const recs: LogicalRecord[] = [];
+  for (let r = 0; r < 2; r++) recs.push(await bcCustomer(stack, rt, records, `E${r}`, ['phoneNumber']));
+  let edits = recs.length;
+  const row = async (rec: LogicalRecord) =>
+    (await rt.stores.syncErrors.list({ mapping: 'CUSTOMER', status: 'open', pageSize: 1000 })).items.find(
+      (e) => e.bcId?.toLowerCase() === rec.bcId || e.dataverseId?.toLowerCase() === rec.dvId,
+    );
+  let retries = 0;
+  let notRun = 0;
+  await postJson(`${stack.bc.url}/_sim/faults`, { errorRate: 1, errorStatus: 400 });
+  try {
+    for (const [r, rec] of recs.entries()) {
+      await dvCall('PATCH', `${stack.dataverse.apiBase}/accounts(${rec.dvId})`, stack.dataverse.adminUserToken, {
+        telephone1: `retry-${r}`,
+      });
+      rec.ops++;
+      edits++;
+    }
+    const rows = await Promise.all(recs.map((rec) => until(`the sync error row of ${rec.key}`, () => row(rec), 60_000)));
+    for (const round of ['retry', 'retry', 'retry-all'] as const) {
+      const before = await Promise.all(recs.map(async (rec) => (await row(rec))?.attempts ?? 0));
+      if (round === 'retry-all') {
+        const all = await admin<{ republished: number }>(stack, 'POST', 'errors/retry-all', { mapping: 'CUSTOMER' });
+        if (all.republished < recs.length) throw new Error(`Retry all republished ${all.republished} of ${recs.length} rows`);
+        retries += recs.length;
+      } else {
+        for (const e of rows) {
+          const one = await admin<{ republished: boolean }>(stack, 'POST', `errors/${encodeURIComponent(e.id)}/retry`);
+          if (one.republished !== true) throw new Error(`Retry of ${e.id} answered republished ${String(one.republished)}`);
+          retries++;
+        }
+      }
+      for (const [i, rec] of recs.entries()) {
+        const want = (before[i] ?? 0) + 1;
+        const ran = await within(`${round} of ${rec.key} to run`, async () => ((await row(rec))?.attempts ?? 0) >= want, 30_000);
+        if (!ran) notRun++;
+      }
+    }
+  } finally {
+    await postJson(`${stack.bc.url}/_sim/faults`, { errorRate: 0 });
+  }
+  // BC is back: one more Retry, still inside the window, applies each change.
+  for (const rec of recs) {
+    const e = await row(rec);
+    if (!e) continue;
+    await admin(stack, 'POST', `errors/${encodeURIComponent(e.id)}/retry`);
+    retries++;
+  }
+  await drain(stack, drainTimeoutMs);
+  const unapplied: string[] = [];
+  for (const [r, rec] of recs.entries()) {
+    const phone = (await bcCustomerRow(stack, rec.bcId)).phoneNumber;
+    if (phone !== `retry-${r}`) unapplied.push(`${rec.key}: the retried change is not in BC (phone '${phone}')`);
+  }
+  return { edits, retries, notRun, unapplied };
+}
+
+/**
+ * A dead letter on an operational queue: BC sends one `collection` notification for a burst of changes (threshold
+ * 0 here, 1,000 in BC) and refuses every request (400) while our worker expands it, so the work item fails all its
+ * deliveries and the broker dead-letters it. The admin lists dead letters (all queues, as the page does) and
+ * replays the collection item; its expansion then brings the changes. Returns what was listed and replayed, and
+ * the changes missing in Dataverse.
+ */
+async function opsDeadLetter(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  drainTimeoutMs: number,
+): Promise<{ edits: number; listed: number; replayed: number; unapplied: string[] }> {
+  const recs: LogicalRecord[] = [];
+  for (let r = 0; r < 3; r++) recs.push(await bcCustomer(stack, rt, records, `D${r}`, ['phoneNumber']));
+  let edits = recs.length;
+  const queue = OPERATIONAL_QUEUE.bcCollection;
+  const before = stack.serviceBus.stats(queue).deadLettered;
+  await postJson(`${stack.bc.url}/_sim/settings`, { collectionThreshold: 0 });
+  await postJson(`${stack.bc.url}/_sim/faults`, { errorRate: 1, errorStatus: 400 });
+  try {
+    for (const [r, rec] of recs.entries()) {
+      await postJson(`${stack.bc.url}/_sim/as-user`, {
+        method: 'PATCH',
+        entitySet: 'customers',
+        id: rec.bcId,
+        body: { phoneNumber: `ops-${r}` },
+      });
+      rec.ops++;
+      edits++;
+    }
+    await until(
+      'the collection work item to be dead-lettered',
+      () => stack.serviceBus.stats(queue).deadLettered > before || undefined,
+      60_000,
+    );
+    await drain(stack, drainTimeoutMs);
+  } finally {
+    await postJson(`${stack.bc.url}/_sim/faults`, { errorRate: 0 });
+    await postJson(`${stack.bc.url}/_sim/settings`, { collectionThreshold: 1000 });
+  }
+  const listed = (await admin<DeadLetter[]>(stack, 'GET', 'dead-letters?max=1000')).filter((d) => d.queue === queue);
+  const replayed = listed.length
+    ? (
+        await admin<{ replayed: number }>(stack, 'POST', 'dead-letters/replay', {
+          queue,
+          sequenceNumbers: listed.map((d) => d.sequenceNumber),
+        })
+      ).replayed
+    : 0;
+  await drain(stack, drainTimeoutMs);
+  const unapplied: string[] = [];
+  for (const [r, rec] of recs.entries()) {
+    const phone = (await accountRow(stack, rec.dvId, 'telephone1')).telephone1;
+    if (phone !== `ops-${r}`)
+      unapplied.push(`${rec.key}: a change of a dead-lettered ${queue} item is not in Dataverse (telephone1 '${String(phone)}')`);
+  }
+  return { edits, listed: listed.length, replayed, unapplied };
+}
+
 async function postJson(url: string, body: unknown, ok: number[] = [200, 201]): Promise<Response> {
   const res = await fetch(url, { method: 'POST', headers: bcHeaders, body: JSON.stringify(body) });
   if (!ok.includes(res.status)) throw new Error(`POST ${url} answered ${res.status}: ${await res.text()}`);
@@ -873,6 +1148,7 @@ async function verify(
   wipedFields: string[];
   optionsUnfilled: number;
   createsStarved: number;
+  errorRows: string[];
   applied: number;
   failedVisible: number;
   lost: number;
@@ -1041,10 +1317,14 @@ async function verify(
   for (const [id, r] of bcById) if (!seenBc.has(id)) duplicates.push(`BC customer ${id} '${String(r.displayName)}' belongs to no record`);
   for (const [id, r] of dvById) if (!seenDv.has(id)) duplicates.push(`account ${id} '${String(r.name)}' belongs to no record`);
 
+  const errorRows = errors.map(
+    (e) => `${e.status} ${e.mapping} ${e.code} x${e.attempts} bc ${e.bcId ?? '-'} dv ${e.dataverseId ?? '-'}: ${e.message.slice(0, 200)}`,
+  );
   const concurrencyErrorRows = errors.filter((e) => /CONCURRENCY/.test(e.code) || /coupling/i.test(e.message)).length;
   const createsStarved = errors.filter((e) => /Another worker is creating/.test(e.message)).length;
   return {
     createsStarved,
+    errorRows,
     wiped: wipedFields.length,
     wipedFields,
     optionsUnfilled,
@@ -1068,6 +1348,7 @@ export function describeReport(r: ConvergenceReport): string {
       .join(', ')})`,
     `applied ${r.applied}, failed-visible ${r.failedVisible}, lost ${r.lost}; ${r.records} records; duplicates ${r.duplicates.length}; fields wiped ${r.wiped}; options not filled in ${r.optionsUnfilled}`,
     `integrity scenarios: ${r.scenarios.lostCreateResponses} BC create responses lost (${r.createsStarved} creates starved on their claim), ${r.scenarios.racedWrites} writes racing a user's edit, ${r.scenarios.optionsCoupledLate} options coupled after their customers`,
+    `duplicate detection on: ${r.scenarios.sameSecondEdits} pairs of edits within one Dataverse second, ${r.scenarios.retriesInWindow} retries inside the window (${r.scenarios.retriesNotRun} never ran), ops-bc-collection dead letters ${r.scenarios.opsDeadLettersListed} listed / ${r.scenarios.opsDeadLettersReplayed} replayed`,
     `429s received: BC ${r.faultsSeen.bc429}, Dataverse ${r.faultsSeen.dv429}; dead letters ${r.faultsSeen.deadLettered}; open errors ${r.faultsSeen.openErrors}`,
     `412s received ${r.concurrency412}; concurrency failures ${r.concurrencyFailures} (invocations), ${r.concurrencyErrorRows} (error rows); echo sweep ${r.echoSweep.events} events, ${r.echoSweep.bcRequests} BC requests`,
     `integration writes BC ${r.integrationWrites.bc}, Dataverse ${r.integrationWrites.dataverse}; after quiet BC ${r.writesAfterQuiet.bc}, Dataverse ${r.writesAfterQuiet.dataverse}`,
@@ -1075,5 +1356,6 @@ export function describeReport(r: ConvergenceReport): string {
     ...r.problems.slice(0, 20),
     ...r.duplicates.slice(0, 20),
     ...r.wipedFields.slice(0, 20).map((w) => `WIPED ${w}`),
+    ...(r.errorRows.length ? [`sync error rows (${r.errorRows.length}):`, ...r.errorRows.slice(0, 30).map((e) => `  ${e}`)] : []),
   ].join('\n');
 }
