@@ -1,7 +1,8 @@
 /**
  * The larger convergence run (the bounded one is `test/proof/convergence.test.ts`): more operations, more users in
- * flight, the same faults, restart, integrity scenarios and checks. Full bench only. Reports changes made, applied,
- * failed-visible, lost (must be 0), fields wiped (must be 0), duplicates (must be 0), 429s and 412s absorbed.
+ * flight, the same faults, restart, integrity scenarios (duplicate detection on, as in Azure) and checks. Full bench
+ * only. Reports changes made, applied, failed-visible, lost (must be 0), fields wiped (must be 0), duplicates (must
+ * be 0), retries that never ran (must be 0), 429s and 412s absorbed.
  */
 import { describeReport, runConvergence } from '../test/proof/convergence';
 
@@ -25,6 +26,10 @@ export async function benchConvergence(opts: { quick: boolean }): Promise<Figure
     { name: 'duplicates (must be 0)', value: report.duplicates.length, unit: 'records' },
     { name: 'BC create responses lost (injected)', value: report.scenarios.lostCreateResponses, unit: 'responses' },
     { name: "our writes racing a user's edit", value: report.scenarios.racedWrites, unit: 'records' },
+    { name: 'pairs of edits within one Dataverse second (duplicate detection on)', value: report.scenarios.sameSecondEdits, unit: 'pairs' },
+    { name: 'error retries inside the duplicate-detection window', value: report.scenarios.retriesInWindow, unit: 'retries' },
+    { name: 'retries that never ran (must be 0)', value: report.scenarios.retriesNotRun, unit: 'retries' },
+    { name: 'ops-bc-collection dead letters listed and replayed', value: report.scenarios.opsDeadLettersReplayed, unit: 'messages' },
     { name: '429s absorbed', value: report.faultsSeen.bc429 + report.faultsSeen.dv429, unit: 'responses' },
     { name: '412s absorbed', value: report.concurrency412, unit: 'responses' },
     { name: 'failed invocations from concurrent writes (must be 0)', value: report.concurrencyFailures, unit: 'invocations' },

@@ -48,7 +48,7 @@ const PIECES: Piece[] = [
   { section: 'latency', module: './latency', exportName: 'benchLatency', budgetS: [9, 120] },
   { section: 'throttled', module: './throttled', exportName: 'benchThrottled', budgetS: [15, 90] },
   { section: 'full-sync', module: './full-sync', exportName: 'benchFullSync', budgetS: [10, 150] },
-  { section: 'convergence', module: './convergence', exportName: 'benchConvergence', budgetS: [0, 90] },
+  { section: 'convergence', module: './convergence', exportName: 'benchConvergence', budgetS: [0, 240] },
 ];
 
 const figureSchema = z.object({ name: z.string().min(1), value: z.number(), unit: z.string() });

@@ -252,6 +252,15 @@ async function scenario(
   await fetch(`${bc.url}/_sim/counters`, { method: 'DELETE' });
   await fetch(`${dv.url}/_sim/counters`, { method: 'DELETE' });
 
+  // BC's payment terms and shipment methods: customers created in BC carry them; their option mappings are not
+  // coupled yet (they are half-way through the run). Read before the faults are on: this is the test's
+  // own set-up, not a user's request to retry.
+  const optionIds: Record<string, string[]> = {};
+  for (const o of OPTION_FIELDS) {
+    const res = await fetch(`${bc.apiBase()}/${o.entitySet}?$select=id`, { headers: bcHeaders });
+    optionIds[o.bc] = ((await res.json()) as { value: Array<{ id: string }> }).value.map((r) => r.id.toLowerCase());
+  }
+
   // Faults on.
   await postJson(`${bc.url}/_sim/faults`, {
     errorRate: faults.errorRate,
@@ -271,14 +280,6 @@ async function scenario(
     webhookDuplicateRate: faults.duplicateWebhookRate,
   });
   await postJson(`${dv.url}/_sim/limits`, { enabled: true, requests: faults.requestsPerSecond, windowMs: 1000 });
-
-  // BC's payment terms and shipment methods: customers created in BC carry them; their option mappings are not
-  // coupled yet (they are half-way through the run).
-  const optionIds: Record<string, string[]> = {};
-  for (const o of OPTION_FIELDS) {
-    const res = await fetch(`${bc.apiBase()}/${o.entitySet}?$select=id`, { headers: bcHeaders });
-    optionIds[o.bc] = ((await res.json()) as { value: Array<{ id: string }> }).value.map((r) => r.id.toLowerCase());
-  }
 
   // The users.
   const records: LogicalRecord[] = [];
