@@ -22,6 +22,11 @@ import { PROOF_SECRETS, type ProofStack, prng, startProofStack, until } from './
  * of the first BC creates are lost after BC committed them; and our BC → Dataverse write lands on rows whose
  * user edit is still on its way to us. Besides lost changes and duplicates the run counts fields wiped: a field
  * no user changed that no longer holds the value a user gave it.
+ *
+ * With Service Bus duplicate detection on in every queue (as in Azure), three more phases check what it must not
+ * swallow, each before any reconciliation pass could hide a dropped message: two edits of different columns within
+ * one Dataverse second, Retry / Retry all of error rows inside the detection window, and a dead-lettered
+ * ops-bc-collection item that the admin lists (all queues) and replays.
  */
 
 export interface ConvergenceOptions {
