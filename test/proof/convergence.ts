@@ -127,6 +127,8 @@ export interface ConvergenceReport {
   errorRows: string[];
   /** Sync invocations that failed because of a concurrent write (412 / coupling race) — the engine retries those itself. */
   concurrencyFailures: number;
+  /** What those invocations failed with (printed). */
+  concurrencyFailureErrors: string[];
   /** Error rows ever recorded (open or resolved) with a concurrency code. */
   concurrencyErrorRows: number;
   /** 412 answers the integration received (its If-Match lost to a user's edit). */
@@ -466,9 +468,10 @@ async function scenario(
   const echoSweep = await sweepOwnWrites(stack, rt, prefix, drainTimeoutMs);
   const report = await verify(stack, rt, records, prefix);
   const hostInvocations = stack.hosts.flatMap((h) => h.invocations());
-  const concurrencyFailures = hostInvocations.filter(
+  const concurrencyFailed = hostInvocations.filter(
     (i) => !i.succeeded && /CONCURRENCY|412|coupling .*(changed|conflict)|CouplingConflict/i.test(i.error ?? ''),
-  ).length;
+  );
+  const concurrencyFailures = concurrencyFailed.length;
   const echoesDropped = echoSweep.events - echoSweep.bcRequests;
   const droppedEarly = unapplied.filter((u) => !report.failedKeys.includes(u.key));
   const bc429 = stack.integrationStatuses.bc.get(429) ?? 0;
@@ -480,6 +483,7 @@ async function scenario(
     madeByKind,
     ...report,
     concurrencyFailures,
+    concurrencyFailureErrors: concurrencyFailed.map((i) => `${i.functionName}: ${(i.error ?? '').slice(0, 300)}`),
     concurrency412: (stack.integrationStatuses.bc.get(412) ?? 0) + (stack.integrationStatuses.dataverse.get(412) ?? 0),
     echoesDropped,
     echoSweep,
@@ -1373,6 +1377,7 @@ export function describeReport(r: ConvergenceReport): string {
     ...r.problems.slice(0, 20),
     ...r.duplicates.slice(0, 20),
     ...r.wipedFields.slice(0, 20).map((w) => `WIPED ${w}`),
+    ...r.concurrencyFailureErrors.slice(0, 10).map((e) => `CONCURRENCY FAILURE ${e}`),
     ...(r.errorRows.length ? [`sync error rows (${r.errorRows.length}):`, ...r.errorRows.slice(0, 30).map((e) => `  ${e}`)] : []),
   ].join('\n');
 }
