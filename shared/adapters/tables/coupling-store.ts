@@ -13,6 +13,7 @@ import {
 } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import {
+  decodeKey,
   encodeKey,
   hasStatus,
   jsonProperties,
@@ -192,6 +193,91 @@ export class TableCouplingStore implements CouplingStore {
         if (attempt >= 3) throw new CouplingConflictError(`Coupling ${coupling.mapping} ${coupling.bcId} kept conflicting`);
       }
     }
+  }
+
+  /**
+   * Couples many pairs of one mapping in entity-group transactions (all rows share the mapping's partition; 100
+   * actions, i.e. 50 couplings, per transaction). A transaction that meets an existing coupling (409) is redone one
+   * coupling at a time with `couple`, so each conflict is reported for its own pair. Results in input order.
+   */
+  async coupleMany(inputs: NewCoupling[]): Promise<Array<Coupling | Error>> {
+    const out: Array<Coupling | Error> = new Array(inputs.length);
+    const perTransaction = 50;
+    const groups: number[][] = [];
+    for (let i = 0; i < inputs.length; i += perTransaction)
+      groups.push([...Array(Math.min(perTransaction, inputs.length - i)).keys()].map((k) => i + k));
+    await Promise.all(
+      groups.map(async (group) => {
+        const first = inputs[group[0] as number] as NewCoupling;
+        const sameMapping = group.every((i) => inputs[i]?.mapping === first.mapping);
+        const prepared = group.map((i) => {
+          const input = inputs[i] as NewCoupling;
+          const parsed = newCouplingSchema.safeParse(input);
+          if (!parsed.success) return undefined;
+          return {
+            ...input,
+            bcId: normalizeId(input.bcId),
+            dataverseId: normalizeId(input.dataverseId),
+            failureCount: input.failureCount ?? 0,
+            skipped: input.skipped ?? false,
+            createdAt: this.clock.now().toISOString(),
+            etag: '',
+          } satisfies Coupling;
+        });
+        const distinct = new Set(prepared.flatMap((c) => (c ? [`b${c.bcId}`, `d${c.dataverseId}`] : []))).size === group.length * 2;
+        if (sameMapping && distinct && prepared.every(Boolean)) {
+          const pk = encodeKey(first.mapping);
+          const actions: TransactionAction[] = [];
+          for (const c of prepared as Coupling[]) {
+            const columns = this.columns(c);
+            actions.push(['create', { partitionKey: pk, rowKey: BC + encodeKey(c.bcId), ...columns }]);
+            actions.push(['create', { partitionKey: pk, rowKey: DV + encodeKey(c.dataverseId), ...columns }]);
+          }
+          try {
+            const res = await storeCall('coupling', () => this.client.submitTransaction(actions));
+            await Promise.all(
+              group.map(async (i, k) => {
+                const c = prepared[k] as Coupling;
+                const etag = res.subResponses[k * 2]?.etag;
+                out[i] = { ...c, etag: etag ? token('bc', etag) : await this.freshToken(c) };
+              }),
+            );
+            return;
+          } catch (err) {
+            if (!hasStatus(err, 409)) throw err;
+          }
+        }
+        for (const i of group) {
+          try {
+            out[i] = await this.couple(inputs[i] as NewCoupling);
+          } catch (err) {
+            if (err instanceof CouplingConflictError || err instanceof SyncError) out[i] = err;
+            else throw err;
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * Which of these ids (one side, one mapping) are coupled: one range query over the sorted ids' row keys instead of
+   * a point read each, so a full-sync page learns its couplings in a few requests. Returns the coupled ids.
+   */
+  async coupledIn(mapping: string, side: 'bc' | 'dataverse', ids: string[]): Promise<Set<string>> {
+    const prefix = side === 'bc' ? BC : DV;
+    const keys = ids.map((id) => prefix + encodeKey(normalizeId(id))).sort();
+    const found = new Set<string>();
+    if (keys.length === 0) return found;
+    const wanted = new Set(keys);
+    const filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${keys[0] as string} and RowKey le ${keys[keys.length - 1] as string} and tombstone eq false`;
+    await storeCall('reading couplings', async () => {
+      for await (const row of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['RowKey'] } })) {
+        const rk = String(row.rowKey);
+        if (wanted.has(rk)) found.add(decodeKey(rk.slice(prefix.length)));
+      }
+    });
+    return found;
   }
 
   async update(
