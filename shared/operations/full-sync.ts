@@ -7,6 +7,7 @@ import { SYNC_RESULTS } from '../domain/ports';
 import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
 import { SyncError, toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
+import { BulkPace, type BulkWriteOptions, bulkOptions, syncWave } from './full-sync-bulk';
 import { isStateConflict, type StatePort, type WorkQueue } from './ports';
 
 /**
@@ -92,6 +93,8 @@ export interface FullSyncOptions {
   pageSize?: number;
   /** Value of `{companyId}` in integration table filters (as the engine's option). */
   dataverseCompanyId?: string;
+  /** Bulk writes (`full-sync-bulk.ts`): options, or `false` for one request per record. Default on. */
+  bulk?: BulkWriteOptions | false;
 }
 
 export interface FullSyncDeps {
@@ -260,7 +263,9 @@ export type FullSyncProgress = ReturnType<typeof fullSyncProgress>;
  */
 export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<{ processed: number }> {
   const opts = deps.options ?? {};
-  const chunkSize = opts.chunkSize ?? 500;
+  const pace = opts.bulk === false ? undefined : new BulkPace(bulkOptions(opts.bulk));
+  // A bulk wave keeps several bulk requests busy; one record at a time needs no more than 500 between checkpoints.
+  const chunkSize = opts.chunkSize ?? (pace ? 5000 : 500);
   const concurrency = opts.concurrency ?? 16;
   const budget = opts.itemBudgetMs ?? 20_000;
   const started = Date.now();
@@ -322,6 +327,7 @@ export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWork
         runId: item.runId,
         runCreatedAt,
         secondPass: pos.pass > 0,
+        pace,
       });
       processed += chunk.length;
       pos = { ...pos, offset: pos.offset + chunk.length };
@@ -356,7 +362,7 @@ async function syncChunk(
   side: Side,
   records: VersionedRecord[],
   filter: string,
-  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean },
+  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean; pace?: BulkPace },
 ): Promise<FullSyncCounters> {
   const counters = emptyCounters();
   const batched = new BatchedSyncDeps(deps.sync, mapping);
@@ -379,7 +385,7 @@ async function syncChunk(
   // Deterministic-id rows need no look-up: the engine creates with If-None-Match: * and reads only on a 412.
   await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, todo, deps.options?.dataverseCompanyId)]);
   const observedAt = deps.sync.clock.now().toISOString();
-  const outcomes = await mapLimit(todo, o.concurrency, (r) =>
+  const sync = (r: VersionedRecord, syncDeps: SyncDeps) =>
     syncWithRetry(
       {
         v: 1,
@@ -392,9 +398,11 @@ async function syncChunk(
         observedAt,
         deferrals: 0,
       },
-      batched.deps,
-    ),
-  );
+      syncDeps,
+    );
+  const outcomes = o.pace
+    ? await syncWave(deps.sync, batched.deps, mapping, side, todo, o.pace, sync)
+    : await mapLimit(todo, o.concurrency, (r) => sync(r, batched.deps));
   await batched.flush();
   batched.clear();
   for (const out of outcomes) counters[out.result] += 1;
