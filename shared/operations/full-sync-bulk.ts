@@ -59,7 +59,15 @@ type CreateManyDataverse = (
 ) => Promise<VersionedRecord[]>;
 type CreateManyBc = (target: BcEntityTarget, rows: Array<Record<string, unknown>>) => Promise<Array<VersionedRecord | SyncError>>;
 type CoupleMany = (inputs: NewCoupling[]) => Promise<Array<Coupling | Error>>;
-type CoupledIn = (mapping: string, side: Side, ids: string[]) => Promise<Set<string>>;
+type CouplingsIn = (
+  mapping: string,
+  side: Side,
+  ids: string[],
+) => Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }>;
+
+function couplingsInOf(store: CouplingStore): CouplingsIn | undefined {
+  return (store as Partial<{ couplingsIn: CouplingsIn }>).couplingsIn?.bind(store);
+}
 
 /** Adapts the chunk size to the measured server time per row and the parallelism to throttling. */
 export class BulkPace {
@@ -267,16 +275,17 @@ export class BulkWrites {
 
   /** Learns which of the wave's source records are coupled, so the engine's first look-up of the others is free. */
   async prefetchCouplings(side: Side, records: VersionedRecord[]): Promise<void> {
-    const coupledIn = (this.raw.couplings as Partial<{ coupledIn: CoupledIn }>).coupledIn?.bind(this.raw.couplings);
-    if (!coupledIn || records.length === 0) return;
-    const coupled = await coupledIn(
+    const couplingsIn = couplingsInOf(this.raw.couplings);
+    if (!couplingsIn || records.length === 0) return;
+    const { found, complete } = await couplingsIn(
       this.mapping.name,
       side,
       records.map((r) => r.id),
     );
+    if (!complete) return;
     for (const r of records) {
       const id = r.id.toLowerCase();
-      if (!coupled.has(id)) this.knownUncoupled.add(`${side}|${id}`);
+      if (!found.has(id)) this.knownUncoupled.add(`${side}|${id}`);
     }
   }
 
@@ -430,4 +439,39 @@ export async function syncWave(
   const bulk = new BulkWrites(raw, wrapped, mapping, pace);
   await bulk.prefetchCouplings(side, records);
   return bulk.run(records, (r) => sync(r, bulk.deps));
+}
+
+/**
+ * Which records the first pass of this run already synchronized (coupled, synced since the run started, not
+ * failed): the second pass of a Bidirectional mapping need not read them again. One range query per wave where the
+ * store offers it, else a point read per record.
+ */
+export async function syncedInRun(
+  couplings: CouplingStore,
+  mapping: string,
+  side: Side,
+  records: VersionedRecord[],
+  since: string,
+  concurrency: number,
+): Promise<boolean[]> {
+  const fresh = (c: Pick<Coupling, 'lastSyncedAt' | 'lastResult'> | undefined) =>
+    Boolean(c?.lastSyncedAt && c.lastSyncedAt >= since && c.lastResult !== 'failed');
+  const couplingsIn = couplingsInOf(couplings);
+  if (couplingsIn) {
+    const { found, complete } = await couplingsIn(
+      mapping,
+      side,
+      records.map((r) => r.id),
+    );
+    if (complete) return records.map((r) => fresh(found.get(r.id.toLowerCase())));
+  }
+  const out = new Array<boolean>(records.length);
+  await parallel(
+    records.map((r, i) => ({ r, i })),
+    () => concurrency,
+    async ({ r, i }) => {
+      out[i] = fresh(side === 'bc' ? await couplings.getByBcId(mapping, r.id) : await couplings.getByDataverseId(mapping, r.id));
+    },
+  );
+  return out;
 }

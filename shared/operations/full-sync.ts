@@ -7,7 +7,7 @@ import { SYNC_RESULTS } from '../domain/ports';
 import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
 import { SyncError, toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
-import { BulkPace, type BulkWriteOptions, bulkOptions, syncWave } from './full-sync-bulk';
+import { BulkPace, type BulkWriteOptions, bulkOptions, syncedInRun, syncWave } from './full-sync-bulk';
 import { isStateConflict, type StatePort, type WorkQueue } from './ports';
 
 /**
@@ -370,13 +370,7 @@ async function syncChunk(
   if (o.secondPass) {
     // The first pass of this run already synchronized these pairs; reading them again from the other side would
     // only find them equal.
-    const fresh = await mapLimit(records, o.concurrency, async (r) => {
-      const c =
-        side === 'bc'
-          ? await deps.sync.couplings.getByBcId(mapping.name, r.id)
-          : await deps.sync.couplings.getByDataverseId(mapping.name, r.id);
-      return Boolean(c?.lastSyncedAt && c.lastSyncedAt >= o.runCreatedAt && c.lastResult !== 'failed');
-    });
+    const fresh = await syncedInRun(deps.sync.couplings, mapping.name, side, records, o.runCreatedAt, o.concurrency);
     todo = records.filter((_, i) => !fresh[i]);
     counters.unchanged += records.length - todo.length;
   }

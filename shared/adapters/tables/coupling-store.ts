@@ -261,23 +261,44 @@ export class TableCouplingStore implements CouplingStore {
   }
 
   /**
-   * Which of these ids (one side, one mapping) are coupled: one range query over the sorted ids' row keys instead of
-   * a point read each, so a full-sync page learns its couplings in a few requests. Returns the coupled ids.
+   * The couplings of these ids (one side, one mapping), from one range query over the sorted ids' row keys instead
+   * of a point read each, so a full-sync wave learns its couplings in a request or two. The range may hold other
+   * records' couplings too; after `maxRows` rows the answer is marked incomplete (ids not seen are then unknown).
    */
-  async coupledIn(mapping: string, side: 'bc' | 'dataverse', ids: string[]): Promise<Set<string>> {
+  async couplingsIn(
+    mapping: string,
+    side: 'bc' | 'dataverse',
+    ids: string[],
+    maxRows = ids.length * 3,
+  ): Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }> {
     const prefix = side === 'bc' ? BC : DV;
     const keys = ids.map((id) => prefix + encodeKey(normalizeId(id))).sort();
-    const found = new Set<string>();
-    if (keys.length === 0) return found;
+    const found = new Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>();
+    if (keys.length === 0) return { found, complete: true };
     const wanted = new Set(keys);
     const filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${keys[0] as string} and RowKey le ${keys[keys.length - 1] as string} and tombstone eq false`;
+    let seen = 0;
+    let complete = true;
     await storeCall('reading couplings', async () => {
-      for await (const row of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['RowKey'] } })) {
+      const rows = this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['RowKey', 'lastSyncedAt', 'lastResult'] },
+      });
+      for await (const row of rows) {
+        if (++seen > maxRows) {
+          complete = false;
+          break;
+        }
         const rk = String(row.rowKey);
-        if (wanted.has(rk)) found.add(decodeKey(rk.slice(prefix.length)));
+        if (!wanted.has(rk)) continue;
+        const lastResult =
+          typeof row.lastResult === 'string' && row.lastResult !== '' ? (row.lastResult as Coupling['lastResult']) : undefined;
+        found.set(decodeKey(rk.slice(prefix.length)), {
+          ...(typeof row.lastSyncedAt === 'string' ? { lastSyncedAt: row.lastSyncedAt } : {}),
+          ...(lastResult ? { lastResult } : {}),
+        });
       }
     });
-    return found;
+    return { found, complete };
   }
 
   async update(
