@@ -42,6 +42,11 @@ export interface BulkWriteOptions {
   maxRows?: number;
   /** Rows of the first request, before any time per row is measured. Default 100. */
   firstRows?: number;
+  /**
+   * Write a history entry for every pair the full sync creates or couples (two Table requests per record), not
+   * only for changes to pairs already coupled. Default false: the coupling records the creation (as BC's full sync).
+   */
+  historyOfNewPairs?: boolean;
   /** Most bulk requests in flight; lowered on throttling, raised again after successes. Default 6, start 4. */
   maxParallel?: number;
 }
@@ -52,6 +57,10 @@ const BC_PARALLEL = 5;
 /** Wait for the stragglers of a wave before sending a part-full batch anyway. */
 const IDLE_FLUSH_MS = 25;
 const MAX_TRANSIENT_RETRIES = 6;
+/** Records of a wave in the engine at once. */
+const RECORDS_IN_FLIGHT = 1000;
+/** History appends in flight at once. */
+const HISTORY_PARALLEL = 64;
 
 type CreateManyDataverse = (
   target: DataverseEntityTarget,
@@ -75,19 +84,19 @@ export class BulkPace {
   private successes = 0;
   parallel: number;
 
-  constructor(private readonly o: Required<BulkWriteOptions>) {
-    this.parallel = Math.min(4, o.maxParallel);
+  constructor(readonly options: Required<BulkWriteOptions>) {
+    this.parallel = Math.min(4, options.maxParallel);
   }
 
   rows(): number {
-    if (this.perRowMs === undefined) return this.o.firstRows;
-    return Math.max(1, Math.min(this.o.maxRows, Math.floor(this.o.targetRequestMs / Math.max(this.perRowMs, 0.01))));
+    if (this.perRowMs === undefined) return this.options.firstRows;
+    return Math.max(1, Math.min(this.options.maxRows, Math.floor(this.options.targetRequestMs / Math.max(this.perRowMs, 0.01))));
   }
 
   observe(rows: number, ms: number): void {
     const sample = ms / Math.max(rows, 1);
     this.perRowMs = this.perRowMs === undefined ? sample : this.perRowMs * 0.7 + sample * 0.3;
-    if (++this.successes >= 8 && this.parallel < this.o.maxParallel) {
+    if (++this.successes >= 8 && this.parallel < this.options.maxParallel) {
       this.parallel++;
       this.successes = 0;
     }
@@ -208,6 +217,22 @@ async function parallel<T>(items: T[], limit: () => number, f: (item: T) => Prom
   });
 }
 
+/** At most `n` calls of the returned function run at once; the others wait their turn. */
+function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: Array<() => void> = [];
+  return async <T>(f: () => Promise<T>): Promise<T> => {
+    if (running >= n) await new Promise<void>((r) => queue.push(r));
+    running++;
+    try {
+      return await f();
+    } finally {
+      running--;
+      queue.shift()?.();
+    }
+  };
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -227,6 +252,7 @@ export class BulkWrites {
   readonly gate = new Gate();
   private readonly knownUncoupled = new Set<string>();
   private bulkCreateRefused = false;
+  private readonly historyOfNewPairs: boolean;
 
   constructor(
     private readonly raw: SyncDeps,
@@ -234,6 +260,7 @@ export class BulkWrites {
     private readonly mapping: TableMapping,
     private readonly pace: BulkPace,
   ) {
+    this.historyOfNewPairs = pace.options.historyOfNewPairs;
     const dvTarget = dataverseTarget(mapping);
     const bcOwn = bcTarget(mapping);
     const createManyDv = (raw.dataverse as Partial<{ createMany: CreateManyDataverse }>).createMany?.bind(raw.dataverse);
@@ -270,7 +297,31 @@ export class BulkWrites {
     couplings.getByBcId = (m, id) => this.lookup(m, 'bc', id, () => wrapped.couplings.getByBcId(m, id));
     couplings.getByDataverseId = (m, id) => this.lookup(m, 'dataverse', id, () => wrapped.couplings.getByDataverseId(m, id));
     couplings.couple = (input) => (coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input));
-    this.deps = { ...wrapped, dataverse, bc, couplings };
+    // History rows go one per record and side (their partitions differ, so no transaction can carry them): one
+    // Table request per record and side would cost more than the record's share of everything else. As BC's own
+    // full sync, a row the full sync creates or couples is recorded by its coupling (CRM Integration Record: result,
+    // time, values written) and the run's counters; changes to pairs already coupled keep their history entry.
+    const historySlots = limiter(HISTORY_PARALLEL);
+    const history: SyncDeps['history'] = Object.create(wrapped.history);
+    history.append = (entry) =>
+      !this.historyOfNewPairs && (entry.result === 'inserted' || entry.result === 'coupled')
+        ? Promise.resolve()
+        : historySlots(() => wrapped.history.append(entry));
+    // Every record asks for its mapping (and a few for their parents'): read once per wave.
+    const read = new Map<string, ReturnType<SyncDeps['mappings']['get']>>();
+    const mappings: SyncDeps['mappings'] = {
+      get: (name) => {
+        let m = read.get(name);
+        if (!m) {
+          m = wrapped.mappings.get(name);
+          read.set(name, m);
+          m.catch(() => read.delete(name));
+        }
+        return m;
+      },
+      all: () => wrapped.mappings.all(),
+    };
+    this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history };
   }
 
   /** Learns which of the wave's source records are coupled, so the engine's first look-up of the others is free. */
@@ -289,20 +340,27 @@ export class BulkWrites {
     }
   }
 
-  /** One engine run per record, all at once; the gate knows how many are still running. */
-  async run(records: VersionedRecord[], sync: (r: VersionedRecord) => Promise<SyncOutcome>): Promise<SyncOutcome[]> {
-    this.gate.active = records.length;
+  /**
+   * One engine run per record, `inFlight` at a time (each holds Table Storage and HTTP requests open: unbounded, a
+   * wave of thousands would open as many connections); the gate knows how many are running.
+   */
+  async run(records: VersionedRecord[], sync: (r: VersionedRecord) => Promise<SyncOutcome>, inFlight: number): Promise<SyncOutcome[]> {
+    const out = new Array<SyncOutcome>(records.length);
     try {
-      return await Promise.all(
-        records.map(async (r) => {
+      await parallel(
+        records.map((r, i) => ({ r, i })),
+        () => inFlight,
+        async ({ r, i }) => {
+          this.gate.active++;
           try {
-            return await sync(r);
+            out[i] = await sync(r);
           } finally {
             this.gate.active--;
             this.gate.changed();
           }
-        }),
+        },
       );
+      return out;
     } finally {
       this.gate.close();
     }
@@ -419,6 +477,7 @@ export function bulkOptions(o: BulkWriteOptions = {}): Required<BulkWriteOptions
     targetRequestMs: o.targetRequestMs ?? 10_000,
     maxRows: o.maxRows ?? 1000,
     firstRows: o.firstRows ?? 100,
+    historyOfNewPairs: o.historyOfNewPairs ?? false,
     maxParallel: o.maxParallel ?? 6,
   };
 }
@@ -438,7 +497,7 @@ export async function syncWave(
 ): Promise<SyncOutcome[]> {
   const bulk = new BulkWrites(raw, wrapped, mapping, pace);
   await bulk.prefetchCouplings(side, records);
-  return bulk.run(records, (r) => sync(r, bulk.deps));
+  return bulk.run(records, (r) => sync(r, bulk.deps), RECORDS_IN_FLIGHT);
 }
 
 /**
