@@ -149,7 +149,7 @@ async function one(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: number)
 export async function benchFullSync(opts: { quick: boolean }): Promise<BenchFigure[]> {
   if (opts.quick) return (await one('bc-to-dv', 500, 20_000)).figures;
   const small = await one('bc-to-dv', 10_000, 180_000);
-  const large = await one('bc-to-dv', 100_000, 420_000);
+  const large = await one('bc-to-dv', 100_000, 300_000);
   const back = await one('dv-to-bc', 10_000, 180_000);
   const ratio = Math.round((large.peakRss / small.peakRss) * 100) / 100;
   return [

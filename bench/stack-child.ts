@@ -24,7 +24,11 @@ async function main(): Promise<void> {
   const azurite = await startAzurite({ port: 0 });
   const serviceBus = new ServiceBusEmulator({
     port: 0,
-    queues: allQueueNames().map((name) => ({ name, maxDeliveryCount: QUEUE_SETTINGS.maxDeliveryCount, lockDurationMs: 60_000 })),
+    queues: allQueueNames().map((name) => ({
+      name,
+      maxDeliveryCount: QUEUE_SETTINGS.maxDeliveryCount,
+      lockDurationMs: QUEUE_SETTINGS.lockDurationSeconds * 1000,
+    })),
   });
   await serviceBus.start();
   const bc = await startBcSimulator({ port: 0, webhookDelayMs: 50, seed: 'empty', ...opts.bc });
