@@ -57,7 +57,7 @@ const BC_PARALLEL = 5;
 /** Wait for the stragglers of a wave before sending a part-full batch anyway. */
 const IDLE_FLUSH_MS = 25;
 const MAX_TRANSIENT_RETRIES = 6;
-/** Records of a wave in the engine at once. */
+/** Records of a wave in the engine at once, at least. */
 const RECORDS_IN_FLIGHT = 1000;
 /** History appends in flight at once. */
 const HISTORY_PARALLEL = 64;
@@ -217,18 +217,26 @@ async function parallel<T>(items: T[], limit: () => number, f: (item: T) => Prom
   });
 }
 
-/** At most `n` calls of the returned function run at once; the others wait their turn. */
-function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
+/** At most `n()` calls of the returned function run at once (`n` may change); the others wait their turn. */
+function limiter(n: () => number): <T>(f: () => Promise<T>) => Promise<T> {
   let running = 0;
   const queue: Array<() => void> = [];
+  const next = () => {
+    while (running < Math.max(1, n()) && queue.length > 0) {
+      running++;
+      queue.shift()?.();
+    }
+  };
   return async <T>(f: () => Promise<T>): Promise<T> => {
-    if (running >= n) await new Promise<void>((r) => queue.push(r));
-    running++;
+    await new Promise<void>((r) => {
+      queue.push(r);
+      next();
+    });
     try {
       return await f();
     } finally {
       running--;
-      queue.shift()?.();
+      next();
     }
   };
 }
@@ -252,6 +260,8 @@ export class BulkWrites {
   readonly gate = new Gate();
   private readonly knownUncoupled = new Set<string>();
   private bulkCreateRefused = false;
+  /** Bulk requests in flight across every flush: the pace's parallelism is one budget for the whole wave. */
+  private readonly dvSlots: <T>(f: () => Promise<T>) => Promise<T>;
   private readonly historyOfNewPairs: boolean;
 
   constructor(
@@ -261,6 +271,7 @@ export class BulkWrites {
     private readonly pace: BulkPace,
   ) {
     this.historyOfNewPairs = pace.options.historyOfNewPairs;
+    this.dvSlots = limiter(() => pace.parallel);
     const dvTarget = dataverseTarget(mapping);
     const bcOwn = bcTarget(mapping);
     const createManyDv = (raw.dataverse as Partial<{ createMany: CreateManyDataverse }>).createMany?.bind(raw.dataverse);
@@ -301,7 +312,7 @@ export class BulkWrites {
     // Table request per record and side would cost more than the record's share of everything else. As BC's own
     // full sync, a row the full sync creates or couples is recorded by its coupling (CRM Integration Record: result,
     // time, values written) and the run's counters; changes to pairs already coupled keep their history entry.
-    const historySlots = limiter(HISTORY_PARALLEL);
+    const historySlots = limiter(() => HISTORY_PARALLEL);
     const history: SyncDeps['history'] = Object.create(wrapped.history);
     history.append = (entry) =>
       !this.historyOfNewPairs && (entry.result === 'inserted' || entry.result === 'coupled')
@@ -344,12 +355,16 @@ export class BulkWrites {
    * One engine run per record, `inFlight` at a time (each holds Table Storage and HTTP requests open: unbounded, a
    * wave of thousands would open as many connections); the gate knows how many are running.
    */
-  async run(records: VersionedRecord[], sync: (r: VersionedRecord) => Promise<SyncOutcome>, inFlight: number): Promise<SyncOutcome[]> {
+  async run(
+    records: VersionedRecord[],
+    sync: (r: VersionedRecord) => Promise<SyncOutcome>,
+    inFlight: () => number,
+  ): Promise<SyncOutcome[]> {
     const out = new Array<SyncOutcome>(records.length);
     try {
       await parallel(
         records.map((r, i) => ({ r, i })),
-        () => inFlight,
+        inFlight,
         async ({ r, i }) => {
           this.gate.active++;
           try {
@@ -383,15 +398,13 @@ export class BulkWrites {
     const chunks: Array<{ at: number; rows: typeof rows }> = [];
     const size = this.pace.rows();
     for (let i = 0; i < rows.length; i += size) chunks.push({ at: i, rows: rows.slice(i, i + size) });
-    await parallel(
-      chunks,
-      () => this.pace.parallel,
-      async (c) => {
+    await Promise.all(
+      chunks.map(async (c) => {
         const results = await this.dataverseChunk(target, c.rows, createMany, single);
         results.forEach((r, k) => {
           out[c.at + k] = r;
         });
-      },
+      }),
     );
     return out;
   }
@@ -413,7 +426,7 @@ export class BulkWrites {
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
       try {
-        const created = await createMany(target, rows);
+        const created = await this.dvSlots(() => createMany(target, rows));
         this.pace.observe(rows.length, Date.now() - started);
         return created;
       } catch (err) {
@@ -497,7 +510,12 @@ export async function syncWave(
 ): Promise<SyncOutcome[]> {
   const bulk = new BulkWrites(raw, wrapped, mapping, pace);
   await bulk.prefetchCouplings(side, records);
-  return bulk.run(records, (r) => sync(r, bulk.deps), RECORDS_IN_FLIGHT);
+  // Enough records in the engine to fill every bulk request the pace allows, and never fewer than 1,000.
+  return bulk.run(
+    records,
+    (r) => sync(r, bulk.deps),
+    () => Math.max(RECORDS_IN_FLIGHT, pace.rows() * pace.options.maxParallel),
+  );
 }
 
 /**
