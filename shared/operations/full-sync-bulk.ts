@@ -365,6 +365,9 @@ export class BulkWrites {
     inFlight: () => number,
   ): Promise<SyncOutcome[]> {
     const out = new Array<SyncOutcome>(records.length);
+    // A record that still fails after its retries (a long outage) fails the wave, but only once every other record
+    // of the wave has settled: the item is then redelivered with nothing of this attempt still running beside it.
+    let failure: { error: unknown } | undefined;
     try {
       await parallel(
         records.map((r, i) => ({ r, i })),
@@ -373,16 +376,19 @@ export class BulkWrites {
           this.gate.active++;
           try {
             out[i] = await sync(r);
+          } catch (error) {
+            failure ??= { error };
           } finally {
             this.gate.active--;
             this.gate.changed();
           }
         },
       );
-      return out;
     } finally {
       this.gate.close();
     }
+    if (failure) throw failure.error;
+    return out;
   }
 
   private lookup(m: string, side: Side, id: string, read: () => Promise<Coupling | undefined>): Promise<Coupling | undefined> {
