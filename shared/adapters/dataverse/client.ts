@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SyncError } from '../../errors';
 import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, type HttpResponse, odataUrl } from '../http/client';
 import { httpError, responseShapeError } from '../http/errors';
-import type { RetryPolicy } from '../http/retry';
+import { parseRetryAfter, type RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataCollection, type ODataEntity } from '../http/schemas';
 import { boundaryOf, buildBatchBody, type DvBatchItem, type DvBatchPartResponse, parseBatchResponse, requestCount } from './batch';
 import {
@@ -284,12 +284,16 @@ export class DataverseClient {
   ): Promise<{ ids: string[]; created: boolean[] }> {
     if (targets.length === 0) return { ids: [], created: [] };
     const type = `Microsoft.Dynamics.CRM.${logicalName}`;
+    // A 429 comes back to the caller instead of being waited out here: the caller paces its bulk requests (and its
+    // measured time per row must not include a Retry-After wait).
     const req = this.req({
       method: 'POST',
       url: `${this.url(entitySet)}/Microsoft.Dynamics.CRM.${message}`,
       body: { Targets: targets.map((t) => ({ ...t, '@odata.type': type })) },
+      accept: [429],
     });
     const res = await this.http.send(req);
+    if (res.status === 429) throw httpError('dataverse', req, res, parseRetryAfter(res.headers.get('retry-after')));
     if (message === 'UpdateMultiple') return { ids: [], created: [] };
     const data = parseWith(req, res.body, bulkResponseSchema);
     return {
