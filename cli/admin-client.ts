@@ -10,11 +10,22 @@ export class AdminApiError extends Error {
   }
 }
 
+/** A local role key (`x-sync-key`) or, in Azure, an Entra ID bearer token that App Service authentication validates. */
+export type AdminCredential = { key: string } | { token: string };
+
 export class AdminApi {
   constructor(
     readonly baseUrl: string,
-    private readonly key: string,
+    private readonly credential: AdminCredential,
   ) {}
+
+  private authHeaders(): Record<string, string> {
+    // x-sync-client: the API refuses an Entra-authenticated change without it (cross-site request forgery guard).
+    const client = { 'x-sync-client': 'cli' };
+    return 'token' in this.credential
+      ? { ...client, authorization: `Bearer ${this.credential.token}` }
+      : { ...client, 'x-sync-key': this.credential.key };
+  }
 
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}/api/admin/${path}`;
@@ -22,7 +33,7 @@ export class AdminApi {
     try {
       res = await fetch(url, {
         method,
-        headers: { 'x-functions-key': this.key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...this.authHeaders(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
@@ -38,7 +49,11 @@ export class AdminApi {
     if (!res.ok) {
       const b = parsed as { error?: string; field?: string } | undefined;
       const msg = typeof b === 'object' && b?.error ? b.error : String(text || res.statusText);
-      throw new AdminApiError(res.status, res.status === 401 ? `401 Unauthorized: check --key (${msg})` : msg, b?.field);
+      throw new AdminApiError(
+        res.status,
+        res.status === 401 ? `401 Unauthorized: check --key or --token (${msg})` : res.status === 403 ? `403 Forbidden: ${msg}` : msg,
+        b?.field,
+      );
     }
     return parsed as T;
   }

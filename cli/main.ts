@@ -12,7 +12,8 @@ import { table } from './format';
  */
 
 const DEFAULT_URL = 'http://127.0.0.1:7071';
-const DEFAULT_LOCAL_KEY = 'local-function-key-not-secret';
+/** The embedded local Sync.Admin key (local.settings.sample.json), for `npm start`. */
+const DEFAULT_LOCAL_KEY = 'local-admin-key-not-secret';
 
 interface Progress {
   runId: string;
@@ -29,13 +30,18 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   const program = new Command('bc-dataverse-sync')
     .description('Administer the Business Central ⇄ Dataverse sync service')
     .addOption(new Option('--url <url>', 'function app base URL').default(DEFAULT_URL).env('SYNC_ADMIN_URL'))
-    .addOption(new Option('--key <key>', 'function key (authLevel function)').env('LOCAL_FUNCTION_KEY'))
+    .addOption(new Option('--key <key>', 'local role key (SYNC_ADMIN_KEY or SYNC_READER_KEY), sent in x-sync-key').env('SYNC_ADMIN_KEY'))
+    .addOption(
+      new Option('--token <token>', 'Entra ID access token for the app in Azure (e.g. az account get-access-token)').env(
+        'SYNC_ADMIN_TOKEN',
+      ),
+    )
     .option('--json', 'print raw JSON instead of tables', false)
     .showHelpAfterError();
 
   const api = () => {
-    const o = program.opts<{ url: string; key?: string }>();
-    return new AdminApi(o.url, o.key ?? DEFAULT_LOCAL_KEY);
+    const o = program.opts<{ url: string; key?: string; token?: string }>();
+    return new AdminApi(o.url, o.token ? { token: o.token } : { key: o.key ?? DEFAULT_LOCAL_KEY });
   };
   const json = () => program.opts<{ json: boolean }>().json;
   const print = (value: unknown, asTable: () => string) => out(json() ? JSON.stringify(value, null, 2) : asTable());
@@ -132,6 +138,178 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
       out(`${name}: couples by ${bcField} = ${dataverseColumn}`);
     });
 
+  /** Shows the diff and problems of a proposed definition (the API checks it); saves it unless --dry-run. */
+  const edit = async (name: string, change: (m: MappingJson) => MappingJson, dryRun: boolean) => {
+    const a = api();
+    const path = `mappings/${encodeURIComponent(name)}`;
+    const proposed = change(await a.call<MappingJson>('GET', path));
+    const preview = await a.call<Preview>('POST', `${path}/preview`, proposed);
+    print(preview, () => diffText(preview));
+    if (!preview.ok)
+      throw new AdminApiError(400, `${name}: ${preview.problems.length} problem(s); nothing saved`, preview.problems[0]?.field);
+    if (dryRun || preview.diff.length === 0) return;
+    await a.call('PUT', path, proposed);
+    out(`${name} saved (undo: mappings undo ${name})`);
+  };
+  mappings
+    .command('set <name>')
+    .description('change table-level settings of a mapping (checked against both systems before saving)')
+    .addOption(new Option('--direction <direction>').choices(DIRECTIONS))
+    .addOption(
+      new Option('--update-conflict <policy>').choices(['None', 'SendUpdateToIntegration', 'GetUpdateFromIntegration', 'FieldMerge']),
+    )
+    .addOption(
+      new Option('--deletion-conflict <policy>').choices([
+        'None',
+        'RemoveCoupling',
+        'RestoreRecords',
+        'PropagateDelete',
+        'IgnoreAndReport',
+      ]),
+    )
+    .option('--table-filter <filter>', 'BC OData $filter ("" = all records)')
+    .option('--integration-table-filter <filter>', 'Dataverse OData $filter ("" = all rows)')
+    .option('--only-coupled <bool>', 'Synch. Only Coupled Records (true/false)')
+    .option('--dry-run', 'check and show the diff, save nothing', false)
+    .action(async (name: string, o: Record<string, string | boolean | undefined>) => {
+      await edit(
+        name,
+        (m) => ({
+          ...m,
+          ...(o.direction ? { direction: o.direction } : {}),
+          ...(o.updateConflict ? { updateConflictResolution: o.updateConflict } : {}),
+          ...(o.deletionConflict ? { deletionConflictResolution: o.deletionConflict } : {}),
+          ...(o.tableFilter !== undefined ? { tableFilter: o.tableFilter } : {}),
+          ...(o.integrationTableFilter !== undefined ? { integrationTableFilter: o.integrationTableFilter } : {}),
+          ...(o.onlyCoupled !== undefined ? { synchOnlyCoupledRecords: o.onlyCoupled === 'true' } : {}),
+        }),
+        Boolean(o.dryRun),
+      );
+    });
+  mappings
+    .command('field <name> <bcField> <dataverseColumn>')
+    .description('add, change or remove a field mapping ("-" for the side a constant is written to)')
+    .addOption(new Option('--direction <direction>').choices(DIRECTIONS))
+    .addOption(new Option('--status <status>').choices(['Enabled', 'Disabled']))
+    .option('--constant <value>', 'constant written to the side given as "-" (numbers and true/false as such)')
+    .option('--remove', 'remove the field mapping', false)
+    .option('--dry-run', 'check and show the diff, save nothing', false)
+    .action(async (name: string, bcArg: string, dvArg: string, o: FieldOptions) => {
+      const bcField = bcArg === '-' ? null : bcArg;
+      const dataverseColumn = dvArg === '-' ? null : dvArg;
+      await edit(
+        name,
+        (m) => {
+          const same = (f: FieldJson) => f.bcField === bcField && f.dataverseColumn === dataverseColumn;
+          const existing = m.fields.find(same);
+          if (o.remove) {
+            if (!existing) throw new AdminApiError(400, `${name} has no field mapping ${bcArg} -> ${dvArg}`, 'fields');
+            return { ...m, fields: m.fields.filter((f) => !same(f)) };
+          }
+          const field: FieldJson = {
+            ...(existing ?? { alField: bcField, direction: 'Bidirectional', status: 'Enabled' }),
+            bcField,
+            dataverseColumn,
+            ...(o.direction ? { direction: o.direction } : {}),
+            ...(o.status ? { status: o.status } : {}),
+            ...(o.constant !== undefined ? { constant: { value: constantValue(o.constant) } } : {}),
+          };
+          return { ...m, fields: existing ? m.fields.map((f) => (same(f) ? field : f)) : [...m.fields, field] };
+        },
+        o.dryRun,
+      );
+    });
+  mappings
+    .command('changes <name>')
+    .description("a mapping's change log with diffs")
+    .action(async (name: string) => {
+      const r = await api().call<Array<{ at: string; by: string; kind: string; diff: Preview['diff'] }>>(
+        'GET',
+        `mappings/${encodeURIComponent(name)}/changes`,
+      );
+      print(r, () =>
+        table(
+          ['at', 'by', 'kind', 'changed'],
+          r.map((c) => [c.at, c.by, c.kind, c.diff.map((d) => d.path).join(', ')]),
+          90,
+        ),
+      );
+    });
+  mappings
+    .command('undo <name>')
+    .description("undo the mapping's latest change")
+    .action(async (name: string) => {
+      const r = await api().call<{ undone: { at: string; by: string; kind: string; diff: Preview['diff'] } }>(
+        'POST',
+        `mappings/${encodeURIComponent(name)}/undo`,
+      );
+      out(
+        `${name}: undid the ${r.undone.kind} of ${r.undone.at} by ${r.undone.by}\n${diffText({ ok: true, problems: [], diff: r.undone.diff })}`,
+      );
+    });
+  mappings
+    .command('reset [name]')
+    .description("BC's Use Default Synchronization Setup: one mapping, or with --all every default mapping")
+    .option('--all', 'reset every default mapping (user-defined ones are kept)', false)
+    .action(async (name: string | undefined, o: { all: boolean }) => {
+      if (!name && !o.all) throw new AdminApiError(400, 'give a mapping name or --all', 'name');
+      const r = await api().call<{ reset: string[] }>(
+        'POST',
+        name ? `mappings/${encodeURIComponent(name)}/reset` : 'mappings/reset-all',
+        {},
+      );
+      out(r.reset.length ? `reset: ${r.reset.join(', ')}` : 'already the defaults');
+    });
+  mappings
+    .command('delete <name>')
+    .description('delete a user-defined mapping')
+    .action(async (name: string) => {
+      await api().call('DELETE', `mappings/${encodeURIComponent(name)}`);
+      out(`${name} deleted`);
+    });
+
+  // --- synchronization log, retention ------------------------------------------------------------------------
+  program
+    .command('runs')
+    .description("synchronization log: one run per mapping and hour (BC's Integration Synch. Jobs)")
+    .option('-m, --mapping <name>')
+    .option('--limit <n>', 'runs to show', '50')
+    .option('--hours <n>', 'how far back, in hours', '24')
+    .action(async (o: { mapping?: string; limit: string; hours: string }) => {
+      const q = new URLSearchParams({ limit: o.limit, hours: o.hours, ...(o.mapping ? { mapping: o.mapping } : {}) });
+      const r = await api().call<Array<{ mapping: string; startedAt: string; finishedAt: string; counters: Record<string, number> }>>(
+        'GET',
+        `runs?${q}`,
+      );
+      print(r, () =>
+        table(
+          ['mapping', 'started', 'finished', 'inserted', 'modified', 'coupled', 'failed', 'skipped'],
+          r.map((x) => [
+            x.mapping,
+            x.startedAt,
+            x.finishedAt,
+            x.counters.inserted,
+            x.counters.modified,
+            x.counters.coupled,
+            x.counters.failed,
+            x.counters.skipped,
+          ]),
+        ),
+      );
+    });
+  const retention = program.command('retention').description('how long history, run log and closed errors are kept');
+  retention.command('status', { isDefault: true }).action(async () => {
+    const r = await api().call<{ keeps: string; schedule: string; lastRun?: unknown }>('GET', 'retention');
+    print(r, () => `keeps ${r.keeps}; timer ${r.schedule}${r.lastRun ? `\nlast run: ${JSON.stringify(r.lastRun)}` : ''}`);
+  });
+  retention
+    .command('run')
+    .description('purge now (bounded; run again while "more" is true)')
+    .action(async () => {
+      const r = await api().call('POST', 'retention/run', {});
+      out(JSON.stringify(r, null, 2));
+    });
+
   // --- couplings --------------------------------------------------------------------------------------------
   const couplings = program.command('couplings').description('couple, search and uncouple records');
   couplings
@@ -146,6 +324,94 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
         table(
           ['bcId', 'dataverseId', 'lastResult', 'lastSyncedAt', 'skipped'],
           r.items.map((c) => [c.bcId, c.dataverseId, c.lastResult, c.lastSyncedAt, c.skipped]),
+        ),
+      );
+    });
+  const jobText = (j: JobJson) =>
+    `${j.id} ${j.kind} ${j.mapping}: ${j.status}, ${j.done}${j.total !== undefined ? `/${j.total}` : ''} done` +
+    `${
+      Object.keys(j.counters).length
+        ? ` (${Object.entries(j.counters)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`
+        : ''
+    }${j.error ? ` — ${j.error}` : ''}`;
+  const followJob = async (a: AdminApi, job: JobJson, wait: boolean) => {
+    let j = job;
+    out(jobText(j));
+    while (wait && j.status === 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      j = await a.call<JobJson>('GET', `couplings/jobs/${encodeURIComponent(j.id)}`);
+      out(jobText(j));
+    }
+    if (wait)
+      print(j, () =>
+        table(
+          ['bcId', 'result', 'dataverseId', 'message'],
+          j.results.map((r) => [r.bcId, r.result, r.dataverseId, r.message]),
+          90,
+        ),
+      );
+    if (j.status === 'failed') process.exitCode = 1;
+  };
+  couplings
+    .command('match')
+    .description('match-based coupling of every BC record of a mapping, as a background job')
+    .requiredOption('-m, --mapping <name>')
+    .option('--create-new', "create what has no match (default: the mapping's setting)")
+    .option('--sync-after', "synchronize after coupling (default: the mapping's setting)")
+    .option('--wait', 'follow the job until it ends, then list its results', false)
+    .action(async (o: { mapping: string; createNew?: boolean; syncAfter?: boolean; wait: boolean }) => {
+      const a = api();
+      const job = await a.call<JobJson>('POST', 'couplings/jobs', {
+        kind: 'match-couple',
+        mapping: o.mapping,
+        ...(o.createNew !== undefined ? { createNew: o.createNew } : {}),
+        ...(o.syncAfter !== undefined ? { synchronizeAfter: o.syncAfter } : {}),
+      });
+      await followJob(a, job, o.wait);
+    });
+  couplings
+    .command('uncouple-all')
+    .description('delete every coupling of a mapping (records stay), as a background job')
+    .requiredOption('-m, --mapping <name>')
+    .option('--wait', 'follow the job until it ends', false)
+    .action(async (o: { mapping: string; wait: boolean }) => {
+      const a = api();
+      await followJob(a, await a.call<JobJson>('POST', 'couplings/jobs', { kind: 'uncouple', mapping: o.mapping }), o.wait);
+    });
+  couplings
+    .command('jobs [id]')
+    .description('background coupling jobs, or one job with its results')
+    .option('--cancel', 'cancel the job', false)
+    .action(async (id: string | undefined, o: { cancel: boolean }) => {
+      const a = api();
+      if (!id) {
+        const jobs = await a.call<JobJson[]>('GET', 'couplings/jobs');
+        print(jobs, () => jobs.map(jobText).join('\n') || 'no jobs');
+        return;
+      }
+      const path = `couplings/jobs/${encodeURIComponent(id)}`;
+      await followJob(a, await a.call<JobJson>(o.cancel ? 'POST' : 'GET', o.cancel ? `${path}/cancel` : path), true);
+    });
+  couplings
+    .command('find <text>')
+    .description('find records by BC number or Dataverse name (not only GUID), with their couplings')
+    .requiredOption('-m, --mapping <name>')
+    .action(async (text: string, o: { mapping: string }) => {
+      const r = await api().call<{
+        items: Array<{ side: string; id: string; field: string; coupling?: { bcId: string; dataverseId: string } }>;
+      }>('GET', `couplings/find?mapping=${encodeURIComponent(o.mapping)}&q=${encodeURIComponent(text)}`);
+      print(r, () =>
+        table(
+          ['side', 'id', 'matched', 'coupled to'],
+          r.items.map((i) => [
+            i.side,
+            i.id,
+            i.field,
+            i.coupling ? (i.side === 'bc' ? i.coupling.dataverseId : i.coupling.bcId) : '(not coupled)',
+          ]),
+          80,
         ),
       );
     });
@@ -319,7 +585,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   });
 
   // --- dead letters -----------------------------------------------------------------------------------------------
-  const dl = program.command('dead-letters').description('dead-lettered change messages');
+  const dl = program.command('dead-letters').description('dead-lettered messages of every queue (sync-* and ops-*)');
   dl.command('list')
     .option('--queue <q>')
     .option('-m, --mapping <name>')
@@ -333,8 +599,8 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
       const r = await api().call<Array<Record<string, unknown>>>('GET', `dead-letters?${q}`);
       print(r, () =>
         table(
-          ['queue', 'seq', 'reason', 'mapping', 'replays', 'enqueued', 'description'],
-          r.map((d) => [d.queue, d.sequenceNumber, d.reason, d.mapping, d.replayCount, d.enqueuedAt, d.description]),
+          ['queue', 'seq', 'reason', 'mapping', 'what', 'replays', 'enqueued', 'description'],
+          r.map((d) => [d.queue, d.sequenceNumber, d.reason, d.mapping, d.subject ?? d.kind, d.replayCount, d.enqueuedAt, d.description]),
           60,
         ),
       );
@@ -412,6 +678,49 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     });
 
   return program;
+}
+
+const DIRECTIONS = ['Bidirectional', 'ToIntegrationTable', 'FromIntegrationTable'];
+
+type FieldJson = Record<string, unknown> & { bcField: string | null; dataverseColumn: string | null };
+type MappingJson = Record<string, unknown> & { fields: FieldJson[] };
+interface Preview {
+  ok: boolean;
+  problems: Array<{ field?: string; message: string }>;
+  diff: Array<{ path: string; before?: unknown; after?: unknown }>;
+}
+interface JobJson {
+  id: string;
+  kind: string;
+  mapping: string;
+  status: string;
+  done: number;
+  total?: number;
+  counters: Record<string, number>;
+  results: Array<{ bcId: string; result: string; dataverseId?: string; message?: string }>;
+  error?: string;
+}
+interface FieldOptions {
+  direction?: string;
+  status?: string;
+  constant?: string;
+  remove: boolean;
+  dryRun: boolean;
+}
+
+function constantValue(text: string): string | number | boolean | null {
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false' || text === 'null') return JSON.parse(text) as boolean | null;
+  return text;
+}
+
+function diffText(p: Preview): string {
+  const show = (v: unknown) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+  const lines = p.diff.map(
+    (d) => `  ${d.path}: ${d.before === undefined ? '(added)' : show(d.before)} -> ${d.after === undefined ? '(removed)' : show(d.after)}`,
+  );
+  const problems = p.problems.map((x) => `  ! ${x.field ? `[${x.field}] ` : ''}${x.message}`);
+  return [p.diff.length ? 'changes:' : 'no changes', ...lines, ...(problems.length ? ['problems:', ...problems] : [])].join('\n');
 }
 
 function progressText(r: Progress): string {

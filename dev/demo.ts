@@ -8,7 +8,8 @@
 export interface DemoOptions {
   /** e.g. `http://127.0.0.1:7071/api/` */
   apiBase: string;
-  functionKey: string;
+  /** SYNC_ADMIN_KEY: the demo changes mappings and starts a full sync, which needs Sync.Admin. */
+  adminKey: string;
   log: (line: string) => void;
 }
 
@@ -25,7 +26,7 @@ export async function bootstrapDemo(o: DemoOptions): Promise<void> {
   const call = async (method: string, route: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(new URL(`admin/${route}`, o.apiBase), {
       method,
-      headers: { 'x-functions-key': o.functionKey, 'content-type': 'application/json' },
+      headers: { 'x-sync-key': o.adminKey, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();

@@ -232,7 +232,13 @@ export async function main(): Promise<void> {
         await sb.start();
         running.push({ name: 'Service Bus', where: `sb://${HOST}:${sb.port}`, stop: () => sb.stop() });
         values.SERVICEBUS_CONNECTION = sb.connectionString;
-        declareQueue = (q) => sb.declareQueue(q);
+        // A queue the project already declared keeps its settings (Azure's, duplicate detection included); one
+        // only the functions name gets the same settings under its own name.
+        const known = new Set(declared.map((q) => q.name.toLowerCase()));
+        const template = declared[0];
+        declareQueue = (q) => {
+          if (!known.has(q.name.toLowerCase())) sb.declareQueue({ ...template, ...q });
+        };
       } else notes.push('Service Bus: not started (dev/servicebus is not built)');
     } else notes.push('Service Bus: not started (SERVICEBUS_CONNECTION points elsewhere)');
 
@@ -307,7 +313,10 @@ export async function main(): Promise<void> {
     process.stdout.write(`    ${fn.name.padEnd(28)} ${what}\n`);
   }
   process.stdout.write(`  function key (authLevel function): x-functions-key: ${host.functionKey}   [local only]\n`);
-  process.stdout.write(`  admin page: ${host.apiUrl('admin/ui')}?code=${host.functionKey}\n`);
+  process.stdout.write(`  admin page: ${host.apiUrl('admin/ui')}   (paste a key: it travels in the x-sync-key header, never in a URL)\n`);
+  process.stdout.write(
+    `  admin key (Sync.Admin): ${process.env.SYNC_ADMIN_KEY ?? '(unset)'}   reader key (Sync.Reader): ${process.env.SYNC_READER_KEY ?? '(unset)'}   [local only]\n`,
+  );
   process.stdout.write(`ready: ${host.apiUrl('health')}\n`);
   // With our own simulators, act as a new installation's admin would, through the admin API.
   if (
@@ -316,7 +325,7 @@ export async function main(): Promise<void> {
     process.env.DEMO_BOOTSTRAP !== 'false'
   ) {
     const log = (line: string) => process.stdout.write(`${line}\n`);
-    bootstrapDemo({ apiBase: host.apiUrl(''), functionKey: host.functionKey, log }).catch((err: unknown) =>
+    bootstrapDemo({ apiBase: host.apiUrl(''), adminKey: process.env.SYNC_ADMIN_KEY ?? '', log }).catch((err: unknown) =>
       log(`demo: bootstrap failed: ${err instanceof Error ? err.message : String(err)}`),
     );
   }

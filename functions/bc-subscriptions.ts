@@ -13,8 +13,8 @@ const DEFAULT_SCHEDULE = '0 0 * * * *';
  */
 export async function bcSubscriptions(_timer: Timer, context: InvocationContext): Promise<void> {
   const report = await ensureSubscriptions(await captureDeps());
-  const summary = `BC subscriptions: ${report.created} created, ${report.renewed} renewed, ${report.deleted} deleted, ${report.failed} failed`;
-  if (report.failed > 0) context.warn(summary);
+  const summary = `BC subscriptions: ${report.created} created, ${report.renewed} renewed, ${report.deleted} deleted, ${report.failed} failed, ${report.missing} BC extension page(s) missing`;
+  if (report.failed > 0 || report.missing > 0) context.warn(summary);
   else context.log(summary);
 }
 

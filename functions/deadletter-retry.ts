@@ -2,7 +2,7 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { retryDeadLetters } from '../shared/operations/dead-letters';
 import { getRuntime } from '../shared/runtime';
 
-/** Dead-letter retry timer (`DEADLETTER_RETRY_SCHEDULE`): re-drives by reason with backoff, up to a limit. */
+/** Dead-letter retry timer (`DEADLETTER_RETRY_SCHEDULE`): re-drives every queue's dead letters (sync-* and ops-*) by reason with backoff, up to a limit. */
 export async function deadLetterRetryTimer(_timer: Timer, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
   const r = await retryDeadLetters(runtime.serviceBus, { now: () => runtime.clock.now() });

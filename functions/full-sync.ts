@@ -1,7 +1,9 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
+import { queueSalesOrders } from '../shared/lead-to-cash/queue-orders';
 import { FULL_SYNC_QUEUE, fullSyncDeps } from '../shared/operations/context';
 import { fullSyncWorkItemSchema, processFullSyncItem } from '../shared/operations/full-sync';
+import { QUEUE_SETTINGS } from '../shared/queues';
 import { getRuntime } from '../shared/runtime';
 
 /**
@@ -17,8 +19,13 @@ export async function fullSyncWorker(message: unknown, context: InvocationContex
     return;
   }
   const runtime = await getRuntime();
-  const { processed } = await processFullSyncItem(fullSyncDeps(runtime), parsed.data);
+  const { processed, runEnded } = await processFullSyncItem(fullSyncDeps(runtime), parsed.data, {
+    deliveryCount: Number(context.triggerMetadata?.deliveryCount ?? 1),
+    maxDeliveryCount: QUEUE_SETTINGS.maxDeliveryCount,
+  });
   context.log(`full sync ${parsed.data.runId} ${parsed.data.mapping}: ${processed} records`);
+  // Submitted Sales orders wait for their customers: the end of a full synchronization is when they can be created.
+  if (runEnded) context.log(`full sync ${parsed.data.runId} ended: ${await queueSalesOrders(runtime)} submitted sales order(s) queued`);
 }
 
 app.serviceBusQueue('full-sync', {

@@ -1,13 +1,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import { z } from 'zod';
+import { settings } from '../shared/config';
 import { toSyncError } from '../shared/errors';
 import { productAvailability, refreshItemAvailability } from '../shared/lead-to-cash/availability';
+import { availabilityKeyValid } from '../shared/operations/admin-access';
 import { getRuntime } from '../shared/runtime';
 
 /**
  * Item availability for Dynamics 365 Sales: the job that copies BC item inventory onto coupled products
  * (BC's "Item Availability" job queue entry, every 30 minutes) and `GET /api/availability/{productId}`
- * (function key), which answers BC's current inventory for one product and refreshes its column.
+ * (its own key, AVAILABILITY_KEY, in the `x-availability-key` header: Sales holds it, and it opens nothing else),
+ * which answers BC's current inventory for one product and refreshes its column.
  */
 
 export async function itemAvailabilityJob(_timer: Timer, context: InvocationContext): Promise<void> {
@@ -21,6 +24,11 @@ const productIdSchema = z
   .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'productId must be a GUID (the Dataverse productid)');
 
 export async function availability(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  if (!availabilityKeyValid(request.headers.get('x-availability-key'), settings().AVAILABILITY_KEY))
+    return {
+      status: 401,
+      jsonBody: { error: 'Send the availability key (AVAILABILITY_KEY) in the x-availability-key header.' },
+    };
   const parsed = productIdSchema.safeParse(request.params.productId);
   if (!parsed.success) return { status: 400, jsonBody: { error: 'EVENT.INVALID', message: z.prettifyError(parsed.error) } };
   try {
@@ -41,4 +49,4 @@ export async function availability(request: HttpRequest, context: InvocationCont
 }
 
 app.timer('item-availability', { schedule: '0 */30 * * * *', handler: itemAvailabilityJob });
-app.http('itemAvailability', { route: 'availability/{productId}', methods: ['GET'], authLevel: 'function', handler: availability });
+app.http('itemAvailability', { route: 'availability/{productId}', methods: ['GET'], authLevel: 'anonymous', handler: availability });

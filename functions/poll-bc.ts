@@ -14,6 +14,7 @@ export async function pollBcTables(_timer: Timer, context: InvocationContext): P
   const enqueued = results.reduce((n, r) => n + r.enqueued, 0);
   if (enqueued > 0 || results.some((r) => r.initialized))
     context.log(`BC polling: ${results.map((r) => `${r.mapping} ${r.initialized ? 'initialized' : r.enqueued}`).join(', ')}`);
+  for (const r of results) if (r.error) context.warn(`BC polling ${r.mapping} failed: ${r.error}`);
 }
 
 app.timer('pollBc', { schedule: SCHEDULE, handler: pollBcTables });

@@ -1,7 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import { z } from 'zod';
 import { toSyncError } from '../shared/errors';
-import { handleSalesOrderRequest, salesOrderRequestSchema, submittedUncoupledOrders } from '../shared/lead-to-cash/sales-order';
+import { queueSalesOrders } from '../shared/lead-to-cash/queue-orders';
+import { handleSalesOrderRequest, salesOrderRequestSchema } from '../shared/lead-to-cash/sales-order';
+import { fullSyncDeps } from '../shared/operations/context';
+import { fullSyncStatus } from '../shared/operations/full-sync';
 import { OPERATIONAL_QUEUE } from '../shared/queues';
 import { getRuntime } from '../shared/runtime';
 
@@ -24,30 +27,31 @@ export async function salesOrderWorker(message: unknown, context: InvocationCont
   context.log(`sales order ${outcome.salesOrderId}: ${outcome.result} — ${outcome.message}`);
 }
 
-/** BC's "Auto Create Sales Orders" job queue entry (every 30 minutes), only in legacy mode with automatic creation on. */
+/**
+ * BC's "Auto Create Sales Orders" job queue entry (every 30 minutes, and once when the host starts, so orders
+ * submitted while the service was down do not wait for the next half hour), only in legacy mode with automatic
+ * creation on. Orders depend on their customers being coupled, so while a full synchronization runs — or, at
+ * start, before the installation's first one has run — the orders are left to the end of that full
+ * synchronization, which queues them (functions/full-sync.ts). An order submitted while the service runs arrives
+ * sooner, through its webhook.
+ */
 export async function autoCreateSalesOrders(_timer: Timer, context: InvocationContext): Promise<void> {
+  const atStart = !started;
+  started = true;
   const runtime = await getRuntime();
   const s = runtime.settings;
   if (s.SALES_ORDER_INTEGRATION !== 'legacy' || !s.AUTO_CREATE_SALES_ORDERS) return;
-  const sender = runtime.serviceBus.createSender(OPERATIONAL_QUEUE.salesOrders);
-  let queued = 0;
-  try {
-    for await (const ids of submittedUncoupledOrders(runtime.syncDeps)) {
-      // The message id dedups a job run that overlaps the previous one inside the duplicate-detection window.
-      await sender.sendMessages(
-        ids.map((salesOrderId) => ({
-          body: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
-          messageId: `salesorder|${salesOrderId}`,
-          contentType: 'application/json',
-        })),
-      );
-      queued += ids.length;
-    }
-  } finally {
-    await sender.close();
+  const run = await fullSyncStatus(fullSyncDeps(runtime));
+  if (run?.status === 'running' || (atStart && !run)) {
+    context.log(`auto-create sales orders: left to the end of the ${run ? 'running' : 'first'} full synchronization`);
+    return;
   }
+  const queued = await queueSalesOrders(runtime);
   context.log(`auto-create sales orders: ${queued} submitted order(s) queued`);
 }
+
+/** The first invocation of the timer in this process is the start-up one. */
+let started = false;
 
 /** `POST /api/admin/sales-orders/{salesOrderId}/create-in-bc` (admin key): "Create in Business Central" for one order. */
 export async function createInBc(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -81,7 +85,11 @@ app.serviceBusQueue('sales-orders', {
   queueName: OPERATIONAL_QUEUE.salesOrders,
   handler: salesOrderWorker,
 });
-app.timer('auto-create-sales-orders', { schedule: '0 */30 * * * *', handler: autoCreateSalesOrders });
+// runOnStartup: orders already submitted when the service starts (or restarts) are queued at once rather than at
+// the next half hour. Microsoft advises against runOnStartup for work that must not repeat on every restart or
+// scale-out (learn.microsoft.com azure-functions/functions-bindings-timer, "runOnStartup"); this run is idempotent:
+// coupled orders are skipped and each order's message id lets duplicate detection drop a repeat.
+app.timer('auto-create-sales-orders', { schedule: '0 */30 * * * *', runOnStartup: true, handler: autoCreateSalesOrders });
 app.http('createSalesOrderInBc', {
   route: 'admin/sales-orders/{salesOrderId}/create-in-bc',
   methods: ['POST'],

@@ -62,12 +62,22 @@ param dataverseClientSecret string
 @description('Key that Dataverse webhook steps send; stored in Key Vault only. Keep it stable: the registered webhooks carry it.')
 param dataverseWebhookKey string
 
+@secure()
+@minLength(16)
+@description('Key Dynamics 365 Sales sends (x-availability-key) to GET /api/availability/{productId}; stored in Key Vault only.')
+param availabilityKey string
+
+@description('Client id of the Entra app registration for admin sign-in, with the app roles Sync.Reader and Sync.Admin (docs/operations.md "Roles").')
+param adminAppClientId string
+
 @description('systemuserid of the application user (DATAVERSE_INTEGRATION_USER_ID). Empty: discovered with WhoAmI.')
 param dataverseIntegrationUserId string = ''
 
 // --- Connection setup (decides which mappings, and so which queues, are active) --------------------------
 @allowed(['Person', 'Team'])
 param ownershipModel string = 'Person'
+@description('Owner team (name or teamid) that owns new rows with ownershipModel Team (DATAVERSE_OWNING_TEAM); required then.')
+param dataverseOwningTeam string = ''
 param salesIntegration bool = true
 param unitGroupMapping bool = true
 param extendedPricing bool = false
@@ -168,6 +178,7 @@ module keyVault 'app/keyvault.bicep' = {
     bcWebhookSecret: bcWebhookSecret
     dataverseClientSecret: dataverseClientSecret
     dataverseWebhookKey: dataverseWebhookKey
+    availabilityKey: availabilityKey
   }
 }
 
@@ -214,11 +225,13 @@ module functionApp 'app/functionapp.bicep' = {
     dataverseClientId: dataverseClientId
     dataverseIntegrationUserId: dataverseIntegrationUserId
     ownershipModel: ownershipModel
+    dataverseOwningTeam: dataverseOwningTeam
     salesIntegration: salesIntegration
     unitGroupMapping: unitGroupMapping
     extendedPricing: extendedPricing
     salesOrderIntegration: salesOrderIntegration
     tablePrefix: tablePrefix
+    adminAppClientId: adminAppClientId
   }
 }
 

@@ -86,6 +86,11 @@ export const settingsSchema = z.object({
   PUBLIC_BASE_URL: url,
   /** Team or Person ownership of synced Dataverse rows, as BC's connection setup. Default `Person`. */
   OWNERSHIP_MODEL: z.enum(['Person', 'Team']).default('Person'),
+  /**
+   * The Dataverse owner team (name or teamid) that owns new rows when OWNERSHIP_MODEL is `Team` — the team BC's
+   * connection setup creates, e.g. `BCI - CRONUS USA, Inc.`. Required with `Team`; it must exist and have a role.
+   */
+  DATAVERSE_OWNING_TEAM: z.string().min(1).max(160).optional(),
   /** Dynamics 365 Sales mappings (items, prices, orders, invoices) on top of the Dataverse base set. Default `true`. */
   SALES_INTEGRATION: bool.default(true),
   /** Unit groups (UNIT GROUP / ITEM UOM / RESOURCE UOM) instead of UNIT OF MEASURE. Default `true`. */
@@ -117,6 +122,25 @@ export const settingsSchema = z.object({
   DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
   /** Dry run: compute and record changes, write nothing to BC or Dataverse. Default `false`. */
   DRY_RUN: bool.default(false),
+
+  // --- Admin access and retention -------------------------------------------------------------------
+  /**
+   * Who may use the admin page and API. `entra`: App Service authentication (Easy Auth) signs users in and the
+   * code reads the app roles `Sync.Reader` / `Sync.Admin` from its `x-ms-client-principal` header (Azure; the
+   * Bicep sets it). `keys`: the two keys below stand for the two roles, sent in the `x-sync-key` header
+   * (local). Default `keys`.
+   */
+  ADMIN_AUTH: z.enum(['keys', 'entra']).default('keys'),
+  /** With ADMIN_AUTH=keys: the key that stands for `Sync.Admin` (read and change). Unset: nobody is an admin. */
+  SYNC_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** With ADMIN_AUTH=keys: the key that stands for `Sync.Reader` (read only). Unset: only the admin key reads. */
+  SYNC_READER_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Key Sales sends (`x-availability-key` header) to `GET /api/availability/{productId}`; nothing else accepts it. */
+  AVAILABILITY_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Days history, run-log and resolved or dismissed error rows are kept before the retention timer deletes them. Default 30. */
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Retention timer (NCRONTAB). Default daily at 02:30. */
+  RETENTION_SCHEDULE: ncrontab.default('0 30 2 * * *'),
 });
 
 /**
@@ -148,12 +172,22 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
     if (mode === 'client-certificate')
       need(has('CLIENT_CERTIFICATE_PATH'), `${side}_CLIENT_CERTIFICATE_PATH`, `required when ${side}_AUTH=client-certificate`);
   }
+  need(
+    env.OWNERSHIP_MODEL !== 'Team' || Boolean(env.DATAVERSE_OWNING_TEAM),
+    'DATAVERSE_OWNING_TEAM',
+    'required when OWNERSHIP_MODEL=Team: the name or teamid of the owner team that owns new rows (BC names it "BCI - <company>")',
+  );
   // BC: "Sales order integration" (legacy one-way creation) and bidirectional sales order sync are mutually exclusive.
   const autoCreate = env.AUTO_CREATE_SALES_ORDERS?.toLowerCase();
   need(
     !(env.SALES_ORDER_INTEGRATION === 'bidirectional' && (autoCreate === 'true' || autoCreate === '1' || autoCreate === 'yes')),
     'AUTO_CREATE_SALES_ORDERS',
     'legacy "Automatically Create Sales Orders" cannot be combined with SALES_ORDER_INTEGRATION=bidirectional (BC makes them mutually exclusive): set it to false or use legacy',
+  );
+  need(
+    !(env.SYNC_ADMIN_KEY && env.SYNC_ADMIN_KEY === env.SYNC_READER_KEY),
+    'SYNC_READER_KEY',
+    'must differ from SYNC_ADMIN_KEY (the two keys stand for two roles)',
   );
   return problems;
 }

@@ -21,7 +21,8 @@ export const OPERATIONAL_QUEUES = [OPERATIONAL_QUEUE.bcCollection, OPERATIONAL_Q
 export type OperationalQueue = (typeof OPERATIONAL_QUEUES)[number];
 
 /**
- * Settings of every queue. Azure (Bicep) and the local emulator apply the same values.
+ * Settings of every queue. Azure (Bicep, through `infra/queues.json`) and the local emulator
+ * (`emulatorQueueDeclarations`) apply the same values.
  *
  * - `maxDeliveryCount` 10: a message is tried 10 times (transient BC/Dataverse errors are also retried inside
  *   one delivery by the HTTP client) and then dead-lettered with `MaxDeliveryCountExceeded` for replay.
@@ -33,9 +34,11 @@ export type OperationalQueue = (typeof OPERATIONAL_QUEUES)[number];
  *   queue keeps it for replay.
  * - `defaultMessageTimeToLive` P14D: long enough to survive a two-week outage of BC or Dataverse credentials.
  * - `requiresDuplicateDetection` with a 10-minute window: change events carry a deterministic message id
- *   (`changeEventMessageId`), so the same BC notification delivered twice (BC retries for 36 h on 5xx/408/429)
- *   is enqueued once. A *deliberate* re-send of the same event (rescheduling after `Retry-After`, deferral
- *   until a parent is coupled) must use a different message id, or Service Bus drops it inside the window.
+ *   (`changeEventMessageId`), so the same BC notification or Dataverse webhook delivered twice (BC retries for
+ *   36 h on 5xx/408/429) is enqueued once. The id differs whenever the content to sync may differ (row version,
+ *   notification id); a *deliberate* re-send of the same event (retry, reconcile, replay, rescheduling after
+ *   `Retry-After`, deferral until a parent is coupled) must use a different message id, or Service Bus drops it
+ *   inside the window — accepted by the broker, so the sender never learns of it.
  *   Duplicate detection cannot be switched on or off for an existing queue (it must be recreated).
  */
 export const QUEUE_SETTINGS = {
@@ -106,6 +109,8 @@ export function emulatorQueueDeclarations(): Array<{
   lockDurationMs: number;
   defaultMessageTtlMs: number;
   deadLetteringOnMessageExpiration: boolean;
+  requiresDuplicateDetection: boolean;
+  duplicateDetectionHistoryTimeWindowMs: number;
 }> {
   return allQueueNames().map((name) => ({
     name,
@@ -113,6 +118,10 @@ export function emulatorQueueDeclarations(): Array<{
     lockDurationMs: QUEUE_SETTINGS.lockDurationSeconds * 1000,
     defaultMessageTtlMs: isoDurationToMs(QUEUE_SETTINGS.defaultMessageTimeToLive),
     deadLetteringOnMessageExpiration: QUEUE_SETTINGS.deadLetteringOnMessageExpiration,
+    // Duplicate detection is on locally exactly as in Azure, so a message id that would be dropped there is
+    // dropped here too and tests can see it.
+    requiresDuplicateDetection: QUEUE_SETTINGS.requiresDuplicateDetection,
+    duplicateDetectionHistoryTimeWindowMs: isoDurationToMs(QUEUE_SETTINGS.duplicateDetectionHistoryTimeWindow),
   }));
 }
 

@@ -1,6 +1,7 @@
 import type { ServiceBusClient } from '@azure/service-bus';
 import { type BcClient, BcGateway, createBcClient } from './adapters/bc';
-import { ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
+import { resolveOwningTeam } from './adapters/connection-check';
+import { appendOption, ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from './adapters/servicebus/client';
 import { ServiceBusChangePublisher } from './adapters/servicebus/publisher';
 import { createStores, environmentIdentity, type Stores, TableCreationClaims } from './adapters/tables';
@@ -105,17 +106,12 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   } catch {
     lcyCode = undefined;
   }
-  // Team ownership: new rows go to the company's owning team, which BC's connection setup names "BCI - <company>".
+  // Team ownership: new rows go to the owner team DATAVERSE_OWNING_TEAM names (checked by the connection test).
+  // Unresolved (Dataverse down at start-up, or no such team), Team-owned inserts fail with CONFIG.INVALID.
   let owningTeamId: string | undefined;
   if (s.OWNERSHIP_MODEL === 'Team') {
     try {
-      const teams = await soon(
-        dataverseGateway.listPage(
-          { side: 'dataverse', entitySet: 'teams', logicalName: 'team', primaryKey: 'teamid' },
-          { filter: "startswith(name,'BCI - ')", select: ['teamid', 'name'], pageSize: 1 },
-        ),
-      );
-      owningTeamId = teams.items[0]?.id;
+      owningTeamId = (await soon(resolveOwningTeam(dataverse, s.DATAVERSE_OWNING_TEAM))).teamId;
     } catch {
       owningTeamId = undefined;
     }
@@ -133,7 +129,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
     optionSets: {
       options: async (entity, column) =>
         (await dataverse.dataverseColumn(entity, column))?.options?.map((o) => ({ value: o.value, label: o.label })),
-      insert: (entity, column, label) => dataverse.insertOptionValue(entity, column, label),
+      insert: (entity, column, label) => appendOption(dataverse, entity, column, label),
     },
     clock,
     options: {

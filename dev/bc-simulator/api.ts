@@ -1,3 +1,4 @@
+import { BC_EXTENSION_MANIFEST } from '../../shared/bc-extension/manifest';
 import {
   compileFilter,
   compileOrderBy,
@@ -22,7 +23,7 @@ import {
   recordNotFound,
   segmentNotFound,
 } from './errors';
-import { type ApiGroup, BLANK_GUID, CUSTOM_API, findPage, type PageDef, pages } from './schema';
+import { type ApiGroup, BLANK_GUID, CUSTOM_API, findPage, type PageDef, pageServed, pages } from './schema';
 import { type CompanyStore, coerce, etagFor, isGuid, type Rec, type Row, type Store } from './store';
 import type { WebhookManager } from './webhooks';
 
@@ -32,7 +33,7 @@ export const MAX_BATCH_OPERATIONS = 100;
 /** A request after the environment prefix, shared by HTTP requests and $batch operations. */
 export interface ApiRequest {
   method: string;
-  group: ApiGroup | 'microsoft/runtime/beta';
+  group: ApiGroup | 'microsoft/runtime/beta' | 'microsoft/automation/v2.0';
   /** Path segments after `api/<group>/`. */
   segments: string[];
   query: URLSearchParams;
@@ -107,6 +108,7 @@ export async function dispatch(ctx: ApiContext, req: ApiRequest): Promise<ApiRes
   const segs = req.segments;
   ctx.count(req.method, entitySetOf(segs));
   if (req.group === 'microsoft/runtime/beta') return runtime(ctx, req);
+  if (req.group === 'microsoft/automation/v2.0') return automation(ctx, req);
   const first = segs[0] ? parseSegment(segs[0]) : undefined;
   if (!first) return { status: 200, headers: JSON_HEADERS, body: { '@odata.context': `${req.apiRoot}/$metadata`, value: [] } };
   if (first.name === '$batch') return batch(ctx, req);
@@ -161,13 +163,43 @@ function companies(ctx: ApiContext, req: ApiRequest, seg: Segment): ApiResponse 
   };
 }
 
+/**
+ * GET api/microsoft/automation/v2.0/companies({id})/extensions: the installed apps, with the properties the
+ * documentation's example shows (packageId, id, displayName, publisher, versionMajor, versionMinor, scope,
+ * isInstalled; dynamics_extension_get.md). Only the base application and the service's extension are listed.
+ */
+function automation(ctx: ApiContext, req: ApiRequest): ApiResponse {
+  const [c, r] = req.segments.map(parseSegment);
+  if (c?.name !== 'companies' || !r || r.name !== 'extensions' || req.segments.length !== 2) throw segmentNotFound(req.segments.join('/'));
+  if (req.method !== 'GET') throw methodNotAllowed(req.method, 'extensions');
+  ctx.store.company(guidKey(c));
+  const app = (id: string, packageId: string, displayName: string, publisher: string, version: string, scope: number) => {
+    const [major = 0, minor = 0] = version.split('.').map(Number);
+    return { packageId, id, displayName, publisher, versionMajor: major, versionMinor: minor, scope, isInstalled: true };
+  };
+  const ext = ctx.store.settings.extension;
+  const { app: ours } = BC_EXTENSION_MANIFEST;
+  const value = [
+    app('437dbf0e-84ff-417a-965d-ed2bb9650972', '6f2c5e0b-1a7d-4b8e-9c3f-2d4e6a8b0c1d', 'Base Application', 'Microsoft', '26.0.0.0', 0),
+    // A per-tenant extension: scope 1 (tenant).
+    ...(ext.installed ? [app(ours.id, '9e4a7c2d-3b5f-4d6e-8a1c-0f2b4d6e8a1c', ours.name, ours.publisher, ext.version, 1)] : []),
+  ];
+  return {
+    status: 200,
+    headers: JSON_HEADERS,
+    body: { '@odata.context': `${req.apiRoot}/$metadata#companies(${c.key})/extensions`, value },
+  };
+}
+
 function runtime(ctx: ApiContext, req: ApiRequest): ApiResponse {
   // GET api/microsoft/runtime/beta/companies({id})/webhookSupportedResources[?$filter=resource eq 'v2.0*']
   const [c, r] = req.segments.map(parseSegment);
   if (c?.name !== 'companies' || !r || r.name !== 'webhookSupportedResources') throw segmentNotFound(req.segments.join('/'));
   if (req.method !== 'GET') throw methodNotAllowed(req.method, 'webhookSupportedResources');
   ctx.store.company(guidKey(c));
-  let value = pages.filter((p) => ctx.webhooks.supports(p)).map((p) => ({ resource: `${p.group}/${p.entitySet}` }));
+  let value = pages
+    .filter((p) => ctx.webhooks.supports(p) && pageServed(ctx.store.settings.extension, p))
+    .map((p) => ({ resource: `${p.group}/${p.entitySet}` }));
   const filter = req.query.get('$filter');
   if (filter) {
     // BC filters this list with its own wildcard syntax: resource eq 'v2.0*'.
@@ -282,7 +314,8 @@ async function entity(ctx: ApiContext, req: ApiRequest, company: CompanyStore, s
   const first = parseSegment(segs[0] as string);
   if (req.group === 'v2.0' && first.name === 'companyInformation') return companyInformation(req, company);
   const page = findPage(req.group as ApiGroup, first.name);
-  if (!page) throw segmentNotFound(first.name);
+  // An older extension without this page answers as BC does for any entity set the route does not publish.
+  if (!page || !pageServed(ctx.store.settings.extension, page)) throw segmentNotFound(first.name);
   const table = company.table(page.table);
   if (first.key === undefined) {
     if (segs.length > 1) {

@@ -66,6 +66,14 @@ const asUserSchema = z
     body: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
+const extensionSchema = z
+  .object({
+    installed: z.boolean(),
+    version: z.string().regex(/^\d+\.\d+\.\d+\.\d+$/, 'must be major.minor.build.revision'),
+    missingEntitySets: z.array(z.string()),
+  })
+  .partial()
+  .strict();
 const flowFieldSchema = z
   .object({
     entitySet: z.enum(['items', 'resources', 'customers', 'vendors']),
@@ -176,6 +184,15 @@ export async function handleControl(
         if (staleEtagStatus) sim.store.settings.staleEtagStatus = staleEtagStatus;
         if (pageSizeOverLimit) cfg.apiSettings.pageSizeOverLimit = pageSizeOverLimit;
         return ok(settingsView(sim, cfg));
+      }
+      case 'GET /_sim/extension':
+        return ok(sim.store.settings.extension);
+      case 'POST /_sim/extension': {
+        const b = parse(extensionSchema, raw);
+        const unknown = (b.missingEntitySets ?? []).filter((s) => !findPage(CUSTOM_API, s));
+        if (unknown.length) return bad(`Not entity sets of the extension: ${unknown.join(', ')}.`);
+        Object.assign(sim.store.settings.extension, b);
+        return ok(sim.store.settings.extension);
       }
       case 'GET /_sim/counters':
         return ok(sim.counters());

@@ -299,6 +299,9 @@ export function seedDemo(store: Store, companyId = DEMO_COMPANY_ID, companyName 
     });
     store.setFlowField(companyId, 'item', item.id as string, 'inventory', inv);
   }
+  // The write-in product (WRITE_IN_PRODUCT_NO, default WRITE-IN) that a Sales order's write-in line becomes, as BC's
+  // "Dynamics 365 Sales Connection Setup" asks for one: the Dataverse demo's submitted order has such a line.
+  ins('item', 'WRITE-IN', { number: 'WRITE-IN', displayName: 'Write-in product', type: 'Non-Inventory', baseUnitOfMeasureCode: 'PCS' });
   ins('itemUnitOfMeasure', '1900-S:BOX', { itemNumber: '1900-S', code: 'BOX', qtyPerUnitOfMeasure: 4 });
   ins('itemUnitOfMeasure', '1928-S:PCS', { itemNumber: '1928-S', code: 'PCS', qtyPerUnitOfMeasure: 0.25 });
   for (const [no, name, type, price, cost] of [

@@ -8,7 +8,7 @@ import { BcError } from './errors';
 import { detGuid } from './ids';
 import { DEFAULT_LIMITS, Limiter } from './limits';
 import type { ApiGroup } from './schema';
-import { Store } from './store';
+import { defaultExtensionState, Store } from './store';
 import { DEFAULT_RETRY_SCHEDULE, WebhookManager, type WebhookSettings } from './webhooks';
 
 export { DEMO_COMPANY_ID, DEMO_COMPANY_NAME } from './demo';
@@ -49,6 +49,11 @@ export interface BcSimulatorOptions {
   pageSizeOverLimit?: '413' | 'clamp';
   /** Webhook subscriptions per environment. Default 200 (BC online). */
   maxSubscriptions?: number;
+  /**
+   * Whether the service's BC extension (bc-extension/) is installed. Default true. Without it the custom route
+   * `bcsync/integration/v1.0` answers 404 like any unknown route; `/_sim/extension` changes it at run time.
+   */
+  extensionInstalled?: boolean;
 }
 
 /** Fault injection, changeable per run through `/_sim/faults`. */
@@ -77,7 +82,7 @@ export interface BcSimulator {
   /** `…/v2.0/{tenant}/{env}/api/bcsync/integration/v1.0/companies({companyId})`: the custom API pages. */
   customApiBase(companyId?: string): string;
   /** `…/v2.0/{tenant}/{env}/api/v2.0`: where `subscriptions` and `$batch` live. */
-  apiRoot(group?: ApiGroup): string;
+  apiRoot(group?: ApiGroup | 'microsoft/runtime/beta' | 'microsoft/automation/v2.0'): string;
   companyId: string;
   companyName: string;
   tenantId: string;
@@ -127,6 +132,7 @@ export async function startBcSimulator(opts: BcSimulatorOptions = {}): Promise<B
   const clock = new SimClock();
   const store = new Store(clock);
   store.settings.staleEtagStatus = opts.staleEtagStatus ?? 412;
+  if (opts.extensionInstalled === false) store.settings.extension.installed = false;
   const whSettings: WebhookSettings = {
     webhookDelayMs: opts.webhookDelayMs ?? 30_000,
     collectionThreshold: opts.collectionThreshold ?? 1000,
@@ -169,13 +175,14 @@ export async function startBcSimulator(opts: BcSimulatorOptions = {}): Promise<B
     });
 
   let baseUrl = '';
-  const rootFor = (group: ApiGroup | 'microsoft/runtime/beta' = 'v2.0') => `${baseUrl}/v2.0/${tenantId}/${environmentName}/api/${group}`;
+  const rootFor = (group: ApiGroup | 'microsoft/runtime/beta' | 'microsoft/automation/v2.0' = 'v2.0') =>
+    `${baseUrl}/v2.0/${tenantId}/${environmentName}/api/${group}`;
 
   const sim: BcSimulator = {
     url: '',
     apiBase: (id = companyId) => `${rootFor('v2.0')}/companies(${id})`,
     customApiBase: (id = companyId) => `${rootFor('bcsync/integration/v1.0')}/companies(${id})`,
-    apiRoot: (group: ApiGroup = 'v2.0') => rootFor(group),
+    apiRoot: (group = 'v2.0') => rootFor(group),
     companyId,
     companyName,
     tenantId,
@@ -205,6 +212,7 @@ export async function startBcSimulator(opts: BcSimulatorOptions = {}): Promise<B
       whSettings.dropRate = 0;
       whSettings.duplicateRate = 0;
       clock.reset();
+      store.settings.extension = defaultExtensionState();
       seed(kind);
     },
     stop: async () => undefined,
@@ -258,16 +266,19 @@ export async function startBcSimulator(opts: BcSimulatorOptions = {}): Promise<B
       send(res, errorResponse(new BcError(404, 'BadRequest_NotFound', `The environment '${env ?? ''}' does not exist.`)));
       return;
     }
-    let group: ApiGroup | 'microsoft/runtime/beta';
+    let group: ApiGroup | 'microsoft/runtime/beta' | 'microsoft/automation/v2.0';
     let rest: string[];
     if (segs[i + 1] === 'v2.0') {
       group = 'v2.0';
       rest = segs.slice(i + 2);
-    } else if (segs.slice(i + 1, i + 4).join('/') === 'bcsync/integration/v1.0') {
+    } else if (segs.slice(i + 1, i + 4).join('/') === 'bcsync/integration/v1.0' && store.settings.extension.installed) {
       group = 'bcsync/integration/v1.0';
       rest = segs.slice(i + 4);
     } else if (segs.slice(i + 1, i + 4).join('/') === 'microsoft/runtime/beta') {
       group = 'microsoft/runtime/beta';
+      rest = segs.slice(i + 4);
+    } else if (segs.slice(i + 1, i + 4).join('/') === 'microsoft/automation/v2.0') {
+      group = 'microsoft/automation/v2.0';
       rest = segs.slice(i + 4);
     } else {
       send(

@@ -1,3 +1,5 @@
+import { BC_EXTENSION_MANIFEST, type BcExtensionManifest } from '../../shared/bc-extension/manifest';
+
 /**
  * BC tables and the API pages over them. A table holds the superset of fields the sync mappings need
  * (bc-integration-reference.md section 2); a page exposes a subset under an entity set name, exactly like
@@ -239,7 +241,7 @@ const rawTables: Array<Omit<TableDef, 'fieldMap'>> = [
       ...address,
       phoneNumber: 'text:30',
       email: 'text:80',
-      website: 'text:80',
+      website: 'text:255',
       salespersonCode: 'code:20',
       '!balanceDue': 'dec',
       creditLimit: 'dec',
@@ -276,7 +278,7 @@ const rawTables: Array<Omit<TableDef, 'fieldMap'>> = [
       ...address,
       phoneNumber: 'text:30',
       email: 'text:80',
-      website: 'text:80',
+      website: 'text:255',
       taxRegistrationNumber: 'text:20',
       currencyId: 'guid',
       currencyCode: 'code:10',
@@ -314,7 +316,7 @@ const rawTables: Array<Omit<TableDef, 'fieldMap'>> = [
       phoneNumber: 'text:30',
       mobilePhoneNumber: 'text:30',
       email: 'text:80',
-      website: 'text:80',
+      website: 'text:255',
       searchName: 'code:100',
       privacyBlocked: 'bool',
       taxRegistrationNumber: 'text:20',
@@ -820,6 +822,108 @@ function page(p: Omit<PageDef, 'fields' | 'fieldMap'> & { only?: string[]; exclu
 
 const V2: ApiGroup = 'v2.0';
 
+/** Simulator table holding each AL source table of the extension's pages. */
+const TABLE_OF_AL: Record<string, TableName> = {
+  Customer: 'customer',
+  Vendor: 'vendor',
+  Contact: 'contact',
+  'Contact Business Relation': 'contactBusinessRelation',
+  Item: 'item',
+  Resource: 'resource',
+  'Shipping Agent': 'shippingAgent',
+  'Customer Price Group': 'customerPriceGroup',
+  'Unit Group': 'unitGroup',
+  'Item Unit of Measure': 'itemUnitOfMeasure',
+  'Resource Unit of Measure': 'resourceUnitOfMeasure',
+  'Sales Price': 'salesPrice',
+  'Price List Header': 'priceListHeader',
+  'Price List Line': 'priceListLine',
+  Opportunity: 'opportunity',
+  'Salesperson/Purchaser': 'salesperson',
+  'Sales Header': 'salesOrder',
+  'Sales Line': 'salesOrderLine',
+  // Posted invoices are the Posted = true rows of the aggregate the v2.0 salesInvoices page shows.
+  'Sales Invoice Entity Aggregate': 'salesInvoice',
+  'Sales Invoice Line': 'salesInvoiceLine',
+};
+
+/** SourceTableView filters the extension uses, as predicates over the simulator's rows. */
+const VIEWS: Record<string, (row: Record<string, unknown>) => boolean> = {
+  'where("Document Type" = const(Order))': (r) => r.documentType === undefined || r.documentType === 'Order',
+  'where(Posted = const(true))': (r) => r.posted === true,
+};
+
+/** Whether an AL type (`Code[20]`, `Text`, `Enum "X"`) describes values the simulator's field type holds. */
+export function alTypeFits(alType: string, t: FieldType): boolean {
+  const m = /^(\w+)(?:\[(\d+)\])?/.exec(alType);
+  const kind = m?.[1]?.toLowerCase();
+  const len = m?.[2] === undefined ? undefined : Number(m[2]);
+  switch (kind) {
+    case 'code':
+      return t.kind === 'code' && t.max === len;
+    case 'text':
+      return t.kind === 'text' && (len === undefined || t.max === len);
+    case 'decimal':
+      return t.kind === 'decimal';
+    case 'integer':
+      return t.kind === 'int';
+    case 'boolean':
+      return t.kind === 'bool';
+    case 'date':
+      return t.kind === 'date';
+    case 'datetime':
+      return t.kind === 'datetime';
+    case 'guid':
+      return t.kind === 'guid';
+    case 'enum':
+    case 'option':
+      return t.kind === 'enum';
+    default:
+      return false;
+  }
+}
+
+/**
+ * The custom API pages, field for field from the manifest: a field or entity set the AL does not declare is not
+ * served, and a declared field the simulator cannot hold with the AL's type stops the simulator at start.
+ */
+export function customPages(manifest: BcExtensionManifest): PageDef[] {
+  return Object.entries(manifest.entitySets).map(([entitySet, p]) => {
+    const name = TABLE_OF_AL[p.table];
+    if (!name) throw new Error(`BC simulator: no table for "${p.table}" (custom page ${entitySet})`);
+    const t = table(name);
+    const fs = p.fields.map((f): FieldDef => {
+      const held = t.fieldMap.get(f.name);
+      if (!held)
+        throw new Error(
+          `BC simulator: custom page ${entitySet} declares ${f.name} (${f.alField ?? 'page variable'}), which table ${name} does not hold`,
+        );
+      if (!alTypeFits(f.type, held.type))
+        throw new Error(`BC simulator: ${entitySet}.${f.name} is ${f.type} in the AL but ${JSON.stringify(held.type)} in table ${name}`);
+      return { ...held, readOnly: !f.editable };
+    });
+    const view = p.view === undefined ? undefined : VIEWS[p.view];
+    if (p.view !== undefined && !view)
+      throw new Error(`BC simulator: custom page ${entitySet} has SourceTableView ${p.view}, which the simulator does not implement`);
+    const [lines] = Object.entries(p.parts);
+    return {
+      group: CUSTOM_API,
+      entitySet,
+      entityType: p.entityName,
+      table: name,
+      fields: fs,
+      fieldMap: new Map(fs.map((f) => [f.name, f])),
+      // Every page of the extension is over a normal table with a single key: webhook-capable.
+      webhooks: true,
+      ...(lines ? { lines: { property: lines[0], entitySet: lines[1] } } : {}),
+      ...(view ? { view } : {}),
+      insertAllowed: p.insertAllowed,
+      modifyAllowed: p.modifyAllowed,
+      deleteAllowed: p.deleteAllowed,
+    };
+  });
+}
+
 export const pages: PageDef[] = [
   page({
     group: V2,
@@ -845,6 +949,17 @@ export const pages: PageDef[] = [
   }),
   page({ group: V2, entitySet: 'items', entityType: 'item', table: 'item', only: v2Fields.item, webhooks: true }),
   page({ group: V2, entitySet: 'currencies', entityType: 'currency', table: 'currency', webhooks: true }),
+  // APIV2 page 30085 "APIV2- Currency Exchange Rates": read-only (InsertAllowed/ModifyAllowed/DeleteAllowed = false).
+  page({
+    group: V2,
+    entitySet: 'currencyExchangeRates',
+    entityType: 'currencyExchangeRate',
+    table: 'currencyExchangeRate',
+    webhooks: false,
+    insertAllowed: false,
+    modifyAllowed: false,
+    deleteAllowed: false,
+  }),
   page({ group: V2, entitySet: 'unitsOfMeasure', entityType: 'unitOfMeasure', table: 'unitOfMeasure', webhooks: true }),
   page({ group: V2, entitySet: 'paymentTerms', entityType: 'paymentTerm', table: 'paymentTerms', webhooks: true }),
   page({
@@ -896,60 +1011,16 @@ export const pages: PageDef[] = [
     table: 'salesInvoiceLine',
     webhooks: false,
   }),
-  // Custom API pages (publisher bcsync, group integration, v1.0): every table field, SystemId keys, webhooks.
-  ...(
-    [
-      ['customers', 'customer', 'customer'],
-      ['vendors', 'vendor', 'vendor'],
-      ['contacts', 'contact', 'contact'],
-      ['contactBusinessRelations', 'contactBusinessRelation', 'contactBusinessRelation'],
-      ['items', 'item', 'item'],
-      ['currencyExchangeRates', 'currencyExchangeRate', 'currencyExchangeRate'],
-      ['shippingAgents', 'shippingAgent', 'shippingAgent'],
-      ['resources', 'resource', 'resource'],
-      ['customerPriceGroups', 'customerPriceGroup', 'customerPriceGroup'],
-      ['salesPrices', 'salesPrice', 'salesPrice'],
-      ['priceListHeaders', 'priceListHeader', 'priceListHeader'],
-      ['priceListLines', 'priceListLine', 'priceListLine'],
-      ['opportunities', 'opportunity', 'opportunity'],
-      ['unitGroups', 'unitGroup', 'unitGroup'],
-      ['itemUnitsOfMeasure', 'itemUnitOfMeasure', 'itemUnitOfMeasure'],
-      ['resourceUnitsOfMeasure', 'resourceUnitOfMeasure', 'resourceUnitOfMeasure'],
-    ] as Array<[string, string, TableName]>
-  ).map(([entitySet, entityType, t]) => page({ group: CUSTOM_API, entitySet, entityType, table: t, webhooks: true })),
-  page({
-    group: CUSTOM_API,
-    entitySet: 'salesOrders',
-    entityType: 'salesOrder',
-    table: 'salesOrder',
-    webhooks: true,
-    lines: { property: 'salesOrderLines', entitySet: 'salesOrderLines' },
-  }),
-  page({ group: CUSTOM_API, entitySet: 'salesOrderLines', entityType: 'salesOrderLine', table: 'salesOrderLine', webhooks: false }),
-  page({
-    group: CUSTOM_API,
-    entitySet: 'postedSalesInvoices',
-    entityType: 'postedSalesInvoice',
-    table: 'salesInvoice',
-    webhooks: true,
-    view: (r) => r.posted === true,
-    insertAllowed: false,
-    deleteAllowed: false,
-    lines: { property: 'postedSalesInvoiceLines', entitySet: 'postedSalesInvoiceLines' },
-  }),
-  page({
-    group: CUSTOM_API,
-    entitySet: 'postedSalesInvoiceLines',
-    entityType: 'postedSalesInvoiceLine',
-    table: 'salesInvoiceLine',
-    webhooks: false,
-    insertAllowed: false,
-    modifyAllowed: false,
-    deleteAllowed: false,
-  }),
+  // Custom API pages: generated from the extension's AL (bc-extension/src → shared/bc-extension/manifest.json).
+  ...customPages(BC_EXTENSION_MANIFEST),
 ];
 
 const pageIndex = new Map(pages.map((p) => [`${p.group}/${p.entitySet}`, p]));
+
+/** Whether the environment publishes `page`: standard pages always, custom pages only with the extension (and its version) installed. */
+export function pageServed(ext: { installed: boolean; missingEntitySets: string[] }, page: PageDef): boolean {
+  return page.group !== CUSTOM_API || (ext.installed && !ext.missingEntitySets.includes(page.entitySet));
+}
 
 export function findPage(group: ApiGroup, entitySet: string): PageDef | undefined {
   return pageIndex.get(`${group}/${entitySet}`);

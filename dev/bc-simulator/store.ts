@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BC_EXTENSION_MANIFEST } from '../../shared/bc-extension/manifest';
 import type { SimClock } from './clock';
 import { BcError, recordNotFound } from './errors';
 import { afterInsert, applyRules } from './rules';
@@ -203,7 +204,24 @@ export class Transaction {
 export interface StoreSettings {
   /** Status for a stale If-Match: 412 (default, HTTP/OData convention) or 409 (BC troubleshooting page). */
   staleEtagStatus: 412 | 409;
+  /** The service's BC extension as installed in this environment (`/_sim/extension`). */
+  extension: ExtensionState;
 }
+
+/** What of the service's BC extension the environment has: installed or not, its version, pages an older version lacks. */
+export interface ExtensionState {
+  installed: boolean;
+  /** `major.minor.build.revision`, as app.json and the automation API's extensions list show it. */
+  version: string;
+  /** Entity sets of the current AL that this (older) installed version does not publish. */
+  missingEntitySets: string[];
+}
+
+export const defaultExtensionState = (): ExtensionState => ({
+  installed: true,
+  version: BC_EXTENSION_MANIFEST.app.version,
+  missingEntitySets: [],
+});
 
 export class Store {
   readonly companies = new Map<string, CompanyStore>();
@@ -211,7 +229,7 @@ export class Store {
   private seq = 0;
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
   private txn?: Transaction;
-  readonly settings: StoreSettings = { staleEtagStatus: 412 };
+  readonly settings: StoreSettings = { staleEtagStatus: 412, extension: defaultExtensionState() };
 
   constructor(readonly clock: SimClock) {}
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { BcError, dialog } from './errors';
-import { type ApiGroup, findPage, type PageDef } from './schema';
+import { type ApiGroup, findPage, type PageDef, pageServed } from './schema';
 import type { ChangeEvent, Store } from './store';
 
 /** Webhook behaviour knobs (api-contracts.md D). Defaults are BC online's. */
@@ -148,7 +148,8 @@ export class WebhookManager {
     const r = parseResource(resource);
     if (!r) throw new BcError(400, 'BadRequest_ResourceNotFound', `The resource '${resource}' is not a valid API resource URL.`);
     const page = findPage(r.group, r.entitySet);
-    if (!page) throw new BcError(400, 'BadRequest_ResourceNotFound', `Resource not found for the segment '${r.entitySet}'.`);
+    if (!page || !pageServed(this.store.settings.extension, page))
+      throw new BcError(400, 'BadRequest_ResourceNotFound', `Resource not found for the segment '${r.entitySet}'.`);
     if (!this.supports(page)) throw dialog(`The resource '${r.group}/${r.entitySet}' does not support webhook subscriptions.`);
     this.store.company(r.companyId);
     return { group: r.group, companyId: r.companyId, page };

@@ -76,4 +76,23 @@ export const unknownProperty = (name: string, logicalName: string): DataverseErr
     `Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${logicalName}'.`,
   );
 
+/**
+ * A column the entity reference marks IsValidForCreate / IsValidForUpdate = false. No Microsoft source gives the text
+ * real Dataverse returns (it may also drop such a column silently); the simulator refuses, the stricter choice.
+ */
+export const notValidFor = (mode: 'create' | 'update', column: string, logicalName: string): DataverseError =>
+  new DataverseError(
+    400,
+    Codes.invalidArgument,
+    `The '${column}' attribute of '${logicalName}' is not valid for ${mode} (IsValidFor${mode === 'create' ? 'Create' : 'Update'} = false).`,
+  );
+
+/** A SystemRequired column left empty. The exact server text is not in a Microsoft source; the code is the validation one. */
+export const requiredMissing = (column: string, logicalName: string): DataverseError =>
+  new DataverseError(
+    400,
+    Codes.validation,
+    `A validation error occurred. The value for '${column}' on record of type '${logicalName}' is required and can't be empty.`,
+  );
+
 export const newRequestId = (): string => randomUUID();

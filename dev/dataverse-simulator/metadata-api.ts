@@ -205,7 +205,6 @@ export class MetadataApi {
 
   private attribute(m: EntityMeta, a: AttributeMeta, withOptionSet: boolean): Record<string, unknown> {
     const type = METADATA_TYPE[a.type];
-    const system = a.readOnly === true || a.logicalName === m.primaryId;
     const out: Record<string, unknown> = {
       '@odata.type': `#Microsoft.Dynamics.CRM.${type}`,
       MetadataId: metadataId(m.logicalName, a.logicalName),
@@ -216,11 +215,11 @@ export class MetadataApi {
       AttributeTypeName: { Value: `${a.type === 'Uniqueidentifier' ? 'Uniqueidentifier' : a.type}Type` },
       IsPrimaryId: a.logicalName === m.primaryId,
       IsPrimaryName: a.logicalName === m.primaryName,
-      IsValidForCreate: !system || a.logicalName === m.primaryId,
-      IsValidForUpdate: !system && a.logicalName !== m.primaryId,
+      IsValidForCreate: a.validForCreate,
+      IsValidForUpdate: a.validForUpdate,
       IsValidForRead: true,
       IsCustomAttribute: a.logicalName.startsWith('bcbi_'),
-      RequiredLevel: { Value: a.logicalName === m.primaryName && !a.readOnly ? 'ApplicationRequired' : 'None', CanBeChanged: true },
+      RequiredLevel: { Value: a.requiredLevel, CanBeChanged: a.requiredLevel !== 'SystemRequired' },
       DisplayName: label(schemaName(a.logicalName), metadataId(m.logicalName, a.logicalName, 'label')),
     };
     if (a.maxLength !== undefined) out.MaxLength = a.maxLength;
@@ -236,18 +235,18 @@ export class MetadataApi {
       if (withOptionSet) {
         const set = this.optionSet(m, a);
         out.OptionSet = set;
-        out.GlobalOptionSet = a.optionSetName ? set : null;
+        out.GlobalOptionSet = a.optionSet?.global ? set : null;
       }
     }
     return out;
   }
 
   private optionSet(m: EntityMeta, a: AttributeMeta): Record<string, unknown> {
-    const name = a.optionSetName ?? `${m.logicalName}_${a.logicalName}`;
+    const name = a.optionSet?.name ?? `${m.logicalName}_${a.logicalName}`;
     return {
       MetadataId: metadataId('optionset', name),
       Name: name,
-      IsGlobal: a.optionSetName !== undefined,
+      IsGlobal: a.optionSet?.global ?? false,
       OptionSetType: a.type === 'Picklist' ? 'Picklist' : a.type,
       Options: (a.options ?? []).map((o) => this.option(name, a, o)),
     };
@@ -280,7 +279,7 @@ export class MetadataApi {
   private optionTargets(body: z.infer<typeof insertOptionSchema>): AttributeMeta[] {
     if (body.OptionSetName) {
       const found = [...this.catalog.byLogicalName.values()].flatMap((m) =>
-        [...m.attributes.values()].filter((a) => a.optionSetName === body.OptionSetName),
+        [...m.attributes.values()].filter((a) => a.optionSet?.global === true && a.optionSet.name === body.OptionSetName),
       );
       if (found.length === 0) throw new DataverseError(404, '0x80040217', `Could not find optionset '${body.OptionSetName}'.`);
       return found;
@@ -293,7 +292,7 @@ export class MetadataApi {
         Codes.invalidArgument,
       );
     }
-    if (attr.optionSetName) return this.optionTargets({ ...body, OptionSetName: attr.optionSetName });
+    if (attr.optionSet?.global) return this.optionTargets({ ...body, OptionSetName: attr.optionSet.name });
     return [attr];
   }
 

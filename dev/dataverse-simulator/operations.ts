@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { SimClock } from './clock';
-import { badRequest, Codes, DataverseError, duplicateRecord, notFound } from './errors';
-import { type AttributeMeta, type Catalog, type EntityMeta, isLookup, wireName } from './metadata';
+import { badRequest, Codes, DataverseError, duplicateRecord, notFound, notValidFor, requiredMissing } from './errors';
+import { type AttributeMeta, type Catalog, type EntityMeta, isLookup, isReadOnly, wireName } from './metadata';
 import type { Store, StoredRow } from './store';
 import { GUID, type KeySegment, parseEntityRef, parseKeySegment } from './url';
 import { checkWebhookUrl } from './webhook-url';
@@ -126,6 +126,7 @@ export class Operations {
           throw badRequest(`The annotation '${annotation}' on '${nav}' is not supported in a request payload.`);
         }
         const bound = this.bind(meta, nav, value);
+        checkWritable(meta, bound.attribute, mode);
         values[wireName(bound.attribute)] = bound.id;
         if (bound.id !== null) values[`${wireName(bound.attribute)}${LOOKUP_TYPE}`] = bound.target;
         else delete values[`${wireName(bound.attribute)}${LOOKUP_TYPE}`];
@@ -159,12 +160,7 @@ export class Operations {
         );
       }
       if (isLookup(attr)) throw badRequest(`'${key}' is a lookup: set it with '${key}@odata.bind'.`);
-      if (attr.readOnly) {
-        throw badRequest(
-          `The '${key}' column of '${meta.logicalName}' is set by the system and can't be written (IsValidForCreate/IsValidForUpdate = false).`,
-          Codes.invalidArgument,
-        );
-      }
+      if (key !== meta.primaryId) checkWritable(meta, attr, mode);
       values[key] = this.convert(meta, attr, value);
       attributes.push(key);
     }
@@ -291,6 +287,7 @@ export class Operations {
     opts: { presetId?: string; keyValues?: Record<string, unknown> } = {},
   ): StoredRow {
     return this.atomic(() => {
+      refuseReadOnlyTable(meta, 'Create');
       const parsed = this.parseBody(meta, body, 'create');
       const values = parsed.values;
       // Key values in the body win over the URL values (B.5).
@@ -316,8 +313,10 @@ export class Operations {
       }
       this.applyOwnership(meta, row, ctx);
       this.applyDefaults(meta, row);
+      if (meta.initialState) Object.assign(row, meta.initialState);
       this.applyState(meta, row, parsed.attributes);
       this.applyComputed(meta, row);
+      checkRequired(meta, row, 'all');
       this.checkParentEditable(meta, row);
       const clash = this.store.keyConflict(meta.logicalName, id, row);
       if (clash) throw duplicateRecord(Codes.duplicateAlternateKey);
@@ -335,6 +334,7 @@ export class Operations {
         }
       }
       this.afterLineChange(ctx, meta, row);
+      if (meta.logicalName === 'uomschedule') this.createBaseUnit(ctx, row);
       this.record({
         message: 'Create',
         meta,
@@ -356,9 +356,14 @@ export class Operations {
     meta: EntityMeta,
     id: string,
     body: Record<string, unknown>,
-    opts: { dropKeyColumns?: string[] } = {},
+    opts: {
+      dropKeyColumns?: string[];
+      /** The message (FulfillSalesOrder, PublishProductHierarchy) making a state change a plain update may not. */
+      viaMessage?: string;
+    } = {},
   ): StoredRow {
     return this.atomic(() => {
+      refuseReadOnlyTable(meta, 'Update');
       const existing = this.store.get(meta.logicalName, id);
       if (!existing) throw notFound(meta.logicalName, id);
       const parsed = this.parseBody(meta, body, 'update');
@@ -391,7 +396,9 @@ export class Operations {
       this.systemRef(row, 'modifiedonbehalfby', 'systemuser', ctx.userId !== ctx.callerId ? ctx.callerId : null);
       if (attributes.includes('ownerid')) this.applyOwnership(meta, row, ctx);
       this.applyState(meta, row, attributes);
+      if (row.statecode !== existing.statecode) checkTransition(meta, existing, row, opts.viaMessage);
       const computedChanged = this.applyComputed(meta, row);
+      checkRequired(meta, row, attributes);
       this.checkParentEditable(meta, row);
       const clash = this.store.keyConflict(meta.logicalName, id, row);
       if (clash) throw duplicateRecord(Codes.duplicateAlternateKey);
@@ -436,6 +443,7 @@ export class Operations {
 
   delete(ctx: CallerContext, meta: EntityMeta, id: string): void {
     this.atomic(() => {
+      refuseReadOnlyTable(meta, 'Delete');
       const existing = this.store.get(meta.logicalName, id);
       if (!existing) throw notFound(meta.logicalName, id);
       this.checkParentEditable(meta, existing);
@@ -489,19 +497,13 @@ export class Operations {
         const base = this.baseCurrencyId();
         if (base) this.systemRef(row, 'transactioncurrencyid', 'transactioncurrency', base);
       }
-      if (meta.attributes.get('exchangerate')?.readOnly) {
+      const rate = meta.attributes.get('exchangerate');
+      if (rate && isReadOnly(rate)) {
         const cur = this.store.get('transactioncurrency', String(row._transactioncurrencyid_value ?? ''));
         if (cur) row.exchangerate = cur.exchangerate ?? 1;
       }
     }
     if (meta.logicalName === 'product') {
-      if (row._defaultuomscheduleid_value === undefined || row._defaultuomid_value === undefined) {
-        throw new DataverseError(
-          400,
-          Codes.validation,
-          'A product needs a unit group and a default unit: set defaultuomscheduleid@odata.bind and defaultuomid@odata.bind.',
-        );
-      }
       const uom = this.store.get('uom', row._defaultuomid_value as string);
       if (uom && uom._uomscheduleid_value !== row._defaultuomscheduleid_value) {
         throw new DataverseError(
@@ -514,6 +516,16 @@ export class Operations {
       if (row.productstructure === undefined) row.productstructure = 1;
     }
     if (meta.logicalName === 'uom' && row.quantity === undefined) row.quantity = 1;
+    // Lines get product type 1 (Product) when none is sent: BC inserts invoice and order lines without it
+    // (CRMIntTableSubscriber, CRMArchivedSalesOrdersJob), so the SystemRequired column must have a server default.
+    if (meta.parentLookup && row.producttypecode === undefined) row.producttypecode = 1;
+    // A price list item takes its currency from its price list (transactioncurrencyid is not valid for create).
+    if (meta.logicalName === 'productpricelevel') {
+      const level = this.store.get('pricelevel', String(row._pricelevelid_value ?? ''));
+      const currency = level?._transactioncurrencyid_value;
+      if (typeof currency === 'string') this.systemRef(row, 'transactioncurrencyid', 'transactioncurrency', currency);
+    }
+    if (meta.logicalName === 'sdkmessageprocessingstepimage') this.checkImageProperty(row);
     if (meta.logicalName === 'serviceendpoint' && row.contract === 8) {
       const problem = typeof row.url === 'string' ? checkWebhookUrl(row.url) : 'A webhook serviceendpoint (contract 8) needs a url.';
       if (problem) throw new DataverseError(400, Codes.validation, problem);
@@ -568,6 +580,7 @@ export class Operations {
     if (meta.logicalName === 'productpricelevel') {
       const product = this.store.get('product', String(row._productid_value ?? ''));
       set('productidname', product?.name);
+      set('productnumber', product?.productnumber);
     }
     if (meta.parentLookup) {
       if (row.isproductoverridden === undefined) row.isproductoverridden = row._productid_value === undefined;
@@ -586,6 +599,41 @@ export class Operations {
       set('extendedamount', round2(qty * price - discount + tax));
     }
     return changed;
+  }
+
+  /**
+   * An image names the message property that carries the record: `Id` for Create, `Target` for Update, Delete and
+   * Assign (the Plug-in Registration tool's GetMessagePropertyName; other messages are not registered here).
+   */
+  private checkImageProperty(row: StoredRow): void {
+    const step = this.store.get('sdkmessageprocessingstep', String(row._sdkmessageprocessingstepid_value ?? ''));
+    const message = this.store.get('sdkmessage', String(step?._sdkmessageid_value ?? ''))?.name;
+    const expected =
+      message === 'Create' ? 'Id' : message === 'Update' || message === 'Delete' || message === 'Assign' ? 'Target' : undefined;
+    if (expected !== undefined && row.messagepropertyname !== expected) {
+      throw new DataverseError(
+        400,
+        Codes.invalidArgument,
+        `The messagepropertyname '${String(row.messagepropertyname)}' is not valid for an image of a ${String(message)} step; use '${expected}'.`,
+      );
+    }
+  }
+
+  /**
+   * A new unit group comes with its base unit, named after `baseuomname` (isschedulebaseuom, quantity 1): BC's
+   * unit-of-measure sync (GetValidCRMUnitOfMeasureRecords) relies on that single unit and never creates one.
+   */
+  private createBaseUnit(ctx: CallerContext, schedule: StoredRow): void {
+    const scheduleId = String(schedule.uomscheduleid);
+    const name = typeof schedule.baseuomname === 'string' && schedule.baseuomname !== '' ? schedule.baseuomname : 'Primary Unit';
+    const uom = this.catalog.entity('uom');
+    const id = baseUnitId(scheduleId);
+    this.create(ctx, uom, { uomid: id, name, quantity: 1, 'uomscheduleid@odata.bind': `/uomschedules(${scheduleId})` });
+    const row = this.store.get('uom', id);
+    if (row) {
+      row.isschedulebaseuom = true;
+      this.systemRef(row, 'baseuom', 'uom', id);
+    }
   }
 
   /** Lines of a submitted/invoiced header are read-only too. */
@@ -662,6 +710,72 @@ export class Operations {
     if (usd) return usd;
     return this.store.table('transactioncurrency').rows.keys().next().value;
   }
+}
+
+/** IsValidForCreate / IsValidForUpdate of the entity reference. */
+function checkWritable(meta: EntityMeta, attr: AttributeMeta, mode: 'create' | 'update'): void {
+  if (mode === 'create' ? attr.validForCreate : attr.validForUpdate) return;
+  throw notValidFor(mode, attr.logicalName, meta.logicalName);
+}
+
+/** Intersect tables (teamroles) are filled by Associate, never written directly. */
+function refuseReadOnlyTable(meta: EntityMeta, message: 'Create' | 'Update' | 'Delete'): void {
+  if (meta.readOnlyTable) {
+    throw new DataverseError(
+      400,
+      Codes.invalidArgument,
+      `The '${message}' method does not support entities of type '${meta.logicalName}'.`,
+    );
+  }
+}
+
+/**
+ * SystemRequired columns (and ApplicationRequired ones the server is known or assumed to enforce) must hold a value
+ * after the platform's own defaults; on update only the columns the request touches are checked. Dataverse stores an
+ * empty string as null, so '' is missing too.
+ */
+function checkRequired(meta: EntityMeta, row: StoredRow, changed: string[] | 'all'): void {
+  const empty = (v: unknown) => v === undefined || v === null || v === '';
+  for (const a of meta.attributes.values()) {
+    if (a.logicalName === meta.primaryId || !a.validForCreate) continue;
+    if (changed !== 'all' && !changed.includes(a.logicalName) && !(a.requiredWhenSet && changed.includes(a.requiredWhenSet))) continue;
+    const required =
+      a.requiredLevel === 'SystemRequired' ||
+      (a.requiredLevel === 'ApplicationRequired' && a.serverEnforced === true) ||
+      (a.requiredWhenSet !== undefined && !empty(row[wireName(meta.attributes.get(a.requiredWhenSet) ?? a)]));
+    if (required && empty(row[wireName(a)])) throw requiredMissing(a.logicalName, meta.logicalName);
+  }
+}
+
+/**
+ * State changes an Update may make (the table's `stateTransitions`); a state documented only through a message
+ * (salesorder Fulfilled → FulfillSalesOrder) is refused unless that message makes it.
+ */
+function checkTransition(meta: EntityMeta, before: StoredRow, after: StoredRow, viaMessage: string | undefined): void {
+  const to = Number(after.statecode);
+  const from = Number(before.statecode ?? 0);
+  const message = meta.stateMessages?.[String(to)];
+  if (message && viaMessage !== message) {
+    throw new DataverseError(
+      400,
+      Codes.invalidArgument,
+      `${meta.logicalName} statecode ${to} (${stateLabel(meta, to)}) can't be set by Update/SetState: use the ${message} message.`,
+    );
+  }
+  const allowed = meta.stateTransitions?.[String(from)];
+  if (allowed && !allowed.includes(to)) {
+    throw new DataverseError(
+      400,
+      Codes.invalidArgument,
+      `A ${meta.logicalName} can't go from statecode ${from} (${stateLabel(meta, from)}) to ${to} (${stateLabel(meta, to)}).`,
+    );
+  }
+}
+
+/** The id of a unit group's base unit: derived from the group, so demo data and tests can name it. */
+export function baseUnitId(scheduleId: string): string {
+  const h = createHash('sha1').update(`base-unit|${scheduleId.toLowerCase()}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export function unknownAttribute(name: string, meta: EntityMeta): DataverseError {

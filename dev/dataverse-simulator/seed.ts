@@ -1,5 +1,5 @@
 import type { Catalog } from './metadata';
-import { type CallerContext, LOOKUP_TYPE, type Operations } from './operations';
+import { baseUnitId, type CallerContext, LOOKUP_TYPE, type Operations } from './operations';
 import type { Store, StoredRow } from './store';
 
 /** Deterministic demo ids: `<table tag>-0000-4000-8000-<n>` so tests and docs can name rows. */
@@ -17,9 +17,12 @@ export const DemoIds = {
   disabledUser: demoId(0x5e, 5),
   unlicensedUser: demoId(0x5e, 6),
   owningTeam: demoId(0x7e, 1),
+  /** A security role associated with the owning team (BC's connection setup gives it "Integration Administrator"). */
+  owningTeamRole: demoId(0x7f, 1),
   usd: demoId(0xc0, 1),
   unitGroup: demoId(0x0a, 1),
-  unitPcs: demoId(0x0b, 1),
+  /** The demo unit group's base unit, which Dataverse creates with the group. */
+  unitPcs: baseUnitId(demoId(0x0a, 1)),
   priceList: demoId(0x0c, 1),
   account: (n: number) => demoId(0xacc, n),
   contact: (n: number) => demoId(0xc0c, n),
@@ -141,13 +144,14 @@ export function seedDemo(ops: Operations, catalog: Catalog): void {
     ...bu,
     'administratorid@odata.bind': `/systemusers(${DemoIds.adminUser})`,
   });
-  put('uomschedule', { uomscheduleid: DemoIds.unitGroup, name: 'Default Unit', baseuomname: 'Primary Unit' });
-  put('uom', {
-    uomid: DemoIds.unitPcs,
-    name: 'Primary Unit',
-    quantity: 1,
-    'uomscheduleid@odata.bind': `/uomschedules(${DemoIds.unitGroup})`,
+  // teamroles is filled by Associate (not simulated): the intersect row goes straight into the store.
+  ops.store.put('teamroles', demoId(0x7f7e, 1), {
+    teamroleid: demoId(0x7f7e, 1),
+    teamid: DemoIds.owningTeam,
+    roleid: DemoIds.owningTeamRole,
+    versionnumber: ops.store.nextVersion(),
   });
+  put('uomschedule', { uomscheduleid: DemoIds.unitGroup, name: 'Default Unit', baseuomname: 'Primary Unit' });
   put('pricelevel', {
     pricelevelid: DemoIds.priceList,
     name: 'Default Price List',
@@ -219,13 +223,17 @@ export function seedDemo(ops: Operations, catalog: Catalog): void {
       quantitydecimal: 2,
       'defaultuomscheduleid@odata.bind': `/uomschedules(${DemoIds.unitGroup})`,
       'defaultuomid@odata.bind': `/uoms(${DemoIds.unitPcs})`,
+    });
+    // As BC does after the insert: the default price list (not valid for create), then publish (Draft -> Active).
+    ops.update(admin, catalog.entity('product'), DemoIds.product(i + 1), {
       'pricelevelid@odata.bind': `/pricelevels(${DemoIds.priceList})`,
+      statecode: 0,
+      statuscode: 1,
     });
     put('productpricelevel', {
       productpricelevelid: demoId(0x0f, i + 1),
       amount: price,
       pricingmethodcode: 1,
-      productnumber: number,
       'pricelevelid@odata.bind': `/pricelevels(${DemoIds.priceList})`,
       'productid@odata.bind': `/products(${DemoIds.product(i + 1)})`,
       'uomid@odata.bind': `/uoms(${DemoIds.unitPcs})`,

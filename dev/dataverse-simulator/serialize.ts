@@ -1,4 +1,12 @@
-import { compileFilter, compileOrderBy, type ExpandItem, filterProperties, ODataQueryError, orderByProperties } from '../odata';
+import {
+  compileFilter,
+  compileOrderBy,
+  type ExpandItem,
+  filterComparisons,
+  filterProperties,
+  ODataQueryError,
+  orderByProperties,
+} from '../odata';
 import { badRequest, Codes } from './errors';
 import { type AttributeMeta, type Catalog, type EntityMeta, isLookup } from './metadata';
 import { LOOKUP_TYPE, unknownAttribute } from './operations';
@@ -54,8 +62,48 @@ export function checkSelect(meta: EntityMeta, select: string[] | undefined): voi
   }
 }
 
+/** The EDM type the Web API gives a column, for operand checks (choice columns are Edm.Int32 option values). */
+const EDM_TYPE: Partial<Record<AttributeMeta['type'], string>> = {
+  Picklist: 'Edm.Int32',
+  State: 'Edm.Int32',
+  Status: 'Edm.Int32',
+  Integer: 'Edm.Int32',
+  BigInt: 'Edm.Int64',
+  Decimal: 'Edm.Decimal',
+  Money: 'Edm.Decimal',
+  Double: 'Edm.Double',
+  Boolean: 'Edm.Boolean',
+  Uniqueidentifier: 'Edm.Guid',
+  Lookup: 'Edm.Guid',
+  Customer: 'Edm.Guid',
+  Owner: 'Edm.Guid',
+};
+
+/**
+ * Operands of incompatible types are refused when the query is parsed, before any row is read, whatever the data:
+ * a choice column compared with a label string (`paymenttermscode eq '10 DAYS'`) or a GUID column with quoted text.
+ * Dataverse answers 400 "The query specified in the URI is not valid. A binary operator with incompatible types was
+ * detected. Found operand types 'Edm.Int32' and 'Edm.String' for operator kind 'Equal'." — the message of the OData
+ * URI parser (Microsoft.OData.Core) the Web API runs on; its $metadata types choice (Picklist/State/Status) columns
+ * Edm.Int32 and lookups/unique identifiers Edm.Guid, and OData literals are typed (OData v4.01 URL conventions §5.1.1,
+ * a quoted literal is Edm.String). Published examples of the same 400 for 'Edm.Int32'/'Edm.String' and
+ * 'Edm.Guid'/'Edm.String' are on Dataverse and Graph issue threads; no Microsoft page lists the message itself.
+ */
+function checkOperandTypes(meta: EntityMeta, filter: string): void {
+  for (const c of filterComparisons(filter)) {
+    const attr = meta.wire.get(c.property);
+    const edm = attr ? EDM_TYPE[attr.type] : undefined;
+    if (!edm || c.literal !== 'quoted') continue;
+    throw badRequest(
+      `The query specified in the URI is not valid. A binary operator with incompatible types was detected. Found operand types '${edm}' and 'Edm.String' for operator kind '${c.operator}'.`,
+      Codes.unknownProperty,
+    );
+  }
+}
+
 export function checkFilter(meta: EntityMeta, filter: string): (row: StoredRow) => boolean {
   const predicate = compileFilter(filter);
+  checkOperandTypes(meta, filter);
   // Single-valued navigation properties in a path (`parentcustomerid_account/accountid ne null`), as Dataverse
   // allows: the path sees the referenced row's key when the lookup points at that table, null otherwise.
   const navPaths = new Map<string, { lookup: string; target: string | undefined }>();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { hasPreference, ODataQueryError, parseExpand, parseMaxPageSize, parseSelect, parseTop } from '../odata';
+import { BOUND_ACTIONS, fulfillSalesOrder, publishProductHierarchy, UNBOUND_ACTIONS } from './actions';
 import { bulkAction, bulkMessageOf } from './bulk';
 import type { SimClock } from './clock';
 import { badRequest, Codes, DataverseError, duplicateRecord, notFound, versionMismatch } from './errors';
@@ -130,6 +131,11 @@ export class WebApi {
     }
     if (first.startsWith('EntityDefinitions') || first === 'InsertOptionValue' || first === '$metadata') {
       return this.metadataApi.handle(req, segments);
+    }
+    if (UNBOUND_ACTIONS.has(first)) {
+      requireMethod(req, 'POST');
+      fulfillSalesOrder(this.ops, req.ctx, parseBody(req.body));
+      return { status: 204, headers: { 'OData-Version': '4.0' } };
     }
     const { name, key } = splitSegment(first);
     const meta = this.catalog.bySetName.get(name);
@@ -304,6 +310,11 @@ export class WebApi {
     const id = this.findOrThrow(meta, key);
     const row = this.store.get(meta.logicalName, id) as StoredRow;
     const prop = rest[0] as string;
+    if (BOUND_ACTIONS.has(prop) && rest.length === 1) {
+      requireMethod(req, 'POST');
+      publishProductHierarchy(this.ops, req.ctx, meta, id);
+      return { status: 204, headers: { 'OData-Version': '4.0' } };
+    }
     const annotations = AnnotationFilter.fromPrefer(req.headers.prefer);
     const nav = meta.navs.get(prop);
     const coll = meta.collections.find((c) => c.name === prop);

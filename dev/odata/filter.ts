@@ -33,7 +33,7 @@ const KEYWORDS = new Set<string>(['and', 'or', 'not', 'in', ...COMPARE_OPS, ...A
 type Kind = 'bool' | 'string' | 'number' | 'date' | 'null' | 'any';
 
 export type FilterNode =
-  | { k: 'lit'; value: unknown; kind: Kind }
+  | { k: 'lit'; value: unknown; kind: Kind; quoted?: true }
   | { k: 'prop'; name: string; path: string[] }
   | { k: 'call'; fn: string; args: FilterNode[] }
   | { k: 'cmp'; op: CompareOp; left: FilterNode; right: FilterNode }
@@ -331,7 +331,7 @@ class Parser {
         return inner;
       }
       case 'string':
-        return { k: 'lit', value: t.value, kind: 'string' };
+        return { k: 'lit', value: t.value, kind: 'string', quoted: true };
       case 'number':
         return { k: 'lit', value: t.value, kind: 'number' };
       case 'guid':
@@ -553,6 +553,69 @@ export function filterProperties(expr: string): string[] {
   };
   walk(parseFilter(expr));
   return [...out];
+}
+
+const OPERATOR_KIND: Record<CompareOp, string> = {
+  eq: 'Equal',
+  ne: 'NotEqual',
+  gt: 'GreaterThan',
+  ge: 'GreaterThanOrEqual',
+  lt: 'LessThan',
+  le: 'LessThanOrEqual',
+};
+
+/** The literal a property is compared with (`eq`…`le`, `in`): its form, for type checks against column types. */
+export interface FilterComparison {
+  property: string;
+  /** The operator kind as OData's parser names it (`Equal`, `GreaterThan`, … `In`). */
+  operator: string;
+  literal: 'quoted' | 'guid' | 'number' | 'bool' | 'date' | 'null';
+}
+
+/**
+ * Every `property <op> literal` (either order) and `property in (literals)` of a $filter, so a service with a typed
+ * model can refuse incompatible operands at parse time, as OData's URI parser does.
+ */
+export function filterComparisons(expr: string): FilterComparison[] {
+  const out: FilterComparison[] = [];
+  const form = (n: Extract<FilterNode, { k: 'lit' }>): FilterComparison['literal'] =>
+    n.quoted
+      ? 'quoted'
+      : n.kind === 'string'
+        ? 'guid'
+        : n.kind === 'bool'
+          ? 'bool'
+          : n.kind === 'number'
+            ? 'number'
+            : n.kind === 'date'
+              ? 'date'
+              : 'null';
+  const walk = (n: FilterNode): void => {
+    switch (n.k) {
+      case 'cmp':
+        if (n.left.k === 'prop' && n.right.k === 'lit')
+          out.push({ property: n.left.name, operator: OPERATOR_KIND[n.op], literal: form(n.right) });
+        else if (n.right.k === 'prop' && n.left.k === 'lit')
+          out.push({ property: n.right.name, operator: OPERATOR_KIND[n.op], literal: form(n.left) });
+        return;
+      case 'in':
+        if (n.left.k === 'prop')
+          for (const i of n.items) if (i.k === 'lit') out.push({ property: n.left.name, operator: 'In', literal: form(i) });
+        return;
+      case 'and':
+      case 'or':
+        walk(n.left);
+        walk(n.right);
+        return;
+      case 'not':
+        walk(n.operand);
+        return;
+      default:
+        return;
+    }
+  };
+  walk(parseFilter(expr));
+  return out;
 }
 
 /**

@@ -4,7 +4,15 @@
  * message is meant for the client in a 400 response.
  */
 export { ODataQueryError, type Row } from './errors';
-export { compileFilter, type FilterNode, filterProperties, hasOrOnDistinctFields, parseFilter } from './filter';
+export {
+  compileFilter,
+  type FilterComparison,
+  type FilterNode,
+  filterComparisons,
+  filterProperties,
+  hasOrOnDistinctFields,
+  parseFilter,
+} from './filter';
 export {
   applySelect,
   compileOrderBy,

@@ -48,6 +48,7 @@ import {
   parseEmulatorOptions,
   parseQueueOptions,
   type QueueOptions,
+  type ResolvedQueueOptions,
   resolveQueueOptions,
   type ServiceBusEmulatorOptions,
 } from './options';
@@ -216,9 +217,23 @@ export class ServiceBusEmulator {
   }
 
   stats(queue: string): QueueStats {
-    const q = this.queues.get(queue.toLowerCase());
-    if (!q) throw new Error(`Unknown queue '${queue}'. Declared queues: ${[...this.queues.keys()].join(', ') || '(none)'}.`);
+    const q = this.queue(queue);
     return { ...q.main.stats(), deadLettered: q.deadLetter.stats().active };
+  }
+
+  /**
+   * A queue's settings as the service reports them (`QueueProperties` of the SDK's administration client, which
+   * this endpoint does not serve over ATOM), plus how many sends duplicate detection dropped.
+   */
+  queueProperties(queue: string): ResolvedQueueOptions & { duplicatesDropped: number } {
+    const q = this.queue(queue);
+    return { ...q.options, duplicatesDropped: q.main.duplicatesDropped };
+  }
+
+  private queue(name: string): Queue {
+    const q = this.queues.get(name.toLowerCase());
+    if (!q) throw new Error(`Unknown queue '${name}'. Declared queues: ${[...this.queues.keys()].join(', ') || '(none)'}.`);
+    return q;
   }
 
   // ------------------------------------------------------------------ connections

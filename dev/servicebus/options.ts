@@ -15,6 +15,14 @@ export interface QueueOptions {
   defaultMessageTtlMs?: number;
   /** Expired messages go to the dead-letter queue (`TTLExpiredException`) instead of being dropped. Default false. */
   deadLetteringOnMessageExpiration?: boolean;
+  /**
+   * Duplicate detection (Service Bus `requiresDuplicateDetection`): a message whose `messageId` was already sent to
+   * the queue within `duplicateDetectionHistoryTimeWindowMs` is accepted and silently dropped. Default false, as
+   * in Service Bus. Cannot be changed on an existing queue (the service refuses it too).
+   */
+  requiresDuplicateDetection?: boolean;
+  /** How long sent message ids are remembered, in ms. Default 600000 (10 min); 20 s .. 7 days as in Service Bus. */
+  duplicateDetectionHistoryTimeWindowMs?: number;
 }
 
 export interface ServiceBusEmulatorOptions {
@@ -32,6 +40,10 @@ export const DEFAULT_MAX_DELIVERY_COUNT = 10;
 export const DEFAULT_LOCK_DURATION_MS = 60_000;
 export const DEFAULT_PORT = 5672;
 export const DEFAULT_HOST = '127.0.0.1';
+/** Service Bus duplicate detection window: default 10 minutes, minimum 20 seconds, maximum 7 days (duplicate-detection.md). */
+export const DEFAULT_DUPLICATE_DETECTION_WINDOW_MS = 600_000;
+export const MIN_DUPLICATE_DETECTION_WINDOW_MS = 20_000;
+export const MAX_DUPLICATE_DETECTION_WINDOW_MS = 7 * 24 * 3_600_000;
 
 /** Queue options after defaults are applied; the store reads these on every decision. */
 export interface ResolvedQueueOptions {
@@ -40,6 +52,8 @@ export interface ResolvedQueueOptions {
   lockDurationMs: number;
   defaultMessageTtlMs: number | undefined;
   deadLetteringOnMessageExpiration: boolean;
+  requiresDuplicateDetection: boolean;
+  duplicateDetectionHistoryTimeWindowMs: number;
 }
 
 // Service Bus allows up to 260 chars; `$` is reserved for sub-queues ($deadletterqueue, $management).
@@ -56,6 +70,9 @@ export const queueOptionsSchema = z.strictObject({
   lockDurationMs: z.int().min(100).max(300_000).optional(),
   defaultMessageTtlMs: z.int().min(1).optional(),
   deadLetteringOnMessageExpiration: z.boolean().optional(),
+  requiresDuplicateDetection: z.boolean().optional(),
+  // Unlike the lock duration, the documented bounds are kept: a shorter window would hide drops tests must see.
+  duplicateDetectionHistoryTimeWindowMs: z.int().min(MIN_DUPLICATE_DETECTION_WINDOW_MS).max(MAX_DUPLICATE_DETECTION_WINDOW_MS).optional(),
 });
 
 // Project rule: only loopback addresses.
@@ -94,5 +111,7 @@ export function resolveQueueOptions(q: QueueOptions): ResolvedQueueOptions {
     lockDurationMs: q.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS,
     defaultMessageTtlMs: q.defaultMessageTtlMs,
     deadLetteringOnMessageExpiration: q.deadLetteringOnMessageExpiration ?? false,
+    requiresDuplicateDetection: q.requiresDuplicateDetection ?? false,
+    duplicateDetectionHistoryTimeWindowMs: q.duplicateDetectionHistoryTimeWindowMs ?? DEFAULT_DUPLICATE_DETECTION_WINDOW_MS,
   };
 }

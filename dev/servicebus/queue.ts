@@ -121,6 +121,13 @@ export class MessageEntity {
   private readonly consumers: Consumer[] = [];
   private nextConsumer = 0;
   private pumping = false;
+  /**
+   * Duplicate detection history: message id key → when it was logged. Map order is logging order (a key is
+   * logged once and never refreshed), so expired entries are always at the front.
+   */
+  private readonly sentIds = new Map<string, number>();
+  /** Messages accepted but dropped as duplicates, for tests and `stats()`. */
+  private droppedDuplicates = 0;
 
   constructor(
     /** Entity path as clients address it, e.g. `orders` or `orders/$deadletterqueue`. */
@@ -139,7 +146,11 @@ export class MessageEntity {
 
   // ------------------------------------------------------------------ enqueue
 
-  /** Stores a message; returns its sequence number. `scheduledAtMs` in the future holds it back until then. */
+  /**
+   * Stores a message; returns its sequence number. `scheduledAtMs` in the future holds it back until then.
+   * With duplicate detection on, a message id already logged within the window is accepted (the sender sees
+   * success) and dropped: the returned sequence number then belongs to no message.
+   */
   enqueue(amqp: Message, scheduledAtMs?: number): number {
     // The SDK's lock renewer and the Functions trigger metadata both need a message id; Service Bus
     // assigns one when the sender did not.
@@ -147,6 +158,10 @@ export class MessageEntity {
       amqp.message_id = randomUUID().replace(/-/g, '');
     }
     const now = Date.now();
+    if (this.isDuplicate(amqp, now)) {
+      this.droppedDuplicates++;
+      return this.nextSequenceNumber++;
+    }
     const message: StoredMessage = {
       sequenceNumber: this.nextSequenceNumber++,
       amqp,
@@ -163,6 +178,32 @@ export class MessageEntity {
       this.activate(message, now);
     }
     return message.sequenceNumber;
+  }
+
+  /**
+   * Service Bus duplicate detection (learn.microsoft.com/azure/service-bus-messaging/duplicate-detection): only the
+   * `MessageId` counts (queues here are never partitioned), every message sent to the queue within the window is
+   * logged, scheduled ones included (a scheduled and a plain send with one id are duplicates either way), and a
+   * duplicate is reported as accepted. Dead-letter queues take no sends, so they keep no history. Logs and
+   * checks in one step, so a batch carrying one id twice keeps only its first copy.
+   */
+  private isDuplicate(amqp: Message, nowMs: number): boolean {
+    const options = this.options();
+    if (this.isDeadLetterQueue || !options.requiresDuplicateDetection) return false;
+    const horizon = nowMs - options.duplicateDetectionHistoryTimeWindowMs;
+    for (const [key, at] of this.sentIds) {
+      if (at > horizon) break;
+      this.sentIds.delete(key);
+    }
+    const key = messageIdKey(amqp.message_id);
+    if (this.sentIds.has(key)) return true;
+    this.sentIds.set(key, nowMs);
+    return false;
+  }
+
+  /** Messages accepted and dropped by duplicate detection since the queue was declared. */
+  get duplicatesDropped(): number {
+    return this.droppedDuplicates;
   }
 
   /** Cancels scheduled messages. Unknown or already-enqueued sequence numbers are an error, like the service. */
@@ -449,6 +490,16 @@ export class MessageEntity {
   }
 }
 
+/**
+ * AMQP message ids may be strings, ulongs, uuids or binary; Service Bus compares them as the same value of the
+ * same type. Strings are compared exactly (case-sensitively): the docs do not say otherwise, and the stricter
+ * reading drops fewer distinct messages only when ids differ in case, which ours never do.
+ */
+function messageIdKey(id: unknown): string {
+  if (Buffer.isBuffer(id)) return `b:${id.toString('hex')}`;
+  return `${typeof id}:${String(id)}`;
+}
+
 function applyProperties(message: StoredMessage, properties: Record<string, unknown> | undefined): void {
   if (!properties || Object.keys(properties).length === 0) return;
   message.amqp.application_properties = { ...message.amqp.application_properties, ...properties };
@@ -471,6 +522,12 @@ export class Queue {
   }
 
   update(options: ResolvedQueueOptions): void {
+    if (options.requiresDuplicateDetection !== this.settings.requiresDuplicateDetection) {
+      // enable-duplicate-detection.md: duplicate detection cannot be enabled or disabled after the queue is created.
+      throw new Error(
+        `Queue '${options.name}': requiresDuplicateDetection cannot be changed on an existing queue; delete and recreate it.`,
+      );
+    }
     this.settings = options;
   }
 }

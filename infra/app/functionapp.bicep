@@ -55,11 +55,16 @@ param dataverseTenantId string
 param dataverseClientId string
 param dataverseIntegrationUserId string
 param ownershipModel string
+param dataverseOwningTeam string
 param salesIntegration bool
 param unitGroupMapping bool
 param extendedPricing bool
 param salesOrderIntegration string
 param tablePrefix string
+
+// --- Admin sign-in (docs/operations.md "Roles") ---------------------------------------------------------------
+@description('Client id of the Entra app registration that signs admins in and defines the app roles Sync.Reader and Sync.Admin.')
+param adminAppClientId string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -186,12 +191,16 @@ var serviceSettings = {
   DATAVERSE_INTEGRATION_USER_ID: dataverseIntegrationUserId
   PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
   OWNERSHIP_MODEL: ownershipModel
+  DATAVERSE_OWNING_TEAM: dataverseOwningTeam
   SALES_INTEGRATION: salesIntegration ? 'true' : 'false'
   UNIT_GROUP_MAPPING: unitGroupMapping ? 'true' : 'false'
   EXTENDED_PRICING: extendedPricing ? 'true' : 'false'
   SALES_ORDER_INTEGRATION: salesOrderIntegration
   BC_MAX_CONCURRENCY: string(bcMaxConcurrency)
   DATAVERSE_MAX_CONCURRENCY: string(dataverseMaxConcurrency)
+  // Roles come from the signed-in principal App Service authentication passes (authsettingsV2 below).
+  ADMIN_AUTH: 'entra'
+  AVAILABILITY_KEY: vaultReferences.AVAILABILITY_KEY
 }
 
 // The complete set: this resource replaces every app setting, so nothing set by hand survives a redeploy.
@@ -199,6 +208,49 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: union(platformSettings, connectionSettings, serviceSettings)
+}
+
+// App Service authentication (Easy Auth) with Microsoft Entra ID. Requests without a session or token still
+// reach the code (AllowAnonymous): BC and Dataverse webhooks, health and Sales' availability call carry their own
+// credentials, and the admin API answers 401/403 itself from the principal App Service passes in
+// x-ms-client-principal (shared/operations/admin-access.ts) — a header App Service strips from outside requests.
+// Without a client secret the page signs in with the OpenID Connect implicit flow (ID token), so no secret is
+// stored. Tokens for other audiences are refused by App Service before the code runs.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: adminAppClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            adminAppClientId
+            'api://${adminAppClientId}'
+          ]
+        }
+      }
+    }
+  }
 }
 
 output name string = functionApp.name

@@ -1,6 +1,6 @@
-// Key Vault for the four secrets the service cannot replace with its managed identity: the BC and Dataverse
-// app-registration client secrets (BC and Dataverse trust app registrations, not our identity) and the two
-// webhook secrets. Access is Azure RBAC only (the app identity gets Key Vault Secrets User in rbac.bicep).
+// Key Vault for the five secrets the service cannot replace with its managed identity: the BC and Dataverse
+// app-registration client secrets (BC and Dataverse trust app registrations, not our identity), the two
+// webhook secrets and the key Sales sends to the availability endpoint. Access is Azure RBAC only (the app identity gets Key Vault Secrets User in rbac.bicep).
 param name string
 param location string
 param tags object = {}
@@ -13,6 +13,8 @@ param bcWebhookSecret string
 param dataverseClientSecret string
 @secure()
 param dataverseWebhookKey string
+@secure()
+param availabilityKey string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -69,6 +71,15 @@ resource dataverseWebhookKeyValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01'
   }
 }
 
+resource availabilityKeyValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'availability-key'
+  properties: {
+    value: availabilityKey
+    contentType: 'Key Dynamics 365 Sales sends to the item-availability endpoint'
+  }
+}
+
 output name string = vault.name
 // App-setting values, keyed by the setting they fill. Versionless URIs: a rotated secret is picked up by the
 // app (within 24 h, or at once on restart) without a redeployment. These are references, never values.
@@ -77,4 +88,5 @@ output vaultReferences object = {
   BC_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${bcWebhookSecretValue.properties.secretUri})'
   DATAVERSE_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${dataverseClientSecretValue.properties.secretUri})'
   DATAVERSE_WEBHOOK_KEY: '@Microsoft.KeyVault(SecretUri=${dataverseWebhookKeyValue.properties.secretUri})'
+  AVAILABILITY_KEY: '@Microsoft.KeyVault(SecretUri=${availabilityKeyValue.properties.secretUri})'
 }

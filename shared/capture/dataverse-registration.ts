@@ -93,8 +93,9 @@ export function desiredSteps(mappings: TableMapping[]): DesiredStep[] {
       // A Create's Target holds every column already; Update and Delete need the image to route.
       if (imageColumns && message === 'Update')
         step.image = { imageType: 1, alias: 'PostImage', messagePropertyName: 'Target', attributes: imageColumns };
+      // The record travels as Target for Update and Delete; Id is Create's property (Plug-in Registration tool).
       if (imageColumns && message === 'Delete')
-        step.image = { imageType: 0, alias: 'PreImage', messagePropertyName: 'Id', attributes: imageColumns };
+        step.image = { imageType: 0, alias: 'PreImage', messagePropertyName: 'Target', attributes: imageColumns };
       out.push(step);
     }
   }
@@ -138,6 +139,10 @@ export async function registerDataverseWebhooks(
     select: ['serviceendpointid', 'name', 'url', 'authtype', 'description'],
   });
   const existing = endpoints.value[0];
+  const endpoint = new URL(url);
+  // name, contract, path, solutionnamespace, userclaim and connectionmode are SystemRequired (serviceendpoint
+  // reference). A webhook has no Service Bus namespace: the URL's host and path stand in, userclaim 1 = None,
+  // connectionmode 1 = Normal.
   const endpointBody = {
     name: SERVICE_ENDPOINT_NAME,
     url,
@@ -145,6 +150,10 @@ export async function registerDataverseWebhooks(
     authtype: 4,
     authvalue: options.webhookKey,
     messageformat: 2,
+    path: endpoint.pathname,
+    solutionnamespace: endpoint.hostname,
+    userclaim: 1,
+    connectionmode: 1,
     description,
   };
   if (!existing) {
@@ -247,7 +256,8 @@ async function ensureImage(dv: DataverseClient, stepId: string, step: DesiredSte
   for (const img of page.value) {
     const id = String(img.sdkmessageprocessingstepimageid);
     const wanted = step.image;
-    if (wanted && !found && img.entityalias === wanted.alias) {
+    // An image registered with another message property (older versions used Id on Delete) is replaced.
+    if (wanted && !found && img.entityalias === wanted.alias && img.messagepropertyname === wanted.messagePropertyName) {
       found = true;
       if (Number(img.imagetype) !== wanted.imageType || normalizeAttrs(img.attributes) !== wanted.attributes) {
         await dv.update('sdkmessageprocessingstepimages', id, { imagetype: wanted.imageType, attributes: wanted.attributes }, '*');

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import { toSyncError } from '../errors';
@@ -97,6 +99,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
     (changeType !== 'deleted' ? wcfDateToIso(targetEntity(ctx)?.Attributes.find((a) => a.key === 'modifiedon')?.value) : undefined) ??
     wcfDateToIso(ctx.OperationCreatedOn);
   const observedAt = deps.clock.now().toISOString();
+  const identity = notificationIdentity(ctx);
   const events: ChangeEvent[] = targets.map((m) =>
     changeEventSchema.parse({
       mapping: m.name,
@@ -104,6 +107,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
       recordId: bare(ctx.PrimaryEntityId),
       changeType,
       ...(modifiedOn ? { modifiedOn } : {}),
+      ...identity,
       origin: 'webhook',
       correlationId: /^[A-Za-z0-9._:-]{1,128}$/.test(ctx.CorrelationId ?? '') ? ctx.CorrelationId : correlationId,
       observedAt,
@@ -120,6 +124,33 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
     mappings: targets.map((m) => m.name),
     ...(sizeExceeded ? { sizeExceeded } : {}),
   } satisfies DataverseWebhookResult);
+}
+
+const operationIdSchema = z
+  .string()
+  .regex(/^\{?[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$/)
+  .transform((s) => s.replace(/[{}]/g, '').toLowerCase())
+  .refine((s) => s !== '00000000-0000-0000-0000-000000000000');
+
+/**
+ * What tells this write apart from every other write of the row, for the message id (`changeEventMessageId`):
+ * `modifiedon` has whole seconds, so two edits within one second would share an id and Service Bus duplicate
+ * detection would drop the second for good. The row's `versionnumber` when the context carries it (a Target or
+ * image column); the system job's `OperationId` (the `AsyncOperationId` of the related system job, per the SDK's
+ * RemoteExecutionContext.OperationId reference), which a redelivery of the same job keeps (so a true duplicate
+ * is still dropped) and the next write does not share; failing both, a nonce: a possible duplicate is cheap (the
+ * handler reads current state), a dropped change is not.
+ */
+export function notificationIdentity(ctx: RemoteExecutionContext): Pick<ChangeEvent, 'rowVersion' | 'notificationId' | 'nonce'> {
+  // The Target and post images show the row after this write; a pre image would show the version before it.
+  const after = [targetEntity(ctx), ...(ctx.PostEntityImages ?? []).map((i) => i.value)];
+  const version = after
+    .map((e) => e?.Attributes.find((a) => a.key === 'versionnumber')?.value)
+    .find((v) => typeof v === 'number' || (typeof v === 'string' && v !== ''));
+  const operation = operationIdSchema.safeParse((ctx as { OperationId?: unknown }).OperationId);
+  if (version !== undefined) return { rowVersion: String(version), ...(operation.success ? { notificationId: operation.data } : {}) };
+  if (operation.success) return { notificationId: operation.data };
+  return { nonce: randomUUID() };
 }
 
 /**

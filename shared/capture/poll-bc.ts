@@ -4,10 +4,11 @@ import { CheckpointConflictError } from '../adapters/tables/checkpoint-store';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { BcEntityTarget } from '../domain/ports';
+import { toSyncError } from '../errors';
 import { bcGroupOf, GUID_RE } from './bc-resource';
 import type { CaptureDeps } from './deps';
 import { customApiGroup } from './mapping-lookup';
-import { subscriptionStates } from './subscriptions';
+import { extensionPageMissing, subscriptionStates } from './subscriptions';
 
 /**
  * Polling for BC tables without a webhook (api-contracts.md D.3: `contacts` and `salespeoplePurchasers` are not
@@ -37,6 +38,8 @@ export interface PollResult {
   /** First run: the watermark was set to the newest record, nothing enqueued (full sync covers the past). */
   initialized?: boolean;
   reason: 'polling' | 'no active subscription';
+  /** This mapping's poll failed (the others still ran); its watermark did not move, so the next poll repeats it. */
+  error?: string;
 }
 
 /** Mappings the poller reads: BC capture by polling, or by webhook without an active subscription. */
@@ -46,11 +49,12 @@ export async function mappingsToPoll(deps: CaptureDeps): Promise<Array<{ mapping
   const out: Array<{ mapping: TableMapping; reason: PollResult['reason'] }> = [];
   for (const m of await deps.mappings()) {
     if (!m.enabled || m.bc.kind === 'odataPage') continue;
+    const state = states.get(`${bcGroupOf(m.bc.kind, customGroup)}/${m.bc.entitySet}`.toLowerCase());
+    // A page the environment does not publish (BC extension missing) is reported by its subscription state; polling
+    // it would only repeat the 404.
+    if (state?.status === 'missing') continue;
     if (m.changeCapture.bc === 'polling') out.push({ mapping: m, reason: 'polling' });
-    else {
-      const state = states.get(`${bcGroupOf(m.bc.kind, customGroup)}/${m.bc.entitySet}`.toLowerCase());
-      if (state && state.status !== 'active') out.push({ mapping: m, reason: 'no active subscription' });
-    }
+    else if (state && state.status !== 'active') out.push({ mapping: m, reason: 'no active subscription' });
   }
   return out;
 }
@@ -59,69 +63,83 @@ export async function pollBc(deps: CaptureDeps, options: { overlapMs?: number } 
   const overlapMs = options.overlapMs ?? DEFAULT_POLL_OVERLAP_MS;
   const results: PollResult[] = [];
   for (const { mapping, reason } of await mappingsToPoll(deps)) {
-    const target: BcEntityTarget = { side: 'bc', kind: mapping.bc.kind, entitySet: mapping.bc.entitySet };
-    const key = `${POLL_KEY_PREFIX}${mapping.name}`;
-    const saved = await deps.checkpoints.get(key, pollStateSchema);
-    if (!saved) {
-      const newest = await deps.bc.listPage(target, {
-        orderby: 'lastModifiedDateTime desc',
-        pageSize: 1,
-        select: ['id', 'lastModifiedDateTime'],
-      });
-      const t = newest.value[0]?.lastModifiedDateTime;
-      const watermark = typeof t === 'string' ? t : new Date(0).toISOString();
-      // What the next poll's overlap will re-read is the past too: remember it as already seen.
-      const recent: Record<string, string> = {};
-      if (typeof t === 'string')
-        for await (const page of deps.bc.listAll(target, {
-          filter: `lastModifiedDateTime ge ${odataDateTime(new Date(Date.parse(t) - overlapMs).toISOString())}`,
-          select: ['id', 'lastModifiedDateTime'],
-        }))
-          for (const rec of page)
-            if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string')
-              recent[rec.id.toLowerCase()] = rec.lastModifiedDateTime;
-      await put(deps, key, { watermark, recent }, undefined);
-      results.push({ mapping: mapping.name, enqueued: 0, initialized: true, reason });
-      continue;
+    // One mapping's failure (a 404 page, a timeout) must not stop the others' polls.
+    try {
+      results.push(await pollOne(deps, mapping, reason, overlapMs));
+    } catch (err) {
+      const e = toSyncError(err);
+      const error =
+        e.code === 'BC.NOT_FOUND' && mapping.bc.kind === 'customApi'
+          ? extensionPageMissing(customApiGroup(deps.bc), mapping.bc.entitySet, [mapping.name])
+          : e.message;
+      deps.log('error', `poll ${mapping.name}: ${error}`);
+      results.push({ mapping: mapping.name, enqueued: 0, reason, error: error.slice(0, 500) });
     }
-    const state = saved.value;
-    const from = new Date(Date.parse(state.watermark) - overlapMs).toISOString();
-    const events: ChangeEvent[] = [];
-    let watermark = Date.parse(state.watermark);
-    const seen: Record<string, string> = { ...state.recent };
-    const observedAt = deps.clock.now().toISOString();
-    for await (const page of deps.bc.listAll(target, {
-      filter: `lastModifiedDateTime ge ${odataDateTime(from)}`,
-      select: ['id', 'lastModifiedDateTime'],
-    })) {
-      for (const rec of page) {
-        const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : '';
-        const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : '';
-        if (!GUID_RE.test(id) || Number.isNaN(Date.parse(modified))) continue;
-        if (seen[id] !== undefined && Date.parse(seen[id]) === Date.parse(modified)) continue;
-        seen[id] = modified;
-        watermark = Math.max(watermark, Date.parse(modified));
-        events.push(
-          changeEventSchema.parse({
-            mapping: mapping.name,
-            source: 'bc',
-            recordId: id,
-            changeType: 'unknown',
-            modifiedOn: new Date(Date.parse(modified)).toISOString(),
-            origin: 'poll',
-            correlationId: `poll-${mapping.name.replace(/[^A-Za-z0-9]+/g, '-')}-${observedAt}`,
-            observedAt,
-          }),
-        );
-      }
-    }
-    // Publish before moving the watermark: a failure here repeats the poll, never skips it.
-    for (let i = 0; i < events.length; i += 500) await deps.publish(events.slice(i, i + 500));
-    const recent = Object.fromEntries(Object.entries(seen).filter(([, t]) => Date.parse(t) > watermark - overlapMs));
-    await put(deps, key, { watermark: new Date(watermark).toISOString(), recent }, saved.etag);
-    results.push({ mapping: mapping.name, enqueued: events.length, reason });
   }
   return results;
+}
+
+async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollResult['reason'], overlapMs: number): Promise<PollResult> {
+  const target: BcEntityTarget = { side: 'bc', kind: mapping.bc.kind, entitySet: mapping.bc.entitySet };
+  const key = `${POLL_KEY_PREFIX}${mapping.name}`;
+  const saved = await deps.checkpoints.get(key, pollStateSchema);
+  if (!saved) {
+    const newest = await deps.bc.listPage(target, {
+      orderby: 'lastModifiedDateTime desc',
+      pageSize: 1,
+      select: ['id', 'lastModifiedDateTime'],
+    });
+    const t = newest.value[0]?.lastModifiedDateTime;
+    const watermark = typeof t === 'string' ? t : new Date(0).toISOString();
+    // What the next poll's overlap will re-read is the past too: remember it as already seen.
+    const recent: Record<string, string> = {};
+    if (typeof t === 'string')
+      for await (const page of deps.bc.listAll(target, {
+        filter: `lastModifiedDateTime ge ${odataDateTime(new Date(Date.parse(t) - overlapMs).toISOString())}`,
+        select: ['id', 'lastModifiedDateTime'],
+      }))
+        for (const rec of page)
+          if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string')
+            recent[rec.id.toLowerCase()] = rec.lastModifiedDateTime;
+    await put(deps, key, { watermark, recent }, undefined);
+    return { mapping: mapping.name, enqueued: 0, initialized: true, reason };
+  }
+  const state = saved.value;
+  const from = new Date(Date.parse(state.watermark) - overlapMs).toISOString();
+  const events: ChangeEvent[] = [];
+  let watermark = Date.parse(state.watermark);
+  const seen: Record<string, string> = { ...state.recent };
+  const observedAt = deps.clock.now().toISOString();
+  for await (const page of deps.bc.listAll(target, {
+    filter: `lastModifiedDateTime ge ${odataDateTime(from)}`,
+    select: ['id', 'lastModifiedDateTime'],
+  })) {
+    for (const rec of page) {
+      const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : '';
+      const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : '';
+      if (!GUID_RE.test(id) || Number.isNaN(Date.parse(modified))) continue;
+      if (seen[id] !== undefined && Date.parse(seen[id]) === Date.parse(modified)) continue;
+      seen[id] = modified;
+      watermark = Math.max(watermark, Date.parse(modified));
+      events.push(
+        changeEventSchema.parse({
+          mapping: mapping.name,
+          source: 'bc',
+          recordId: id,
+          changeType: 'unknown',
+          modifiedOn: new Date(Date.parse(modified)).toISOString(),
+          origin: 'poll',
+          correlationId: `poll-${mapping.name.replace(/[^A-Za-z0-9]+/g, '-')}-${observedAt}`,
+          observedAt,
+        }),
+      );
+    }
+  }
+  // Publish before moving the watermark: a failure here repeats the poll, never skips it.
+  for (let i = 0; i < events.length; i += 500) await deps.publish(events.slice(i, i + 500));
+  const recent = Object.fromEntries(Object.entries(seen).filter(([, t]) => Date.parse(t) > watermark - overlapMs));
+  await put(deps, key, { watermark: new Date(watermark).toISOString(), recent }, saved.etag);
+  return { mapping: mapping.name, enqueued: events.length, reason };
 }
 
 async function put(deps: CaptureDeps, key: string, value: PollState, etag: string | undefined): Promise<void> {

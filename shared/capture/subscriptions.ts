@@ -28,8 +28,12 @@ export const subscriptionStateSchema = z.object({
   entitySet: z.string(),
   resource: z.string(),
   mappings: z.array(z.string()),
-  /** active: subscribed; unsupported: BC has no webhooks for it (polled); failed: could not subscribe (polled). */
-  status: z.enum(['active', 'unsupported', 'failed']),
+  /**
+   * active: subscribed; unsupported: BC has no webhooks for it (polled); failed: could not subscribe (polled);
+   * missing: the page is not published (the BC extension is not installed, or is older than the service) — neither
+   * subscribed nor polled, `lastError` says what to do.
+   */
+  status: z.enum(['active', 'unsupported', 'failed', 'missing']),
   subscriptionId: z.string().optional(),
   expirationDateTime: z.string().optional(),
   lastCheckedAt: z.string(),
@@ -52,6 +56,17 @@ export interface EnsureSubscriptionsReport {
   renewed: number;
   deleted: number;
   failed: number;
+  /** Resources whose BC extension page is missing. */
+  missing: number;
+}
+
+/** What an admin reads when a custom page is absent: the page, the mappings it stops, and the fix. */
+export function extensionPageMissing(group: string, entitySet: string, mappings: readonly string[]): string {
+  return (
+    `BC extension page missing: ${group}/${entitySet} is not published in this environment, so ${mappings.join(', ')} ` +
+    'cannot sync. Install (or upgrade to) the bc-dataverse-sync BC extension from bc-extension/ and assign its permission ' +
+    'set BCS INTEGRATION to the app registration (docs/bc-extension.md), then run setup or wait for the next renewal.'
+  );
 }
 
 /** `${PUBLIC_BASE_URL}/api/webhooks/bc`. */
@@ -105,13 +120,36 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
   const all: Array<BcSubscription & { kind: 'apiV2' | 'customApi' }> = [];
   // A server may list every subscription at each API root: count each once, under the route its resource names.
   const seen = new Set<string>();
-  for (const listKind of kinds)
-    for (const s of await deps.bc.listSubscriptions(listKind)) {
+  // Without the BC extension its route answers 404: that stops the custom resources, never the standard ones.
+  let customRouteMissing = false;
+  for (const listKind of kinds) {
+    let listed: BcSubscription[];
+    try {
+      listed = await deps.bc.listSubscriptions(listKind);
+    } catch (err) {
+      if (listKind !== 'customApi') throw err;
+      if (toSyncError(err).code === 'BC.NOT_FOUND') customRouteMissing = true;
+      else deps.log('warn', `listing BC subscriptions at ${customGroup} failed: ${toSyncError(err).message}`);
+      continue;
+    }
+    for (const s of listed) {
       if (seen.has(s.subscriptionId)) continue;
       seen.add(s.subscriptionId);
       const group = parseBcResource(s.resource)?.group;
       all.push({ ...s, kind: group === undefined ? listKind : group === 'v2.0' ? 'apiV2' : 'customApi' });
     }
+  }
+  // Whether a custom page is published: one cheap read, only when something suggests it is not.
+  const pageMissing = async (w: Wanted): Promise<boolean> => {
+    if (w.kind !== 'customApi') return false;
+    if (customRouteMissing) return true;
+    try {
+      await deps.bc.listPage({ side: 'bc', kind: 'customApi', entitySet: w.entitySet }, { pageSize: 1, select: ['id'] });
+      return false;
+    } catch (err) {
+      return toSyncError(err).code === 'BC.NOT_FOUND';
+    }
+  };
   let total = all.length;
   // Ours: sent to our URL, or carrying the clientState only we can derive (PUBLIC_BASE_URL changed since: the
   // renewal below moves it to the new URL instead of leaving it to notify the old one).
@@ -123,7 +161,7 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
     );
   });
 
-  const report: EnsureSubscriptionsReport = { notificationUrl, resources: [], created: 0, renewed: 0, deleted: 0, failed: 0 };
+  const report: EnsureSubscriptionsReport = { notificationUrl, resources: [], created: 0, renewed: 0, deleted: 0, failed: 0, missing: 0 };
   const now = () => deps.clock.now();
   const remove = async (s: (typeof all)[number]) => {
     await deps.bc.deleteSubscription(s.subscriptionId, s['@odata.etag'] ?? '*', s.kind);
@@ -146,7 +184,22 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
       lastCheckedAt: now().toISOString(),
       lastChange: 'unchanged',
     };
+    const markMissing = () => {
+      Object.assign(state, { status: 'missing', lastError: extensionPageMissing(w.group, w.entitySet, w.mappings), lastChange: 'none' });
+      report.missing++;
+      deps.log('error', state.lastError ?? '');
+    };
     try {
+      if (
+        (customRouteMissing && w.kind === 'customApi') ||
+        (!supported.has(`${w.group}/${w.entitySet}`.toLowerCase()) && (await pageMissing(w)))
+      ) {
+        // Its old subscriptions (if BC still lists them) cannot notify for a page that is gone.
+        for (const s of mine) await remove(s).catch(() => undefined);
+        markMissing();
+        report.resources.push(state);
+        continue;
+      }
       if (!supported.has(`${w.group}/${w.entitySet}`.toLowerCase())) {
         for (const s of mine) await remove(s);
         Object.assign(state, { status: 'unsupported', lastChange: 'none' });
@@ -185,10 +238,13 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
       state.subscriptionId = current.subscriptionId;
       state.expirationDateTime = current.expirationDateTime;
     } catch (err) {
-      const message = toSyncError(err).message;
-      Object.assign(state, { status: 'failed', lastError: message.slice(0, 500), lastChange: 'none' });
-      report.failed++;
-      deps.log('error', `BC subscription for ${w.group}/${w.entitySet} failed: ${message}`);
+      if (await pageMissing(w)) markMissing();
+      else {
+        const message = toSyncError(err).message;
+        Object.assign(state, { status: 'failed', lastError: message.slice(0, 500), lastChange: 'none' });
+        report.failed++;
+        deps.log('error', `BC subscription for ${w.group}/${w.entitySet} failed: ${message}`);
+      }
     }
     report.resources.push(state);
   }
@@ -202,7 +258,10 @@ export async function ensureSubscriptions(deps: CaptureDeps, options: EnsureSubs
 }
 
 export interface SubscriptionHealth {
-  /** ok: every webhook resource subscribed and not expired; degraded otherwise (those resources are polled). */
+  /**
+   * ok: every webhook resource subscribed and not expired; degraded otherwise (those resources are polled, or — for
+   * a missing BC extension page — stopped until the extension is installed).
+   */
   status: 'ok' | 'degraded';
   /** Our subscriptions, against BC's limit of {@link BC_MAX_SUBSCRIPTIONS} per environment. */
   active: number;
@@ -236,7 +295,7 @@ export async function subscriptionHealthFrom(checkpoints: TableCheckpointStore, 
       ...(s.lastError ? { lastError: s.lastError } : {}),
     };
   });
-  const bad = resources.some((r) => r.status === 'failed' || r.status === 'expired');
+  const bad = resources.some((r) => r.status === 'failed' || r.status === 'expired' || r.status === 'missing');
   return {
     status: bad ? 'degraded' : 'ok',
     active: resources.filter((r) => r.status === 'active').length,

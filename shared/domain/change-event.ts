@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -28,6 +29,21 @@ export const changeEventSchema = z.object({
   changeType: changeTypeSchema,
   /** Modified-on the notifier reported, if any: lets a handler tell it already synced a newer state. */
   modifiedOn: z.iso.datetime({ offset: true }).optional(),
+  /**
+   * Version of the row the notifier saw (Dataverse `versionnumber` / BC ETag as read): two states of a row never
+   * share it, unlike `modifiedOn`, which Dataverse keeps in whole seconds.
+   */
+  rowVersion: z.string().min(1).max(512).optional(),
+  /**
+   * Id of the notification that reported the change, when it has one that is stable across its redeliveries and
+   * new for every write: a Dataverse webhook's system job (`OperationId`).
+   */
+  notificationId: z.string().min(1).max(128).optional(),
+  /**
+   * Set on a deliberate re-send of an event (error retry, reconciliation, replay): a fresh value gives the message
+   * a new id, so Service Bus duplicate detection cannot drop it as a repeat of the original.
+   */
+  nonce: z.string().min(1).max(64).optional(),
   origin: changeOriginSchema,
   /** Follows one change through webhook, queue, sync and history. */
   correlationId: z.string().min(1).max(128),
@@ -41,15 +57,34 @@ export const changeEventSchema = z.object({
 export type ChangeEvent = z.infer<typeof changeEventSchema>;
 export type ChangeEventInput = z.input<typeof changeEventSchema>;
 
+/** Service Bus refuses message ids longer than 128 characters. */
+export const MAX_MESSAGE_ID_LENGTH = 128;
+
 /**
- * The Service Bus message id of an event: identical for the same record and state, so duplicate detection (in
- * Azure) sees a repeated notification as a repeat. Without a modified-on hint the observation time keeps two
- * different changes apart; a deferral gets its own id so it is never mistaken for the original.
+ * The Service Bus message id of an event. Duplicate detection drops a second message with the same id inside its
+ * window, so the id must be equal only for repeats of one notification about one state of a record, and differ
+ * whenever the content to sync may differ:
+ * - the row version (or the notification id) tells two states apart where `modifiedOn` cannot (two Dataverse
+ *   edits within one second share their `modifiedon`);
+ * - a nonce marks a deliberate re-send (retry, reconcile, replay); a deferral and a rescheduled copy (`extra`)
+ *   get their own ids too;
+ * - without any of these, the modified-on hint (else the observation time) is what is left.
+ * Ids over 128 characters keep the record id and replace the rest with its SHA-256, so no part is cut off.
  */
 export function changeEventMessageId(
-  e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId' | 'changeType' | 'modifiedOn' | 'observedAt' | 'deferrals'>,
+  e: Pick<
+    ChangeEvent,
+    'mapping' | 'source' | 'recordId' | 'changeType' | 'modifiedOn' | 'observedAt' | 'deferrals' | 'rowVersion' | 'notificationId' | 'nonce'
+  >,
+  extra: string[] = [],
 ): string {
   const parts = [e.mapping, e.source, e.recordId, e.changeType, e.modifiedOn ?? e.observedAt];
+  if (e.rowVersion !== undefined) parts.push(`v${e.rowVersion}`);
+  if (e.notificationId !== undefined) parts.push(`n${e.notificationId}`);
+  if (e.nonce !== undefined) parts.push(`r${e.nonce}`);
   if (e.deferrals > 0) parts.push(`d${e.deferrals}`);
-  return parts.join('|').slice(0, 128);
+  parts.push(...extra);
+  const id = parts.join('|');
+  if (id.length <= MAX_MESSAGE_ID_LENGTH) return id;
+  return `${e.recordId}|${createHash('sha256').update(id).digest('base64url')}`;
 }

@@ -72,6 +72,8 @@ export interface RecordGateway<T extends EntityTarget = EntityTarget> {
   update(target: T, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord>;
   /** Deletes with If-Match when an ETag is given; a missing record is not an error. */
   delete(target: T, id: string, etag?: string): Promise<void>;
+  /** Dataverse only: an unbound action (`POST <name>`), for state changes a plain update may not make (FulfillSalesOrder). */
+  action?(name: string, body: Record<string, unknown>): Promise<void>;
 }
 
 /** The values last synced for one coupled pair, so the next sync can tell which side changed which field. */
@@ -97,7 +99,17 @@ export interface Coupling {
   /** Hash of the values last written each way; a write that would repeat it is a no-op (no echo). */
   fingerprintToDataverse?: string;
   fingerprintToBc?: string;
+  /**
+   * ETag (row version) of the Dataverse row as our last write left it, set only when that write left nothing of
+   * the row unsynchronized: a change event for the row at exactly this version is our own echo.
+   */
+  dataverseWrittenEtag?: string;
   snapshot?: SyncedSnapshot;
+  /**
+   * Direction of the first synchronization of the pair, chosen when it was coupled (BC: "synchronize after
+   * coupling"): until the pair has a snapshot, any change applies it first rather than overwriting the other side.
+   */
+  initialDirection?: 'ToIntegrationTable' | 'FromIntegrationTable';
   lastResult?: SyncResult;
   lastSyncedAt?: string;
   lastError?: string;
@@ -215,9 +227,14 @@ export interface ChangePublisher {
 export interface CreationClaims {
   /**
    * Claims `key`. `won` with a token, or lost: with the id the winner created (use it), or none yet (the winner
-   * is still creating: retry later). A claim older than `staleAfterMs` without a created id is taken over.
+   * is still creating: retry later). A claim older than `staleAfterMs` without a created id is taken over; then
+   * `takenOverFrom` is when the earlier claim was made, since when its attempt may have created a record. A claim
+   * lost to one still running says since when (`claimedAt`).
    */
-  claim(key: string, staleAfterMs: number): Promise<{ won: true; token: string } | { won: false; createdId?: string }>;
+  claim(
+    key: string,
+    staleAfterMs: number,
+  ): Promise<{ won: true; token: string; takenOverFrom?: string } | { won: false; createdId?: string; claimedAt?: string }>;
   /** Records what the winner created, so a retry after a crash between "created" and "coupled" reuses it. */
   created(key: string, token: string, createdId: string): Promise<void>;
   /** Drops the claim once the coupling is stored. */

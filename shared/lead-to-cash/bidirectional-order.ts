@@ -188,8 +188,20 @@ export async function orderStatusFromBc(deps: SyncDeps, bcOrderId: string, sales
   const order = await deps.dataverse.get(DV.salesorders, salesOrderId, ['salesorderid', 'statecode', 'statuscode']);
   if (!bcOrder || !order) return;
   const target = bcOrder.values.fullyShipped === true ? ORDER_STATE.fulfilled : ORDER_STATE.submitted;
-  if (num(order.values.statecode) !== target.statecode)
-    await deps.dataverse.update(DV.salesorders, salesOrderId, { ...target }, order.etag);
+  if (num(order.values.statecode) === target.statecode) return;
+  // Fulfilled is set by the FulfillSalesOrder message, as BC's CRMSynchHelper.FulfillSalesOrder does (salesorder reference).
+  if (target === ORDER_STATE.fulfilled && deps.dataverse.action) {
+    await deps.dataverse.action('FulfillSalesOrder', {
+      OrderClose: {
+        '@odata.type': 'Microsoft.Dynamics.CRM.orderclose',
+        subject: 'Shipped in Business Central',
+        'salesorderid@odata.bind': `/salesorders(${salesOrderId})`,
+      },
+      Status: target.statuscode,
+    });
+    return;
+  }
+  await deps.dataverse.update(DV.salesorders, salesOrderId, { ...target }, order.etag);
 }
 
 /** Before a line is written on the other side, that side's header must be editable. */

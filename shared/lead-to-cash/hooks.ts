@@ -14,7 +14,7 @@ import {
   syncBidirectionalOrder,
 } from './bidirectional-order';
 import { beforeInvoiceInsert, invoiceNoLongerActive, invoiceOfSalesOrder, pushInvoiceLines } from './invoice';
-import { beforeProductInsert, maintainDefaultPriceListLine, repushGroupPrices } from './prices';
+import { beforeProductInsert, completeNewProduct, maintainDefaultPriceListLine, productDefaultUnit, repushGroupPrices } from './prices';
 import { BC_DESCRIPTION_LENGTH, handleSalesOrderRequest } from './sales-order';
 import { BC, DV, type LeadToCashSettings, listAll, M, num, str } from './targets';
 
@@ -207,8 +207,10 @@ async function exclude(
 async function beforeWrite(settings: LeadToCashSettings, ctx: WriteContext): Promise<void> {
   const { mapping, pass, deps, payload } = ctx;
   if (pass === 'ToIntegrationTable') {
+    if (isProduct(mapping)) requireBaseUnit(mapping, ctx.source);
     if (isProduct(mapping) && !ctx.dest) await beforeProductInsert(deps, mapping, payload);
     if (mapping.name === M.invoice && !ctx.dest) await beforeInvoiceInsert(deps, settings, mapping, ctx.source, payload);
+    if (mapping.name === M.salesPrice || mapping.name === M.priceListLine) await priceLineUnit(deps, ctx);
     // A submitted order is read-only in Sales; BC sets it Active to update it, then submits it again.
     if (mapping.name === M.order && ctx.dest && settings.SALES_ORDER_INTEGRATION !== 'none') await reopenSalesOrder(deps, ctx.dest.id);
   }
@@ -229,8 +231,61 @@ async function beforeWrite(settings: LeadToCashSettings, ctx: WriteContext): Pro
     // Shipped only changes by posting): AL's Validate takes them, the API page shows them read-only. They still
     // flow BC → Sales.
     if (pass === 'FromIntegrationTable') for (const k of BC_CALCULATED_LINE_FIELDS) delete payload[k];
-    if (!ctx.dest && pass === 'ToIntegrationTable') payload['salesorderid@odata.bind'] = `/salesorders(${header.dataverseId})`;
+    if (!ctx.dest && pass === 'ToIntegrationTable') {
+      payload['salesorderid@odata.bind'] = `/salesorders(${header.dataverseId})`;
+      await newSalesLine(deps, payload);
+    }
     if (!ctx.dest && pass === 'FromIntegrationTable') await newBcLine(deps, settings, ctx.source.id, header, payload);
+  }
+}
+
+/**
+ * A price list item needs a unit (uomid is ApplicationRequired on productpricelevel): when the mapping supplies
+ * none (SALESPRC-PRODPRICE; PLLINE-PRODPRICE without unit groups) it is the product's default unit, as BC's
+ * FindCRMUoMIdForSalesPrice finds it for the base unit.
+ */
+async function priceLineUnit(deps: SyncDeps, ctx: WriteContext): Promise<void> {
+  const { payload } = ctx;
+  if (payload['uomid@odata.bind'] !== undefined) return;
+  if (ctx.dest && str(ctx.dest.values._uomid_value)) return;
+  const productId = /\(([^)]+)\)$/.exec(str(payload['productid@odata.bind']))?.[1] ?? str(ctx.dest?.values._productid_value);
+  const uom = productId ? await productDefaultUnit(deps, productId) : undefined;
+  if (uom) payload['uomid@odata.bind'] = `/uoms(${uom})`;
+}
+
+/**
+ * A new Sales order line: its unit is the product's (BC sets UoMId from the item's unit of measure), and the
+ * amounts wait for the update after the insert — baseamount and extendedamount are not valid for create
+ * (salesorderdetail reference; BC table 5354 "CRM Salesorderdetail" marks them Modify).
+ */
+const pendingLineAmounts = new WeakMap<Record<string, unknown>, Record<string, unknown>>();
+async function newSalesLine(deps: SyncDeps, payload: Record<string, unknown>): Promise<void> {
+  const amounts: Record<string, unknown> = {};
+  for (const k of ['baseamount', 'extendedamount']) {
+    if (k in payload) {
+      amounts[k] = payload[k];
+      delete payload[k];
+    }
+  }
+  if (Object.keys(amounts).length > 0) pendingLineAmounts.set(payload, amounts);
+  const productId = /\(([^)]+)\)$/.exec(str(payload['productid@odata.bind']))?.[1];
+  if (productId && payload['uomid@odata.bind'] === undefined) {
+    const uom = await productDefaultUnit(deps, productId);
+    if (uom) payload['uomid@odata.bind'] = `/uoms(${uom})`;
+  }
+}
+
+/**
+ * A product needs its default unit (Dataverse refuses to clear it); BC refuses an item or resource without a Base
+ * Unit of Measure in the same words (CRMSynchHelper.ConvertBaseUnitOfMeasureToUomId, BaseUnitOfMeasureCannotBeEmptyErr).
+ */
+function requireBaseUnit(mapping: TableMapping, source: VersionedRecord): void {
+  const code = source.values.baseUnitOfMeasureCode;
+  if (code === '' || code === null) {
+    throw new SyncError(
+      'MAP.TRANSFORM_FAILED',
+      `Base Unit of Measure must have a value in ${mapping.name === M.item ? 'Item' : 'Resource'} ${str(source.values.number)}. It cannot be zero or empty.`,
+    );
   }
 }
 
@@ -270,9 +325,20 @@ async function newBcLine(
 
 async function afterWrite(settings: LeadToCashSettings, ctx: WriteContext & { written: VersionedRecord }): Promise<void> {
   const { mapping, pass, deps } = ctx;
+  const amounts = pendingLineAmounts.get(ctx.payload);
+  if (mapping.name === M.orderLine && amounts) {
+    pendingLineAmounts.delete(ctx.payload);
+    const line = await deps.dataverse.get(DV.salesorderdetails, ctx.written.id, ['salesorderdetailid', 'baseamount', 'extendedamount']);
+    if (line && Object.entries(amounts).some(([k, v]) => num(line.values[k]) !== num(v))) {
+      await deps.dataverse.update(DV.salesorderdetails, line.id, amounts, line.etag);
+    }
+  }
   if (mapping.name === M.orderLine) await afterLineWrite(deps, pass, await headerOfLine(deps, pass, ctx.source.id));
   if (pass !== 'ToIntegrationTable') return;
-  if (isProduct(mapping)) await maintainDefaultPriceListLine(deps, ctx.source, ctx.written);
+  if (isProduct(mapping)) {
+    const product = ctx.dest ? ctx.written : await completeNewProduct(deps, ctx.written);
+    await maintainDefaultPriceListLine(deps, ctx.source, product);
+  }
   if (mapping.name === M.priceGroup) await repushGroupPrices(deps, ctx.source);
   if (mapping.name === M.invoice) await pushInvoiceLines(deps, settings, mapping, ctx.source, ctx.written);
   // Legacy: the order's status follows BC (bidirectional sets it once after the lines, in syncBidirectionalOrder).

@@ -2,7 +2,7 @@ import type { TableMapping } from '../domain/mappings/schema';
 import type { VersionedRecord } from '../domain/ports';
 import { bcTarget, deterministicId, type SyncDeps, syncRecord } from '../domain/sync/sync-record';
 import { SyncError } from '../errors';
-import { defaultPriceList, lcyTransactionCurrency, priceListNamed } from './prices';
+import { defaultPriceList, lcyTransactionCurrency, priceListNamed, productDefaultUnit } from './prices';
 import { BC, DV, eq, type LeadToCashSettings, lcyCodeOf, listAll, M, num, str } from './targets';
 
 /**
@@ -32,6 +32,8 @@ const ACTIVE = 0;
 const BILLED = 4;
 const PAID = 2;
 const PAID_COMPLETE = 100001;
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** Rule: an invoice whose Dataverse copy is no longer active is not touched again. */
 export async function invoiceNoLongerActive(deps: SyncDeps, bcInvoiceId: string): Promise<string | undefined> {
@@ -222,21 +224,27 @@ export async function pushInvoiceLines(
       priceperunit: num(v.unitPrice),
       ispriceoverridden: true,
       manualdiscountamount: num(v.discountAmount),
-      volumediscountamount: 0,
-      tax: Math.round((incl - excl) * 100) / 100,
-      baseamount: Math.round((excl + num(v.discountAmount)) * 100) / 100,
-      extendedamount: incl,
+      tax: round2(incl - excl),
       lineitemnumber: i + 1,
       sequencenumber: i + 1,
     };
-    if (product && product !== 'write-in') values['productid@odata.bind'] = `/products(${product})`;
-    else {
+    if (product && product !== 'write-in') {
+      values['productid@odata.bind'] = `/products(${product})`;
+      const uom = await productDefaultUnit(deps, product);
+      if (uom) values['uomid@odata.bind'] = `/uoms(${uom})`;
+    } else {
       values.isproductoverridden = true;
       values.productdescription = str(v.description) || str(v.lineObjectNumber) || 'Write-in';
     }
     const id = deterministicId(M.invoiceLine, line.id);
-    let created = await deps.dataverse.get(DV.invoicedetails, id, ['invoicedetailid']);
+    let created = await deps.dataverse.get(DV.invoicedetails, id, ['invoicedetailid', 'baseamount', 'extendedamount']);
     created ??= await deps.dataverse.create(DV.invoicedetails, values, { id });
+    // baseamount/extendedamount are not valid for create (invoicedetail reference; volumediscountamount is read-only):
+    // BC's UpdateCRMInvoiceDetailsAfterInsertRecord sets them by Modify after the insert.
+    const amounts = { baseamount: round2(excl + num(v.discountAmount)), extendedamount: incl };
+    if (num(created.values.baseamount) !== amounts.baseamount || num(created.values.extendedamount) !== amounts.extendedamount) {
+      created = await deps.dataverse.update(DV.invoicedetails, created.id, amounts, created.etag);
+    }
     await deps.couplings
       .couple({
         mapping: M.invoiceLine,

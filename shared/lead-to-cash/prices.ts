@@ -1,6 +1,7 @@
 import type { TableMapping } from '../domain/mappings/schema';
 import type { VersionedRecord } from '../domain/ports';
 import { bcTarget, deterministicId, odataLiteral, type SyncDeps } from '../domain/sync/sync-record';
+import { toSyncError } from '../errors';
 import { DV, eq, lcyCodeOf, listAll, M, num, str } from './targets';
 
 /**
@@ -53,22 +54,56 @@ export async function priceListNamed(deps: SyncDeps, name: string, currencyId: s
       { id },
     );
   } catch (err) {
-    if (!(await deps.dataverse.get(DV.pricelevels, id, ['pricelevelid']))) throw err;
+    if (!rowExists(err)) throw err;
   }
   return id;
 }
 
-/** Before a product is created from an item/resource: type, decimals, LCY currency and the default price list. */
+/**
+ * Before a product is created from an item/resource: type, decimals and LCY currency. The default price list is
+ * not valid for create (product reference; BC table 5348 marks PriceLevelId Modify): it is set after the insert.
+ */
 export async function beforeProductInsert(deps: SyncDeps, mapping: TableMapping, payload: Record<string, unknown>): Promise<void> {
   payload.producttypecode = mapping.name === M.resource ? 3 : 1;
   payload.quantitydecimal = 2;
-  payload['pricelevelid@odata.bind'] = `/pricelevels(${await defaultPriceList(deps)})`;
   const lcy = await lcyTransactionCurrency(deps);
   if (lcy && payload['transactioncurrencyid@odata.bind'] === undefined)
     payload['transactioncurrencyid@odata.bind'] = `/transactioncurrencies(${lcy})`;
 }
 
-/** After a product is written from an item/resource: its default price-list line carries the Unit Price (never negative). */
+/**
+ * After a product is created from an item/resource, as BC's UpdateCRMProductAfterInsertRecord: its default price
+ * list, then publish it — a new product is Draft, and a single product is published by SetState to Active/Active
+ * (sales/developer/publish-revise-revert-retire-activate-products; PublishProductHierarchy is for families only).
+ */
+export async function completeNewProduct(deps: SyncDeps, product: VersionedRecord): Promise<VersionedRecord> {
+  const current = await deps.dataverse.get(DV.products, product.id, ['productid', 'statecode', '_pricelevelid_value']);
+  if (!current) return product;
+  const priceList = await defaultPriceList(deps);
+  const patch: Record<string, unknown> = {};
+  if (str(current.values._pricelevelid_value).toLowerCase() !== priceList.toLowerCase()) {
+    patch['pricelevelid@odata.bind'] = `/pricelevels(${priceList})`;
+  }
+  if (num(current.values.statecode) === PRODUCT_DRAFT) Object.assign(patch, PRODUCT_ACTIVE);
+  if (Object.keys(patch).length === 0) return current;
+  return deps.dataverse.update(DV.products, product.id, patch, current.etag);
+}
+
+/** product statecode Draft; statecode/statuscode Active (product entity reference). */
+const PRODUCT_DRAFT = 2;
+const PRODUCT_ACTIVE = { statecode: 0, statuscode: 1 };
+
+/** The unit a price list item or document line takes when its source names none: the product's default unit. */
+export async function productDefaultUnit(deps: SyncDeps, productId: string): Promise<string | undefined> {
+  const product = await deps.dataverse.get(DV.products, productId, ['productid', '_defaultuomid_value']);
+  return str(product?.values._defaultuomid_value) || undefined;
+}
+
+/**
+ * After a product is written from an item/resource: its default price-list line carries the Unit Price (never
+ * negative) in the product's default unit. `productnumber` is read-only on productpricelevel and its currency comes
+ * from the price list (ce/…/entities/productpricelevel; BC table 5347: ProductNumber Read, TransactionCurrencyId Modify).
+ */
 export async function maintainDefaultPriceListLine(deps: SyncDeps, source: VersionedRecord, product: VersionedRecord): Promise<void> {
   const priceList = await defaultPriceList(deps);
   const amount = Math.max(0, num(source.values.unitPrice));
@@ -81,17 +116,25 @@ export async function maintainDefaultPriceListLine(deps: SyncDeps, source: Versi
   const values: Record<string, unknown> = {
     'pricelevelid@odata.bind': `/pricelevels(${priceList})`,
     'productid@odata.bind': `/products(${product.id})`,
-    productnumber: str(source.values.number),
     amount,
     pricingmethodcode: 1,
   };
-  const uom = str(product.values._defaultuomid_value);
+  const uom = str(product.values._defaultuomid_value) || (await productDefaultUnit(deps, product.id));
   if (uom) values['uomid@odata.bind'] = `/uoms(${uom})`;
   try {
     await deps.dataverse.create(DV.productpricelevels, values, { id });
   } catch (err) {
-    if (!(await deps.dataverse.get(DV.productpricelevels, id, ['productpricelevelid']))) throw err;
+    if (!rowExists(err)) throw err;
   }
+}
+
+/**
+ * A create with a derived id answers 412 when that row exists already (another worker made it): done. Asking again
+ * would not do, as a full sync's batched ports answer a repeated read of another table from the first answer.
+ */
+function rowExists(err: unknown): boolean {
+  const e = toSyncError(err);
+  return e.code === 'DV.CONCURRENCY' && e.details.status === 412;
 }
 
 /**

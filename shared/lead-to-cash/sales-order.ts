@@ -525,3 +525,30 @@ export async function* submittedUncoupledOrders(deps: SyncDeps): AsyncIterable<s
     if (ids.length > 0) yield ids;
   }
 }
+
+/** One message of the `ops-sales-orders` queue: "create this Sales order in BC". */
+export interface SalesOrderMessage {
+  body: SalesOrderRequest;
+  messageId: string;
+  contentType: 'application/json';
+}
+
+/**
+ * Queues every submitted, uncoupled Sales order, one message each (so one bad order never holds up the others).
+ * The message id is the order's: a run overlapping another inside the duplicate-detection window queues it once,
+ * and the worker skips an order already coupled. Returns how many were queued.
+ */
+export async function queueSubmittedOrders(deps: SyncDeps, send: (messages: SalesOrderMessage[]) => Promise<void>): Promise<number> {
+  let queued = 0;
+  for await (const ids of submittedUncoupledOrders(deps)) {
+    await send(
+      ids.map((salesOrderId) => ({
+        body: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
+        messageId: `salesorder|${salesOrderId}`,
+        contentType: 'application/json' as const,
+      })),
+    );
+    queued += ids.length;
+  }
+  return queued;
+}

@@ -1,13 +1,18 @@
 import { z } from 'zod';
-import { checkConnections } from '../adapters/connection-check';
-import { MappingValidationError } from '../adapters/tables';
+import { checkConnections, extensionEntitySetsOf } from '../adapters/connection-check';
+import { MappingChangedSinceError, MappingValidationError } from '../adapters/tables';
+import { captureDepsFrom } from '../capture/context';
+import { subscriptionHealthFrom } from '../capture/subscriptions';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
 import { SyncError, toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
+import { allowed, type Caller, type SyncRole } from './admin-access';
 import { fullSyncDeps } from './context';
+import { cancelCouplingJob, getCouplingJob, listCouplingJobs, runCouplingJobPage, startCouplingJob } from './coupling-jobs';
 import { bulkCouple, coupleRecord, findCouplings, synchronizeNow, uncoupleRecord } from './couplings';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from './dead-letters';
 import { dismissSyncError, listSyncErrors, NotFoundError, retryAllSyncErrors, retrySyncError } from './errors';
+import { findRecords } from './find-record';
 import {
   cancelFullSync,
   FullSyncConflictError,
@@ -17,7 +22,9 @@ import {
   resumeFullSync,
   startFullSync,
 } from './full-sync';
+import { mappingChanges, previewMapping, saveMapping, summarize } from './mappings';
 import { reconcile } from './reconcile';
+import { purgeExpired, retentionStatus } from './retention';
 import { runSetup } from './setup';
 import { mappingStats } from './stats';
 
@@ -32,6 +39,8 @@ export interface AdminRequest {
   path: string;
   query: URLSearchParams;
   body: unknown;
+  /** The authenticated caller (admin-access.ts); the route's role is checked against it. */
+  caller: Caller;
 }
 
 export interface AdminResponse {
@@ -61,7 +70,8 @@ const schemas = {
     mapping: mappingName,
     bcIds: z.array(guid).max(10_000).optional(),
     createNew: z.boolean().default(false),
-    synchronizeAfter: z.boolean().default(false),
+    /** Default true: each pair's initial direction is applied right away (BC's "synchronize after coupling"). */
+    synchronizeAfter: z.boolean().default(true),
     max: z.number().int().min(1).max(100_000).optional(),
   }),
   uncouple: z
@@ -111,6 +121,19 @@ const schemas = {
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   importQuery: z.object({ mode: z.enum(['replace', 'merge']).optional() }),
   reconcileBody: z.object({ mappings: z.array(mappingName).optional() }).default({}),
+  couplingJob: z.object({
+    kind: z.enum(['uncouple', 'match-couple']),
+    mapping: mappingName,
+    createNew: z.boolean().optional(),
+    synchronizeAfter: z.boolean().optional(),
+  }),
+  findQuery: z.object({ mapping: mappingName, q: z.string().trim().min(1).max(200) }),
+  changesQuery: z.object({ limit: z.coerce.number().int().min(1).max(200).optional() }),
+  runsQuery: z.object({
+    mapping: mappingName.optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    hours: z.coerce.number().int().min(1).max(8784).optional(),
+  }),
 };
 
 class HttpProblem extends Error {
@@ -137,14 +160,33 @@ const queryObject = (q: URLSearchParams) => Object.fromEntries(q.entries());
 
 type Handler = (rt: Runtime, req: AdminRequest, params: Record<string, string>) => Promise<unknown>;
 
+/** Reading needs Sync.Reader; every other method changes something and needs Sync.Admin. */
+const roleFor = (method: string): SyncRole => (method === 'GET' ? 'Sync.Reader' : 'Sync.Admin');
+
 const routes: Array<{ method: string; pattern: string; handler: Handler }> = [];
 const route = (method: string, pattern: string, handler: Handler) => routes.push({ method, pattern, handler });
 
+// --- who am I ---------------------------------------------------------------------------------------------
+route('GET', 'whoami', async (rt, req) => ({
+  name: req.caller.name,
+  roles: req.caller.roles,
+  via: req.caller.via,
+  canChange: allowed(req.caller, 'Sync.Admin'),
+  retentionDays: rt.settings.RETENTION_DAYS,
+}));
+
 // --- connection -------------------------------------------------------------------------------------------
 route('GET', 'connection', async (rt) => {
-  const mappings = (await rt.mappings.all()).filter((m) => m.enabled && !m.dataverse.optionSetColumn);
+  const enabled = await rt.mappings.all();
+  const mappings = enabled.filter((m) => m.enabled && !m.dataverse.optionSetColumn);
   const dvTables = [...new Set(mappings.map((m) => m.dataverse.entityLogicalName))].slice(0, 6).map((logicalName) => ({ logicalName }));
-  return checkConnections(rt.settings, { dataverseTables: dvTables, timeoutMs: 10_000 });
+  return checkConnections(rt.settings, {
+    dataverseTables: dvTables,
+    timeoutMs: 10_000,
+    // The BC extension's pages the mappings use, and the subscription state (e.g. "BC extension page missing").
+    bcExtension: { entitySets: extensionEntitySetsOf(enabled) },
+    subscriptions: () => subscriptionHealthFrom(captureDepsFrom(rt, { log: () => undefined }).checkpoints, rt.clock),
+  });
 });
 
 // --- mappings ---------------------------------------------------------------------------------------------
@@ -152,25 +194,76 @@ route('GET', 'mappings', async (rt) => rt.stores.mappings.list({ fresh: true }))
 route('GET', 'mappings/export', async (rt) => ({ mappings: await rt.stores.mappings.export() }));
 route('POST', 'mappings/import', async (rt, req) => {
   const { mode } = parse(schemas.importQuery, queryObject(req.query));
-  return rt.stores.mappings.import(req.body, { mode: mode ?? 'replace' });
+  return rt.stores.mappings.import(req.body, { mode: mode ?? 'replace', by: req.caller.name });
 });
+route('POST', 'mappings/reset-all', async (rt, req) => ({ reset: await rt.stores.mappings.reset(undefined, { by: req.caller.name }) }));
 route('GET', 'mappings/{name}', async (rt, _req, p) => {
   const m = await rt.stores.mappings.get(p.name ?? '', { fresh: true });
   if (!m) throw new NotFoundError(`There is no table mapping named '${p.name}'.`);
   return m;
 });
-route('PUT', 'mappings/{name}', async (rt, req, p) => {
-  const body = req.body as { name?: unknown } | null;
-  if (typeof body !== 'object' || body === null) throw new HttpProblem(400, 'body: expected a table mapping object', 'body');
-  if (body.name !== undefined && body.name !== p.name)
-    throw new HttpProblem(400, `name: '${String(body.name)}' does not match the URL '${p.name}'`, 'name');
-  return rt.stores.mappings.put({ ...body, name: p.name });
+route('GET', 'mappings/{name}/default', async (rt, _req, p) => {
+  const m = rt.stores.mappings.defaultOf(p.name ?? '');
+  if (!m) throw new NotFoundError(`'${p.name}' is not one of BC's default mappings.`);
+  return m;
 });
-route('POST', 'mappings/{name}/disable', async (rt, _req, p) => rt.stores.mappings.disable(p.name ?? ''));
-route('POST', 'mappings/{name}/enable', async (rt, _req, p) => rt.stores.mappings.enable(p.name ?? ''));
+route('GET', 'mappings/{name}/changes', async (rt, req, p) =>
+  mappingChanges(rt, p.name ?? '', parse(schemas.changesQuery, queryObject(req.query)).limit),
+);
+route('PUT', 'mappings/{name}', async (rt, req, p) => saveMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? ''), req.caller.name));
+route('POST', 'mappings/{name}/preview', async (rt, req, p) => previewMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? '')));
+route('POST', 'mappings/{name}/undo', async (rt, req, p) => {
+  const undone = await rt.stores.mappings.undo(p.name ?? '', { by: req.caller.name });
+  return { undone: summarize(undone), mapping: (await rt.stores.mappings.get(p.name ?? '', { fresh: true })) ?? null };
+});
+route('POST', 'mappings/{name}/reset', async (rt, req, p) => ({
+  reset: await rt.stores.mappings.reset(p.name ?? '', { by: req.caller.name }),
+  mapping: await rt.stores.mappings.get(p.name ?? '', { fresh: true }),
+}));
+route('POST', 'mappings/{name}/disable', async (rt, req, p) => rt.stores.mappings.disable(p.name ?? '', { by: req.caller.name }));
+route('POST', 'mappings/{name}/enable', async (rt, req, p) => rt.stores.mappings.enable(p.name ?? '', { by: req.caller.name }));
+route('DELETE', 'mappings/{name}', async (rt, req, p) => {
+  const m = await rt.stores.mappings.get(p.name ?? '', { fresh: true });
+  if (!m) throw new NotFoundError(`There is no table mapping named '${p.name}'.`);
+  if (!m.userDefined) throw new HttpProblem(400, `${m.name} is one of BC's default mappings: disable it or reset it instead.`, 'name');
+  return { deleted: await rt.stores.mappings.delete(m.name, { by: req.caller.name }) };
+});
+
+function mappingBody(body: unknown, name: string): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpProblem(400, 'body: expected a table mapping object', 'body');
+  const b = body as { name?: unknown };
+  if (b.name !== undefined && b.name !== name)
+    throw new HttpProblem(400, `name: '${String(b.name)}' does not match the URL '${name}'`, 'name');
+  return body as Record<string, unknown>;
+}
 
 // --- couplings --------------------------------------------------------------------------------------------
 route('GET', 'couplings', async (rt, req) => findCouplings(rt.syncDeps, parse(schemas.couplingsQuery, queryObject(req.query))));
+route('GET', 'couplings/find', async (rt, req) => {
+  const q = parse(schemas.findQuery, queryObject(req.query));
+  const m = await rt.stores.mappings.get(q.mapping, { fresh: true });
+  if (!m) throw new NotFoundError(`There is no table mapping named '${q.mapping}'.`);
+  return { items: await findRecords(rt.syncDeps, m, q.q) };
+});
+// Background coupling jobs; the first page runs at once, the `admin-jobs` timer does the rest.
+const jobDeps = (rt: Runtime) => ({ sync: rt.syncDeps, state: fullSyncDeps(rt).state });
+route('GET', 'couplings/jobs', async (rt) => listCouplingJobs(jobDeps(rt)));
+route('POST', 'couplings/jobs', async (rt, req) => {
+  const body = parse(schemas.couplingJob, req.body);
+  const job = await startCouplingJob(jobDeps(rt), { ...body, by: req.caller.name });
+  return (await runCouplingJobPage(jobDeps(rt), job.id)) ?? job;
+});
+route('GET', 'couplings/jobs/{id}', async (rt, _req, p) => {
+  const job = await getCouplingJob(jobDeps(rt), p.id ?? '');
+  if (!job) throw new NotFoundError(`There is no coupling job '${p.id}'.`);
+  return job;
+});
+route('POST', 'couplings/jobs/{id}/cancel', async (rt, _req, p) => {
+  const job = await cancelCouplingJob(jobDeps(rt), p.id ?? '');
+  if (!job) throw new NotFoundError(`There is no coupling job '${p.id}'.`);
+  return job;
+});
 route('POST', 'couplings', async (rt, req) => coupleRecord(rt.syncDeps, parse(schemas.couple, req.body)));
 route('POST', 'couplings/bulk', async (rt, req) =>
   bulkCouple(rt.syncDeps, { ...parse(schemas.bulkCouple, req.body), companyId: rt.syncDeps.options.dataverseCompanyId }),
@@ -258,6 +351,22 @@ route('POST', 'setup', async (rt, req) => {
   return runSetup(rt, steps ? { steps } : {});
 });
 
+// --- synchronization log and retention ---------------------------------------------------------------------------
+route('GET', 'runs', async (rt, req) => {
+  const q = parse(schemas.runsQuery, queryObject(req.query));
+  return rt.stores.counters.runs({
+    ...(q.mapping ? { mapping: q.mapping } : {}),
+    ...(q.limit ? { limit: q.limit } : {}),
+    ...(q.hours ? { hours: q.hours } : {}),
+  });
+});
+route('GET', 'retention', async (rt) =>
+  retentionStatus({ state: fullSyncDeps(rt).state }, rt.settings.RETENTION_DAYS, rt.settings.RETENTION_SCHEDULE),
+);
+route('POST', 'retention/run', async (rt) =>
+  purgeExpired({ stores: rt.stores, state: fullSyncDeps(rt).state }, { days: rt.settings.RETENTION_DAYS, now: () => rt.clock.now() }),
+);
+
 // --- counters and lag -------------------------------------------------------------------------------------------
 route('GET', 'stats', async (rt) =>
   mappingStats({ counters: rt.stores.counters, serviceBus: rt.serviceBus, now: () => rt.clock.now() }, await rt.mappings.all()),
@@ -298,6 +407,14 @@ export async function handleAdmin(rt: Runtime, req: AdminRequest): Promise<Admin
       status: 405,
       body: { error: `Method ${req.method} is not allowed on admin/${path}.`, allow: candidates.map((c) => c.r.method) },
     };
+  const need = roleFor(hit.r.method);
+  if (!allowed(req.caller, need))
+    return {
+      status: 403,
+      body: {
+        error: `${req.method.toUpperCase()} admin/${path} needs the ${need} role; ${req.caller.name} has ${req.caller.roles.join(', ') || 'no Sync role'}.`,
+      },
+    };
   try {
     return { status: 200, body: await hit.r.handler(rt, req, hit.params) };
   } catch (err) {
@@ -312,7 +429,8 @@ export function problem(err: unknown): AdminResponse {
     const problems = err.problems;
     return { status: 400, body: { error: err.message, code: err.code, field: problems[0]?.field, problems } };
   }
-  if (err instanceof CouplingConflictError || err instanceof FullSyncConflictError) return { status: 409, body: { error: err.message } };
+  if (err instanceof CouplingConflictError || err instanceof FullSyncConflictError || err instanceof MappingChangedSinceError)
+    return { status: 409, body: { error: err.message } };
   if (err instanceof SyncError || err instanceof Error) {
     const e = toSyncError(err);
     if (e.code === 'INTERNAL') return { status: 500, body: { error: e.message, code: e.code } };

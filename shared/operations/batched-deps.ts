@@ -55,9 +55,10 @@ export class BatchedSyncDeps {
         if (options.filter && !options.continuation && !options.modifiedSince) {
           const key = queryKey(target, options.filter);
           const hit = this.queries.get(key);
-          if (hit) {
+          // More hits than a page holds: the real side pages them (a miss is only slower).
+          if (hit && hit.length <= (options.pageSize ?? hit.length)) {
             this.queries.delete(key);
-            return { items: hit.slice(0, options.pageSize ?? hit.length) };
+            return { items: hit };
           }
         }
         return gw.listPage(target, options);
@@ -161,7 +162,9 @@ export class BatchedSyncDeps {
    */
   async prefetchMatches(source: Side, records: VersionedRecord[], companyId: string | undefined, batch = 25): Promise<void> {
     const rules = this.mapping.couplingRules.matchFields;
-    if (rules.length === 0 || records.length === 0) return;
+    // An option mapping's match rule pairs a BC code with a choice column's option label, which the engine resolves
+    // through the option-set metadata: a choice column compares by option value, never by a label string.
+    if (this.mapping.optionMapping || rules.length === 0 || records.length === 0) return;
     const dest: Side = source === 'bc' ? 'dataverse' : 'bc';
     const target = dest === 'bc' ? bcTarget(this.mapping) : dataverseTarget(this.mapping);
     const gateway = (dest === 'bc' ? this.base.bc : this.base.dataverse) as RecordGateway;

@@ -4,11 +4,13 @@ import { CouplingConflictError } from '../domain/ports';
 import {
   bcTarget,
   dataverseTarget,
+  initialDirectionOf,
   odataLiteral,
   resolveFilter,
   type SyncDeps,
   type SyncOutcome,
   syncRecord,
+  uncoupledMatches,
 } from '../domain/sync/sync-record';
 import { SyncError } from '../errors';
 
@@ -95,7 +97,8 @@ export async function synchronizeNow(
 /**
  * "Set Up Coupling" for one record: to a chosen existing row (both must exist and be uncoupled), or — without
  * the other id — to a new row created from it (a match by the coupling criteria is used first, as BC does).
- * `synchronize` then runs "Synchronize Now" in that direction.
+ * A pair of existing records gets its initial direction (`synchronize`, default `initialDirectionOf` the mapping)
+ * recorded and applied right away with "Synchronize Now".
  */
 export async function coupleRecord(
   deps: SyncDeps,
@@ -109,12 +112,14 @@ export async function coupleRecord(
     ]);
     if (!bc) throw new SyncError('EVENT.INVALID', `There is no Business Central ${m.bc.table} record ${req.bcId}.`);
     if (!dv) throw new SyncError('EVENT.INVALID', `There is no Dataverse ${m.dataverse.entityLogicalName} row ${req.dataverseId}.`);
+    const initialDirection = req.synchronize ?? initialDirectionOf(m);
     const coupling = await deps.couplings.couple({
       mapping: m.name,
       bcId: bc.id,
       dataverseId: dv.id,
       bcModifiedOn: bc.modifiedOn,
       dataverseModifiedOn: dv.modifiedOn,
+      initialDirection,
       lastResult: 'coupled',
       lastSyncedAt: deps.clock.now().toISOString(),
       environment: deps.options.environment,
@@ -125,12 +130,13 @@ export async function coupleRecord(
       bcId: bc.id,
       dataverseId: dv.id,
       at: deps.clock.now().toISOString(),
-      direction: req.synchronize ?? 'ToIntegrationTable',
+      direction: initialDirection,
       result: 'coupled',
       changes: {},
     });
-    const outcome = req.synchronize ? await synchronizeNow(deps, { mapping: m.name, bcId: bc.id, direction: req.synchronize }) : undefined;
-    return { coupling, ...(outcome ? { outcome } : {}) };
+    // The initial direction is applied right away; should that fail, the pair's next change applies it first.
+    const outcome = await synchronizeNow(deps, { mapping: m.name, bcId: bc.id, direction: initialDirection });
+    return { coupling: (await deps.couplings.getByBcId(m.name, bc.id)) ?? coupling, outcome };
   }
   const source: Side = req.bcId ? 'bc' : 'dataverse';
   const id = req.bcId ?? req.dataverseId;
@@ -206,6 +212,7 @@ export async function bulkCouple(
           dataverseId: match.row.id,
           bcModifiedOn: record.modifiedOn,
           dataverseModifiedOn: match.row.modifiedOn,
+          initialDirection: initialDirectionOf(m),
           lastResult: 'coupled',
           lastSyncedAt: deps.clock.now().toISOString(),
           environment: deps.options.environment,
@@ -221,7 +228,8 @@ export async function bulkCouple(
       out.coupled++;
       await deps.counters.increment(m.name, 'coupled');
       out.results.push({ bcId: record.id, result: 'coupled', dataverseId: match.row.id });
-      if (req.synchronizeAfter) await synchronizeNow(deps, { mapping: m.name, bcId: record.id, direction: afterCouplingDirection(m) });
+      if (req.synchronizeAfter !== false)
+        await synchronizeNow(deps, { mapping: m.name, bcId: record.id, direction: initialDirectionOf(m) });
       return;
     }
     if (match.kind === 'many') {
@@ -287,11 +295,6 @@ export async function bulkCouple(
   return out;
 }
 
-function afterCouplingDirection(m: TableMapping): SyncDirectionChoice {
-  if (m.direction !== 'Bidirectional') return m.direction;
-  return m.updateConflictResolution === 'GetUpdateFromIntegration' ? 'FromIntegrationTable' : 'ToIntegrationTable';
-}
-
 type Match = { kind: 'none' } | { kind: 'one'; row: VersionedRecord } | { kind: 'many'; count: number };
 
 async function matchInDataverse(deps: SyncDeps, m: TableMapping, record: VersionedRecord, companyId?: string): Promise<Match> {
@@ -308,9 +311,9 @@ async function matchInDataverse(deps: SyncDeps, m: TableMapping, record: Version
     }
     if (conds.length === 0) continue;
     const filter = [conds.join(' and '), destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
-    const page = await (deps.dataverse as RecordGateway).listPage(dataverseTarget(m), { filter, pageSize: 10 });
-    const uncoupled: VersionedRecord[] = [];
-    for (const c of page.items) if (!(await deps.couplings.getByDataverseId(m.name, c.id))) uncoupled.push(c);
+    const uncoupled = await uncoupledMatches(deps.dataverse as RecordGateway, dataverseTarget(m), filter, undefined, async (id) =>
+      Boolean(await deps.couplings.getByDataverseId(m.name, id)),
+    );
     if (uncoupled.length === 1 && uncoupled[0]) return { kind: 'one', row: uncoupled[0] };
     if (uncoupled.length > 1) many = uncoupled.length;
   }

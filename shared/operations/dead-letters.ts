@@ -8,11 +8,22 @@ import {
   settleDeadLetters,
 } from '../adapters/servicebus/dead-letters';
 import { changeEventSchema } from '../domain/change-event';
-import { allQueueNames } from '../queues';
+import { allQueueNames, OPERATIONAL_QUEUES } from '../queues';
 
 /**
- * Dead-letter operations over every sync queue: list, replay (by id, reason or mapping), purge, and the
- * timer's automatic re-drive with backoff per reason.
+ * Dead-letter operations over every queue — the sync-* queues and the operational ops-* ones: list, replay (by
+ * id, reason or mapping), purge, and the timer's automatic re-drive with backoff per reason.
+ *
+ * Re-driving is safe on every queue because each message's handler is idempotent and reads current state:
+ * - sync-*: a change event is a hint; the engine reads both sides and does nothing when they already agree.
+ * - ops-bc-collection: expansion re-reads BC and publishes change events (same ids for the same state, so the
+ *   broker drops the repeats); a lost expansion would lose BC deletions, so it must come back.
+ * - ops-full-sync: a work item is a position; `processFullSyncItem` ignores an item whose run or mapping is no
+ *   longer running, or that lies behind the checkpoint, so a stale one is a no-op and a live one lets the run go on.
+ * - ops-sales-orders: creating a BC order is exactly-once (the coupling is checked first and the BC order gets a
+ *   SystemId derived from the Dataverse order).
+ * What limits the timer is the reason: only broker exhaustion (`MaxDeliveryCountExceeded`, transient outages)
+ * and expiry are re-driven, with backoff and a cap; anything dead-lettered on purpose needs a person.
  */
 
 export interface RetryPolicy {
@@ -33,8 +44,13 @@ export const DEFAULT_RETRY_POLICIES: Record<string, RetryPolicy> = {
   TTLExpiredException: { maxReplays: 2, baseDelayMs: 0, maxDelayMs: 0 },
 };
 
-export function syncQueues(): string[] {
-  return allQueueNames().filter((q) => q.startsWith('sync-'));
+/**
+ * Every queue whose dead letters are listed, replayed and re-driven. The ops-* queues come first: one of their
+ * dead letters holds up a whole run or collection, so a capped list must not leave it out.
+ */
+export function deadLetterQueues(): string[] {
+  const ops: readonly string[] = OPERATIONAL_QUEUES;
+  return [...OPERATIONAL_QUEUES, ...allQueueNames().filter((q) => !ops.includes(q))];
 }
 
 /** The body to re-send: a change event is marked `origin: replay` and observed now; anything else is re-sent as is. */
@@ -56,7 +72,7 @@ export async function listDeadLetters(
   client: ServiceBusClient,
   options: { queue?: string; max?: number; selector?: DeadLetterSelector } = {},
 ): Promise<DeadLetter[]> {
-  const queues = options.queue ? [options.queue] : syncQueues();
+  const queues = options.queue ? [options.queue] : deadLetterQueues();
   const max = options.max ?? 100;
   const out: DeadLetter[] = [];
   for (const q of queues) {
@@ -87,7 +103,7 @@ export async function purgeDeadLetters(
   return { purged: r.replayed, left: r.left, items: r.items };
 }
 
-/** The retry timer: every sync queue's dead letters re-driven by policy; the rest stay visible. */
+/** The retry timer: every queue's dead letters re-driven by policy (see the header for why that is safe); the rest stay visible. */
 export async function retryDeadLetters(
   client: ServiceBusClient,
   options: { policies?: Record<string, RetryPolicy>; max?: number; now?: () => Date } = {},
@@ -95,7 +111,7 @@ export async function retryDeadLetters(
   const now = options.now ?? (() => new Date());
   let replayed = 0;
   let left = 0;
-  for (const q of syncQueues()) {
+  for (const q of deadLetterQueues()) {
     if ((await peekDeadLetters(client, q, 1)).length === 0) continue;
     const settled = await settleDeadLetters(client, q, (d) => retryDisposition(d, now(), options.policies), {
       max: options.max ?? 500,
@@ -113,7 +129,7 @@ async function settleAll(
   max: number | undefined,
   decide: (d: DeadLetter) => Disposition,
 ): Promise<{ replayed: number; left: number; items: DeadLetter[] }> {
-  const queues = selector.queue ? [selector.queue] : syncQueues();
+  const queues = selector.queue ? [selector.queue] : deadLetterQueues();
   let done = 0;
   let left = 0;
   const items: DeadLetter[] = [];

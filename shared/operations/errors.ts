@@ -1,4 +1,5 @@
-import type { ChangeEvent } from '../domain/change-event';
+import { randomUUID } from 'node:crypto';
+import { type ChangeEvent, changeEventMessageId } from '../domain/change-event';
 import type { ChangePublisher, SyncErrorRecord, SyncErrorStore } from '../domain/ports';
 import { SyncError } from '../errors';
 
@@ -6,6 +7,10 @@ import { SyncError } from '../errors';
  * "Coupled Data Synchronization Errors": rows stay until a successful sync resolves them or an admin dismisses
  * them. Retry re-publishes the stored change event (origin `replay`, which also passes a skipped coupling);
  * the row is resolved by the engine when that sync succeeds.
+ *
+ * Every re-publish carries a fresh nonce, so its message id is new: with the original id (or a previous retry's),
+ * Service Bus duplicate detection would accept the send and drop it inside its 10-minute window, and the admin
+ * would see "republished" for a retry that never ran.
  */
 
 export async function listSyncErrors(
@@ -24,8 +29,9 @@ export async function retrySyncError(deps: { errors: SyncErrorStore; publisher: 
       `Sync error '${id}' has no change event to replay (${e.code}); fix the cause and synchronize the record now instead.`,
     );
   }
-  await deps.publisher.publish([replayEvent(e.event, deps.now())]);
-  return { id, republished: true, mapping: e.mapping };
+  const event = replayEvent(e.event, deps.now());
+  await deps.publisher.publish([event]);
+  return { id, republished: true, mapping: e.mapping, messageId: changeEventMessageId(event) };
 }
 
 export async function retryAllSyncErrors(deps: { errors: SyncErrorStore; publisher: ChangePublisher; now: () => Date }, mapping: string) {
@@ -36,12 +42,8 @@ export async function retryAllSyncErrors(deps: { errors: SyncErrorStore; publish
     const page = await deps.errors.list({ mapping, status: 'open', pageSize: 500, ...(continuation ? { continuation } : {}) });
     const events = page.items.filter((e) => e.event);
     withoutEvent += page.items.length - events.length;
-    const now = deps.now().toISOString();
-    if (events.length) {
-      await deps.publisher.publish(
-        events.map((e) => ({ ...(e.event as NonNullable<typeof e.event>), origin: 'replay' as const, deferrals: 0, observedAt: now })),
-      );
-    }
+    const now = deps.now();
+    if (events.length) await deps.publisher.publish(events.map((e) => replayEvent(e.event as ChangeEvent, now)));
     republished += events.length;
     continuation = page.continuation;
   } while (continuation);
@@ -55,7 +57,7 @@ export async function retryAllSyncErrors(deps: { errors: SyncErrorStore; publish
  */
 export function replayEvent(event: ChangeEvent, now: Date): ChangeEvent {
   const origin = event.origin === 'manual' || event.origin === 'full-sync' ? 'manual' : 'replay';
-  return { ...event, origin, deferrals: 0, observedAt: now.toISOString() };
+  return { ...event, origin, deferrals: 0, observedAt: now.toISOString(), nonce: randomUUID() };
 }
 
 export async function dismissSyncError(errors: SyncErrorStore, id: string) {

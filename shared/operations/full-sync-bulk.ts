@@ -57,8 +57,8 @@ export interface BulkWriteOptions {
 const BC_BATCH = 100;
 /** BC processes 5 requests per user at a time (operational-limits-online.md). */
 const BC_PARALLEL = 5;
-/** Wait for the stragglers of a wave before sending a part-full batch anyway. */
-const IDLE_FLUSH_MS = 25;
+/** How long no record may reach a batch before a part-full batch goes anyway (records busy elsewhere). */
+const IDLE_FLUSH_MS = 100;
 const MAX_TRANSIENT_RETRIES = 6;
 /** Records of a wave in the engine at once, at least. */
 const RECORDS_IN_FLIGHT = 1000;
@@ -130,12 +130,12 @@ class Gate {
       this.flushAll();
       return;
     }
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flushAll();
-      }, IDLE_FLUSH_MS);
-    }
+    // Debounced: while records keep arriving the batch keeps filling; it goes when they stop for a moment.
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushAll();
+    }, IDLE_FLUSH_MS);
   }
 
   private flushAll(): void {

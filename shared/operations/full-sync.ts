@@ -58,7 +58,10 @@ export const mappingRunSchema = z.object({
   counters: countersSchema,
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  /** Why the line failed, what it waits for, or which failed dependency it was skipped because of. */
   message: z.string().optional(),
+  /** Set when the line was skipped because a dependency failed: the failed mapping's name. */
+  blockedBy: z.string().optional(),
 });
 export type MappingRun = z.infer<typeof mappingRunSchema>;
 
@@ -95,6 +98,19 @@ export interface FullSyncOptions {
   dataverseCompanyId?: string;
   /** Bulk writes (`full-sync-bulk.ts`): options, or `false` for one request per record. Default on. */
   bulk?: BulkWriteOptions | false;
+}
+
+/** What one work item did: records processed, and whether it ended its run (its last mapping finished). */
+export interface FullSyncItemResult {
+  processed: number;
+  runEnded?: boolean;
+}
+
+/** The broker's delivery of a work item: the delivery that reaches the queue's max delivery count is the last. */
+export interface FullSyncDelivery {
+  /** 1-based delivery count as the Functions host reports it. */
+  deliveryCount: number;
+  maxDeliveryCount: number;
 }
 
 export interface FullSyncDeps {
@@ -259,9 +275,30 @@ export type FullSyncProgress = ReturnType<typeof fullSyncProgress>;
 /**
  * Processes one work item: continues its mapping from the item's position until the page set ends or the time
  * budget is spent, checkpointing after every chunk, then queues the next item (or releases dependants).
- * Throws on transient failures so the broker redelivers the item.
+ *
+ * Throws on transient failures so the broker redelivers the item — except on its last delivery, where the mapping
+ * is marked failed first, so a dead-lettered item never leaves its run `running`. Any other failure ends the
+ * mapping `failed` with the error as its message; its dependants are skipped naming it, and the run ends.
  */
-export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<{ processed: number }> {
+export async function processFullSyncItem(
+  deps: FullSyncDeps,
+  item: FullSyncWorkItem,
+  delivery?: FullSyncDelivery,
+): Promise<FullSyncItemResult> {
+  try {
+    return await processItem(deps, item);
+  } catch (err) {
+    const e = toSyncError(err);
+    const last = delivery !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount;
+    if (e.transient && !last) throw e;
+    const suffix = e.transient ? ` (dead-lettered after ${delivery?.deliveryCount} deliveries)` : '';
+    const runEnded = await finishMapping(deps, item.runId, item.mapping, 'failed', `${e.code}: ${e.message}${suffix}`);
+    if (e.transient) throw e;
+    return { processed: 0, runEnded };
+  }
+}
+
+async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<FullSyncItemResult> {
   const opts = deps.options ?? {};
   const pace = opts.bulk === false ? undefined : new BulkPace(bulkOptions(opts.bulk));
   // A bulk wave keeps several bulk requests busy; one record at a time needs no more than 500 between checkpoints.
@@ -277,8 +314,8 @@ export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWork
   if (comparePosition(item, line) < 0) return { processed: 0 };
   const mapping = await deps.sync.mappings.get(item.mapping);
   if (!mapping) {
-    await finishMapping(deps, item.runId, item.mapping, 'failed', `There is no table mapping named '${item.mapping}'.`);
-    return { processed: 0 };
+    const runEnded = await finishMapping(deps, item.runId, item.mapping, 'failed', `There is no table mapping named '${item.mapping}'.`);
+    return { processed: 0, runEnded };
   }
   if (line.total === undefined) {
     const total = await countRecords(deps, mapping, line.passes, opts);
@@ -309,14 +346,14 @@ export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWork
     } catch (err) {
       const e = toSyncError(err);
       if (e.transient) throw e;
-      await finishMapping(
+      const runEnded = await finishMapping(
         deps,
         item.runId,
         item.mapping,
         'failed',
         `Reading ${side === 'bc' ? 'Business Central' : 'Dataverse'}: ${e.message}`,
       );
-      return { processed };
+      return { processed, runEnded };
     }
     let records = page.items.slice(pos.offset);
     while (records.length > 0) {
@@ -341,10 +378,7 @@ export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWork
     // Page finished: the next page, the next pass, or the mapping is done.
     if (page.continuation) pos = { ...pos, page: pos.page + 1, offset: 0, continuation: page.continuation };
     else if (pos.pass + 1 < line.passes.length) pos = { runId: pos.runId, mapping: pos.mapping, pass: pos.pass + 1, page: 0, offset: 0 };
-    else {
-      await finishMapping(deps, item.runId, item.mapping, 'completed');
-      return { processed };
-    }
+    else return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
     if (Date.now() - started > budget) {
       await deps.queue.send(pos, { messageId: itemId(pos) });
       await checkpoint(deps, pos, 0, emptyCounters());
@@ -352,8 +386,7 @@ export async function processFullSyncItem(deps: FullSyncDeps, item: FullSyncWork
     }
     if ((await checkpoint(deps, pos, 0, emptyCounters())) !== 'running') return { processed };
   }
-  await finishMapping(deps, item.runId, item.mapping, 'completed');
-  return { processed };
+  return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
 }
 
 async function syncChunk(
@@ -456,54 +489,69 @@ async function checkpoint(
   return run.status;
 }
 
+/** Ends a mapping's line; true when that ended the whole run. */
 async function finishMapping(
   deps: FullSyncDeps,
   runId: string,
   name: string,
   status: 'completed' | 'failed',
   message?: string,
-): Promise<void> {
+): Promise<boolean> {
   const now = deps.sync.clock.now().toISOString();
+  let ended = false;
   const { items } = await updateRun(deps, runId, (r) => {
+    ended = false;
     const l = r.mappings.find((m) => m.name === name);
     if (l?.status !== 'running') return [];
     l.status = status;
     l.finishedAt = now;
     if (message) l.message = message;
-    return releaseReady(r, now);
+    const released = releaseReady(r, now);
+    ended = r.status !== 'running';
+    return released;
   });
   await sendReleased(deps, runId, items);
+  return ended;
 }
 
 /**
- * Starts every waiting line whose dependencies finished; a failed dependency fails its dependants (BC releases
- * a line only when the lines in its dependency filter are Finished). Closes the run when nothing is left.
+ * Starts every waiting line whose dependencies finished (BC releases a line only when the lines in its dependency
+ * filter are Finished). A failed or cancelled dependency skips its dependants, naming it; a line still waiting says
+ * what for. Closes the run when nothing is left.
  */
 function releaseReady(run: FullSyncRun, now: string): FullSyncWorkItem[] {
   const out: FullSyncWorkItem[] = [];
+  const byName = new Map(run.mappings.map((m) => [m.name, m]));
   for (let changed = true; changed; ) {
     changed = false;
     for (const l of run.mappings) {
       if (l.status !== 'waiting') continue;
-      const deps = l.dependsOn.map((d) => run.mappings.find((m) => m.name === d));
-      const failed = deps.find((d) => d && (d.status === 'failed' || d.status === 'cancelled'));
-      if (failed) {
-        l.status = 'failed';
+      const deps = l.dependsOn.map((d) => byName.get(d)).filter((d): d is MappingRun => d !== undefined);
+      const blocker = deps.find((d) => d.status === 'failed' || d.status === 'cancelled' || (d.status === 'skipped' && d.blockedBy));
+      if (blocker) {
+        const root = blocker.blockedBy ?? blocker.name;
+        const cause = byName.get(root);
+        l.status = 'skipped';
         l.finishedAt = now;
-        l.message = `dependency ${failed.name} did not finish (${failed.status})`;
+        l.blockedBy = root;
+        l.message = `skipped: depends on ${root}, which ${cause?.status === 'cancelled' ? 'was cancelled' : 'failed'}${cause?.message && cause.status === 'failed' ? ` (${cause.message})` : ''}`;
         changed = true;
         continue;
       }
-      if (deps.every((d) => !d || d.status === 'completed' || d.status === 'skipped')) {
+      const pending = deps.filter((d) => d.status !== 'completed' && d.status !== 'skipped');
+      if (pending.length === 0) {
         l.status = 'running';
         l.startedAt = now;
+        l.message = undefined;
         out.push(itemAt(run.runId, l));
         changed = true;
+      } else {
+        l.message = `waiting for ${pending.map((d) => d.name).join(', ')}`;
       }
     }
   }
   if (run.status === 'running' && run.mappings.every((m) => m.status !== 'waiting' && m.status !== 'running')) {
-    run.status = run.mappings.some((m) => m.status === 'failed') ? 'failed' : 'completed';
+    run.status = run.mappings.some((m) => m.status === 'failed' || m.blockedBy) ? 'failed' : 'completed';
     run.finishedAt = now;
   }
   return out;

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_POLL_OVERLAP_MS } from '../capture/poll-bc';
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { DataverseEntityTarget, VersionedRecord } from '../domain/ports';
@@ -12,15 +14,25 @@ import { isStateConflict, type StatePort } from './ports';
  * (origin `reconcile`) for the mapping's queue. The engine reads current state and drops what is already in
  * sync, so re-publishing a change a webhook already brought costs one comparison.
  *
- * - BC: `lastModifiedDateTime gt <watermark>`; the watermark advances to the newest modification seen, but
- *   never past the run's start, so changes made during the run are read again next time (BC's rule, 4.2).
+ * - BC: `lastModifiedDateTime gt <watermark - overlap>`; the watermark advances to the newest modification seen,
+ *   but never past the run's start, so changes made during the run are read again next time (BC's rule, 4.2).
+ *   The overlap (as `pollBc`'s) re-reads a row committed late with an earlier timestamp, and a Dataverse row
+ *   modified later within the watermark's own second (`modifiedon` has whole seconds).
  * - Dataverse: change tracking (delta link) when the gateway offers it, including deletions; `modifiedon`
- *   otherwise.
+ *   otherwise, with the same overlap.
+ * - Each event carries the row's ETag as its version, so its message id differs from every other state of the
+ *   row (a new edit is never dropped as a duplicate) while a row re-read inside the overlap, unchanged, is the
+ *   same message and Service Bus drops the repeat within its window; past the window the engine finds it in
+ *   sync. A row read without an ETag gets a nonce instead.
  * - A mapping's first run only records the watermark: the initial state is the full sync's job.
  */
 
-const bcWatermarkSchema = z.object({ since: z.string() });
-const dvWatermarkSchema = z.object({ since: z.string().optional(), deltaLink: z.string().optional() });
+/**
+ * `since`: the watermark. `floor`: when the mapping's reconciliation began; the overlap never reads before it,
+ * because what was there then is the initial state, which is the full sync's job (absent in older watermarks).
+ */
+const bcWatermarkSchema = z.object({ since: z.string(), floor: z.string().optional() });
+const dvWatermarkSchema = z.object({ since: z.string().optional(), floor: z.string().optional(), deltaLink: z.string().optional() });
 
 /** Dataverse change tracking, as `DataverseGateway.changes` offers it. */
 interface ChangeTracking {
@@ -47,6 +59,8 @@ export interface ReconcileOptions {
   mappings?: string[];
   /** Events per publish call. Default 500. */
   batchSize?: number;
+  /** How far before the watermark each `modifiedSince` read starts, in ms. Default `DEFAULT_POLL_OVERLAP_MS` (5 s, as `pollBc`). */
+  overlapMs?: number;
 }
 
 export async function reconcile(deps: { sync: SyncDeps; state: StatePort }, options: ReconcileOptions = {}): Promise<ReconcileResult[]> {
@@ -77,9 +91,15 @@ async function reconcileMapping(
   const publish = async (events: ChangeEvent[]) => {
     for (let i = 0; i < events.length; i += batch) await deps.sync.publisher.publish(events.slice(i, i + batch));
   };
+  const overlapMs = options.overlapMs ?? DEFAULT_POLL_OVERLAP_MS;
+  const readFrom = (since: string, floor: string | undefined) => {
+    const from = Date.parse(since) - overlapMs;
+    return new Date(floor === undefined ? from : Math.max(from, Date.parse(floor))).toISOString();
+  };
+  const start = runStart.toISOString();
   const event = (
     source: 'bc' | 'dataverse',
-    r: { id: string; modifiedOn?: string },
+    r: { id: string; modifiedOn?: string; etag?: string },
     changeType: ChangeEvent['changeType'],
   ): ChangeEvent => ({
     v: 1,
@@ -88,6 +108,7 @@ async function reconcileMapping(
     recordId: r.id.toLowerCase(),
     changeType,
     ...(r.modifiedOn && !Number.isNaN(Date.parse(r.modifiedOn)) ? { modifiedOn: new Date(r.modifiedOn).toISOString() } : {}),
+    ...(r.etag ? { rowVersion: r.etag } : { nonce: randomUUID() }),
     origin: 'reconcile',
     correlationId: `reconcile-${m.name}-${runStart.getTime().toString(36)}`,
     observedAt: runStart.toISOString(),
@@ -98,17 +119,20 @@ async function reconcileMapping(
     const key = `reconcile/${m.name}/bc`;
     const wm = await deps.state.get(key, bcWatermarkSchema);
     if (!wm) {
-      await putIfUnchanged(deps.state, key, { since: runStart.toISOString() }, undefined);
+      await putIfUnchanged(deps.state, key, { since: start, floor: start }, undefined);
       result.initialized = true;
     } else {
       let newest = wm.value.since;
-      for await (const page of deps.sync.bc.list(bcTarget(m), { modifiedSince: wm.value.since, select: ['id', 'lastModifiedDateTime'] })) {
+      for await (const page of deps.sync.bc.list(bcTarget(m), {
+        modifiedSince: readFrom(wm.value.since, wm.value.floor),
+        select: ['id', 'lastModifiedDateTime'],
+      })) {
         await publish(page.map((r) => event('bc', r, 'updated')));
         result.bcPublished += page.length;
         for (const r of page) if (r.modifiedOn && Date.parse(r.modifiedOn) > Date.parse(newest)) newest = r.modifiedOn;
       }
       const capped = earliest(newest, runStart.toISOString());
-      await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
+      await putIfUnchanged(deps.state, key, { since: capped, ...(wm.value.floor ? { floor: wm.value.floor } : {}) }, wm.etag);
     }
   }
 
@@ -146,17 +170,17 @@ async function reconcileMapping(
       }
     }
     if (!wm?.value.since) {
-      await putIfUnchanged(deps.state, key, { since: runStart.toISOString() }, wm?.etag);
+      await putIfUnchanged(deps.state, key, { since: start, floor: start }, wm?.etag);
       result.initialized = true;
     } else {
       let newest = wm.value.since;
-      for await (const page of gw.list(target, { modifiedSince: wm.value.since, select: [target.primaryKey] })) {
+      for await (const page of gw.list(target, { modifiedSince: readFrom(wm.value.since, wm.value.floor), select: [target.primaryKey] })) {
         await publish(page.map((r) => event('dataverse', r, 'updated')));
         result.dataversePublished += page.length;
         for (const r of page) if (r.modifiedOn && Date.parse(r.modifiedOn) > Date.parse(newest)) newest = r.modifiedOn;
       }
       const capped = earliest(newest, runStart.toISOString());
-      await putIfUnchanged(deps.state, key, { since: capped }, wm.etag);
+      await putIfUnchanged(deps.state, key, { since: capped, ...(wm.value.floor ? { floor: wm.value.floor } : {}) }, wm.etag);
     }
   }
   return result;

@@ -10,6 +10,8 @@ import { activeCount, fn, receiveAll, type Stack, startStack, until } from './ha
 describe('BC webhooks into change events', () => {
   let s: Stack;
   let bcUrl: string;
+  /** Records the collection test published, in the state they still have. */
+  const firstBurst = new Set<string>();
 
   beforeAll(async () => {
     s = await startStack({
@@ -80,6 +82,7 @@ describe('BC webhooks into change events', () => {
     const events = messages.map((m) => changeEventSchema.parse(m.body));
     expect(new Set(events.map((e) => e.recordId))).toEqual(ids);
     expect(events.every((e) => e.origin === 'collection' && e.mapping === 'CUSTOMER')).toBe(true);
+    for (const id of ids) firstBurst.add(id);
     await quiet();
     expect(activeCount(s.sb, 'sync-customer')).toBe(0);
   });
@@ -109,7 +112,11 @@ describe('BC webhooks into change events', () => {
       headers: { Authorization: 'Bearer t', Prefer: 'odata.maxpagesize=20000' },
     });
     const all = ((await listed.json()) as { value: Array<{ id: string }> }).value.map((c) => c.id.toLowerCase());
-    const expected = all.length - 1 + 1; // every customer but the unchanged coupled one, plus the deletion
+    // Every customer but the unchanged coupled one, plus the deletion. The first burst's records were published
+    // by the previous test in the state they still have, with the same message ids: duplicate detection (on, as
+    // in Azure) drops those repeats, and nothing is lost because the first copies were enqueued.
+    const republished = all.filter((id) => id !== kept.id.toLowerCase() && !firstBurst.has(id));
+    const expected = republished.length + 1;
     const messages = await receiveAll(s.sbClient, 'sync-customer', expected, 30_000);
     const delivery = bc.webhooks.deliveries.find((d) => d.body.value.some((v) => v.changeType === 'collection'));
     expect(delivery?.body.value[0]?.resource).not.toContain('$filter');
@@ -117,9 +124,8 @@ describe('BC webhooks into change events', () => {
     expect(events).toHaveLength(expected);
     expect(events.filter((e) => e.changeType === 'deleted').map((e) => e.recordId)).toEqual([deleted.id.toLowerCase()]);
     expect(events.some((e) => e.recordId === kept.id.toLowerCase())).toBe(false);
-    expect(new Set(events.filter((e) => e.changeType !== 'deleted').map((e) => e.recordId))).toEqual(
-      new Set(all.filter((id) => id !== kept.id.toLowerCase())),
-    );
+    expect(new Set(events.filter((e) => e.changeType !== 'deleted').map((e) => e.recordId))).toEqual(new Set(republished));
+    expect(s.sb.queueProperties('sync-customer').duplicatesDropped).toBeGreaterThanOrEqual(firstBurst.size);
     await until('BC to deliver everything pending', () => (bc.webhooks.pendingCount() === 0 ? true : undefined));
     expect(activeCount(s.sb, 'sync-customer')).toBe(0);
   });

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureDeps } from '../../shared/capture/context';
 import { subscriptionHealth } from '../../shared/capture/health';
+import { pollBc } from '../../shared/capture/poll-bc';
 import { clientStateFor } from '../../shared/capture/secrets';
 import { changeEventSchema } from '../../shared/domain/change-event';
 import { BC_SECRET, fn, receiveAll, type Stack, startStack, until } from './harness';
@@ -114,5 +116,72 @@ describe('BC subscriptions are kept alive; tables without webhooks are polled', 
     // The overlap re-reads the change, but it was enqueued already.
     await s.host.runTimer('pollBc');
     expect(await receiveAll(s.sbClient, 'sync-contact', 10, 300)).toHaveLength(0);
+  });
+});
+
+/** The same, against a BC that does not have the service's BC extension (or has an older one). */
+describe('BC without the extension: each resource on its own, clear state, standard resources still subscribed', () => {
+  let s: Stack;
+  const url = () => `${process.env.PUBLIC_BASE_URL}/api/webhooks/bc`;
+  const ours = () => s.bc?.webhooks.list().filter((sub) => sub.notificationUrl === url()) ?? [];
+  const extension = (body: Record<string, unknown>) =>
+    fetch(`${s.bc?.url}/_sim/extension`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    s = await startStack({
+      functions: [fn('bc-webhook'), fn('bc-subscriptions'), fn('poll-bc')],
+      dv: false,
+      serviceBusTriggers: false,
+      bc: { extensionInstalled: false },
+    });
+    await until('the start-up run of the subscription manager', () =>
+      s.host.invocations('bcSubscriptions').length > 0 ? true : undefined,
+    );
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('subscribes the standard API v2.0 resources and records each custom one as "BC extension page missing"', async () => {
+    expect(s.host.invocations('bcSubscriptions')[0]?.succeeded).toBe(true);
+    const resources = ours().map((sub) => sub.resource);
+    expect(resources.some((r) => r.endsWith('/v2.0/companies(' + s.bc?.companyId + ')/customers'))).toBe(true);
+    expect(resources.some((r) => r.endsWith('/currencies'))).toBe(true);
+    expect(resources.some((r) => r.includes('/bcsync/'))).toBe(false);
+    const h = await subscriptionHealth();
+    expect(h.status).toBe('degraded');
+    const agents = h.resources.find((r) => r.resource === 'bcsync/integration/v1.0/shippingAgents');
+    expect(agents).toMatchObject({ status: 'missing', mappings: ['SHIPPING AGENT'] });
+    expect(agents?.lastError).toMatch(
+      /^BC extension page missing: bcsync\/integration\/v1\.0\/shippingAgents .*SHIPPING AGENT.*BCS INTEGRATION.*docs\/bc-extension\.md/,
+    );
+    expect(h.resources.find((r) => r.resource === 'v2.0/customers')?.status).toBe('active');
+  });
+
+  it('pollBc isolates each mapping: a missing page is neither polled nor blocks the polls of the others', async () => {
+    const results = await pollBc(await captureDeps());
+    // SHIPPING AGENT's page is missing: not polled (its state says why).
+    expect(results.find((r) => r.mapping === 'SHIPPING AGENT')).toBeUndefined();
+    // SALESPEOPLE is polled through the extension's page: it fails on its own…
+    const salespeople = results.find((r) => r.mapping === 'SALESPEOPLE');
+    expect(salespeople?.error).toMatch(/^BC extension page missing: bcsync\/integration\/v1\.0\/salespeoplePurchasers/);
+    // …while CONTACT (v2.0 contacts, polled) still runs.
+    expect(results.find((r) => r.mapping === 'CONTACT')).toMatchObject({ initialized: true });
+    expect(results.find((r) => r.mapping === 'CONTACT')?.error).toBeUndefined();
+  });
+
+  it('an older extension without one page: only that resource is missing; installing it subscribes it on the next run', async () => {
+    expect((await extension({ installed: true, version: '0.9.0.0', missingEntitySets: ['shippingAgents'] })).status).toBe(200);
+    await s.host.runTimer('bcSubscriptions');
+    let h = await subscriptionHealth();
+    expect(h.resources.find((r) => r.resource === 'bcsync/integration/v1.0/shippingAgents')?.status).toBe('missing');
+    const others = h.resources.filter((r) => r.resource.startsWith('bcsync/') && !r.resource.endsWith('/shippingAgents'));
+    for (const r of others) expect(r.status, r.resource).toBe('active');
+
+    expect((await extension({ missingEntitySets: [] })).status).toBe(200);
+    await s.host.runTimer('bcSubscriptions');
+    h = await subscriptionHealth();
+    expect(h.resources.find((r) => r.resource === 'bcsync/integration/v1.0/shippingAgents')?.status).toBe('active');
+    expect(h.status).toBe('ok');
   });
 });

@@ -110,7 +110,7 @@ describe('what gets registered and subscribed', () => {
     expect(update?.image).toEqual({ imageType: 1, alias: 'PostImage', messagePropertyName: 'Target', attributes: 'customertypecode' });
     expect(steps.find((s) => s.name === 'bc-dataverse-sync: Delete of account')?.image).toMatchObject({
       imageType: 0,
-      messagePropertyName: 'Id',
+      messagePropertyName: 'Target',
     });
     expect(steps.find((s) => s.name === 'bc-dataverse-sync: Update of contact')?.image).toBeUndefined();
     // Option-set mappings (PAYMENT TERMS on account) add no steps of their own; polled tables get none.

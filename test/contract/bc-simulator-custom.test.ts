@@ -29,8 +29,8 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
       'itemUnitsOfMeasure',
       'resourceUnitsOfMeasure',
       'contactBusinessRelations',
-      'currencyExchangeRates',
       'postedSalesInvoices',
+      'salespeoplePurchasers',
     ]) {
       const r = await call(`${custom}/${set}`);
       expect(r.status, set).toBe(200);
@@ -45,14 +45,12 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     const std = (await call(`${api}/customers?$filter=number eq '10000'`)).body.value[0];
     const ext = (await call(`${custom}/customers(${std.id})`)).body;
     expect(ext['@odata.etag']).toBe(std['@odata.etag']);
-    expect(ext).toMatchObject({
-      shippingAgentCode: 'DHL',
-      shipmentMethodCode: 'EXW',
-      paymentTermsCode: '1M(8D)',
-      customerPriceGroupCode: 'RETAIL',
-    });
+    expect(ext).toMatchObject({ shippingAgentCode: 'DHL', paymentTermsId: std.paymentTermsId, shipmentMethodId: std.shipmentMethodId });
     expect(ext.primaryContactNumber).toMatch(/^CT\d{6}$/);
     expect(std).not.toHaveProperty('shippingAgentCode');
+    // Only what the AL page declares (bc-extension/src/pages/CustomerApi.Page.al): no table field beyond it.
+    expect(ext).not.toHaveProperty('paymentTermsCode');
+    expect(ext).not.toHaveProperty('customerPriceGroupCode');
     const bad = await call(`${custom}/customers(${std.id})`, {
       method: 'PATCH',
       headers: { 'If-Match': ext['@odata.etag'] },
@@ -63,7 +61,7 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     const ok = await call(`${custom}/customers(${std.id})`, {
       method: 'PATCH',
       headers: { 'If-Match': ext['@odata.etag'] },
-      body: { shippingAgentCode: 'ups', paymentTermsCode: '14 DAYS' },
+      body: { shippingAgentCode: 'ups', paymentTermsId: (await call(`${api}/paymentTerms?$filter=code eq '14 DAYS'`)).body.value[0].id },
     });
     expect(ok.status).toBe(200);
     expect(ok.body.shippingAgentCode).toBe('UPS');
@@ -84,18 +82,28 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     expect(uoms).toHaveLength(1);
     expect(uoms[0]).toMatchObject({ code: 'PCS', qtyPerUnitOfMeasure: 1 });
     const groups = (await call(`${custom}/unitGroups?$filter=sourceNumber eq '${no}'`)).body.value;
-    expect(groups[0]).toMatchObject({ sourceType: 'Item', sourceId: r.body.id, code: `ITEM ${no} UOM GR` });
+    expect(groups[0]).toMatchObject({ sourceType: 'Item', sourceId: r.body.id, sourceNumber: no });
+    // The AL page is read-only: the service never creates units of measure.
     const dup = await call(`${custom}/itemUnitsOfMeasure`, { method: 'POST', body: { itemNumber: no, code: 'PCS' } });
-    expect(dup.status).toBe(400);
-    expect(dup.body.error.code).toBe('Internal_EntityWithSameKeyExists');
+    expect(dup.status).toBe(405);
+    const asUser = await call(`${sim.url}/_sim/as-user`, {
+      method: 'POST',
+      body: { method: 'POST', group: 'bcsync/integration/v1.0', entitySet: 'itemUnitsOfMeasure', body: { itemNumber: no, code: 'PCS' } },
+    });
+    expect(asUser.status).toBe(400);
+    expect(asUser.body.error.code).toBe('Internal_EntityWithSameKeyExists');
   });
 
-  it('copies price list header defaults to new lines and validates assets', async () => {
-    const line = await call(`${custom}/priceListLines`, {
-      method: 'POST',
-      body: { priceListCode: 'S00002', assetType: 'Item', assetNumber: '1908-S', unitPrice: 150 },
-    });
-    expect(line.status).toBe(201);
+  it('copies price list header defaults to new lines and validates assets (lines entered by a BC user)', async () => {
+    const asUser = (body: Record<string, unknown>) =>
+      call(`${sim.url}/_sim/as-user`, {
+        method: 'POST',
+        body: { method: 'POST', group: 'bcsync/integration/v1.0', entitySet: 'priceListLines', body },
+      });
+    expect((await call(`${custom}/priceListLines`, { method: 'POST', body: { priceListCode: 'S00002' } })).status).toBe(405);
+    const created = await asUser({ priceListCode: 'S00002', assetType: 'Item', assetNumber: '1908-S', unitPrice: 150 });
+    expect(created.status).toBe(201);
+    const line = await call(`${custom}/priceListLines(${created.body.id})`);
     expect(line.body).toMatchObject({
       sourceType: 'Customer Price Group',
       sourceNumber: 'WHOLESALE',
@@ -103,10 +111,7 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
       status: 'Active',
     });
     expect(line.body.lineNumber).toBeGreaterThan(0);
-    const bad = await call(`${custom}/priceListLines`, {
-      method: 'POST',
-      body: { priceListCode: 'S00002', assetType: 'Item', assetNumber: 'NOPE' },
-    });
+    const bad = await asUser({ priceListCode: 'S00002', assetType: 'Item', assetNumber: 'NOPE' });
     expect(bad.status).toBe(400);
   });
 
@@ -125,10 +130,12 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     expect((await call(`${custom}/postedSalesInvoices(${draft.body.id})`)).status).toBe(404);
     const post = await call(`${api}/salesInvoices(${draft.body.id})/Microsoft.NAV.post`, { method: 'POST' });
     expect(post.status).toBe(204);
-    const posted = (await call(`${custom}/postedSalesInvoices(${draft.body.id})?$expand=postedSalesInvoiceLines`)).body;
-    expect(posted).toMatchObject({ posted: true, status: 'Open', remainingAmount: 964, totalAmountIncludingTax: 964 });
+    // The id stays the draft's, as on v2.0 salesInvoices ("Sales Invoice Entity Aggregate".Id).
+    const posted = (await call(`${custom}/postedSalesInvoices(${draft.body.id})`)).body;
+    expect(posted).toMatchObject({ id: draft.body.id, status: 'Open', totalAmountIncludingTax: 964 });
     expect(posted.number).toMatch(/^\d{6}$/);
-    expect(posted.postedSalesInvoiceLines).toHaveLength(1);
+    const lines = (await call(`${custom}/postedSalesInvoiceLines?$filter=documentId eq ${draft.body.id}`)).body.value;
+    expect(lines).toHaveLength(1);
     const patch = await call(`${api}/salesInvoices(${draft.body.id})`, {
       method: 'PATCH',
       headers: { 'If-Match': '*' },
@@ -143,9 +150,9 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     const r = await call(`${api}/salesOrders(${order.id})/Microsoft.NAV.shipAndInvoice`, { method: 'POST' });
     expect(r.status).toBe(204);
     expect((await call(`${api}/salesOrders(${order.id})`)).status).toBe(404);
-    const inv = (await call(`${custom}/postedSalesInvoices?$filter=orderNumber eq 'S-ORD101002'&$expand=postedSalesInvoiceLines`)).body
-      .value[0];
-    expect(inv.postedSalesInvoiceLines.map((l: { lineObjectNumber: string }) => l.lineObjectNumber)).toEqual(
+    const inv = (await call(`${custom}/postedSalesInvoices?$filter=orderNumber eq 'S-ORD101002'`)).body.value[0];
+    const lines = (await call(`${custom}/postedSalesInvoiceLines?$filter=documentId eq ${inv.id}`)).body.value;
+    expect(lines.map((l: { lineObjectNumber: string }) => l.lineObjectNumber)).toEqual(
       order.salesOrderLines.map((l: { lineObjectNumber: string }) => l.lineObjectNumber),
     );
     expect(inv.totalAmountExcludingTax).toBe(order.totalAmountExcludingTax);

@@ -320,7 +320,10 @@ describe('payload validation', () => {
     expect(type.status).toBe(400);
     const ro = await call(sim, 'accounts', { method: 'POST', body: { name: 'x', versionnumber: 5 } });
     expect(ro.status).toBe(400);
-    expect(ro.body.error.message).toContain('set by the system');
+    expect(ro.body.error).toEqual({
+      code: '0x80040203',
+      message: "The 'versionnumber' attribute of 'account' is not valid for create (IsValidForCreate = false).",
+    });
     const bad = await call(sim, 'accounts', { method: 'POST', body: '{not json' });
     expect(bad.status).toBe(400);
   });

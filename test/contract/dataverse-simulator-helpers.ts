@@ -135,6 +135,11 @@ export async function registerStep(
       authtype: opts.authtype ?? 5,
       authvalue: opts.authvalue ?? '<settings><setting name="x-dv-webhook-secret" value="s3cr3t"/></settings>',
       messageformat: 2,
+      // SystemRequired on serviceendpoint (entity reference).
+      path: new URL(opts.url).pathname,
+      userclaim: 1,
+      solutionnamespace: new URL(opts.url).hostname,
+      connectionmode: 1,
     },
   });
   if (ep.status !== 201) throw new Error(`serviceendpoint: ${ep.status} ${ep.text}`);
@@ -173,7 +178,7 @@ export async function registerStep(
         name: img.entityalias,
         entityalias: img.entityalias,
         imagetype: img.imagetype,
-        messagepropertyname: opts.message === 'Delete' ? 'Id' : 'Target',
+        messagepropertyname: opts.message === 'Create' ? 'Id' : 'Target',
         ...(img.attributes ? { attributes: img.attributes } : {}),
         'sdkmessageprocessingstepid@odata.bind': `/sdkmessageprocessingsteps(${stepId})`,
       },

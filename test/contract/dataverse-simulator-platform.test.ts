@@ -165,26 +165,38 @@ describe('metadata', () => {
       InvariantName: 'Submitted',
       DefaultStatus: 3,
     });
+    // Account's choice columns use account's own (local) sets: GlobalChoiceName `account_address1_shippingmethodcode`.
     const ship = await call(
       sim,
-      "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='address1_shippingmethodcode')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=GlobalOptionSet",
+      "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='address1_shippingmethodcode')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet,GlobalOptionSet",
     );
-    expect(ship.body.GlobalOptionSet.Name).toBe('shippingmethod');
-    const inserted = await call(sim, 'InsertOptionValue', {
+    expect(ship.body.OptionSet).toMatchObject({ Name: 'account_address1_shippingmethodcode', IsGlobal: false });
+    expect(ship.body.GlobalOptionSet).toBeNull();
+    const global = await call(sim, 'InsertOptionValue', {
       method: 'POST',
       token: sim.adminUserToken,
       body: { OptionSetName: 'paymentterms', Label: { LocalizedLabels: [{ Label: '14 DAYS', LanguageCode: 1033 }] } },
     });
+    expect(global.status).toBe(404);
+    const inserted = await call(sim, 'InsertOptionValue', {
+      method: 'POST',
+      token: sim.adminUserToken,
+      body: {
+        EntityLogicalName: 'account',
+        AttributeLogicalName: 'paymenttermscode',
+        Label: { LocalizedLabels: [{ Label: '14 DAYS', LanguageCode: 1033 }] },
+      },
+    });
     expect(inserted.status).toBe(200);
     const value = inserted.body.NewOptionValue;
     expect(value).toBeGreaterThan(99_999_999);
-    // The global option set is shared: account and salesorder both accept the new value.
+    // A local set: account accepts the new value, salesorder's own set does not have it.
     expect((await call(sim, 'accounts', { method: 'POST', body: { name: 'New terms', paymenttermscode: value } })).status).toBe(204);
     const order = await call(
       sim,
       "EntityDefinitions(LogicalName='salesorder')/Attributes(LogicalName='paymenttermscode')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$expand=OptionSet",
     );
-    expect(order.body.OptionSet.Options.map((o: { Value: number }) => o.Value)).toContain(value);
+    expect(order.body.OptionSet.Options.map((o: { Value: number }) => o.Value)).not.toContain(value);
     const noCast = await call(sim, "EntityDefinitions(LogicalName='account')/Attributes?$expand=OptionSet");
     expect(noCast.status).toBe(400);
   });

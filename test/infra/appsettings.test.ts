@@ -20,12 +20,14 @@ const PARAM_SAMPLES: Record<string, string | number | boolean> = {
   dataverseClientId: '99999999-8888-7777-6666-444444444444',
   dataverseIntegrationUserId: '',
   ownershipModel: 'Person',
+  dataverseOwningTeam: '',
   salesIntegration: true,
   unitGroupMapping: true,
   extendedPricing: false,
   salesOrderIntegration: 'legacy',
   bcMaxConcurrency: 1,
   dataverseMaxConcurrency: 8,
+  adminAppClientId: '77777777-6666-5555-4444-333333333333',
 };
 
 /** Sample values of resource properties and module outputs; Key Vault references as the host resolves them. */
@@ -36,6 +38,7 @@ const EXPRESSION_SAMPLES: Record<string, string> = {
   'vaultReferences.BC_WEBHOOK_SECRET': 'resolved-bc-webhook-secret-0123456789',
   'vaultReferences.DATAVERSE_CLIENT_SECRET': 'resolved-dataverse-client-secret',
   'vaultReferences.DATAVERSE_WEBHOOK_KEY': 'resolved-dataverse-webhook-key-0123456789',
+  'vaultReferences.AVAILABILITY_KEY': 'resolved-availability-key-0123456789',
 };
 
 /** ARM's string(): booleans become 'True'/'False' (which is why the Bicep must not use it for booleans). */

@@ -85,7 +85,13 @@ export const PLATFORM_SETTINGS = [
 export const IDENTITY_SUFFIXES = ['credential', 'clientId'] as const;
 
 /** Secrets: their app settings must be Key Vault references. */
-export const SECRET_SETTINGS = ['BC_CLIENT_SECRET', 'DATAVERSE_CLIENT_SECRET', 'BC_WEBHOOK_SECRET', 'DATAVERSE_WEBHOOK_KEY'] as const;
+export const SECRET_SETTINGS = [
+  'BC_CLIENT_SECRET',
+  'DATAVERSE_CLIENT_SECRET',
+  'BC_WEBHOOK_SECRET',
+  'DATAVERSE_WEBHOOK_KEY',
+  'AVAILABILITY_KEY',
+] as const;
 
 /** The app settings of functionapp.bicep: the `appsettings` config resource's `union(var, var, …)` of object vars. */
 export async function appSettings(functionappText: string): Promise<Map<string, Node>> {
@@ -328,5 +334,45 @@ export async function roleProblems(sources: Sources, settings: Map<string, Node>
     const ok = need.anyOf.some((set) => set.every((id) => assignments.some((a) => a.roleId === id && a.scopeType === need.scopeType)));
     if (!ok) problems.push(`missing role for ${need.why} on ${need.scopeType}`);
   }
+  return problems;
+}
+
+// --- Admin sign-in ---------------------------------------------------------------------------------------------
+
+/**
+ * App Service authentication on the function app, as shared/operations/admin-access.ts relies on it: one
+ * `authsettingsV2` with the platform on (so App Service strips outside `x-ms-client-principal` headers and sets
+ * WEBSITE_AUTH_ENABLED), Entra ID signing in with the admin app registration (whose app roles are Sync.Reader /
+ * Sync.Admin) and no client secret, tokens for that app only, HTTPS only, and the code told to read roles
+ * (`ADMIN_AUTH=entra`).
+ */
+export async function easyAuthProblems(functionappText: string): Promise<string[]> {
+  const t = await parseBicep(functionappText);
+  const problems: string[] = [];
+  const auth = resourcesOfType(t, 'Microsoft.Web/sites/config').filter(
+    (r) => stringValue(at(resourceBody(r), 'name')) === 'authsettingsV2',
+  );
+  if (auth.length !== 1) return [`expected one sites/config 'authsettingsV2' resource, found ${auth.length}`];
+  const body = resourceBody(auth[0] as Node);
+  const p = (path: string) => at(body, `properties.${path}`);
+  if (at(body, 'parent')?.text !== 'functionApp') problems.push('authsettingsV2 is not on the function app');
+  if (literal(p('platform.enabled')) !== true) problems.push('platform.enabled is not true');
+  if (literal(p('httpSettings.requireHttps')) !== true) problems.push('httpSettings.requireHttps is not true');
+  if (literal(p('identityProviders.azureActiveDirectory.enabled')) !== true) problems.push('the Entra ID provider is not enabled');
+  if (p('identityProviders.azureActiveDirectory.registration.clientId')?.text !== 'adminAppClientId')
+    problems.push('the Entra ID registration is not the admin app (adminAppClientId)');
+  if (p('identityProviders.azureActiveDirectory.registration.clientSecretSettingName'))
+    problems.push('the Entra ID registration names a client secret setting (sign-in needs no secret)');
+  const issuer = p('identityProviders.azureActiveDirectory.registration.openIdIssuer')?.text ?? '';
+  if (!issuer.includes('tenant().tenantId')) problems.push('the OpenID issuer is not this tenant');
+  const audiences = p('identityProviders.azureActiveDirectory.validation.allowedAudiences');
+  if (!audiences || !/\badminAppClientId\b/.test(audiences.text)) problems.push('allowedAudiences does not name the admin app');
+  const action = stringValue(p('globalValidation.unauthenticatedClientAction'));
+  if (!['AllowAnonymous', 'Return401', 'RedirectToLoginPage'].includes(action))
+    problems.push(`globalValidation.unauthenticatedClientAction '${action}' is not a known value`);
+  const settings = await appSettings(functionappText);
+  if (stringValue(settings.get('ADMIN_AUTH')) !== 'entra') problems.push("app setting ADMIN_AUTH is not 'entra'");
+  for (const name of ['SYNC_ADMIN_KEY', 'SYNC_READER_KEY'])
+    if (settings.has(name)) problems.push(`${name} is a local key and must not be deployed`);
   return problems;
 }

@@ -46,7 +46,13 @@ describe('azd layout', () => {
   it('@secure parameters are not given defaults and never reach an output', async () => {
     const decls = declarations(await parseBicep(readInfra('main.bicep')));
     const secure = decls.filter((d) => d.kind === 'param' && d.decorators.some((x) => x.name === 'secure'));
-    expect(secure.map((d) => d.name).sort()).toEqual(['bcClientSecret', 'bcWebhookSecret', 'dataverseClientSecret', 'dataverseWebhookKey']);
+    expect(secure.map((d) => d.name).sort()).toEqual([
+      'availabilityKey',
+      'bcClientSecret',
+      'bcWebhookSecret',
+      'dataverseClientSecret',
+      'dataverseWebhookKey',
+    ]);
     for (const d of secure) {
       expect(d.value, d.name).toBeUndefined();
       for (const o of decls.filter((x) => x.kind === 'output'))

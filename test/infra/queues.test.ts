@@ -79,6 +79,8 @@ describe('queue list shared by code and Bicep', () => {
       expect(d.lockDurationMs).toBe(300_000);
       expect(d.defaultMessageTtlMs).toBe(14 * 24 * 3600 * 1000);
       expect(d.deadLetteringOnMessageExpiration).toBe(true);
+      expect(d.requiresDuplicateDetection).toBe(true);
+      expect(d.duplicateDetectionHistoryTimeWindowMs).toBe(600_000);
     }
   });
 

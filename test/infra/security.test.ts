@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { at, bicepFiles, declarations, find, parseBicep, readInfra } from './bicep';
 import {
   appSettings,
+  easyAuthProblems,
   FORBIDDEN_ROLE_IDS,
   leakProblems,
   localAuthProblems,
@@ -93,5 +94,31 @@ describe('identity only: no keys, least-privilege roles', () => {
       'missing role for Key Vault references on Microsoft.KeyVault/vaults',
       'missing role for Entra telemetry ingestion on Microsoft.Insights/components',
     ]);
+  });
+});
+
+describe('admin sign-in: App Service authentication with Entra ID, roles read by the code', () => {
+  it('authsettingsV2 signs in with the admin app registration, without a secret, and the code reads roles', async () => {
+    expect(await easyAuthProblems(readInfra('app/functionapp.bicep'))).toEqual([]);
+    const app = find(declarations(await parseBicep(readInfra('main.bicep'))), 'module', 'functionApp').value;
+    expect(at(app, 'params.adminAppClientId')?.text).toBe('adminAppClientId');
+  });
+
+  it('the sign-in check fails when authentication is off, a secret is named or the code is left on keys', async () => {
+    const text = readInfra('app/functionapp.bicep')
+      .replace('platform: {\n      enabled: true', 'platform: {\n      enabled: false')
+      .replace(
+        'clientId: adminAppClientId\n',
+        "clientId: adminAppClientId\n          clientSecretSettingName: 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET'\n",
+      )
+      .replace("ADMIN_AUTH: 'entra'", "ADMIN_AUTH: 'keys'\n  SYNC_ADMIN_KEY: 'x'");
+    expect(await easyAuthProblems(text)).toEqual([
+      'platform.enabled is not true',
+      'the Entra ID registration names a client secret setting (sign-in needs no secret)',
+      "app setting ADMIN_AUTH is not 'entra'",
+      'SYNC_ADMIN_KEY is a local key and must not be deployed',
+    ]);
+    const none = readInfra('app/functionapp.bicep').replace("name: 'authsettingsV2'", "name: 'logs'");
+    expect(await easyAuthProblems(none)).toEqual(["expected one sites/config 'authsettingsV2' resource, found 0"]);
   });
 });

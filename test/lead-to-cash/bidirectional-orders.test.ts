@@ -52,7 +52,12 @@ describe('bidirectional sales orders', () => {
     const lines = [
       { salesorderdetailid: deskLine, quantity: 2, priceperunit: 1000.8, ispriceoverridden: true, sequencenumber: 1, product: 1 },
       { salesorderdetailid: chairLine, quantity: 4, priceperunit: 192.8, ispriceoverridden: true, sequencenumber: 2, product: 2 },
-    ].map(({ product, ...l }) => ({ ...l, 'productid@odata.bind': `/products(${DemoIds.product(product)})` }));
+    ].map(({ product, ...l }) => ({
+      ...l,
+      // As the Sales form sends it: the unit with the product.
+      'productid@odata.bind': `/products(${DemoIds.product(product)})`,
+      'uomid@odata.bind': `/uoms(${DemoIds.unitPcs})`,
+    }));
     for (const [id, name, number] of [
       [orderId, 'Adatum desks and chairs', 'ORD-BIDI-0001'],
       [draftId, 'Adatum draft', 'ORD-BIDI-0002'],
@@ -158,6 +163,30 @@ describe('bidirectional sales orders', () => {
     // The desk line keeps its coupling and the Sales order is Submitted again.
     expect(await rt.stores.couplings.getByDataverseId('SOLINE-ORDERDETAIL', deskLine)).toBeDefined();
     expect((await dvOrder()).statecode).toBe(1);
+  });
+
+  it('a line added in BC reaches Sales with the product unit; its amounts are written after the insert', async () => {
+    await bcAction(bcOrderId, 'reopen');
+    await h.bcPost(
+      'salesOrderLines',
+      { documentId: bcOrderId, lineType: 'Item', lineObjectNumber: '1896-S', quantity: 3, unitPrice: 900 },
+      true,
+    );
+    await bcAction(bcOrderId, 'release');
+    const outcome = await order(bcOrderId, 'bc');
+    expect(outcome.message).toMatch(/1 inserted/);
+    const lines = (
+      await h.dvGet(
+        `salesorderdetails?$filter=_salesorderid_value eq ${orderId}&$select=quantity,priceperunit,_uomid_value,baseamount,extendedamount`,
+      )
+    ).value;
+    // baseamount/extendedamount are not valid for create (salesorderdetail reference): the insert leaves them out.
+    expect(lines?.find((l) => l.quantity === 3)).toMatchObject({
+      priceperunit: 900,
+      _uomid_value: DemoIds.unitPcs,
+      baseamount: 2700,
+      extendedamount: 2700,
+    });
   });
 
   it('a BC order shipped in full makes the Sales order Fulfilled, with the shipped quantities', async () => {

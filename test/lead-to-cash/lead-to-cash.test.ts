@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoIds } from '../../dev/dataverse-simulator';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { eventually, type Stack, startStack, TEST_AVAILABILITY_KEY, TEST_LOCAL_KEY } from '../support/stack';
 import { harness } from './harness';
 
 /**
@@ -25,7 +25,8 @@ describe('lead to cash', () => {
     stack = await startStack({ functions: ['sync', 'sales-orders', 'item-availability'] });
     rt = await getRuntime();
     await h.matchBy('CUSTOMER', 'displayName', 'name');
-    await h.bcPost('items', { number: 'WRITE-IN', displayName: 'Write-in product', type: 'Non-Inventory', baseUnitOfMeasureCode: 'PCS' });
+    // The write-in item WRITE-IN is part of the demo BC data.
+    await h.bcOne('items', "number eq 'WRITE-IN'");
     desk = await h.bcOne('items', "number eq '1896-S'");
     const chair = await h.bcOne('items', "number eq '1900-S'");
     await h.couple('ITEM-PRODUCT', String(desk.id), DemoIds.product(1));
@@ -60,7 +61,9 @@ describe('lead to cash', () => {
           priceperunit: 192.8,
           ispriceoverridden: true,
           sequencenumber: 1,
+          // As the Sales form sends it: the unit with the product.
           'productid@odata.bind': `/products(${DemoIds.product(2)})`,
+          'uomid@odata.bind': `/uoms(${DemoIds.unitPcs})`,
         },
       ],
     });
@@ -129,7 +132,14 @@ describe('lead to cash', () => {
     // Coupling the group re-pushed its prices through the SALESPRC-PRODPRICE queue.
     await eventually(async () => (await amountOf()) === 1000.8, { what: 'the group price of the desk' });
     const price = await h.bcOne('salesPrices', "itemNumber eq '1896-S' and salesCode eq 'RETAIL'", true);
-    await h.bcPatch('salesPrices', String(price.id), { unitPrice: 1049.5 }, true);
+    // A BC user changes the price (the extension's salesPrices page is read-only: bc-extension/src/pages/SalesPriceApi.Page.al).
+    await h.sim('as-user', {
+      method: 'PATCH',
+      group: 'bcsync/integration/v1.0',
+      entitySet: 'salesPrices',
+      id: String(price.id),
+      body: { unitPrice: 1049.5 },
+    });
     await rt.publisher.publish([h.event({ mapping: 'SALESPRC-PRODPRICE', source: 'bc', recordId: String(price.id), origin: 'webhook' })]);
     await eventually(async () => (await amountOf()) === 1049.5, { what: 'the new price in Dataverse' });
   });
@@ -154,13 +164,16 @@ describe('lead to cash', () => {
     expect((await h.dvGet(`products(${product})?$select=quantityonhand`)).quantityonhand).toBe(3);
     await h.sim('flowfield', { entitySet: 'items', id: String(desk.id), value: 7 });
     const url = (id: string) => stack.host.apiUrl(`availability/${id}`);
-    const res = await fetch(url(product), { headers: { 'x-functions-key': TEST_LOCAL_KEY } });
+    const res = await fetch(url(product), { headers: { 'x-availability-key': TEST_AVAILABILITY_KEY } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ productId: product, itemNo: '1896-S', inventory: 7, unitOfMeasure: 'PCS', updated: true });
     expect((await h.dvGet(`products(${product})?$select=quantityonhand`)).quantityonhand).toBe(7);
-    expect((await fetch(url(DemoIds.product(5)), { headers: { 'x-functions-key': TEST_LOCAL_KEY } })).status).toBe(404);
-    expect((await fetch(url('nope'), { headers: { 'x-functions-key': TEST_LOCAL_KEY } })).status).toBe(400);
+    expect((await fetch(url(DemoIds.product(5)), { headers: { 'x-availability-key': TEST_AVAILABILITY_KEY } })).status).toBe(404);
+    expect((await fetch(url('nope'), { headers: { 'x-availability-key': TEST_AVAILABILITY_KEY } })).status).toBe(400);
     expect((await fetch(url(product))).status).toBe(401);
+    // Its own key: the function key and the admin key open nothing here.
+    const otherKeys = { 'x-functions-key': TEST_LOCAL_KEY, 'x-sync-key': TEST_LOCAL_KEY, 'x-availability-key': TEST_LOCAL_KEY };
+    expect((await fetch(url(product), { headers: otherKeys })).status).toBe(401);
   });
 });

@@ -24,7 +24,8 @@ describe('sales order from Sales to BC', () => {
     rt = await getRuntime();
     // The admin's preparation: customers couple by name, the write-in item exists (uncoupled), the desk is coupled.
     await h.matchBy('CUSTOMER', 'displayName', 'name');
-    await h.bcPost('items', { number: 'WRITE-IN', displayName: 'Write-in product', type: 'Non-Inventory', baseUnitOfMeasureCode: 'PCS' });
+    // The write-in item WRITE-IN is part of the demo BC data.
+    await h.bcOne('items', "number eq 'WRITE-IN'");
     const desk = await h.bcOne('items', "number eq '1896-S'");
     await h.couple('ITEM-PRODUCT', String(desk.id), DemoIds.product(1));
   });

@@ -5,10 +5,16 @@ import { type BcSimulator, startBcSimulator } from '../../dev/bc-simulator';
 import { type DataverseSimulator, startDataverseSimulator } from '../../dev/dataverse-simulator';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { ServiceBusEmulator } from '../../dev/servicebus';
+import { resetHealth } from '../../shared/capture/health';
 import { resetSettingsCache } from '../../shared/config';
 import { OPERATIONAL_QUEUES } from '../../shared/queues';
+import { resetRuntime } from '../../shared/runtime';
+import { until } from './until';
 
-/** GET /api/health served by the real function module against real Azurite, Service Bus endpoint and simulators. */
+/**
+ * GET /api/health (anonymous, cached) and /api/health/deep (keyed) served by the real function module against real
+ * Azurite, Service Bus endpoint and simulators.
+ */
 describe('health function', () => {
   let azurite: RunningAzurite;
   let azuriteStopped = false;
@@ -16,11 +22,19 @@ describe('health function', () => {
   let bc: BcSimulator;
   let dataverse: DataverseSimulator;
   let host: LocalFunctionsHost;
+  const key = 'health-test-function-key';
 
   type Report = { status: string; components: Record<string, { status: string; detail?: string }> };
-  const health = async (): Promise<{ status: number; body: Report }> => {
-    const res = await fetch(host.apiUrl('health'));
+  const health = async (route = 'health', headers: Record<string, string> = {}): Promise<{ status: number; body: Report }> => {
+    const res = await fetch(host.apiUrl(route), { headers });
     return { status: res.status, body: (await res.json()) as Report };
+  };
+  const deep = () => health('health/deep', { 'x-functions-key': key });
+  const upstreamRequests = async () =>
+    bc.counters().total + ((await (await fetch(`${dataverse.url}/_sim/counters`)).json()) as { total: number }).total;
+  const resetUpstreamCounters = async () => {
+    bc.resetCounters();
+    await fetch(`${dataverse.url}/_sim/counters`, { method: 'DELETE' });
   };
 
   beforeAll(async () => {
@@ -44,8 +58,11 @@ describe('health function', () => {
       DATAVERSE_STATIC_TOKEN: dataverse.integrationUserToken,
       DATAVERSE_WEBHOOK_KEY: 'local-dataverse-webhook-key-tests',
       PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
+      LOCAL_FUNCTION_KEY: key,
     });
     resetSettingsCache();
+    await resetRuntime();
+    await resetHealth();
     host = await new LocalFunctionsHost({
       modules: [path.join(__dirname, '..', '..', 'functions', 'health.ts')],
       port: 0,
@@ -54,14 +71,19 @@ describe('health function', () => {
   });
   afterAll(async () => {
     await host?.stop();
+    await resetHealth();
+    await resetRuntime();
     await dataverse?.stop();
     await bc?.stop();
     await sb?.stop();
     if (!azuriteStopped) await azurite?.stop();
   });
 
-  it('is anonymous and reports every component ok', async () => {
-    const { status, body } = await health();
+  it('is anonymous and reports every component ok once the start-up refresh has checked BC and Dataverse', async () => {
+    const { status, body } = await until('the start-up refresh of BC and Dataverse', async () => {
+      const r = await health();
+      return r.body.components.dataverse?.status === 'ok' && r.body.components.businessCentral?.status === 'ok' ? r : undefined;
+    });
     expect(status).toBe(200);
     expect(body).toMatchObject({
       status: 'ok',
@@ -74,28 +96,55 @@ describe('health function', () => {
     });
   });
 
-  it('is degraded (still 200) when Dataverse refuses the token', async () => {
+  it('answers 25 concurrent anonymous calls from its cache: not one request reaches BC or Dataverse', async () => {
+    await until('the start-up refresh', async () => ((await health()).body.components.dataverse?.status === 'ok' ? true : undefined));
+    await resetUpstreamCounters();
+    const answers = await Promise.all(Array.from({ length: 25 }, () => health()));
+    expect(answers.map((a) => a.status)).toEqual(Array(25).fill(200));
+    expect(answers.every((a) => a.body.components.businessCentral?.status === 'ok')).toBe(true);
+    expect(await upstreamRequests()).toBe(0);
+  });
+
+  it('checks BC and Dataverse now only for a caller with a key', async () => {
+    const anonymous = await fetch(host.apiUrl('health/deep'));
+    expect(anonymous.status).toBe(401);
+    await resetUpstreamCounters();
+    const { status, body } = await deep();
+    expect(status).toBe(200);
+    expect(body.status).toBe('ok');
+    // One GET to each side, through the service's own clients.
+    expect(bc.counters().total).toBe(1);
+    expect(await upstreamRequests()).toBe(2);
+  });
+
+  it('is degraded (still 200) when Dataverse refuses the token, and the anonymous answer shows it once checked', async () => {
     process.env.DATAVERSE_STATIC_TOKEN = 'not-a-known-token';
     resetSettingsCache();
+    await resetRuntime();
     try {
-      const { status, body } = await health();
+      const { status, body } = await deep();
       expect(status).toBe(200);
       expect(body.status).toBe('degraded');
-      expect(body.components.dataverse).toMatchObject({ status: 'down', detail: expect.stringContaining('HTTP 401') });
+      expect(body.components.dataverse).toMatchObject({ status: 'down', detail: expect.stringContaining('401') });
       expect(JSON.stringify(body)).not.toContain('not-a-known-token');
+      const cached = await health();
+      expect(cached.status).toBe(200);
+      expect(cached.body.status).toBe('degraded');
     } finally {
       process.env.DATAVERSE_STATIC_TOKEN = dataverse.integrationUserToken;
       resetSettingsCache();
+      await resetRuntime();
     }
   });
 
   it('answers 503 unavailable when Table Storage is down', async () => {
     await azurite.stop();
     azuriteStopped = true;
-    const { status, body } = await health();
+    const { status, body } = await deep();
     expect(status).toBe(503);
     expect(body.status).toBe('unavailable');
     expect(body.components.tables?.status).toBe('down');
     expect(body.components.serviceBus?.status).toBe('ok');
+    expect((await health()).status).toBe(503);
   });
 });

@@ -52,7 +52,7 @@ export function adminClient(apiUrl: (route: string) => string, key: string): Adm
   const call = async <T>(method: string, path: string, body?: unknown) => {
     const res = await fetch(apiUrl(`admin/${path}`), {
       method,
-      headers: { 'x-functions-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { 'x-sync-key': key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     return { status: res.status, body: (await res.json()) as T };

@@ -1,5 +1,6 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import type { SyncErrorRecord } from '../../shared/domain/ports';
+import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { fullSyncDeps } from '../../shared/operations/context';
 import { reconcile } from '../../shared/operations/reconcile';
 import { allQueueNames } from '../../shared/queues';
@@ -13,6 +14,12 @@ import { PROOF_SECRETS, type ProofStack, prng, startProofStack, until } from './
  * the other simulator), while both simulators inject 429s, 5xx, timeouts, dropped and duplicated webhooks and
  * one instance is restarted mid-flight. Then the faults stop, the queues drain, one reconciliation pass runs, and
  * the final state of both sides is checked against the mapping and its conflict policies.
+ *
+ * Integrity scenarios on top (issue 19): customers carry payment terms and shipment methods whose option mappings
+ * are coupled only half-way through (after their parents, as a full sync in dependency order does); the responses
+ * of the first BC creates are lost after BC committed them; and our BC → Dataverse write lands on rows whose
+ * user edit is still on its way to us. Besides lost changes and duplicates the run counts fields wiped: a field
+ * no user changed that no longer holds the value a user gave it.
  */
 
 export interface ConvergenceOptions {
@@ -32,6 +39,8 @@ export interface ConvergenceOptions {
   log?: (line: string) => void;
   /** Longest wait for the queues to drain, each time. Default 60 s. */
   drainTimeoutMs?: number;
+  /** BC creates by the sync whose response is lost after BC committed them (lost-create phase). Default 2. */
+  lostCreateResponses?: number;
 }
 
 export interface FaultRates {
@@ -82,6 +91,18 @@ export interface ConvergenceReport {
   problems: string[];
   /** Two rows on one side for one logical record, or a coupling that is not one-to-one. Must be empty. */
   duplicates: string[];
+  /** Fields no user changed whose value is no longer the one a user gave (text fields both sides, BC options). Must be 0. */
+  wiped: number;
+  wipedFields: string[];
+  /** BC options of BC-created customers whose option got coupled, yet the account does not show it. Must be 0. */
+  optionsUnfilled: number;
+  /**
+   * Error rows ever recorded because a BC create waited on a claim whose attempt lost its response (the retry must
+   * adopt what that attempt made, not wait for the claim to go stale and dead-letter meanwhile). Must be 0.
+   */
+  createsStarved: number;
+  /** Integrity scenarios run: BC creates whose response was lost, our writes racing a user's edit, option couplings. */
+  scenarios: { lostCreateResponses: number; racedWrites: number; optionsCoupledLate: number };
   /** Sync invocations that failed because of a concurrent write (412 / coupling race) — the engine retries those itself. */
   concurrencyFailures: number;
   /** Error rows ever recorded (open or resolved) with a concurrency code. */
@@ -112,7 +133,17 @@ interface LogicalRecord {
   dvId?: string;
   ops: number;
   deleted: boolean;
+  /** What the creating user entered, by BC field (mapped text fields, and the BC options of a BC create). */
+  initial: Record<string, string>;
+  /** BC fields a user changed after the create. */
+  edited: Set<string>;
 }
+
+/** BC option fields of a customer and the account columns they map to (through PAYMENT TERMS / SHIPMENT METHOD). */
+const OPTION_FIELDS = [
+  { bc: 'paymentTermsId', dv: 'paymenttermscode', mapping: 'PAYMENT TERMS', entitySet: 'paymentTerms' },
+  { bc: 'shipmentMethodId', dv: 'address1_freighttermscode', mapping: 'SHIPMENT METHOD', entitySet: 'shipmentMethods' },
+] as const;
 
 const bcHeaders = { Authorization: 'Bearer proof-user', 'Content-Type': 'application/json' };
 const dvHeaders = (token: string) => ({
@@ -130,14 +161,23 @@ export async function runConvergence(options: ConvergenceOptions): Promise<Conve
   const log = options.log ?? (() => undefined);
   const faults = { ...DEFAULT_FAULTS, ...options.faults };
   const rand = prng(options.seed);
+  // BC creates of the sync (customers made from new accounts) whose response is lost after BC committed them: armed
+  // by the lost-create phase.
+  const lost = { left: 0, done: 0 };
   const stack = await startProofStack({
     functions: ['sync', 'bc-webhook', 'dataverse-webhook', 'bc-subscriptions', 'bc-collection'],
     instances: options.instances ?? 2,
     bc: { seed: 'demo' },
     dataverse: { seed: 'demo' },
+    loseResponse: ({ side, method, url }) => {
+      if (side !== 'bc' || method !== 'POST' || !/\/customers(\?|$)/.test(url) || lost.left <= 0) return false;
+      lost.left--;
+      lost.done++;
+      return true;
+    },
   });
   try {
-    return await scenario(stack, options, faults, rand, log, started);
+    return await scenario(stack, options, faults, rand, log, started, lost);
   } finally {
     await stack.stop();
   }
@@ -150,6 +190,7 @@ async function scenario(
   rand: () => number,
   log: (line: string) => void,
   started: number,
+  lost: { left: number; done: number },
 ): Promise<ConvergenceReport> {
   const { bc, dataverse: dv } = stack;
   const rt = await getRuntime();
@@ -210,6 +251,14 @@ async function scenario(
   });
   await postJson(`${dv.url}/_sim/limits`, { enabled: true, requests: faults.requestsPerSecond, windowMs: 1000 });
 
+  // BC's payment terms and shipment methods: customers created in BC carry them; their option mappings are not
+  // coupled yet (they are half-way through the run).
+  const optionIds: Record<string, string[]> = {};
+  for (const o of OPTION_FIELDS) {
+    const res = await fetch(`${bc.apiBase()}/${o.entitySet}?$select=id`, { headers: bcHeaders });
+    optionIds[o.bc] = ((await res.json()) as { value: Array<{ id: string }> }).value.map((r) => r.id.toLowerCase());
+  }
+
   // The users.
   const records: LogicalRecord[] = [];
   const madeByKind: Record<string, number> = {};
@@ -238,15 +287,20 @@ async function scenario(
     const alive = records.filter((r) => !r.deleted);
     if (op.kind === 'create' || alive.length === 0) {
       const key = `${prefix}${String(++serial).padStart(4, '0')}`;
-      const rec: LogicalRecord = { key, createdOn: op.side, ops: 1, deleted: false };
+      const rec: LogicalRecord = { key, createdOn: op.side, ops: 1, deleted: false, initial: {}, edited: new Set() };
       if (op.side === 'bc') {
-        const body = {
+        const body: Record<string, string> = {
           displayName: key,
           phoneNumber: value('phone'),
           addressLine1: value('addr'),
           city: value('city'),
           email: value('email'),
         };
+        for (const o of OPTION_FIELDS) {
+          const ids = optionIds[o.bc] ?? [];
+          if (ids.length > 0) body[o.bc] = ids[serial % ids.length] as string;
+        }
+        rec.initial = { ...body };
         const res = await postJson(`${bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
         rec.bcId = String(((await res.json()) as { id: string }).id).toLowerCase();
       } else {
@@ -258,6 +312,7 @@ async function scenario(
           emailaddress1: value('email'),
           customertypecode: 3,
         };
+        rec.initial = Object.fromEntries(FIELDS.map((f) => [f.bc, String(body[f.dv])]));
         const res = await dvCall('POST', `${dv.apiBase}/accounts`, dvUser, body);
         rec.dvId = String(((await res.json()) as { accountid: string }).accountid).toLowerCase();
       }
@@ -286,6 +341,7 @@ async function scenario(
     for (const f of chosen) {
       const name = side === 'bc' ? f.bc : f.dv;
       body[name] = f.bc === 'displayName' ? `${rec.key}~${Math.floor(op.v * 1e6)}` : value(name);
+      rec.edited.add(f.bc);
     }
     if (side === 'bc') {
       const res = await postJson(`${bc.url}/_sim/as-user`, { method: 'PATCH', entitySet: 'customers', id: rec.bcId, body }, [200, 404]);
@@ -334,6 +390,20 @@ async function scenario(
   made += contention;
   madeByKind['hot-records'] = contention;
   await drain(stack, drainTimeoutMs);
+  log("our writes racing users' edits");
+  const raced = await raceOwnWrites(stack, rt, records);
+  made += raced.edits;
+  madeByKind['raced-writes'] = raced.edits;
+  await drain(stack, drainTimeoutMs);
+  log('BC create responses lost');
+  const lostCreates = await lostCreateResponses(stack, rt, records, lost, options.lostCreateResponses ?? 2);
+  made += lostCreates;
+  madeByKind['lost-create'] = lostCreates;
+  await drain(stack, drainTimeoutMs);
+  log('payment terms and shipment methods coupled after their customers');
+  const late = await optionsAfterCustomers(stack, rt, records, optionIds, drainTimeoutMs);
+  made += late.edits;
+  madeByKind['options-late'] = late.edits;
 
   const reconciled = await reconcile(reconcileDeps, { mappings: ['CUSTOMER'] });
   const reconcileText = reconciled
@@ -373,7 +443,248 @@ async function scenario(
     restarts,
     seconds: Math.round((Date.now() - started) / 1000),
     reconcile: reconcileText,
+    optionsUnfilled: report.optionsUnfilled + late.unfilled,
+    scenarios: { lostCreateResponses: lost.done, racedWrites: raced.records, optionsCoupledLate: late.coupled },
   };
+}
+
+/**
+ * The option mappings coupled after their parents (as a full sync in dependency order reaches them): every BC
+ * payment term and shipment method goes through the engine as a full sync would, retried through the injected
+ * faults. Returns how many were coupled.
+ */
+async function coupleOptionsLate(rt: Runtime, optionIds: Record<string, string[]>): Promise<number> {
+  let coupled = 0;
+  for (const o of OPTION_FIELDS) {
+    for (const id of optionIds[o.bc] ?? []) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const out = await syncRecord(
+            {
+              v: 1,
+              mapping: o.mapping,
+              source: 'bc',
+              recordId: id,
+              changeType: 'unknown',
+              origin: 'full-sync',
+              correlationId: `convergence-options-${id}`,
+              observedAt: new Date().toISOString(),
+              deferrals: 0,
+            },
+            rt.syncDeps,
+          );
+          if (out.result === 'inserted' || out.result === 'coupled') coupled++;
+          break;
+        } catch (err) {
+          if (attempt > 20) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    }
+  }
+  return coupled;
+}
+
+/**
+ * A lost create response: a Dataverse user creates accounts; the sync's BC create succeeds but its response is
+ * lost, so the event comes back. Coupling by name is off for this phase (as in an installation without match
+ * criteria), so only the lost attempt's own trace can find the customer it made: the retry must adopt it rather
+ * than wait for the claim to go stale or create a second one. Returns the users' changes.
+ */
+async function lostCreateResponses(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  lost: { left: number },
+  count: number,
+): Promise<number> {
+  const byName = await rt.stores.mappings.get('CUSTOMER');
+  if (!byName) throw new Error('CUSTOMER mapping missing');
+  await rt.stores.mappings.put({ ...byName, couplingRules: { ...byName.couplingRules, matchFields: [] } });
+  lost.left = count;
+  try {
+    for (let r = 0; r < count; r++) {
+      const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-L${r}`;
+      const body = {
+        name: key,
+        telephone1: `lost-${r}`,
+        address1_line1: `lost-${r}`,
+        address1_city: `lost-${r}`,
+        emailaddress1: `lost${r}@example.com`,
+        customertypecode: 3,
+      };
+      const res = await dvCall('POST', `${stack.dataverse.apiBase}/accounts`, stack.dataverse.adminUserToken, body);
+      const rec: LogicalRecord = {
+        key,
+        createdOn: 'dataverse',
+        dvId: String(((await res.json()) as { accountid: string }).accountid).toLowerCase(),
+        ops: 1,
+        deleted: false,
+        initial: Object.fromEntries(FIELDS.map((f) => [f.bc, String(body[f.dv])])),
+        edited: new Set(),
+      };
+      records.push(rec);
+      rec.bcId = await until(
+        `${key} to be coupled`,
+        async () => (await rt.stores.couplings.getByDataverseId('CUSTOMER', rec.dvId ?? ''))?.bcId,
+        60_000,
+      );
+    }
+  } finally {
+    lost.left = 0;
+    await rt.stores.mappings.put(byName);
+  }
+  return count;
+}
+
+/**
+ * Options coupled after their customers (the audit's proof): customers created in BC with payment terms and a
+ * shipment method reach Dataverse with those blank (not coupled yet); a Dataverse user edits their phone, and the
+ * Dataverse → BC pass must not write the blanks back over BC's values; then the options are coupled and the
+ * accounts must show them (before any reconciliation pass). Every BC-created customer of the run carries options,
+ * so the random operations went through the same. Returns the users' edits and the accounts not filled in.
+ */
+async function optionsAfterCustomers(
+  stack: ProofStack,
+  rt: Runtime,
+  records: LogicalRecord[],
+  optionIds: Record<string, string[]>,
+  drainTimeoutMs: number,
+): Promise<{ edits: number; coupled: number; unfilled: number }> {
+  const late: LogicalRecord[] = [];
+  for (let r = 0; r < 2; r++) {
+    const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-O${r}`;
+    const body: Record<string, string> = {
+      displayName: key,
+      phoneNumber: `opt-${r}`,
+      addressLine1: `opt-${r}`,
+      city: `opt-${r}`,
+      email: `opt${r}@example.com`,
+    };
+    for (const o of OPTION_FIELDS) body[o.bc] = optionIds[o.bc]?.[r] ?? '';
+    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
+    const rec: LogicalRecord = {
+      key,
+      createdOn: 'bc',
+      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
+      ops: 1,
+      deleted: false,
+      initial: { ...body },
+      edited: new Set(['phoneNumber']),
+    };
+    rec.dvId = await until(
+      `${key} to be coupled`,
+      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
+      30_000,
+    );
+    records.push(rec);
+    late.push(rec);
+  }
+  let edits = late.length;
+  for (const [r, rec] of late.entries()) {
+    await dvCall('PATCH', `${stack.dataverse.apiBase}/accounts(${rec.dvId})`, stack.dataverse.adminUserToken, {
+      telephone1: `opt-dv-${r}`,
+    });
+    rec.ops++;
+    edits++;
+    await until(
+      `the phone of ${rec.key} in BC`,
+      async () => {
+        const row = await fetch(`${stack.bc.apiBase()}/customers(${rec.bcId})`, { headers: bcHeaders });
+        return ((await row.json()) as { phoneNumber?: string }).phoneNumber === `opt-dv-${r}` || undefined;
+      },
+      30_000,
+    );
+  }
+  const coupled = await coupleOptionsLate(rt, optionIds);
+  await drain(stack, drainTimeoutMs);
+  // Filled in by the re-synchronization the couplings queued (no reconciliation has run since).
+  let unfilled = 0;
+  for (const rec of records.filter((x) => x.createdOn === 'bc' && !x.deleted && x.dvId)) {
+    const res = await fetch(`${stack.dataverse.apiBase}/accounts(${rec.dvId})?$select=${OPTION_FIELDS.map((o) => o.dv).join(',')}`, {
+      headers: dvHeaders(stack.dataverse.adminUserToken),
+    });
+    if (res.status !== 200) continue;
+    const row = (await res.json()) as Record<string, unknown>;
+    for (const o of OPTION_FIELDS) {
+      const given = rec.initial[o.bc];
+      if (!given) continue;
+      const option = (await rt.stores.couplings.getByBcId(o.mapping, given))?.dataverseId;
+      if (option !== undefined && row[o.dv] !== Number(option)) unfilled++;
+    }
+  }
+  return { edits, coupled, unfilled };
+}
+
+/**
+ * Our write racing a user's edit: Dataverse holds back its notifications; a user edits the city of an account,
+ * then a BC user edits the phone of its customer, and our BC → Dataverse write lands on the row after the user's
+ * edit. The user's change reaches us only afterwards (reconciliation), on a row whose last modifier is us.
+ */
+async function raceOwnWrites(stack: ProofStack, rt: Runtime, records: LogicalRecord[]): Promise<{ records: number; edits: number }> {
+  const raced: LogicalRecord[] = [];
+  for (let r = 0; r < 3; r++) {
+    const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-R${r}`;
+    const body = {
+      displayName: key,
+      phoneNumber: `race-${r}`,
+      addressLine1: `race-${r}`,
+      city: `race-${r}`,
+      email: `race${r}@example.com`,
+    };
+    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
+    const rec: LogicalRecord = {
+      key,
+      createdOn: 'bc',
+      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
+      ops: 1,
+      deleted: false,
+      initial: { ...body },
+      edited: new Set(),
+    };
+    rec.dvId = await until(
+      `race record ${key} to be coupled`,
+      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
+      30_000,
+    );
+    records.push(rec);
+    raced.push(rec);
+  }
+  let edits = raced.length;
+  await postJson(`${stack.dataverse.url}/_sim/faults`, { webhookDropRate: 1 });
+  try {
+    for (const [r, rec] of raced.entries()) {
+      await dvCall('PATCH', `${stack.dataverse.apiBase}/accounts(${rec.dvId})`, stack.dataverse.adminUserToken, {
+        address1_city: `race-dv-${r}`,
+      });
+      await postJson(`${stack.bc.url}/_sim/as-user`, {
+        method: 'PATCH',
+        entitySet: 'customers',
+        id: rec.bcId,
+        body: { phoneNumber: `race-bc-${r}` },
+      });
+      rec.edited.add('city').add('phoneNumber');
+      rec.ops += 2;
+      edits += 2;
+      await until(
+        `our write of race record ${rec.key} to land after the user's edit`,
+        async () => {
+          const row = await dvCall(
+            'GET',
+            `${stack.dataverse.apiBase}/accounts(${rec.dvId})?$select=telephone1`,
+            stack.dataverse.adminUserToken,
+            undefined,
+            [200],
+          );
+          return ((await row.json()) as { telephone1?: string }).telephone1 === `race-bc-${r}` || undefined;
+        },
+        30_000,
+      );
+    }
+  } finally {
+    await fetch(`${stack.dataverse.url}/_sim/faults`, { method: 'DELETE' });
+  }
+  return { records: raced.length, edits };
 }
 
 async function postJson(url: string, body: unknown, ok: number[] = [200, 201]): Promise<Response> {
@@ -458,17 +769,17 @@ async function contend(stack: ProofStack, rt: Runtime, records: LogicalRecord[])
   const hot: LogicalRecord[] = [];
   for (let h = 0; h < 4; h++) {
     const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-H${h}`;
-    const res = await postJson(`${stack.bc.url}/_sim/as-user`, {
-      method: 'POST',
-      entitySet: 'customers',
-      body: { displayName: key, phoneNumber: 'hot', addressLine1: 'hot', city: 'hot', email: `hot${h}@example.com` },
-    });
+    const body = { displayName: key, phoneNumber: 'hot', addressLine1: 'hot', city: 'hot', email: `hot${h}@example.com` };
+    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
     const rec: LogicalRecord = {
       key,
       createdOn: 'bc',
       bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
       ops: 1,
       deleted: false,
+      initial: { ...body },
+      // The users edit the phone in BC and the city in Dataverse.
+      edited: new Set(['phoneNumber', 'city']),
     };
     records.push(rec);
     hot.push(rec);
@@ -558,6 +869,10 @@ async function verify(
   records: LogicalRecord[],
   prefix: string,
 ): Promise<{
+  wiped: number;
+  wipedFields: string[];
+  optionsUnfilled: number;
+  createsStarved: number;
   applied: number;
   failedVisible: number;
   lost: number;
@@ -573,7 +888,7 @@ async function verify(
     ((await (await fetch(`${bc.apiBase()}/customers`, { headers: bcHeaders })).json()) as { value: Array<Record<string, unknown>> })
       .value ?? []
   ).filter((r) => String(r.displayName ?? '').startsWith(prefix));
-  const select = ['accountid', ...FIELDS.map((f) => f.dv)].join(',');
+  const select = ['accountid', ...FIELDS.map((f) => f.dv), ...OPTION_FIELDS.map((o) => o.dv)].join(',');
   const dvRows = (
     (
       (await (await fetch(`${dv.apiBase}/accounts?$select=${select}`, { headers: dvHeaders(dv.adminUserToken) })).json()) as {
@@ -650,11 +965,11 @@ async function verify(
   let lost = 0;
   const seenBc = new Set<string>();
   const seenDv = new Set<string>();
-  const pairs: Array<{ key: string; bcId?: string; dvId?: string; ops: number }> = [];
+  const pairs: Array<{ key: string; bcId?: string; dvId?: string; ops: number; rec: LogicalRecord }> = [];
   for (const rec of records) {
     const bcId = rec.bcId ?? (rec.dvId ? byDv.get(rec.dvId) : undefined);
     const dvId = rec.dvId ?? (rec.bcId ? byBc.get(rec.bcId) : undefined);
-    pairs.push({ key: rec.key, bcId, dvId, ops: rec.ops });
+    pairs.push({ key: rec.key, bcId, dvId, ops: rec.ops, rec });
     if (bcId) seenBc.add(bcId);
     if (dvId) seenDv.add(dvId);
   }
@@ -684,12 +999,55 @@ async function verify(
     if (isVisible) failedVisible += pair.ops;
     else lost += pair.ops;
   }
+  // Fields wiped: a field no user changed after the create must still hold what the creating user entered, on
+  // both sides (text) or in BC (options); an option coupled by now must show on the account (filled in).
+  const optionValue = new Map<string, number>();
+  for (const o of OPTION_FIELDS) {
+    let cont: string | undefined;
+    do {
+      const page = await rt.stores.couplings.list(o.mapping, { pageSize: 1000, continuation: cont });
+      for (const c of page.items) optionValue.set(`${o.mapping}|${c.bcId}`, Number(c.dataverseId));
+      cont = page.continuation;
+    } while (cont);
+  }
+  const wipedFields: string[] = [];
+  let optionsUnfilled = 0;
+  for (const pair of pairs) {
+    const b = pair.bcId ? bcById.get(pair.bcId) : undefined;
+    const d = pair.dvId ? dvById.get(pair.dvId) : undefined;
+    if (!b || !d) continue;
+    for (const f of FIELDS) {
+      const given = pair.rec.initial[f.bc];
+      if (given === undefined || pair.rec.edited.has(f.bc)) continue;
+      for (const [side, v] of [
+        ['BC', b[f.bc]],
+        ['Dataverse', d[f.dv]],
+      ] as const)
+        if (norm(v) !== given) wipedFields.push(`${pair.key}: ${side} ${f.bc} '${norm(v)}', given '${given}'`);
+    }
+    for (const o of OPTION_FIELDS) {
+      const given = pair.rec.initial[o.bc];
+      if (given === undefined) continue;
+      if (norm(b[o.bc]).toLowerCase() !== given) wipedFields.push(`${pair.key}: BC ${o.bc} '${norm(b[o.bc])}', given '${given}'`);
+      const option = optionValue.get(`${o.mapping}|${given}`);
+      if (option !== undefined && d[o.dv] !== option) {
+        optionsUnfilled++;
+        problems.push(`${pair.key}: account ${o.dv} '${norm(d[o.dv])}', expected option ${option} of ${o.mapping}`);
+      }
+    }
+  }
+
   // Rows of this run that no logical record explains (e.g. a second row created for one record).
   for (const [id, r] of bcById) if (!seenBc.has(id)) duplicates.push(`BC customer ${id} '${String(r.displayName)}' belongs to no record`);
   for (const [id, r] of dvById) if (!seenDv.has(id)) duplicates.push(`account ${id} '${String(r.name)}' belongs to no record`);
 
   const concurrencyErrorRows = errors.filter((e) => /CONCURRENCY/.test(e.code) || /coupling/i.test(e.message)).length;
+  const createsStarved = errors.filter((e) => /Another worker is creating/.test(e.message)).length;
   return {
+    createsStarved,
+    wiped: wipedFields.length,
+    wipedFields,
+    optionsUnfilled,
     applied,
     failedVisible,
     lost,
@@ -708,12 +1066,14 @@ export function describeReport(r: ConvergenceReport): string {
     `seed ${r.seed}: ${r.operations} operations, ${r.made} changes made (${Object.entries(r.madeByKind)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')})`,
-    `applied ${r.applied}, failed-visible ${r.failedVisible}, lost ${r.lost}; ${r.records} records; duplicates ${r.duplicates.length}`,
+    `applied ${r.applied}, failed-visible ${r.failedVisible}, lost ${r.lost}; ${r.records} records; duplicates ${r.duplicates.length}; fields wiped ${r.wiped}; options not filled in ${r.optionsUnfilled}`,
+    `integrity scenarios: ${r.scenarios.lostCreateResponses} BC create responses lost (${r.createsStarved} creates starved on their claim), ${r.scenarios.racedWrites} writes racing a user's edit, ${r.scenarios.optionsCoupledLate} options coupled after their customers`,
     `429s received: BC ${r.faultsSeen.bc429}, Dataverse ${r.faultsSeen.dv429}; dead letters ${r.faultsSeen.deadLettered}; open errors ${r.faultsSeen.openErrors}`,
     `412s received ${r.concurrency412}; concurrency failures ${r.concurrencyFailures} (invocations), ${r.concurrencyErrorRows} (error rows); echo sweep ${r.echoSweep.events} events, ${r.echoSweep.bcRequests} BC requests`,
     `integration writes BC ${r.integrationWrites.bc}, Dataverse ${r.integrationWrites.dataverse}; after quiet BC ${r.writesAfterQuiet.bc}, Dataverse ${r.writesAfterQuiet.dataverse}`,
     `restarts ${r.restarts}; ${r.seconds} s; reconciliation ${r.reconcile}`,
     ...r.problems.slice(0, 20),
     ...r.duplicates.slice(0, 20),
+    ...r.wipedFields.slice(0, 20).map((w) => `WIPED ${w}`),
   ].join('\n');
 }

@@ -51,6 +51,11 @@ export interface ProofStackOptions {
   serve?: string[];
   /** Largest request body the hosts accept. Default the host's 1 MiB. */
   maxRequestBodyBytes?: number;
+  /**
+   * Loses the response of an integration request after the simulator processed it (a timeout after commit): the
+   * client sees a network failure. Asked for every integration request; default never.
+   */
+  loseResponse?: (request: { side: 'bc' | 'dataverse'; method: string; url: string }) => boolean;
 }
 
 /** Test values, not secrets: the security suite checks that none of them ever reaches a log line or an error row. */
@@ -125,6 +130,10 @@ export async function startProofStack(opts: ProofStackOptions): Promise<ProofSta
           ? 'dataverse'
           : undefined;
     if (side) integrationStatuses[side].set(res.status, (integrationStatuses[side].get(res.status) ?? 0) + 1);
+    if (side && res.ok && opts.loseResponse?.({ side, method: (init?.method ?? 'GET').toUpperCase(), url })) {
+      await res.arrayBuffer().catch(() => undefined);
+      throw new TypeError('fetch failed: the response was lost (injected after the server processed the request)');
+    }
     return res;
   };
   globalThis.fetch = observed;

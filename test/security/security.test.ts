@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueNameForMapping } from '../../shared/domain/mappings/queue';
@@ -8,17 +9,25 @@ import { PROOF_SECRETS, type ProofStack, startProofStack, until } from '../proof
  * Security: keys on admin routes, credentials on webhook routes, request size limits, and secrets kept out of
  * logs and error rows — against the real functions in the local host, with every log line captured.
  */
+/** The local role keys and the availability key (test values, checked never to reach a log line). */
+const ROLE_KEYS = {
+  admin: 'proof-sync-admin-key-61b2c9d0',
+  reader: 'proof-sync-reader-key-3f8e7a11',
+  availability: 'proof-availability-key-c4d2e9',
+} as const;
+
 describe('security', () => {
   let s: ProofStack;
   const url = (route: string) => s.hosts[0]?.apiUrl(route) ?? '';
   const queue = queueNameForMapping({ name: 'CUSTOMER' });
   const active = () => s.serviceBus.stats(queue).active + s.serviceBus.stats(queue).scheduled;
   /** Every secret of the installation, plus the simulators' bearer tokens the integration uses. */
-  const secrets = () => [...Object.values(PROOF_SECRETS), s.dataverse.integrationUserToken];
+  const secrets = () => [...Object.values(PROOF_SECRETS), ...Object.values(ROLE_KEYS), s.dataverse.integrationUserToken];
 
   beforeAll(async () => {
     s = await startProofStack({
-      functions: ['admin-api', 'bc-webhook', 'dataverse-webhook', 'sync', 'health'],
+      functions: ['admin-api', 'admin-page', 'item-availability', 'bc-webhook', 'dataverse-webhook', 'sync', 'health'],
+      env: { SYNC_ADMIN_KEY: ROLE_KEYS.admin, SYNC_READER_KEY: ROLE_KEYS.reader, AVAILABILITY_KEY: ROLE_KEYS.availability },
       // The queue is drained by the test itself where it matters; the sync function records invalid events.
     });
   });
@@ -27,6 +36,8 @@ describe('security', () => {
   });
 
   describe('admin endpoints', () => {
+    const adminKey = { 'x-sync-key': ROLE_KEYS.admin };
+    const readerKey = { 'x-sync-key': ROLE_KEYS.reader };
     const adminCalls: Array<[string, string]> = [
       ['GET', 'admin/mappings'],
       ['GET', 'admin/errors'],
@@ -34,17 +45,59 @@ describe('security', () => {
       ['POST', 'admin/reconcile'],
       ['POST', 'admin/dataverse-webhooks'],
     ];
-    it.each(adminCalls)('%s /api/%s without a key is refused with 401', async (method, route) => {
+    it.each(adminCalls)('%s /api/%s without a key is refused with 401 (an anonymous read too)', async (method, route) => {
       const res = await fetch(url(route), { method });
       expect(res.status).toBe(401);
     });
-    it.each(adminCalls)('%s /api/%s with a wrong key is refused with 401/403', async (method, route) => {
-      for (const headers of [{ 'x-functions-key': 'wrong-key-0000000' }, { 'x-functions-key': '' }]) {
+    it.each(adminCalls)('%s /api/%s with a wrong key, or a right key in the URL, is refused with 401/403', async (method, route) => {
+      const wrong: Array<Record<string, string>> = [
+        { 'x-sync-key': 'wrong-key-0000000' },
+        { 'x-sync-key': '' },
+        { 'x-functions-key': 'wrong-key-0000000' },
+      ];
+      for (const headers of wrong) {
         const res = await fetch(url(route), { method, headers });
         expect([401, 403]).toContain(res.status);
       }
-      const viaQuery = await fetch(`${url(route)}${route.includes('?') ? '&' : '?'}code=wrong-key-0000000`, { method });
-      expect([401, 403]).toContain(viaQuery.status);
+      const sep = route.includes('?') ? '&' : '?';
+      for (const key of ['wrong-key-0000000', ROLE_KEYS.admin]) {
+        const viaQuery = await fetch(`${url(route)}${sep}code=${key}`, { method });
+        expect([401, 403], `?code=${key}`).toContain(viaQuery.status);
+      }
+    });
+    it('the function key no longer opens the admin API: only the role keys do', async () => {
+      const res = await fetch(url('admin/mappings'), { headers: { 'x-functions-key': PROOF_SECRETS.functionKey } });
+      expect(res.status).toBe(401);
+      expect((await fetch(url('admin/mappings'), { headers: adminKey })).status).toBe(200);
+    });
+    it('a Reader reads but every change is refused with 403; the Admin key changes', async () => {
+      expect((await fetch(url('admin/mappings'), { headers: readerKey })).status).toBe(200);
+      const who = (await (await fetch(url('admin/whoami'), { headers: readerKey })).json()) as { roles: string[]; canChange: boolean };
+      expect(who).toMatchObject({ roles: ['Sync.Reader'], canChange: false });
+      const customer = await (await fetch(url('admin/mappings/CUSTOMER'), { headers: readerKey })).json();
+      const changes: Array<[string, string, unknown]> = [
+        ['POST', 'admin/reconcile', {}],
+        ['POST', 'admin/mappings/CUSTOMER/disable', undefined],
+        ['PUT', 'admin/mappings/CUSTOMER', customer],
+        ['POST', 'admin/errors/retry-all', { mapping: 'CUSTOMER' }],
+      ];
+      for (const [method, route, body] of changes) {
+        const res = await fetch(url(route), {
+          method,
+          headers: { ...readerKey, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        expect(res.status, `${method} ${route}`).toBe(403);
+        expect(((await res.json()) as { error: string }).error).toMatch(/Sync\.Admin/);
+      }
+      const rt = await getRuntime();
+      expect((await rt.stores.mappings.get('CUSTOMER', { fresh: true }))?.enabled).toBe(true);
+      const asAdmin = await fetch(url('admin/mappings/CUSTOMER'), {
+        method: 'PUT',
+        headers: { ...adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify(customer),
+      });
+      expect(asAdmin.status).toBe(200);
     });
     it('an admin-level route refuses the function key; the master key opens it', async () => {
       const withFunctionKey = await fetch(url('admin/dataverse-webhooks'), {
@@ -58,9 +111,33 @@ describe('security', () => {
       });
       expect(withMaster.status).toBe(200);
     });
-    it('the function key opens a function-level admin route', async () => {
-      const res = await fetch(url('admin/mappings'), { headers: { 'x-functions-key': PROOF_SECRETS.functionKey } });
+    it('the admin page: a CSP without unsafe-inline whose hashes match its inline script and style, no framing, nosniff', async () => {
+      const res = await fetch(url('admin/ui'));
       expect(res.status).toBe(200);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      const html = await res.text();
+      const inline = (tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html)?.[1] ?? '';
+      const hash = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+      expect(csp).toContain(`script-src ${hash(inline('script'))}`);
+      expect(csp).toContain(`style-src ${hash(inline('style'))}`);
+      // The page carries no key and reads none from its URL.
+      for (const key of Object.values(ROLE_KEYS)) expect(html).not.toContain(key);
+      expect(html).not.toMatch(/location\.search|[?&]code=/);
+    });
+    it('the availability endpoint takes only its own key', async () => {
+      const product = '11111111-2222-4333-8444-555555555555';
+      const others: Array<Record<string, string>> = [
+        {},
+        adminKey,
+        { 'x-functions-key': PROOF_SECRETS.functionKey },
+        { 'x-availability-key': ROLE_KEYS.admin },
+      ];
+      for (const headers of others) expect((await fetch(url(`availability/${product}`), { headers })).status).toBe(401);
+      // Its key passes authentication (the product is not coupled: 404).
+      expect((await fetch(url(`availability/${product}`), { headers: { 'x-availability-key': ROLE_KEYS.availability } })).status).toBe(404);
     });
   });
 
@@ -127,7 +204,7 @@ describe('security', () => {
       expect(bc.status).toBe(413);
       const admin = await fetch(url('admin/mappings/import'), {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'x-functions-key': PROOF_SECRETS.masterKey },
+        headers: { 'Content-Type': 'application/json', 'x-sync-key': ROLE_KEYS.admin },
         body: huge,
       });
       expect(admin.status).toBe(413);
@@ -176,6 +253,8 @@ describe('security', () => {
     it('no secret appears in any log line of the host, the functions or change capture', async () => {
       // Drive paths that log: a failed webhook, an invalid event, admin calls with keys in the query.
       await fetch(`${url('admin/mappings')}?code=${PROOF_SECRETS.masterKey}`);
+      await fetch(url('admin/mappings'), { headers: { 'x-sync-key': ROLE_KEYS.reader } });
+      await fetch(url('admin/reconcile'), { method: 'POST', headers: { 'x-sync-key': ROLE_KEYS.reader } });
       await fetch(url('webhooks/bc'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"value":[' });
       await until('some log lines', () => (s.logs.length > 0 ? true : undefined));
       const leaks = s.logs.filter((l) => secrets().some((secret) => l.message.includes(secret)));

@@ -5,7 +5,7 @@ import { type DataverseSimulator, type DataverseSimulatorOptions, startDataverse
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { ServiceBusEmulator } from '../../dev/servicebus';
 import { resetSettingsCache } from '../../shared/config';
-import { allQueueNames, QUEUE_SETTINGS } from '../../shared/queues';
+import { emulatorQueueDeclarations, QUEUE_SETTINGS } from '../../shared/queues';
 import { resetRuntime } from '../../shared/runtime';
 
 /**
@@ -35,14 +35,20 @@ export interface StackOptions {
   lockDurationMs?: number;
 }
 
+/** The function key of the local host, and the `Sync.Admin` key of the admin API (SYNC_ADMIN_KEY). */
 export const TEST_LOCAL_KEY = 'test-function-key';
+/** The `Sync.Reader` key (SYNC_READER_KEY). */
+export const TEST_READER_KEY = 'test-reader-key-read-only';
+/** The item-availability key (AVAILABILITY_KEY). */
+export const TEST_AVAILABILITY_KEY = 'test-availability-key';
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const azurite = await startAzurite({ port: 0 });
   const serviceBus = new ServiceBusEmulator({
     port: 0,
-    queues: allQueueNames().map((name) => ({
-      name,
+    // Azure's settings (duplicate detection included), with test-sized delivery counts and locks.
+    queues: emulatorQueueDeclarations().map((q) => ({
+      ...q,
       maxDeliveryCount: options.maxDeliveryCount ?? QUEUE_SETTINGS.maxDeliveryCount,
       lockDurationMs: options.lockDurationMs ?? 30_000,
     })),
@@ -67,6 +73,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     DATAVERSE_WEBHOOK_KEY: 'local-dataverse-webhook-key-tests',
     PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
     LOCAL_FUNCTION_KEY: TEST_LOCAL_KEY,
+    SYNC_ADMIN_KEY: TEST_LOCAL_KEY,
+    SYNC_READER_KEY: TEST_READER_KEY,
+    AVAILABILITY_KEY: TEST_AVAILABILITY_KEY,
     ...options.env,
   };
   Object.assign(process.env, env);

@@ -36,16 +36,17 @@ describe('mapping changes checked against metadata', () => {
       ...customer,
       fields: [
         ...customer.fields,
+        // On the BC extension's customers page, which CUSTOMER reads through (bc-extension/src/pages/CustomerApi.Page.al).
         {
-          bcField: 'taxRegistrationNumber',
-          alField: 'VAT Registration No.',
+          bcField: 'blocked',
+          alField: 'Blocked',
           dataverseColumn: 'description',
           direction: 'ToIntegrationTable',
         },
       ],
     };
     const saved = await rt.stores.mappings.put(ok);
-    expect(saved.fields.some((f) => f.bcField === 'taxRegistrationNumber')).toBe(true);
+    expect(saved.fields.some((f) => f.bcField === 'blocked')).toBe(true);
   });
 
   it('does not refuse a mapping because a BC table has no records yet (its fields are unknown, not missing)', async () => {

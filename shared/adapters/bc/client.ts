@@ -136,6 +136,37 @@ export function odataDateTime(value: string): string {
 /** Fields of an entity set that exists but is empty and has no `$metadata`: any field may be there. */
 const UNKNOWN_FIELDS: BcEntityFields = new Map();
 
+const bcInstalledExtensionSchema = z.looseObject({
+  id: z.string(),
+  displayName: z.string(),
+  publisher: z.string(),
+  versionMajor: z.number().int(),
+  versionMinor: z.number().int(),
+  isInstalled: z.boolean(),
+});
+/** One app of the automation API's extensions list. */
+export type BcInstalledExtension = z.infer<typeof bcInstalledExtensionSchema>;
+
+/** 404 codes BC gives for a route or entity set that is not published (not for a missing record). */
+const MISSING_RESOURCE_CODES = new Set(['BadRequest_ResourceNotFound', 'BadRequest_NotFound']);
+
+/**
+ * A 404 on a record URL means the record is gone, unless BC says the page itself is not there (the BC extension
+ * is missing or older): that must never read as a deletion, so it is a configuration error naming the fix.
+ */
+function recordGone(target: BcEntityTarget, method: string, body: unknown): undefined {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  if (typeof code !== 'string' || !MISSING_RESOURCE_CODES.has(code)) return undefined;
+  const what =
+    target.kind === 'customApi'
+      ? `BC extension page missing: ${target.entitySet} is not published in this environment; install or upgrade the bc-dataverse-sync BC extension (docs/bc-extension.md)`
+      : `${target.entitySet} is not published in this environment`;
+  throw new SyncError(
+    'MAP.INVALID',
+    `Business Central ${method} ${target.entitySet} answered 404 ${code}: ${what}. Not treated as a deleted record.`,
+  );
+}
+
 export class BcClient {
   readonly http: HttpClient;
   /** `{apiUrl}/v2.0/{tenant}/{environment}`. */
@@ -212,7 +243,7 @@ export class BcClient {
     if (options.expand) url.searchParams.set('$expand', options.expand);
     const req: HttpRequest = { method: 'GET', url: odataUrl(url), accept: [404] };
     const res = await this.http.send(req);
-    if (res.status === 404) return undefined;
+    if (res.status === 404) return recordGone(target, 'GET', res.body);
     return this.entity(req, res.body);
   }
 
@@ -275,7 +306,8 @@ export class BcClient {
       headers: { 'If-Match': etag ?? '*' },
       accept: [404],
     });
-    return res.status !== 404;
+    if (res.status === 404) return recordGone(target, 'DELETE', res.body) ?? false;
+    return true;
   }
 
   /**
@@ -408,6 +440,19 @@ export class BcClient {
       z.looseObject({ value: z.array(z.looseObject({ resource: z.string() })) }),
     );
     return data.value.map((r) => r.resource);
+  }
+
+  /**
+   * Apps installed in the environment, from the automation API (`microsoft/automation/v2.0/companies({id})/extensions`,
+   * dynamics_extension_get.md): the connection check reads the BC extension's version from it. The app registration
+   * may lack the permission to read it; the caller treats a refusal as "version unknown".
+   */
+  async installedExtensions(): Promise<BcInstalledExtension[]> {
+    const { data } = await this.http.json(
+      { method: 'GET', url: `${this.environmentRoot}/api/microsoft/automation/v2.0/companies(${this.companyId})/extensions` },
+      z.looseObject({ value: z.array(bcInstalledExtensionSchema) }),
+    );
+    return data.value;
   }
 
   // ---- Metadata ---------------------------------------------------------------------------------------------

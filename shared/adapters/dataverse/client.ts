@@ -265,6 +265,11 @@ export class DataverseClient {
     return res.status !== 404;
   }
 
+  /** An unbound action, e.g. `POST FulfillSalesOrder` (204, no content). */
+  async action(name: string, body: Record<string, unknown>): Promise<void> {
+    await this.http.send(this.req({ method: 'POST', url: `${this.apiBase}${name}`, body }));
+  }
+
   /** Clears a single-valued lookup: `DELETE …/<set>(<id>)/<navigation>/$ref` (B.3). */
   async disassociate(entitySet: string, key: DvKey, navigationProperty: string): Promise<void> {
     await this.http.send(this.req({ method: 'DELETE', url: `${this.url(entitySet, key)}/${navigationProperty}/$ref`, accept: [404] }));
@@ -402,7 +407,7 @@ export class DataverseClient {
    * shipment methods and shipping agents) and returns its value. The metadata cache is dropped so the next
    * read sees the option.
    */
-  async insertOptionValue(entityLogicalName: string, column: string, label: string, languageCode = 1033): Promise<number> {
+  async insertOptionValue(entityLogicalName: string, column: string, label: string, languageCode = 1033, value?: number): Promise<number> {
     const { data } = await this.http.json(
       this.req({
         method: 'POST',
@@ -410,6 +415,8 @@ export class DataverseClient {
         body: {
           EntityLogicalName: entityLogicalName,
           AttributeLogicalName: column,
+          // A given value (BC's InsertOptionSetMetadataWithOptionValue) keeps documents' local sets in step with account's.
+          ...(value !== undefined ? { Value: value } : {}),
           Label: { LocalizedLabels: [{ Label: label, LanguageCode: languageCode }] },
         },
       }),

@@ -97,6 +97,10 @@ export class DataverseGateway implements RecordGateway<DataverseEntityTarget> {
     await this.client.delete(target.entitySet, id, etag);
   }
 
+  async action(name: string, body: Record<string, unknown>): Promise<void> {
+    await this.client.action(name, body);
+  }
+
   /** Changes since `deltaLink` (all rows when absent), page by page; keep the last page's `deltaLink`. */
   async *changes(target: DataverseEntityTarget, options: { deltaLink?: string; select?: string[] } = {}): AsyncIterable<DataverseChanges> {
     for await (const page of this.client.changes(target.entitySet, {

@@ -17,10 +17,19 @@ export class ClientMappingMetadata implements MappingMetadataPort {
     private readonly kindOf?: (entitySet: string) => BcEntityTarget['kind'] | undefined,
   ) {}
 
-  async dataverseColumn(entityLogicalName: string, column: string): Promise<{ type: string; options?: number[] } | undefined> {
+  async dataverseColumn(
+    entityLogicalName: string,
+    column: string,
+  ): Promise<{ type: string; options?: number[]; validForCreate?: boolean; validForUpdate?: boolean } | undefined> {
     const info = await this.dataverse.dataverseColumn(entityLogicalName, column);
     if (!info) return undefined;
-    return info.options ? { type: info.type, options: info.options.map((o) => o.value) } : { type: info.type };
+    return {
+      type: info.type,
+      ...(info.options ? { options: info.options.map((o) => o.value) } : {}),
+      // IsValidForCreate / IsValidForUpdate: mapping a BC field onto a column Dataverse sets itself is refused.
+      ...(info.isValidForCreate !== undefined ? { validForCreate: info.isValidForCreate } : {}),
+      ...(info.isValidForUpdate !== undefined ? { validForUpdate: info.isValidForUpdate } : {}),
+    };
   }
 
   async bcField(entitySet: string, field: string): Promise<{ type: string } | undefined> {

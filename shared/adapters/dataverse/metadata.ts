@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPTION_SETS } from '../../domain/mappings/option-sets';
 
 /** What mapping validation needs to know about a Dataverse column. */
 export interface DataverseColumnInfo {
@@ -75,4 +76,27 @@ export function attributeType(attr: z.infer<typeof attributeSchema>): string {
   if (attr.AttributeType) return attr.AttributeType;
   const name = attr.AttributeTypeName?.Value;
   return name ? name.replace(/Type$/, '') : 'Unknown';
+}
+
+/** What appending an option needs from the Dataverse client. */
+export interface OptionSetWriter {
+  dataverseColumn(entityLogicalName: string, column: string): Promise<DataverseColumnInfo | undefined>;
+  insertOptionValue(entityLogicalName: string, column: string, label: string, languageCode?: number, value?: number): Promise<number>;
+}
+
+/**
+ * Appends a BC code as an option of the column an option mapping couples to, then the same value to the
+ * documents' columns — salesorder, quote and invoice have their own local option sets (`salesorder_paymenttermscode`
+ * …, GlobalChoiceName in their entity references), and BC inserts the value into each
+ * (CDSIntTableSubscriber: InsertOptionSetMetadataWithOptionValue). A document set that already has the value keeps it.
+ */
+export async function appendOption(dataverse: OptionSetWriter, entityLogicalName: string, column: string, label: string): Promise<number> {
+  const value = await dataverse.insertOptionValue(entityLogicalName, column, label);
+  const definition = Object.values(OPTION_SETS).find((d) => entityLogicalName === 'account' && d.accountColumn === column);
+  for (const doc of definition?.documentColumns ?? []) {
+    const info = await dataverse.dataverseColumn(doc.entityLogicalName, doc.column);
+    if (!info || info.options?.some((o) => o.value === value)) continue;
+    await dataverse.insertOptionValue(doc.entityLogicalName, doc.column, label, undefined, value);
+  }
+  return value;
 }

@@ -1,11 +1,15 @@
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 // The SDK's own 64-bit integer type (a dependency of @azure/service-bus): peeks must name where they start.
 import Long from 'long';
+import { OPERATIONAL_QUEUE } from '../../queues';
 
 /**
- * The dead-letter queues (`<queue>/$deadletterqueue`) of the sync queues: list, replay, purge. Messages are
+ * The dead-letter queues (`<queue>/$deadletterqueue`) of every queue (sync-* and ops-*): list, replay, purge. Messages are
  * settled one at a time (the AMQP client can merge concurrent dispositions, see dev/servicebus/README.md).
  */
+
+/** What a dead-lettered message is, by the queue it came from. */
+export type DeadLetterKind = 'change-event' | 'bc-collection' | 'full-sync-item' | 'sales-order';
 
 /** Application property counting how often a message was re-driven from the dead-letter queue. */
 export const REPLAY_COUNT_PROPERTY = 'replayCount';
@@ -19,8 +23,11 @@ export interface DeadLetter {
   enqueuedAt?: string;
   deliveryCount?: number;
   replayCount: number;
-  /** Table mapping of a change event, when the body is one. */
+  kind: DeadLetterKind;
+  /** Table mapping of a change event or full-sync item, when the body names one. */
   mapping?: string;
+  /** One line saying what the message was for (record, run, collection or order), for lists. */
+  subject?: string;
   body: unknown;
 }
 
@@ -34,12 +41,13 @@ export interface DeadLetterSelector {
 
 export function toDeadLetter(queue: string, m: ServiceBusReceivedMessage): DeadLetter {
   const body = m.body instanceof Uint8Array ? tryJson(Buffer.from(m.body).toString('utf8')) : m.body;
-  const mapping =
-    typeof body === 'object' && body !== null && typeof (body as { mapping?: unknown }).mapping === 'string'
-      ? (body as { mapping: string }).mapping
-      : undefined;
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const mapping = typeof fields.mapping === 'string' ? fields.mapping : undefined;
+  const kind = deadLetterKind(queue);
+  const subject = subjectOf(kind, fields);
   return {
     queue,
+    kind,
     sequenceNumber: m.sequenceNumber?.toString() ?? '',
     ...(m.messageId !== undefined ? { messageId: String(m.messageId) } : {}),
     ...(m.deadLetterReason ? { reason: m.deadLetterReason } : {}),
@@ -48,8 +56,52 @@ export function toDeadLetter(queue: string, m: ServiceBusReceivedMessage): DeadL
     ...(m.deliveryCount !== undefined ? { deliveryCount: m.deliveryCount } : {}),
     replayCount: Number(m.applicationProperties?.[REPLAY_COUNT_PROPERTY] ?? 0) || 0,
     ...(mapping ? { mapping } : {}),
+    ...(subject ? { subject } : {}),
     body,
   };
+}
+
+export function deadLetterKind(queue: string): DeadLetterKind {
+  switch (queue.toLowerCase()) {
+    case OPERATIONAL_QUEUE.bcCollection:
+      return 'bc-collection';
+    case OPERATIONAL_QUEUE.fullSync:
+      return 'full-sync-item';
+    case OPERATIONAL_QUEUE.salesOrders:
+      return 'sales-order';
+    default:
+      return 'change-event';
+  }
+}
+
+function subjectOf(kind: DeadLetterKind, b: Record<string, unknown>): string | undefined {
+  const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  const text = (() => {
+    switch (kind) {
+      case 'change-event':
+        return [str(b.source), str(b.changeType), str(b.recordId)].filter(Boolean).join(' ');
+      case 'full-sync-item':
+        return [
+          str(b.runId) && `run ${str(b.runId)}`,
+          str(b.mapping),
+          b.pass !== undefined && `pass ${str(b.pass)}`,
+          b.page !== undefined && `page ${str(b.page)}`,
+        ]
+          .filter(Boolean)
+          .join(', ');
+      case 'bc-collection':
+        return [
+          str(b.entitySet),
+          Array.isArray(b.mappings) ? `(${b.mappings.map(str).join(', ')})` : '',
+          str(b.modifiedSince) && `since ${str(b.modifiedSince)}`,
+        ]
+          .filter(Boolean)
+          .join(' ');
+      case 'sales-order':
+        return str(b.salesOrderId) && `sales order ${str(b.salesOrderId)}`;
+    }
+  })();
+  return text ? text.slice(0, 200) : undefined;
 }
 
 export function matches(d: DeadLetter, s: DeadLetterSelector): boolean {

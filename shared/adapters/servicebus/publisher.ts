@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
 import { type ChangeEvent, changeEventMessageId } from '../../domain/change-event';
 import { queueNameFor } from '../../domain/mappings/queue';
@@ -55,13 +56,21 @@ export class ServiceBusChangePublisher implements ChangePublisher {
   }
 }
 
-export function toMessage(e: ChangeEvent, scheduledAt?: Date): ServiceBusMessage {
-  const id = changeEventMessageId(e);
+/**
+ * Origins that are someone's deliberate request to synchronize (an admin, a retry, a parent that got coupled, a
+ * full sync): each must run even when an identical event was sent minutes ago, so it gets a nonce if its sender
+ * gave none. Notifications (webhook, collection, poll, reconcile) keep their deterministic ids, so a repeated
+ * notification is dropped by duplicate detection.
+ */
+const DELIBERATE_ORIGINS: ReadonlySet<ChangeEvent['origin']> = new Set(['manual', 'replay', 'dependency', 'full-sync']);
+
+export function toMessage(event: ChangeEvent, scheduledAt?: Date): ServiceBusMessage {
+  const e = event.nonce === undefined && DELIBERATE_ORIGINS.has(event.origin) ? { ...event, nonce: randomUUID() } : event;
   return {
     body: e,
     contentType: 'application/json',
     // A rescheduled copy must not look like a duplicate of the message it replaces.
-    messageId: scheduledAt ? `${id}|at${scheduledAt.getTime()}`.slice(0, 128) : id,
+    messageId: changeEventMessageId(e, scheduledAt ? [`at${scheduledAt.getTime()}`] : []),
     correlationId: e.correlationId,
     subject: e.mapping,
     applicationProperties: { mapping: e.mapping, source: e.source, recordId: e.recordId, changeType: e.changeType, origin: e.origin },

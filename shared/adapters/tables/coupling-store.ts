@@ -78,6 +78,8 @@ const couplingRowSchema = z.looseObject({
   dataverseModifiedOn: z.string().optional(),
   fingerprintToDataverse: z.string().optional(),
   fingerprintToBc: z.string().optional(),
+  dataverseWrittenEtag: z.string().optional(),
+  initialDirection: z.enum(['ToIntegrationTable', 'FromIntegrationTable']).optional(),
   snapshotForm: z.enum(['full', 'hashed', 'omitted']).optional(),
   lastResult: z.union([z.enum(SYNC_RESULTS), z.literal('')]).optional(),
   lastSyncedAt: z.string().optional(),
@@ -496,7 +498,15 @@ export class TableCouplingStore implements CouplingStore {
       createdAt: c.createdAt,
       tombstone: false,
     };
-    const optional = ['bcModifiedOn', 'dataverseModifiedOn', 'fingerprintToDataverse', 'fingerprintToBc', 'lastSyncedAt'] as const;
+    const optional = [
+      'bcModifiedOn',
+      'dataverseModifiedOn',
+      'fingerprintToDataverse',
+      'fingerprintToBc',
+      'dataverseWrittenEtag',
+      'initialDirection',
+      'lastSyncedAt',
+    ] as const;
     for (const k of optional) if (c[k] !== undefined) out[k] = c[k];
     if (c.lastError !== undefined) out.lastError = c.lastError.slice(0, MAX_ERROR_CHARS);
     if (c.snapshot !== undefined) Object.assign(out, snapshotColumns(c.snapshot));
@@ -520,6 +530,8 @@ export class TableCouplingStore implements CouplingStore {
     if (row.dataverseModifiedOn !== undefined) c.dataverseModifiedOn = row.dataverseModifiedOn;
     if (row.fingerprintToDataverse !== undefined) c.fingerprintToDataverse = row.fingerprintToDataverse;
     if (row.fingerprintToBc !== undefined) c.fingerprintToBc = row.fingerprintToBc;
+    if (row.dataverseWrittenEtag !== undefined) c.dataverseWrittenEtag = row.dataverseWrittenEtag;
+    if (row.initialDirection !== undefined) c.initialDirection = row.initialDirection;
     if (row.lastResult) c.lastResult = row.lastResult;
     if (row.lastSyncedAt !== undefined) c.lastSyncedAt = row.lastSyncedAt;
     if (row.lastError !== undefined) c.lastError = row.lastError;

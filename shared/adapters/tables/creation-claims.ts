@@ -16,7 +16,10 @@ export class TableCreationClaims implements CreationClaims {
     return `create-claim/${key}`;
   }
 
-  async claim(key: string, staleAfterMs: number): Promise<{ won: true; token: string } | { won: false; createdId?: string }> {
+  async claim(
+    key: string,
+    staleAfterMs: number,
+  ): Promise<{ won: true; token: string; takenOverFrom?: string } | { won: false; createdId?: string; claimedAt?: string }> {
     const k = this.key(key);
     const at = this.clock.now().toISOString();
     try {
@@ -28,11 +31,12 @@ export class TableCreationClaims implements CreationClaims {
     const existing = await this.checkpoints.get(k, claimSchema);
     if (!existing) return this.claim(key, staleAfterMs);
     if (existing.value.createdId) return { won: false, createdId: existing.value.createdId };
-    if (this.clock.now().getTime() - Date.parse(existing.value.at) < staleAfterMs) return { won: false };
-    // The claimant died before creating anything: take the claim over (its ETag makes only one taker win).
+    if (this.clock.now().getTime() - Date.parse(existing.value.at) < staleAfterMs) return { won: false, claimedAt: existing.value.at };
+    // The claimant died, or its create's response was lost: take the claim over (its ETag makes only one taker
+    // win) and say since when, so the taker looks for a record the lost attempt may have created.
     try {
       const put = await this.checkpoints.put(k, { at }, { etag: existing.etag });
-      return { won: true, token: put.etag };
+      return { won: true, token: put.etag, takenOverFrom: existing.value.at };
     } catch (err) {
       if (err instanceof CheckpointConflictError) return { won: false };
       throw err;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { HistoryEntry, HistoryStore } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import { encodeKey, invertedTime, jsonProperties, normalizeId, readJsonProperty, storeCall, ValueTooLargeError } from './common';
+import { type PurgeResult, purgeRows } from './purge';
 
 /**
  * Per-record history of applied changes (table `<prefix>History`).
@@ -105,6 +106,12 @@ export class TableHistoryStore implements HistoryStore {
       .sort()
       .slice(0, limit)
       .map((k) => toEntry(byKey.get(k)!));
+  }
+
+  /** Deletes entries recorded before `cutoff`, at most `maxRows` rows (retention; an entry has one or two rows). */
+  async purgeBefore(cutoff: Date, maxRows: number): Promise<PurgeResult> {
+    // Older entries have a larger inverted time; `_~` sorts after every random suffix of the cutoff's own millisecond.
+    return purgeRows(this.client, odata`RowKey gt ${`${invertedTime(cutoff)}_~`}`, { maxRows, what: 'history rows' });
   }
 }
 

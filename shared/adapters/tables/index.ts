@@ -11,7 +11,7 @@ import { createTableClient, type TableClientOptions, type TablesConnectionSettin
 
 export { type Checkpoint, CheckpointConflictError, type PutCheckpointOptions, TableCheckpointStore } from './checkpoint-store';
 export { ensureTable, normalizeId } from './common';
-export { SYNC_RESULTS, TableCounterStore } from './counter-store';
+export { SYNC_RESULTS, type SyncRun, TableCounterStore } from './counter-store';
 export {
   environmentIdentity,
   hashSnapshotValue,
@@ -21,7 +21,15 @@ export {
 } from './coupling-store';
 export { TableCreationClaims } from './creation-claims';
 export { TableHistoryStore } from './history-store';
-export { MappingConflictError, MappingValidationError, TableMappingStore } from './mapping-store';
+export {
+  type ChangeAudit,
+  type MappingChange,
+  MappingChangedSinceError,
+  MappingConflictError,
+  MappingValidationError,
+  TableMappingStore,
+} from './mapping-store';
+export type { PurgeResult } from './purge';
 export { REDACTED, redact, redactText } from './redact';
 export { syncErrorId, TableSyncErrorStore } from './sync-error-store';
 export { createTableClient, type TableClientOptions, type TablesConnectionSettings } from './table-client';
@@ -119,7 +127,7 @@ export async function createStores(settings: StoresSettings, options: CreateStor
     }),
     syncErrors: new TableSyncErrorStore(clients.syncErrors, clock ? { clock } : {}),
     history: new TableHistoryStore(clients.history),
-    counters: new TableCounterStore(clients.counters),
+    counters: new TableCounterStore(clients.counters, clock ? { clock } : {}),
     checkpoints: new TableCheckpointStore(clients.checkpoints, clock ? { clock } : {}),
     mappings: new TableMappingStore(clients.mappings, {
       defaults,

@@ -7,16 +7,21 @@
 export const REDACTED = '[redacted]';
 
 /**
- * Property names that hold secrets: secret, password, token, authorization, credential, cookie, any `…key`, and
- * BC's webhook `clientState` (it proves a notification came from our subscription).
+ * Property names that hold secrets: secret, password, token, authorization, credential, cookie, any `…key`, BC's
+ * webhook `clientState` (it proves a notification came from our subscription) and Dataverse's `authvalue` (the
+ * service endpoint's webhook key, or the header settings carrying it).
  */
-const SECRET_NAME = /secret|passw(?:or)?d|^pwd$|token|authori[sz]ation|credential|cookie|signature|clientstate|key$|^key[-_]|[-_]key[-_]/i;
+const SECRET_NAME =
+  /secret|passw(?:or)?d|^pwd$|token|authori[sz]ation|credential|cookie|signature|clientstate|authvalue|key$|^key[-_]|[-_]key[-_]/i;
 
 const SECRET_TEXT: Array<[RegExp, string]> = [
   // Connection strings and query strings: AccountKey=…, SharedAccessKey=…, Password=…, sig=…, client_secret=…
   [/\b(AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret|client_secret)=([^;&\s"']+)/gi, `$1=${REDACTED}`],
-  // Function keys and SAS signatures in URLs.
-  [/([?&](?:code|sig|client_secret|access_token|clientState)=)[^&\s"']+/gi, `$1${REDACTED}`],
+  // Function keys, the Dataverse webhook key (`?webhookkey=`, HttpQueryString auth) and SAS signatures in URLs.
+  [/([?&](?:code|sig|client_secret|access_token|clientState|webhookkey)=)[^&\s"']+/gi, `$1${REDACTED}`],
+  // A serialized service endpoint (`"authvalue":"…"`) or the header Dataverse sends the key in.
+  [/("?authvalue"?\s*[:=]\s*"?)[^"&\s,}]+/gi, `$1${REDACTED}`],
+  [/(x-dataverse-webhook-key["']?\s*[:=]\s*["']?)[^"'\s,;&}]+/gi, `$1${REDACTED}`],
   [/\bBearer\s+[A-Za-z0-9._~+/-]+=*/g, `Bearer ${REDACTED}`],
   [/\bBasic\s+[A-Za-z0-9+/]{8,}=*/g, `Basic ${REDACTED}`],
   // A JWT anywhere in a text, with or without a scheme in front.

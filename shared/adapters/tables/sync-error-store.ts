@@ -16,6 +16,7 @@ import {
   storeCall,
   ValueTooLargeError,
 } from './common';
+import { type PurgeResult, purgeRows } from './purge';
 import { redact, redactText } from './redact';
 
 /**
@@ -193,6 +194,15 @@ export class TableSyncErrorStore implements SyncErrorStore {
       }
       return { items: [] };
     });
+  }
+
+  /**
+   * Deletes errors resolved or dismissed before `cutoff`, at most `maxRows` rows (retention). Open errors are never
+   * purged, however old: they still need an admin. Their pointer rows went when they closed.
+   */
+  async purgeClosedBefore(cutoff: Date, maxRows: number): Promise<PurgeResult> {
+    const filter = odata`RowKey ge ${ERR} and RowKey lt ${prefixEnd(ERR)} and status ne ${'open'} and closedAt lt ${cutoff.toISOString()}`;
+    return purgeRows(this.client, filter, { maxRows, what: 'closed sync errors' });
   }
 
   /** Hides an error without a successful sync (BC's "Delete" on the errors page); the row is kept as dismissed. */

@@ -162,7 +162,8 @@ const job = (inactivityTimeoutMinutes: 720 | 1440) => ({ intervalMinutes: 30, in
 function salespeople(): TableMapping {
   return table({
     name: 'SALESPEOPLE',
-    bc: { kind: 'apiV2', entitySet: 'salespeoplePurchasers', table: 'Salesperson/Purchaser', tableId: 13 },
+    // API v2.0 salespeoplePurchasers exists only from BC 26; the extension's page serves every supported version.
+    bc: { kind: 'customApi', entitySet: 'salespeoplePurchasers', table: 'Salesperson/Purchaser', tableId: 13 },
     dataverse: { entityLogicalName: 'systemuser', entitySet: 'systemusers', primaryKey: 'systemuserid', modifiedOnColumn: 'modifiedon' },
     direction: 'FromIntegrationTable',
     integrationTableFilter: 'isdisabled eq false and islicensed eq true and isintegrationuser eq false',
@@ -178,7 +179,7 @@ function salespeople(): TableMapping {
       synchAfterMatchBasedCoupling: true,
     },
     ownership: 'None',
-    // salespeoplePurchasers is not in the documented webhook resource list (api-contracts D.3).
+    // Polled as before; the extension's page would also accept a webhook subscription.
     changeCapture: { bc: 'polling', dataverse: 'webhook' },
     polling: job(1440),
     fields: [
@@ -529,6 +530,12 @@ function resourceProduct(unitGroups: boolean): TableMapping {
   });
 }
 
+/** BC maps these, but its proxy table 5347 "CRM Productpricelevel" never sends them (ExternalAccess Read / Modify). */
+const READ_ONLY_PRODUCT_NUMBER =
+  'Read-only on productpricelevel (IsValidForCreate/Update false; BC table 5347 ExternalAccess = Read): Dataverse copies the product number.';
+const PRICE_LINE_CURRENCY =
+  'Not valid for create on productpricelevel (BC table 5347 ExternalAccess = Modify): Dataverse takes the price list currency.';
+
 const pricingMethodCurrencyAmount = () =>
   // pricingmethodcode 1 = Currency Amount.
   constToDataverse('pricingmethodcode', 1, 'CurrencyAmount', { validateOnWrite: false, dataverseType: 'Picklist' });
@@ -569,8 +576,12 @@ function salesPrice(): TableMapping {
     fields: [
       field('Sales Code', 'salesCode', 'pricelevelid', 'ToDV', { transformation: lookup('CUSTPRCGRP-PRICE', 'pricelevels') }),
       field('Item No.', 'itemNumber', 'productid', 'ToDV', { transformation: lookup('ITEM-PRODUCT', 'products') }),
-      field('Item No.', 'itemNumber', 'productnumber', 'ToDV'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
+      field('Item No.', 'itemNumber', 'productnumber', 'ToDV', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', {
+        transformation: currency,
+        status: 'Disabled',
+        note: PRICE_LINE_CURRENCY,
+      }),
       pricingMethodCurrencyAmount(),
       field('Unit Price', 'unitPrice', 'amount', 'ToDV'),
     ],
@@ -623,8 +634,12 @@ function priceListLine(unitGroups: boolean): TableMapping {
       field('Asset No.', 'assetNumber', 'productid', 'ToDV', {
         transformation: lookup('ITEM-PRODUCT', 'products', { alsoMappings: ['RESOURCE-PRODUCT'] }),
       }),
-      field('Asset No.', 'assetNumber', 'productnumber', 'ToDV'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
+      field('Asset No.', 'assetNumber', 'productnumber', 'ToDV', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', {
+        transformation: currency,
+        status: 'Disabled',
+        note: PRICE_LINE_CURRENCY,
+      }),
       pricingMethodCurrencyAmount(),
       unitGroups
         ? field('Unit of Measure Code', 'unitOfMeasureCode', 'uomid', 'ToDV', {
@@ -852,7 +867,8 @@ function salesOrderBidirectional(): TableMapping {
 function salesOrderLine(): TableMapping {
   return table({
     name: 'SOLINE-ORDERDETAIL',
-    bc: { kind: 'apiV2', entitySet: 'salesOrderLines', table: 'Sales Line', tableId: 37, extensionEntitySet: 'salesOrderLines' },
+    // The extension's page over Sales Line itself: v2.0 salesOrderLines is a temporary buffer without webhooks.
+    bc: { kind: 'customApi', entitySet: 'salesOrderLines', table: 'Sales Line', tableId: 37 },
     dataverse: {
       entityLogicalName: 'salesorderdetail',
       entitySet: 'salesorderdetails',
@@ -870,7 +886,7 @@ function salesOrderLine(): TableMapping {
     polling: null,
     parent: 'SALESORDER-ORDER',
     fields: [
-      constToBc('Document Type', 'documentType', 'Order', { bcExtension: true }),
+      constToBc('Document Type', 'documentType', 'Order'),
       // producttypecode 1 = Product.
       constToDataverse('producttypecode', 1, 'Product', { validateOnWrite: false, dataverseType: 'Picklist' }),
       field('No.', 'lineObjectNumber', 'productid', 'Bi', {
@@ -878,13 +894,14 @@ function salesOrderLine(): TableMapping {
       }),
       field('Line No.', 'sequence', 'bcbi_businesscentrallinenumber', 'Bi'),
       field('Quantity', 'quantity', 'quantity', 'Bi'),
-      field('Quantity Shipped', 'shippedQuantity', 'quantityshipped', 'Bi'),
+      // BC computes these (read-only on the page): they only flow to Dataverse.
+      field('Quantity Shipped', 'shippedQuantity', 'quantityshipped', 'ToDV'),
       constToDataverse('ispriceoverridden', true, '1', { dataverseType: 'Boolean' }),
       field('Unit Price', 'unitPrice', 'priceperunit', 'Bi'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bi', { transformation: currency, bcExtension: true }),
-      field('Amount', 'amountExcludingTax', 'baseamount', 'Bi'),
-      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'Bi'),
-      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bi', { bcExtension: true }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
+      field('Amount', 'amountExcludingTax', 'baseamount', 'ToDV'),
+      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'ToDV'),
+      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bi'),
     ],
   });
 }

@@ -1,4 +1,5 @@
 export * from './defaults';
+export * from './diff';
 export * from './option-sets';
 export * from './queue';
 export * from './schema';

@@ -1,5 +1,6 @@
 /**
- * BC's option mappings (table "CRM Option Mapping"): BC code tables coupled to Dataverse global option sets.
+ * BC's option mappings (table "CRM Option Mapping"): BC code tables coupled to the options of account's local
+ * option sets (`account_paymenttermscode`, `account_address1_freighttermscode`, `account_address1_shippingmethodcode`).
  * Out-of-the-box option values are enums 5334/5335/5336 (bc-integration-reference.md 2.6).
  */
 
@@ -16,7 +17,11 @@ export interface OptionSetDefinition {
   mapping: 'PAYMENT TERMS' | 'SHIPMENT METHOD' | 'SHIPPING AGENT';
   /** Column on `account` that the mapping couples to. */
   accountColumn: string;
-  /** The same global option set on documents, updated after every insert/modify of an option. */
+  /**
+   * The documents' columns that take the same values. Each is a local option set of its own (`salesorder_paymenttermscode`,
+   * `invoice_shippingmethodcode`…, GlobalChoiceName in the entity references), so a new option is inserted into
+   * each with the account option's value (BC: InsertOptionSetMetadataWithOptionValue).
+   */
   documentColumns: ReadonlyArray<{ entityLogicalName: 'salesorder' | 'quote' | 'invoice'; column: string }>;
   outOfTheBoxOptions: readonly OptionSetValue[];
 }

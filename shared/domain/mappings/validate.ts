@@ -1,3 +1,4 @@
+import { BC_EXTENSION_MANIFEST, type BcExtensionManifest, extensionPage } from '../../bc-extension/manifest';
 import {
   type Direction,
   type FieldMapping,
@@ -30,15 +31,23 @@ export interface MappingProblem {
     | 'coupling-rule'
     | 'ownership'
     | 'column-missing'
+    | 'column-read-only'
     | 'bc-field-missing'
+    | 'bc-field-read-only'
+    | 'bc-extension-page-missing'
     | 'type-mismatch'
-    | 'option-value-missing';
+    | 'option-value-missing'
+    /** A table or integration table filter the system itself refused (checked by the admin operations). */
+    | 'filter-invalid';
   message: string;
 }
 
 /** Both systems' metadata, as adapters read it (Dataverse `AttributeType`, BC `$metadata` Edm types). */
 export interface MappingMetadataPort {
-  dataverseColumn(entityLogicalName: string, column: string): Promise<{ type: string; options?: number[] } | undefined>;
+  dataverseColumn(
+    entityLogicalName: string,
+    column: string,
+  ): Promise<{ type: string; options?: number[]; validForCreate?: boolean; validForUpdate?: boolean } | undefined>;
   bcField(entitySet: string, field: string): Promise<{ type: string } | undefined>;
 }
 
@@ -67,9 +76,14 @@ function referencedMappings(t: Transformation | undefined): string[] {
 
 /**
  * Structural validation of a mapping set (pure, synchronous part): schema, directions, field shapes,
- * dependencies (existence, acyclicity), lookups, parents. Returns every problem found; empty = valid.
+ * dependencies (existence, acyclicity), lookups, parents, and the BC fields read or written through the service's
+ * BC extension against what its AL declares (`extension`, default the manifest generated from bc-extension/src).
+ * Returns every problem found; empty = valid.
  */
-export function validateMappingsStructure(input: readonly unknown[]): MappingProblem[] {
+export function validateMappingsStructure(
+  input: readonly unknown[],
+  extension: BcExtensionManifest = BC_EXTENSION_MANIFEST,
+): MappingProblem[] {
   const problems: MappingProblem[] = [];
   const parsed: TableMapping[] = [];
   // Names of schema-invalid mappings still count as existing, so one bad field does not cascade into
@@ -103,7 +117,7 @@ export function validateMappingsStructure(input: readonly unknown[]): MappingPro
       problems.push({ mapping: m.name, code: 'duplicate-name', message: `Mapping '${m.name}' is defined more than once.` });
     byName.set(m.name, m);
   }
-  for (const m of parsed) problems.push(...validateOne(m, byName, knownNames));
+  for (const m of parsed) problems.push(...validateOne(m, byName, knownNames), ...extensionProblems(m, extension));
   problems.push(...cycleProblems(parsed));
   return problems;
 }
@@ -218,6 +232,53 @@ function validateOne(m: TableMapping, byName: ReadonlyMap<string, TableMapping>,
     // ShouldCreateNewRecordsInCaseOfNoMatch is hard-wired to false for SALESPEOPLE.
     add('coupling-rule', `${m.name}: match-based coupling never creates new records for SALESPEOPLE.`);
   }
+  return problems;
+}
+
+/**
+ * A mapping whose BC side is a custom API page (or that reads through a companion page, `extensionEntitySet`)
+ * may only name fields that page declares, and may only write fields the page accepts: otherwise real BC answers
+ * 404 for the page, or 400 for the property, on the first record.
+ */
+function extensionProblems(m: TableMapping, extension: BcExtensionManifest): MappingProblem[] {
+  const problems: MappingProblem[] = [];
+  const sets = [...(m.bc.kind === 'customApi' ? [m.bc.entitySet] : []), ...(m.bc.extensionEntitySet ? [m.bc.extensionEntitySet] : [])];
+  for (const set of sets)
+    if (!extensionPage(set, extension))
+      problems.push({
+        mapping: m.name,
+        code: 'bc-extension-page-missing',
+        message: `${m.name}: '${set}' is not an entity set of the BC extension (${extension.route}); its pages are: ${Object.keys(extension.entitySets).join(', ')}.`,
+      });
+  // With a companion page the engine reads and writes every field through it (bcTarget), not only bcExtension ones.
+  const set = m.bc.extensionEntitySet ?? (m.bc.kind === 'customApi' ? m.bc.entitySet : undefined);
+  const page = set === undefined ? undefined : extensionPage(set, extension);
+  if (set === undefined || !page) return problems;
+  const writes = flowsTo(m.direction, 'FromIntegrationTable');
+  const names = new Map(page.fields.map((f) => [f.name, f]));
+  const where = `BC extension page ${set} (${page.file})`;
+  for (const f of m.fields) {
+    const label = fieldLabel(f);
+    const add = (code: MappingProblem['code'], message: string) => problems.push({ mapping: m.name, field: label, code, message });
+    const owner = f.transformation?.kind === 'unit' ? f.transformation.ownerBcField : undefined;
+    for (const name of [f.bcField, owner]) {
+      if (name == null) continue;
+      if (!names.has(name)) add('bc-field-missing', `${m.name}: field '${name}' is not on the ${where}.`);
+    }
+    const target = f.bcField === null ? undefined : names.get(f.bcField);
+    if (target && !target.editable && writes && flowsTo(f.direction, 'FromIntegrationTable'))
+      add(
+        'bc-field-read-only',
+        `${m.name}: field ${label} writes '${f.bcField}', which is read-only on the ${where}; make the field mapping ToIntegrationTable or the page field editable.`,
+      );
+  }
+  for (const mf of m.couplingRules.matchFields)
+    if (!names.has(mf.bcField))
+      problems.push({
+        mapping: m.name,
+        code: 'bc-field-missing',
+        message: `${m.name}: match field '${mf.bcField}' is not on the ${where}.`,
+      });
   return problems;
 }
 
@@ -359,12 +420,21 @@ export async function validateMappings(mappings: readonly unknown[], metadata?: 
     for (const f of m.fields) {
       const label = fieldLabel(f);
       const add = (code: MappingProblem['code'], message: string) => problems.push({ mapping: m.name, field: label, code, message });
-      let dv: { type: string; options?: number[] } | undefined;
+      let dv: Awaited<ReturnType<MappingMetadataPort['dataverseColumn']>>;
       let bc: { type: string } | undefined;
       // EntityName constants (owneridtype…) pick a polymorphic lookup's target; they are never written as columns.
       if (f.dataverseColumn !== null && f.dataverseType !== 'EntityName') {
         dv = await metadata.dataverseColumn(entity, f.dataverseColumn);
         if (!dv) add('column-missing', `${m.name}: column '${f.dataverseColumn}' does not exist on ${entity}.`);
+        // An enabled field writing a column Dataverse sets itself (IsValidForCreate and IsValidForUpdate false).
+        else if (
+          f.status === 'Enabled' &&
+          f.direction !== 'FromIntegrationTable' &&
+          dv.validForCreate === false &&
+          dv.validForUpdate === false
+        ) {
+          add('column-read-only', `${m.name}: column '${f.dataverseColumn}' of ${entity} is read-only (not valid for create or update).`);
+        }
       }
       if (f.bcField !== null) {
         const entitySet = f.bcExtension && m.bc.extensionEntitySet ? m.bc.extensionEntitySet : m.bc.entitySet;

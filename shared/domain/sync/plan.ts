@@ -51,6 +51,8 @@ const changed = (now: unknown, before: unknown, hasBefore: boolean) => hasBefore
  * Decides what one pass writes, following BC's rules (bc-integration-reference 3.5–3.6) and our field merge.
  *
  * - Only fields whose mapped value differs from the destination are written (BC's OnlyTransferModifiedFields).
+ * - A field that changed on neither side since the snapshot is never written, except to fill in a blank the
+ *   destination holds because its option or lookup was not coupled at the last sync.
  * - Without a snapshot everything that differs is written (BC's ForceModify after coupling).
  * - Both sides changed since the last sync and a bidirectional field would change: an update conflict, resolved
  *   by the mapping's policy. `FieldMerge` goes further than BC: a field changed only on the destination is kept,
@@ -66,6 +68,12 @@ export function planPass(input: PlanInput): PlanOutcome {
   const hasSnapshot = (f: FieldState) => f.sourceBefore !== undefined || f.destBefore !== undefined;
   const sourceChanged = (f: FieldState) => changed(f.source, f.sourceBefore, hasSnapshot(f));
   const destChanged = (f: FieldState) => changed(f.dest, f.destBefore, hasSnapshot(f));
+  // Changed on neither side since the last sync, yet the mapped value differs: the translation changed, not the
+  // data — an option or lookup that was not coupled then (written blank) is coupled now, or the other way round.
+  // Only a fill-in is written (a value where the destination holds the blank we wrote); writing a blank back over
+  // a value nobody changed would wipe it.
+  const fillsIn = (f: FieldState) => !sameValue(f.mapped, null) && sameValue(f.dest, null);
+  const unchangedOnBoth = (f: FieldState) => hasSnapshot(f) && !sourceChanged(f) && !destChanged(f);
 
   const anySourceChange = input.fields.some(sourceChanged);
   const anyDestChange = input.fields.some(destChanged);
@@ -77,7 +85,9 @@ export function planPass(input: PlanInput): PlanOutcome {
     for (const f of candidates) {
       const s = sourceChanged(f) || !hasSnapshot(f);
       const d = destChanged(f);
-      if (s && !d) write.push(f);
+      if (unchangedOnBoth(f)) {
+        if (fillsIn(f)) write.push(f);
+      } else if (s && !d) write.push(f);
       else if (s && d) {
         conflicts.push(f);
         if (sourceIsLater(input)) write.push(f);
@@ -88,8 +98,11 @@ export function planPass(input: PlanInput): PlanOutcome {
   }
 
   // A bidirectional field that only the destination changed is not ours to write: the destination's own pass
-  // carries it back, and writing it here would undo a change the other side just made.
-  const write = candidates.filter((f) => f.direction !== 'Bidirectional' || sourceChanged(f) || !destChanged(f));
+  // carries it back, and writing it here would undo a change the other side just made. A field neither side
+  // changed is written only as a fill-in.
+  const write = candidates.filter((f) =>
+    unchangedOnBoth(f) ? fillsIn(f) : f.direction !== 'Bidirectional' || sourceChanged(f) || !destChanged(f),
+  );
   if (write.length === 0) return { kind: 'unchanged' };
   if (!bothModified) return { kind: 'write', write, conflicts: [] };
 

@@ -1,6 +1,7 @@
 import { SyncError } from '../../errors';
 import type { SyncDirection, TableMapping } from '../mappings/schema';
 import type { RecordGateway, Side, VersionedRecord } from '../ports';
+import { DATAVERSE_RULES } from './dataverse-rules';
 import type { MissingReference } from './field-values';
 
 /**
@@ -223,4 +224,4 @@ export const unitInGroupRule: SyncRule = {
   },
 };
 
-export const CORE_RULES: SyncRule[] = [contactParentRule, unitInGroupRule, productUnitGroupRule, salespersonCodeRule];
+export const CORE_RULES: SyncRule[] = [contactParentRule, unitInGroupRule, productUnitGroupRule, salespersonCodeRule, ...DATAVERSE_RULES];

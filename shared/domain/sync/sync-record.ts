@@ -12,11 +12,13 @@ import type {
   CouplingStore,
   CreationClaims,
   DataverseEntityTarget,
+  EntityTarget,
   HistoryStore,
   OptionSets,
   RecordGateway,
   Side,
   SyncErrorStore,
+  SyncedSnapshot,
   SyncResult,
   VersionedRecord,
 } from '../ports';
@@ -163,6 +165,16 @@ export function dataverseTarget(mapping: TableMapping): DataverseEntityTarget {
   };
 }
 
+/**
+ * The direction of a newly coupled pair's first synchronization when nobody chose one (BC's "synchronize after
+ * coupling"): a one-way mapping's own direction; a bidirectional one from BC, unless the mapping lets Dataverse win
+ * update conflicts (GetUpdateFromIntegration).
+ */
+export function initialDirectionOf(m: TableMapping): SyncDirection {
+  if (m.direction !== 'Bidirectional') return m.direction;
+  return m.updateConflictResolution === 'GetUpdateFromIntegration' ? 'FromIntegrationTable' : 'ToIntegrationTable';
+}
+
 const otherSide = (side: Side): Side => (side === 'bc' ? 'dataverse' : 'bc');
 const passFrom = (source: Side): SyncDirection => (source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
 const sourceOf = (pass: SyncDirection): Side => (pass === 'ToIntegrationTable' ? 'bc' : 'dataverse');
@@ -226,7 +238,7 @@ class RecordSync {
     const sourceRecord = await this.gateway(this.source).get(this.target(this.source), recordId, this.select(this.source));
     if (!sourceRecord) return this.sourceDeleted(recordId);
 
-    if (this.isOwnEcho(sourceRecord)) {
+    if (this.isOwnEcho(sourceRecord, await this.couplingOf(this.source, sourceRecord.id))) {
       return this.outcome('unchanged', { ...this.ids(sourceRecord.id), message: 'changed by the integration user (our own write)' });
     }
     const excluded = await this.outsideFilters(sourceRecord);
@@ -288,12 +300,18 @@ class RecordSync {
     return c;
   }
 
-  /** Our own writes come back as changes; Dataverse tells us who made them, so they are dropped here too. */
-  private isOwnEcho(record: VersionedRecord): boolean {
+  /**
+   * Our own writes come back as changes. A row is our echo when the integration user modified it last and it is
+   * still at the version our last write left (the coupling records that ETag, and only when the write left no
+   * change of the row's own unsynchronized): "modified by us" alone is not enough, because our write may land
+   * after a user's edit that is still on its way to us. An uncoupled row we modified is one we are creating.
+   */
+  private isOwnEcho(record: VersionedRecord, coupling: Coupling | undefined): boolean {
     const own = this.deps.options.integrationUserId;
     if (this.source !== 'dataverse' || !own || !record.modifiedBy) return false;
     if (this.event.origin === 'manual' || this.event.origin === 'full-sync' || this.event.origin === 'dependency') return false;
-    return record.modifiedBy.toLowerCase() === own.toLowerCase();
+    if (record.modifiedBy.toLowerCase() !== own.toLowerCase()) return false;
+    return !coupling || (coupling.dataverseWrittenEtag !== undefined && coupling.dataverseWrittenEtag === record.etag);
   }
 
   private filterOf(side: Side): string {
@@ -458,11 +476,16 @@ class RecordSync {
 
     const matched = await this.findMatch(sourceRecord);
     if (matched) {
-      const coupling = await this.couple(sourceRecord, matched);
+      // The first synchronization of the pair goes in the mapping's initial direction, whichever side's change
+      // found the match: a Dataverse edit must not overwrite the BC record it was just coupled to wholesale.
+      const initial = origin === 'full-sync' || origin === 'manual' ? this.pass : initialDirectionOf(m);
+      const coupling = await this.couple(sourceRecord, matched, undefined, initial);
       await this.deps.counters.increment(m.name, 'coupled');
       await this.history('coupled', sourceRecord.id, matched.id, {});
-      // BC's ForceModify after a match: bring the matched row in line with the source.
-      const after = await this.syncCoupled(sourceRecord, coupling, true);
+      await resyncReferrers(this.deps, m, coupling, this.event.correlationId);
+      // BC's ForceModify after a match: bring the matched row in line with the side the initial direction reads.
+      const after =
+        initial === this.pass ? await this.syncCoupled(sourceRecord, coupling, true) : await this.syncInitialDirection(coupling, initial);
       return { ...after, result: after.result === 'unchanged' || after.result === 'modified' ? 'coupled' : after.result };
     }
 
@@ -487,7 +510,9 @@ class RecordSync {
     const payload: Record<string, unknown> = { ...(this.dest === 'bc' ? m.insertTemplate.bc : m.insertTemplate.dataverse) };
     // Team ownership: new rows belong to the company's owning team (BC's "BCI - <company>" team).
     const team = this.deps.options.owningTeamId;
-    if (this.dest === 'dataverse' && this.deps.options.ownershipModel === 'Team' && m.ownership !== 'None' && team) {
+    if (this.dest === 'dataverse' && this.deps.options.ownershipModel === 'Team' && m.ownership !== 'None') {
+      // Never a silent fallback to the integration user as owner.
+      if (!team) throw new SyncError('CONFIG.INVALID', 'OWNERSHIP_MODEL=Team, but the owner team (DATAVERSE_OWNING_TEAM) was not found');
       payload['ownerid@odata.bind'] = `/teams(${team})`;
     }
     // A new record needs no empty values; BC refuses nulls outright.
@@ -506,7 +531,8 @@ class RecordSync {
 
     const created = await this.createDestination(sourceRecord, ctx.payload);
     await this.deps.hooks?.afterWrite?.({ ...ctx, written: created });
-    await this.couple(sourceRecord, created, fields);
+    const coupling = await this.couple(sourceRecord, created, fields);
+    await resyncReferrers(this.deps, m, coupling, this.event.correlationId);
     if (this.dest === 'bc') await this.deps.claims?.release(this.claimKey(sourceRecord)).catch(() => undefined);
     await this.deps.counters.increment(m.name, 'inserted');
     await this.history('inserted', sourceRecord.id, created.id, changes);
@@ -553,6 +579,10 @@ class RecordSync {
     if (!claim.won) {
       const existing = claim.createdId ? await gw.get(target, claim.createdId, this.select('bc')) : undefined;
       if (existing) return existing;
+      // The claimant may be gone with its create's response lost (it failed without recording what it made, and
+      // the event came back): a record it made is adopted now rather than after the claim goes stale.
+      const orphan = claim.claimedAt ? await this.findLostCreate(payload, claim.claimedAt) : undefined;
+      if (orphan) return orphan;
       throw new SyncError(
         'BC.CONCURRENCY',
         `Another worker is creating the Business Central record for ${this.mapping.name} row ${sourceRecord.id}; retrying.`,
@@ -563,9 +593,45 @@ class RecordSync {
       await claims.release(key);
       throw new CouplingConflictError(`${this.mapping.name} row ${sourceRecord.id} was coupled by another worker meanwhile`);
     }
+    // An earlier attempt may have created the record and lost the response (BC's POST is not idempotent): adopt
+    // that record rather than create a second one.
+    const orphan = claim.takenOverFrom ? await this.findLostCreate(payload, claim.takenOverFrom) : undefined;
+    if (orphan) {
+      await claims.created(key, claim.token, orphan.id);
+      return orphan;
+    }
     const created = await gw.create(target, payload);
     await claims.created(key, claim.token, created.id);
     return created;
+  }
+
+  /**
+   * A BC record modified since `since` (less a minute of clock skew) that holds the non-blank values of `payload` and
+   * is coupled to nothing: what an attempt whose create response was lost made. Two such records cannot be told
+   * apart, so that is an error for an admin rather than a guess.
+   */
+  private async findLostCreate(payload: Record<string, unknown>, since: string): Promise<VersionedRecord | undefined> {
+    // Blank values are left out: BC fills some in on insert (a blank currency code reads back as the LCY code).
+    const keys = Object.keys(payload).filter(
+      (k) => !k.includes('@') && typeof payload[k] !== 'object' && !sameValue(payload[k], null) && payload[k] !== false,
+    );
+    if (keys.length === 0) return undefined;
+    const modifiedSince = new Date(Date.parse(since) - 60_000).toISOString();
+    const found: VersionedRecord[] = [];
+    for await (const page of this.deps.bc.list(bcTarget(this.mapping), { modifiedSince, select: [...new Set(['id', ...keys])] })) {
+      for (const r of page) {
+        if (!keys.every((k) => sameValue(r.values[k], payload[k]))) continue;
+        if (!(await this.couplingOf('bc', r.id))) found.push(r);
+      }
+    }
+    if (found.length > 1) {
+      throw new SyncError(
+        'COUPLE.AMBIGUOUS',
+        `${found.length} uncoupled Business Central records created since ${since} hold the values of this ${this.mapping.name} row; an earlier attempt may have created one of them. Couple it to the right one by hand and delete the others.`,
+      );
+    }
+    const [hit] = found;
+    return hit ? await this.gateway('bc').get(bcTarget(this.mapping), hit.id, this.select('bc')) : undefined;
   }
 
   /** Match-based coupling by the mapping's criteria, priority group by priority group (BC 3.3). */
@@ -585,11 +651,13 @@ class RecordSync {
       if (conditions.length === 0) continue;
       const destFilter = this.filterOf(this.dest);
       const filter = [conditions.join(' and '), destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
-      const page = await this.gateway(this.dest).listPage(this.target(this.dest), { filter, pageSize: 10, select: this.select(this.dest) });
-      const uncoupled: VersionedRecord[] = [];
-      for (const candidate of page.items) {
-        if (!(await this.couplingOf(this.dest, candidate.id))) uncoupled.push(candidate);
-      }
+      const uncoupled = await uncoupledMatches(
+        this.gateway(this.dest),
+        this.target(this.dest),
+        filter,
+        this.select(this.dest),
+        async (id) => Boolean(await this.couplingOf(this.dest, id)),
+      );
       if (uncoupled.length === 1) return uncoupled[0];
       if (uncoupled.length > 1) ambiguous = uncoupled.length;
     }
@@ -606,16 +674,20 @@ class RecordSync {
     sourceRecord: VersionedRecord,
     destRecord: VersionedRecord,
     written?: Array<{ destKey?: string; mapped: unknown }>,
+    initialDirection: SyncDirection = this.pass,
   ): Promise<Coupling> {
     const bc = this.source === 'bc' ? sourceRecord : destRecord;
     const dv = this.source === 'bc' ? destRecord : sourceRecord;
-    const snapshot = written ? this.snapshotAfter(sourceRecord, destRecord, written) : undefined;
+    const snapshot = written ? this.snapshotAfter(sourceRecord, destRecord, written).snapshot : undefined;
     return this.deps.couplings.couple({
       mapping: this.mapping.name,
       bcId: bc.id,
       dataverseId: dv.id,
       bcModifiedOn: bc.modifiedOn,
       dataverseModifiedOn: dv.modifiedOn,
+      // A row we just created holds only what we wrote.
+      ...(written && this.dest === 'dataverse' ? { dataverseWrittenEtag: destRecord.etag } : {}),
+      initialDirection,
       snapshot,
       lastResult: written ? 'inserted' : 'coupled',
       lastSyncedAt: this.deps.clock.now().toISOString(),
@@ -644,6 +716,19 @@ class RecordSync {
     if (missing.length > 0) return this.deferOrFail(missing, sourceRecord);
 
     const snap = coupling.snapshot;
+    if (!snap && !force && origin !== 'manual' && origin !== 'full-sync') {
+      // Never synchronized since it was coupled: nothing says which side's values are current, so the pair's
+      // initial direction is applied first (as BC's "synchronize after coupling"), never this event's wholesale.
+      const initial = coupling.initialDirection ?? (m.direction === 'Bidirectional' ? undefined : m.direction);
+      if (!initial) {
+        throw new SyncError(
+          'SYNC.UPDATE_CONFLICT',
+          `This ${m.name} record was coupled but never synchronized, and no initial direction was chosen when it was coupled, so neither side can overwrite the other. Synchronize it now in the direction whose values are right (Synchronize Now with a direction), then retry.`,
+        );
+      }
+      if (initial !== this.pass) return this.syncInitialDirection(coupling, initial);
+      force = true;
+    }
     const sourceSnap = snap ? (this.source === 'bc' ? snap.bc : snap.dataverse) : undefined;
     const destSnap = snap ? (this.dest === 'bc' ? snap.bc : snap.dataverse) : undefined;
     const states: FieldState[] = fields.map((f) => {
@@ -661,7 +746,7 @@ class RecordSync {
       pass: this.pass,
       tableDirection: m.direction,
       policy: m.updateConflictResolution,
-      force: force || !snap || origin === 'manual' || origin === 'full-sync',
+      force: force || origin === 'manual' || origin === 'full-sync',
       fields: states,
       sourceModifiedOn: sourceRecord.modifiedOn,
       destModifiedOn: destRecord.modifiedOn,
@@ -680,7 +765,7 @@ class RecordSync {
       return this.outcome('skipped', { ...this.ids(sourceRecord.id, destId), message: plan.reason });
     }
     if (plan.kind === 'unchanged') {
-      await this.deps.couplings.update(coupling, this.couplingSuccess(sourceRecord, destRecord, fields, 'unchanged'));
+      await this.deps.couplings.update(coupling, this.couplingSuccess(sourceRecord, destRecord, fields, 'unchanged', snap));
       await this.deps.counters.increment(m.name, 'unchanged');
       await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
       return this.outcome('unchanged', this.ids(sourceRecord.id, destId));
@@ -712,6 +797,7 @@ class RecordSync {
       { ...written, values: { ...destRecord.values, ...written.values } },
       fields,
       'modified',
+      snap,
       plan.write,
     );
     if (this.dest === 'dataverse') patch.fingerprintToDataverse = print;
@@ -721,6 +807,24 @@ class RecordSync {
     await this.history('modified', sourceRecord.id, destId, changes);
     await this.deps.errors.resolve(m.name, this.ids(sourceRecord.id, destId));
     return this.outcome('modified', { ...this.ids(sourceRecord.id, destId), changes });
+  }
+
+  /** The first synchronization of a pair in its initial direction: from the other side, forced, as a manual sync. */
+  private async syncInitialDirection(coupling: Coupling, initial: SyncDirection): Promise<SyncOutcome> {
+    const from = sourceOf(initial);
+    const outcome = await syncRecord(
+      {
+        ...this.event,
+        source: from,
+        recordId: from === 'bc' ? coupling.bcId : coupling.dataverseId,
+        origin: 'manual',
+        direction: initial,
+        changeType: 'unknown',
+      },
+      this.deps,
+      this.depth + 1,
+    );
+    return { ...outcome, message: `first synchronization after coupling, ${initial}${outcome.message ? `: ${outcome.message}` : ''}` };
   }
 
   /**
@@ -771,7 +875,7 @@ class RecordSync {
         if (claims) await claims.created(key, claim.token, String(value));
       }
     }
-    await this.deps.couplings.couple({
+    const optionCoupling = await this.deps.couplings.couple({
       mapping: m.name,
       bcId: record.id,
       dataverseId: String(value),
@@ -780,6 +884,7 @@ class RecordSync {
       lastSyncedAt: this.deps.clock.now().toISOString(),
       environment: this.deps.options.environment,
     });
+    await resyncReferrers(this.deps, m, optionCoupling, this.event.correlationId, code);
     await this.deps.claims?.release(`${m.name}/${record.id}`).catch(() => undefined);
     await this.deps.counters.increment(m.name, created ? 'inserted' : 'coupled');
     await this.history(
@@ -805,22 +910,44 @@ class RecordSync {
     return this.source === 'bc' ? (f.bcField ?? undefined) : dataverseReadKey(f);
   }
 
-  /** The values each side holds for the mapped fields after this sync: the base of the next change detection. */
+  /**
+   * The values each side holds for the mapped fields after this sync: the base of the next change detection.
+   * A destination value this pass did not write and that is not in line with the source stays at its previous
+   * snapshot when it changed since: that change is the destination's own, still to be carried the other way
+   * (`pending`), and taking it into the snapshot would make the reverse pass think nothing changed.
+   */
   private snapshotAfter(
     sourceRecord: VersionedRecord,
     destRecord: VersionedRecord,
-    written: Array<{ destKey?: string; mapped: unknown; label?: string }>,
-  ) {
+    written: Array<{ destKey?: string; mapped: unknown }>,
+    translated: Array<{ destKey?: string; mapped: unknown }> = written,
+    previous?: SyncedSnapshot,
+  ): { snapshot: SyncedSnapshot; pending: boolean } {
     const sourceSnap: Record<string, unknown> = {};
     const destSnap: Record<string, unknown> = {};
+    const prevDest = previous ? (this.dest === 'bc' ? previous.bc : previous.dataverse) : undefined;
+    const writtenByKey = new Map(written.filter((w) => w.destKey).map((w) => [w.destKey as string, w.mapped]));
+    const mappedByKey = new Map(translated.filter((w) => w.destKey).map((w) => [w.destKey as string, w.mapped]));
+    let pending = false;
     for (const f of activeFields(this.mapping)) {
       const sk = this.source === 'bc' ? f.bcField : dataverseReadKey(f);
       const dk = this.dest === 'bc' ? f.bcField : dataverseReadKey(f);
       if (sk) sourceSnap[sk] = sourceRecord.values[sk] ?? null;
-      if (dk) destSnap[dk] = destRecord.values[dk] ?? null;
+      if (!dk) continue;
+      if (writtenByKey.has(dk)) {
+        destSnap[dk] = writtenByKey.get(dk) ?? null;
+        continue;
+      }
+      const now = destRecord.values[dk] ?? null;
+      const before = prevDest?.[dk];
+      const inLine = mappedByKey.has(dk) && sameValue(mappedByKey.get(dk), now);
+      if (!inLine && before !== undefined && !sameValue(now, before)) {
+        destSnap[dk] = before;
+        pending = true;
+      } else destSnap[dk] = now;
     }
-    for (const w of written) if (w.destKey) destSnap[w.destKey] = w.mapped ?? null;
-    return this.source === 'bc' ? { bc: sourceSnap, dataverse: destSnap } : { bc: destSnap, dataverse: sourceSnap };
+    const snapshot = this.source === 'bc' ? { bc: sourceSnap, dataverse: destSnap } : { bc: destSnap, dataverse: sourceSnap };
+    return { snapshot, pending };
   }
 
   private couplingSuccess(
@@ -828,25 +955,29 @@ class RecordSync {
     destRecord: VersionedRecord,
     fields: Array<{ destKey?: string; mapped: unknown }>,
     result: SyncResult,
-    written: Array<{ writeKey: string; mapped: unknown; label: string }> = [],
+    previous: SyncedSnapshot | undefined,
+    written: Array<{ destKey?: string; mapped: unknown }> = [],
   ): Partial<Coupling> {
-    const writtenKeys = new Set(written.map((w) => w.label));
     const bc = this.source === 'bc' ? sourceRecord : destRecord;
     const dv = this.source === 'bc' ? destRecord : sourceRecord;
-    return {
+    const { snapshot, pending } = this.snapshotAfter(sourceRecord, destRecord, written, fields, previous);
+    const patch: Partial<Coupling> = {
       bcModifiedOn: bc.modifiedOn,
       dataverseModifiedOn: dv.modifiedOn,
-      snapshot: this.snapshotAfter(
-        sourceRecord,
-        destRecord,
-        fields.filter((f) => writtenKeys.size === 0 || writtenKeys.has((f as { label?: string }).label ?? '')),
-      ),
+      snapshot,
       lastResult: result,
       lastSyncedAt: this.deps.clock.now().toISOString(),
       lastError: undefined,
       failureCount: 0,
       skipped: false,
     };
+    // The row version our write left is our echo only if the row holds nothing of its own still to carry back.
+    // A row we modified last whose content this pass found synchronized is at such a version too.
+    const own = this.deps.options.integrationUserId?.toLowerCase();
+    const dvPending = this.dest === 'dataverse' && pending;
+    if (this.dest === 'dataverse' && result === 'modified') patch.dataverseWrittenEtag = pending ? undefined : destRecord.etag;
+    else if (!dvPending && own && dv.modifiedBy?.toLowerCase() === own) patch.dataverseWrittenEtag = dv.etag;
+    return patch;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -1017,6 +1148,132 @@ async function recordFailure(
   };
 }
 
+/**
+ * A newly coupled record may be what other records waited for: an option (PAYMENT TERMS…) or a lookup that is
+ * cleared when not coupled (primary contact) was written blank to their other side, and neither side changes now
+ * that the coupling exists. Those records are synchronized again in the direction that carries the value, so the
+ * blank is filled in (the plan writes a fill-in even though neither side changed). Only coupled referrers are
+ * queued; uncoupled ones get the value when they are coupled.
+ */
+async function resyncReferrers(
+  deps: SyncDeps,
+  referenced: TableMapping,
+  coupling: Coupling,
+  correlationId: string,
+  knownCode?: string,
+): Promise<void> {
+  if (deps.options.dryRun) return;
+  let code = knownCode;
+  const codeOf = async (): Promise<string | undefined> => {
+    if (code !== undefined) return code;
+    const keyField = bcCodeField(referenced);
+    const record = await deps.bc.get(bcTarget(referenced), coupling.bcId, ['id', keyField]);
+    const v = record?.values[keyField];
+    code = typeof v === 'string' ? v : '';
+    return code;
+  };
+  for (const m of await deps.mappings.all()) {
+    if (!m.enabled || m.optionMapping) continue;
+    for (const f of activeFields(m)) {
+      const t = f.transformation;
+      const refers =
+        t?.kind === 'optionMap'
+          ? t.optionMapping === referenced.name
+          : t?.kind === 'lookup' && f.clearValueOnFailedSync && [t.mapping, ...t.alsoMappings].includes(referenced.name);
+      if (!refers || !t || (t.kind !== 'optionMap' && t.kind !== 'lookup')) continue;
+      const queries: Array<{ side: Side; filter: string }> = [];
+      if (fieldAllowsPass(f, 'ToIntegrationTable') && f.bcField && (!f.bcExtension || m.bc.extensionEntitySet)) {
+        const key = t.bcKey === 'id' ? odataGuid(coupling.bcId) : odataLiteral(await codeOf());
+        if (t.bcKey === 'id' || code) queries.push({ side: 'bc', filter: `${f.bcField} eq ${key}` });
+      }
+      if (fieldAllowsPass(f, 'FromIntegrationTable') && f.dataverseColumn) {
+        queries.push({
+          side: 'dataverse',
+          filter:
+            t.kind === 'optionMap'
+              ? `${f.dataverseColumn} eq ${odataLiteral(Number(coupling.dataverseId))}`
+              : `_${f.dataverseColumn}_value eq ${odataGuid(coupling.dataverseId)}`,
+        });
+      }
+      for (const q of queries) {
+        try {
+          await queueReferrers(deps, m, q, correlationId);
+        } catch (err) {
+          // The record itself is synchronized; a refused query only costs the referrers their fill-in, which their
+          // next change or reconciliation brings. Recorded so it is visible, never thrown at the record.
+          const e = toSyncError(err);
+          if (e.transient) throw e;
+          await deps.errors.record({
+            mapping: m.name,
+            ...(q.side === 'bc' ? { bcId: coupling.bcId } : { dataverseId: coupling.dataverseId }),
+            direction: passFrom(q.side),
+            code: e.code,
+            category: e.category,
+            message: `Could not queue the ${m.name} records that refer to ${referenced.name} ${q.side === 'bc' ? coupling.bcId : coupling.dataverseId} for a new synchronization: ${e.message}`,
+            correlationId,
+          });
+        }
+      }
+    }
+  }
+}
+
+/** Queues a new pass for every coupled record of `m` that one referrer query finds. */
+async function queueReferrers(deps: SyncDeps, m: TableMapping, q: { side: Side; filter: string }, correlationId: string): Promise<void> {
+  const gw = (q.side === 'bc' ? deps.bc : deps.dataverse) as RecordGateway;
+  const target = q.side === 'bc' ? bcTarget(m) : dataverseTarget(m);
+  const key = q.side === 'bc' ? 'id' : m.dataverse.primaryKey;
+  for await (const page of gw.list(target as never, { filter: q.filter, select: [key] })) {
+    const events: ChangeEvent[] = [];
+    for (const r of page) {
+      const c = q.side === 'bc' ? await deps.couplings.getByBcId(m.name, r.id) : await deps.couplings.getByDataverseId(m.name, r.id);
+      if (!c) continue;
+      events.push({
+        v: 1,
+        mapping: m.name,
+        source: q.side,
+        recordId: r.id.toLowerCase(),
+        changeType: 'updated',
+        origin: 'reconcile',
+        correlationId,
+        observedAt: deps.clock.now().toISOString(),
+        direction: passFrom(q.side),
+        deferrals: 0,
+      });
+    }
+    if (events.length > 0) await deps.publisher.publish(events);
+  }
+}
+
+/**
+ * The first two candidates of a match query that are not coupled yet (two are enough to call it ambiguous), read
+ * page by page: candidates already coupled to other records are skipped however many there are, so a match is
+ * never missed — and a duplicate never created — because the first page was all coupled.
+ */
+export async function uncoupledMatches(
+  gateway: RecordGateway,
+  target: EntityTarget,
+  filter: string,
+  select: string[] | undefined,
+  isCoupled: (id: string) => Promise<boolean>,
+): Promise<VersionedRecord[]> {
+  const out: VersionedRecord[] = [];
+  let continuation: string | undefined;
+  do {
+    const page = await gateway.listPage(target as never, {
+      ...(continuation ? { continuation } : { filter }),
+      pageSize: 50,
+      ...(select ? { select } : {}),
+    });
+    for (const candidate of page.items) {
+      if (!(await isCoupled(candidate.id))) out.push(candidate);
+      if (out.length >= 2) return out;
+    }
+    continuation = page.continuation;
+  } while (continuation);
+  return out;
+}
+
 /** Finds the source-side record a missing reference points at (by SystemId, or by code/number). */
 async function findSourceRecordId(deps: SyncDeps, parent: TableMapping, side: Side, ref: MissingReference): Promise<string | undefined> {
   if (side === 'dataverse' || ref.bcKey === 'id') return ref.sourceValue;
@@ -1161,12 +1418,28 @@ export function resolveFilter(filter: string, companyId: string | undefined): st
     .trim();
 }
 
+/**
+ * An OData literal for a text, number or boolean column: text is always quoted (GUID-shaped text too — a text
+ * column compared with a bare GUID is a type error), numbers must be finite. GUID-typed columns take `odataGuid`.
+ */
 export function odataLiteral(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  const s = String(value);
-  if (/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/.test(s)) return s;
-  return `'${s.replaceAll("'", "''")}'`;
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value))
+      throw new SyncError('MAP.TRANSFORM_FAILED', `${value} cannot be compared in a query: it is not a finite number.`);
+    return String(value);
+  }
+  return `'${String(value).replaceAll("'", "''")}'`;
 }
+
+/** The OData literal of a GUID-typed column's value (unquoted); anything that is not a GUID is a data error. */
+export function odataGuid(value: unknown): string {
+  const s = String(value);
+  if (!GUID_TEXT.test(s)) throw new SyncError('MAP.TRANSFORM_FAILED', `'${s}' is not a GUID.`);
+  return s.toLowerCase();
+}
+
+const GUID_TEXT = /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/;
 
 /**
  * A GUID derived from the mapping and the BC record (RFC 4122 version 5 layout over SHA-1), so creating the

@@ -46,6 +46,7 @@ describe('checkConnections', () => {
       'bc.credentials',
       'bc.company',
       'bc.entitySet.apiV2.customers',
+      'bc.extension',
       'dataverse.credentials',
       'dataverse.whoAmI',
       'dataverse.integrationUser',
@@ -102,6 +103,12 @@ describe('ClientMappingMetadata', () => {
     expect(await meta.dataverseColumn('account', 'paymenttermscode')).toEqual({
       type: 'Picklist',
       options: expect.arrayContaining([1, 2, 3, 4]),
+      validForCreate: true,
+      validForUpdate: true,
+    });
+    expect(await meta.dataverseColumn('productpricelevel', 'productnumber')).toMatchObject({
+      validForCreate: false,
+      validForUpdate: false,
     });
     expect(await meta.dataverseColumn('account', 'nosuchcolumn')).toBeUndefined();
     expect(await meta.bcField('customers', 'displayName')).toEqual({ type: 'Edm.String' });

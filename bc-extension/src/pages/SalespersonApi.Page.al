@@ -1,0 +1,37 @@
+// API v2.0 salespeoplePurchasers (page 30075) only exists from BC 26; SALESPEOPLE reads the same fields here on
+// every version the extension supports.
+page 50119 "BCS Salesperson API"
+{
+    PageType = API;
+    APIPublisher = 'bcsync';
+    APIGroup = 'integration';
+    APIVersion = 'v1.0';
+    EntityName = 'salespersonPurchaser';
+    EntitySetName = 'salespeoplePurchasers';
+    EntityCaption = 'Salesperson/Purchaser';
+    EntitySetCaption = 'Salespeople/Purchasers';
+    SourceTable = "Salesperson/Purchaser";
+    ODataKeyFields = SystemId;
+    InsertAllowed = false;
+    DeleteAllowed = false;
+    Extensible = false;
+
+    layout
+    {
+        area(Content)
+        {
+            repeater(Records)
+            {
+                field(id; Rec.SystemId) { Caption = 'Id'; Editable = false; }
+                field(code; Rec.Code) { Caption = 'Code'; Editable = false; }
+                field(displayName; Rec.Name) { Caption = 'Name'; }
+                field(email; Rec."E-Mail") { Caption = 'Email'; }
+                field(email2; Rec."E-Mail 2") { Caption = 'Email 2'; }
+                field(phoneNo; Rec."Phone No.") { Caption = 'Phone No.'; }
+                field(jobTitle; Rec."Job Title") { Caption = 'Job Title'; }
+                field(blocked; Rec.Blocked) { Caption = 'Blocked'; Editable = false; }
+                field(lastModifiedDateTime; Rec.SystemModifiedAt) { Caption = 'Last Modified Date'; Editable = false; }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+// API v2.0 vendors lacks Contact, Fax No., Mobile Phone No., Shipment Method, Shipping Agent Code, Purchaser Code
+// and Primary Contact No., which the VENDOR mapping synchronizes.
+page 50101 "BCS Vendor API"
+{
+    PageType = API;
+    APIPublisher = 'bcsync';
+    APIGroup = 'integration';
+    APIVersion = 'v1.0';
+    EntityName = 'vendor';
+    EntitySetName = 'vendors';
+    EntityCaption = 'Vendor';
+    EntitySetCaption = 'Vendors';
+    SourceTable = Vendor;
+    ODataKeyFields = SystemId;
+    DelayedInsert = true;
+    DeleteAllowed = false;
+    Extensible = false;
+
+    layout
+    {
+        area(Content)
+        {
+            repeater(Records)
+            {
+                field(id; Rec.SystemId) { Caption = 'Id'; Editable = false; }
+                field(number; Rec."No.") { Caption = 'No.'; Editable = false; }
+                field(displayName; Rec.Name) { Caption = 'Name'; }
+                field(contactName; Rec.Contact) { Caption = 'Contact'; }
+                field(addressLine1; Rec.Address) { Caption = 'Address'; }
+                field(addressLine2; Rec."Address 2") { Caption = 'Address 2'; }
+                field(city; Rec.City) { Caption = 'City'; }
+                field(postalCode; Rec."Post Code") { Caption = 'Post Code'; }
+                field(state; Rec.County) { Caption = 'County'; }
+                field(country; Rec."Country/Region Code") { Caption = 'Country/Region Code'; }
+                field(phoneNumber; Rec."Phone No.") { Caption = 'Phone No.'; }
+                field(mobilePhoneNumber; Rec."Mobile Phone No.") { Caption = 'Mobile Phone No.'; }
+                field(faxNumber; Rec."Fax No.") { Caption = 'Fax No.'; }
+                field(email; Rec."E-Mail") { Caption = 'Email'; }
+                field(website; Rec."Home Page") { Caption = 'Home Page'; }
+                field(currencyCode; Rec."Currency Code") { Caption = 'Currency Code'; }
+                field(paymentTermsId; Rec."Payment Terms Id") { Caption = 'Payment Terms Id'; }
+                field(shipmentMethodCode; Rec."Shipment Method Code") { Caption = 'Shipment Method Code'; }
+                field(shippingAgentCode; Rec."Shipping Agent Code") { Caption = 'Shipping Agent Code'; }
+                field(primaryContactNumber; Rec."Primary Contact No.") { Caption = 'Primary Contact No.'; }
+                field(purchaserCode; Rec."Purchaser Code") { Caption = 'Purchaser Code'; Editable = false; }
+                field(blocked; Rec.Blocked) { Caption = 'Blocked'; Editable = false; }
+                field(lastModifiedDateTime; Rec.SystemModifiedAt) { Caption = 'Last Modified Date'; Editable = false; }
+            }
+        }
+    }
+}
