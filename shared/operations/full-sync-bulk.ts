@@ -57,8 +57,8 @@ export interface BulkWriteOptions {
 const BC_BATCH = 100;
 /** BC processes 5 requests per user at a time (operational-limits-online.md). */
 const BC_PARALLEL = 5;
-/** How long no record may reach a batch before a part-full batch goes anyway (records busy elsewhere). */
-const IDLE_FLUSH_MS = 100;
+/** Longest wait of a part-full batch for the rest of the wave (records still busy elsewhere). */
+const IDLE_FLUSH_MS = 250;
 const MAX_TRANSIENT_RETRIES = 6;
 /** Records of a wave in the engine at once, at least. */
 const RECORDS_IN_FLIGHT = 1000;
@@ -130,12 +130,12 @@ class Gate {
       this.flushAll();
       return;
     }
-    // Debounced: while records keep arriving the batch keeps filling; it goes when they stop for a moment.
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flushAll();
-    }, IDLE_FLUSH_MS);
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flushAll();
+      }, IDLE_FLUSH_MS);
+    }
   }
 
   private flushAll(): void {
