@@ -468,9 +468,11 @@ async function scenario(
   const echoSweep = await sweepOwnWrites(stack, rt, prefix, drainTimeoutMs);
   const report = await verify(stack, rt, records, prefix);
   const hostInvocations = stack.hosts.flatMap((h) => h.invocations());
-  const concurrencyFailed = hostInvocations.filter(
-    (i) => !i.succeeded && /CONCURRENCY|412|coupling .*(changed|conflict)|CouplingConflict/i.test(i.error ?? ''),
-  );
+  // The error codes and "answered 412", not a bare 412 or any "concurrency": an invocation's error carries its stack,
+  // whose line numbers and names hold those too (the ops-bc-collection phase's deliberate 400s matched that way).
+  const concurrent = (e: string) =>
+    /\b(BC|DV)\.CONCURRENCY\b|answered 412\b|CouplingConflict/.test(e) || /coupling .*(changed|conflict)/i.test(e);
+  const concurrencyFailed = hostInvocations.filter((i) => !i.succeeded && concurrent(i.error ?? ''));
   const concurrencyFailures = concurrencyFailed.length;
   const echoesDropped = echoSweep.events - echoSweep.bcRequests;
   const droppedEarly = unapplied.filter((u) => !report.failedKeys.includes(u.key));
