@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { captureDeps } from '../shared/capture/context';
-import { registerDataverseWebhooks } from '../shared/capture/dataverse-registration';
+import { registerDataverseWebhooks, webhookInstallation } from '../shared/capture/dataverse-registration';
 import { DATAVERSE_WEBHOOK_MAX_BYTES, handleDataverseWebhook } from '../shared/capture/dataverse-webhook';
 import { json, PayloadTooLargeError, problem, readWebhookRequest, toHttpResponse } from '../shared/capture/http';
 import { toSyncError } from '../shared/errors';
@@ -34,6 +34,7 @@ export async function dataverseWebhookRegistration(_request: HttpRequest, contex
       publicBaseUrl: runtime.settings.PUBLIC_BASE_URL,
       webhookKey: runtime.settings.DATAVERSE_WEBHOOK_KEY,
       mappings: await runtime.mappings.all(),
+      installation: webhookInstallation(runtime.settings),
     });
     return toHttpResponse(json(200, report));
   } catch (err) {
