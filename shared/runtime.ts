@@ -88,7 +88,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   const serviceBus = createServiceBusClient(serviceBusConnectionFromSettings(s));
   const publisher = new ServiceBusChangePublisher(serviceBus, async (name) => {
     const m = await mappings.get(name);
-    return m ? m.queueName : queueNameForMapping({ name });
+    return m ? queueNameForMapping(m) : queueNameForMapping({ name });
   });
   let integrationUserId = s.DATAVERSE_INTEGRATION_USER_ID?.toLowerCase();
   if (!integrationUserId) {
