@@ -11,6 +11,7 @@ import {
 import { parseSettings } from '../../shared/config';
 import type { TableMapping } from '../../shared/domain/mappings';
 import { type SyncOutcome, syncRecord } from '../../shared/domain/sync/sync-record';
+import { createBcSalesOrder, submittedUncoupledOrders } from '../../shared/lead-to-cash/sales-order';
 import { bulkCouple } from '../../shared/operations/couplings';
 import { runSetup } from '../../shared/operations/setup';
 import { buildRuntime, type Runtime } from '../../shared/runtime';
@@ -172,6 +173,44 @@ describe('two BC companies on one Dataverse (MULTI_COMPANY_SYNC)', () => {
     const synced = await sync(b, 'bc', bId);
     expect(synced.result, synced.message).toMatch(/modified|unchanged/);
     expect(await account(unowned)).toMatchObject({ _bcbi_companyid_value: companyOf(b) });
+  });
+
+  it("Sales orders are created in BC only by the company they name (BC's strict document filter)", async () => {
+    const order = async (name: string, company?: string) => {
+      const res = await fetch(`${stack.dataverse.apiBase}/salesorders`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${stack.dataverse.adminUserToken}`,
+          'Content-Type': 'application/json',
+          Prefer: 'return=representation',
+        },
+        body: JSON.stringify({ name, ...(company ? { 'bcbi_companyid@odata.bind': `/bcbi_companies(${company})` } : {}) }),
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+      const id = ((await res.json()) as { salesorderid: string }).salesorderid;
+      const submitted = await fetch(`${stack.dataverse.apiBase}/salesorders(${id})`, {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${stack.dataverse.adminUserToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ statecode: 1, statuscode: 3 }),
+      });
+      expect(submitted.status).toBe(204);
+      return id;
+    };
+    const ofA = await order('Order of A', companyOf(a));
+    const ofNone = await order('Order of nobody');
+    const listed = async (rt: Runtime) => {
+      const ids: string[] = [];
+      for await (const page of submittedUncoupledOrders(rt.syncDeps)) ids.push(...page);
+      return ids;
+    };
+    expect(await listed(a)).toContain(ofA);
+    expect(await listed(a)).not.toContain(ofNone);
+    expect(await listed(b)).not.toContain(ofA);
+    expect(await listed(b)).not.toContain(ofNone);
+    // One installation keeps BC's single-company behaviour: every submitted order.
+    expect(await listed(single)).toEqual(expect.arrayContaining([ofA, ofNone]));
+    const refused = await createBcSalesOrder(b.syncDeps, b.settings, { salesOrderId: ofA, correlationId: 'mc' });
+    expect(refused).toMatchObject({ result: 'skipped', message: expect.stringContaining('another company') });
   });
 
   it('one installation (the default) writes no company and registers under the single endpoint name', async () => {
