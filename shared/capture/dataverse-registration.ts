@@ -102,7 +102,10 @@ export function desiredSteps(mappings: TableMapping[], installation?: string): D
   }
   const out: DesiredStep[] = [];
   for (const [table, set] of [...columns].sort(([a], [b]) => a.localeCompare(b))) {
-    const imageColumns = discriminatingColumns(byTable.get(table) ?? []).join(',');
+    const tableMappings = byTable.get(table) ?? [];
+    // Multi-company: the images carry the row's company too, so the webhook routes by it (routeByCompany).
+    const company = installation && tableMappings.some((m) => m.integrationTableFilter.includes('_bcbi_companyid_value'));
+    const imageColumns = [...discriminatingColumns(tableMappings), ...(company ? ['bcbi_companyid'] : [])].sort().join(',');
     for (const message of MESSAGES) {
       const step: DesiredStep = {
         name: `${prefix}${message} of ${table}`,
