@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { executeBatch } from './batch';
+import { writtenRows } from './bulk';
 import { SimClock } from './clock';
 import { Codes, DataverseError } from './errors';
 import { ServiceProtection, type ServiceProtectionLimits } from './limits';
@@ -121,6 +122,7 @@ const limitsSchema = z
     executionMs: z.number().int().positive(),
     concurrent: z.number().int().positive(),
     windowMs: z.number().int().positive(),
+    rowCostMs: z.number().min(0),
     latencyMs: z.number().int().min(0),
     webhookMaxPayloadBytes: z.number().int().positive(),
     webhookDelayMs: z.number().int().min(0),
@@ -330,6 +332,8 @@ export async function startDataverseSimulator(opts: DataverseSimulatorOptions = 
             : errorResponse(new DataverseError(405, Codes.invalidArgument, '$batch accepts POST only.'))
           : api.handle(simReq);
       count(ctx.callerId, method, entitySet);
+      const rows = writtenRows(method, path, out);
+      if (rows > 0 && limits.limits.rowCostMs > 0) await new Promise((r) => setTimeout(r, rows * limits.limits.rowCostMs));
       out.headers = { ...out.headers, ...admission.headers };
       send(res, out);
     } finally {

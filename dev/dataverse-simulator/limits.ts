@@ -10,6 +10,11 @@ export interface ServiceProtectionLimits {
   concurrent: number;
   /** Sliding window in ms. Default 300,000 (5 minutes). */
   windowMs: number;
+  /**
+   * Server time each written row costs (a Create/Update/Delete, or each target of a bulk message), spent as a real
+   * wait inside the request so it counts against `executionMs`; models plug-ins and platform work. Default 0.
+   */
+  rowCostMs: number;
 }
 
 export const DEFAULT_LIMITS: ServiceProtectionLimits = {
@@ -17,6 +22,7 @@ export const DEFAULT_LIMITS: ServiceProtectionLimits = {
   executionMs: 1_200_000,
   concurrent: 52,
   windowMs: 300_000,
+  rowCostMs: 0,
 };
 
 interface UserWindow {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { hasPreference, ODataQueryError, parseExpand, parseMaxPageSize, parseSelect, parseTop } from '../odata';
 import { BOUND_ACTIONS, fulfillSalesOrder, publishProductHierarchy, UNBOUND_ACTIONS } from './actions';
+import { bulkAction, bulkMessageOf } from './bulk';
 import type { SimClock } from './clock';
 import { badRequest, Codes, DataverseError, duplicateRecord, notFound, versionMismatch } from './errors';
 import type { Catalog, EntityMeta } from './metadata';
@@ -155,6 +156,8 @@ export class WebApi {
         requireMethod(req, 'GET');
         return this.count(meta, query);
       }
+      const bulk = bulkMessageOf(segments[1]);
+      if (bulk && segments.length === 2) return bulkAction(this, meta, bulk, req);
       if (segments.length > 1) throw new DataverseError(404, Codes.unknownProperty, `Resource not found for the segment '${segments[1]}'.`);
       if (req.method === 'GET') return this.list(meta, query, req);
       if (req.method === 'POST') return this.create(meta, query, req);

@@ -7,6 +7,7 @@ import { SYNC_RESULTS } from '../domain/ports';
 import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
 import { SyncError, toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
+import { BulkPace, type BulkWriteOptions, bulkOptions, syncedInRun, syncWave } from './full-sync-bulk';
 import { isStateConflict, type StatePort, type WorkQueue } from './ports';
 
 /**
@@ -95,6 +96,8 @@ export interface FullSyncOptions {
   pageSize?: number;
   /** Value of `{companyId}` in integration table filters (as the engine's option). */
   dataverseCompanyId?: string;
+  /** Bulk writes (`full-sync-bulk.ts`): options, or `false` for one request per record. Default on. */
+  bulk?: BulkWriteOptions | false;
 }
 
 /** What one work item did: records processed, and whether it ended its run (its last mapping finished). */
@@ -297,7 +300,9 @@ export async function processFullSyncItem(
 
 async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<FullSyncItemResult> {
   const opts = deps.options ?? {};
-  const chunkSize = opts.chunkSize ?? 500;
+  const pace = opts.bulk === false ? undefined : new BulkPace(bulkOptions(opts.bulk));
+  // A bulk wave keeps several bulk requests busy; one record at a time needs no more than 500 between checkpoints.
+  const chunkSize = opts.chunkSize ?? (pace ? 5000 : 500);
   const concurrency = opts.concurrency ?? 16;
   const budget = opts.itemBudgetMs ?? 20_000;
   const started = Date.now();
@@ -359,6 +364,7 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
         runId: item.runId,
         runCreatedAt,
         secondPass: pos.pass > 0,
+        pace,
       });
       processed += chunk.length;
       pos = { ...pos, offset: pos.offset + chunk.length };
@@ -389,7 +395,7 @@ async function syncChunk(
   side: Side,
   records: VersionedRecord[],
   filter: string,
-  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean },
+  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean; pace?: BulkPace },
 ): Promise<FullSyncCounters> {
   const counters = emptyCounters();
   const batched = new BatchedSyncDeps(deps.sync, mapping);
@@ -397,13 +403,7 @@ async function syncChunk(
   if (o.secondPass) {
     // The first pass of this run already synchronized these pairs; reading them again from the other side would
     // only find them equal.
-    const fresh = await mapLimit(records, o.concurrency, async (r) => {
-      const c =
-        side === 'bc'
-          ? await deps.sync.couplings.getByBcId(mapping.name, r.id)
-          : await deps.sync.couplings.getByDataverseId(mapping.name, r.id);
-      return Boolean(c?.lastSyncedAt && c.lastSyncedAt >= o.runCreatedAt && c.lastResult !== 'failed');
-    });
+    const fresh = await syncedInRun(deps.sync.couplings, mapping.name, side, records, o.runCreatedAt, o.concurrency);
     todo = records.filter((_, i) => !fresh[i]);
     counters.unchanged += records.length - todo.length;
   }
@@ -412,7 +412,7 @@ async function syncChunk(
   // Deterministic-id rows need no look-up: the engine creates with If-None-Match: * and reads only on a 412.
   await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, todo, deps.options?.dataverseCompanyId)]);
   const observedAt = deps.sync.clock.now().toISOString();
-  const outcomes = await mapLimit(todo, o.concurrency, (r) =>
+  const sync = (r: VersionedRecord, syncDeps: SyncDeps) =>
     syncWithRetry(
       {
         v: 1,
@@ -425,9 +425,11 @@ async function syncChunk(
         observedAt,
         deferrals: 0,
       },
-      batched.deps,
-    ),
-  );
+      syncDeps,
+    );
+  const outcomes = o.pace
+    ? await syncWave(deps.sync, batched.deps, mapping, side, todo, o.pace, sync)
+    : await mapLimit(todo, o.concurrency, (r) => sync(r, batched.deps));
   await batched.flush();
   batched.clear();
   for (const out of outcomes) counters[out.result] += 1;

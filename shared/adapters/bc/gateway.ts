@@ -45,6 +45,22 @@ export class BcGateway implements RecordGateway<BcEntityTarget> {
     return this.record(target, await this.client.create(target, body));
   }
 
+  /**
+   * Creates records with JSON `$batch` (100 operations per request, api-contracts.md C.4), each on its own: the
+   * result per record is the created record or its own error, in request order. OData v4 pages are not batched.
+   */
+  async createMany(target: BcEntityTarget, rows: Array<Record<string, unknown>>): Promise<Array<VersionedRecord | SyncError>> {
+    if (target.kind === 'odataPage') throw new SyncError('CONFIG.INVALID', 'OData v4 pages are written one record at a time');
+    const results = await this.client.batch(
+      rows.map((body) => ({ method: 'POST' as const, url: target.entitySet, body })),
+      { kind: target.kind },
+    );
+    return results.map((r) => {
+      if (r.error) return r.error;
+      return this.record(target, r.body as ODataEntity);
+    });
+  }
+
   async update(target: BcEntityTarget, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord> {
     return this.record(target, await this.client.update(target, id, values, etag));
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SyncError } from '../../errors';
 import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, type HttpResponse, odataUrl } from '../http/client';
 import { httpError, responseShapeError } from '../http/errors';
-import type { RetryPolicy } from '../http/retry';
+import { parseRetryAfter, type RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataCollection, type ODataEntity } from '../http/schemas';
 import { boundaryOf, buildBatchBody, type DvBatchItem, type DvBatchPartResponse, parseBatchResponse, requestCount } from './batch';
 import {
@@ -16,6 +16,14 @@ import {
 } from './metadata';
 
 /** Dataverse's documented limits (api-contracts.md B.8, B.10, B.12). */
+/** The bulk operation messages of the Web API. */
+export type DvBulkMessage = 'CreateMultiple' | 'UpdateMultiple' | 'UpsertMultiple';
+
+const bulkResponseSchema = z.looseObject({
+  Ids: z.array(z.string()).optional(),
+  Results: z.array(z.looseObject({ RecordCreated: z.boolean() })).optional(),
+});
+
 export const DV_MAX_PAGE_SIZE = 5_000;
 export const DV_MAX_BATCH = 1_000;
 export const DV_MAX_CONCURRENCY = 52;
@@ -265,6 +273,38 @@ export class DataverseClient {
   /** Clears a single-valued lookup: `DELETE …/<set>(<id>)/<navigation>/$ref` (B.3). */
   async disassociate(entitySet: string, key: DvKey, navigationProperty: string): Promise<void> {
     await this.http.send(this.req({ method: 'DELETE', url: `${this.url(entitySet, key)}/${navigationProperty}/$ref`, accept: [404] }));
+  }
+
+  /**
+   * A bulk message (`CreateMultiple`, `UpdateMultiple`, `UpsertMultiple`; powerapps-docs bulk-operations.md):
+   * `POST <set>/Microsoft.Dynamics.CRM.<Message>` with every target typed `Microsoft.Dynamics.CRM.<logicalName>`. One
+   * request however many rows; on a standard table the whole request fails on the first bad row (nothing written),
+   * with that row's error. Returns the created ids (CreateMultiple) or `[created?]` per target (UpsertMultiple).
+   */
+  async bulk(
+    message: DvBulkMessage,
+    entitySet: string,
+    logicalName: string,
+    targets: Array<Record<string, unknown>>,
+  ): Promise<{ ids: string[]; created: boolean[] }> {
+    if (targets.length === 0) return { ids: [], created: [] };
+    const type = `Microsoft.Dynamics.CRM.${logicalName}`;
+    // A 429 comes back to the caller instead of being waited out here: the caller paces its bulk requests (and its
+    // measured time per row must not include a Retry-After wait).
+    const req = this.req({
+      method: 'POST',
+      url: `${this.url(entitySet)}/Microsoft.Dynamics.CRM.${message}`,
+      body: { Targets: targets.map((t) => ({ ...t, '@odata.type': type })) },
+      accept: [429],
+    });
+    const res = await this.http.send(req);
+    if (res.status === 429) throw httpError('dataverse', req, res, parseRetryAfter(res.headers.get('retry-after')));
+    if (message === 'UpdateMultiple') return { ids: [], created: [] };
+    const data = parseWith(req, res.body, bulkResponseSchema);
+    return {
+      ids: data.Ids ?? [],
+      created: (data.Results ?? []).map((r) => r.RecordCreated),
+    };
   }
 
   /**

@@ -64,6 +64,31 @@ export class DataverseGateway implements RecordGateway<DataverseEntityTarget> {
     return dataverseRecord(target, await this.client.create(target.entitySet, values));
   }
 
+  /**
+   * Creates rows under client-chosen ids with one `CreateMultiple` (all or nothing on a standard table: a bad row
+   * fails the request with its own error and writes nothing). The response names ids only, so the records returned
+   * carry the values sent, no ETag, and `modifiedOn` taken just before the request — never later than the
+   * `modifiedon` Dataverse stamps while processing it, so a later change is never mistaken for this write.
+   */
+  async createMany(
+    target: DataverseEntityTarget,
+    rows: Array<{ id: string; values: Record<string, unknown> }>,
+  ): Promise<VersionedRecord[]> {
+    const before = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000).toISOString();
+    const { ids } = await this.client.bulk(
+      'CreateMultiple',
+      target.entitySet,
+      target.logicalName,
+      rows.map((r) => ({ ...r.values, [target.primaryKey]: r.id })),
+    );
+    return rows.map((r, i) => ({
+      id: String(ids[i] ?? r.id).toLowerCase(),
+      etag: '',
+      modifiedOn: before,
+      values: { ...r.values, [target.primaryKey]: r.id },
+    }));
+  }
+
   async update(target: DataverseEntityTarget, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord> {
     return dataverseRecord(target, await this.client.update(target.entitySet, id, values, etag));
   }

@@ -13,6 +13,7 @@ import {
 } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import {
+  decodeKey,
   encodeKey,
   hasStatus,
   jsonProperties,
@@ -194,6 +195,112 @@ export class TableCouplingStore implements CouplingStore {
         if (attempt >= 3) throw new CouplingConflictError(`Coupling ${coupling.mapping} ${coupling.bcId} kept conflicting`);
       }
     }
+  }
+
+  /**
+   * Couples many pairs of one mapping in entity-group transactions (all rows share the mapping's partition; 100
+   * actions, i.e. 50 couplings, per transaction). A transaction that meets an existing coupling (409) is redone one
+   * coupling at a time with `couple`, so each conflict is reported for its own pair. Results in input order.
+   */
+  async coupleMany(inputs: NewCoupling[]): Promise<Array<Coupling | Error>> {
+    const out: Array<Coupling | Error> = new Array(inputs.length);
+    const perTransaction = 50;
+    const groups: number[][] = [];
+    for (let i = 0; i < inputs.length; i += perTransaction)
+      groups.push([...Array(Math.min(perTransaction, inputs.length - i)).keys()].map((k) => i + k));
+    await Promise.all(
+      groups.map(async (group) => {
+        const first = inputs[group[0] as number] as NewCoupling;
+        const sameMapping = group.every((i) => inputs[i]?.mapping === first.mapping);
+        const prepared = group.map((i) => {
+          const input = inputs[i] as NewCoupling;
+          const parsed = newCouplingSchema.safeParse(input);
+          if (!parsed.success) return undefined;
+          return {
+            ...input,
+            bcId: normalizeId(input.bcId),
+            dataverseId: normalizeId(input.dataverseId),
+            failureCount: input.failureCount ?? 0,
+            skipped: input.skipped ?? false,
+            createdAt: this.clock.now().toISOString(),
+            etag: '',
+          } satisfies Coupling;
+        });
+        const distinct = new Set(prepared.flatMap((c) => (c ? [`b${c.bcId}`, `d${c.dataverseId}`] : []))).size === group.length * 2;
+        if (sameMapping && distinct && prepared.every(Boolean)) {
+          const pk = encodeKey(first.mapping);
+          const actions: TransactionAction[] = [];
+          for (const c of prepared as Coupling[]) {
+            const columns = this.columns(c);
+            actions.push(['create', { partitionKey: pk, rowKey: BC + encodeKey(c.bcId), ...columns }]);
+            actions.push(['create', { partitionKey: pk, rowKey: DV + encodeKey(c.dataverseId), ...columns }]);
+          }
+          try {
+            const res = await storeCall('coupling', () => this.client.submitTransaction(actions));
+            await Promise.all(
+              group.map(async (i, k) => {
+                const c = prepared[k] as Coupling;
+                const etag = res.subResponses[k * 2]?.etag;
+                out[i] = { ...c, etag: etag ? token('bc', etag) : await this.freshToken(c) };
+              }),
+            );
+            return;
+          } catch (err) {
+            if (!hasStatus(err, 409)) throw err;
+          }
+        }
+        for (const i of group) {
+          try {
+            out[i] = await this.couple(inputs[i] as NewCoupling);
+          } catch (err) {
+            if (err instanceof CouplingConflictError || err instanceof SyncError) out[i] = err;
+            else throw err;
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * The couplings of these ids (one side, one mapping), from one range query over the sorted ids' row keys instead
+   * of a point read each, so a full-sync wave learns its couplings in a request or two. The range may hold other
+   * records' couplings too; after `maxRows` rows the answer is marked incomplete (ids not seen are then unknown).
+   */
+  async couplingsIn(
+    mapping: string,
+    side: 'bc' | 'dataverse',
+    ids: string[],
+    maxRows = ids.length * 3,
+  ): Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }> {
+    const prefix = side === 'bc' ? BC : DV;
+    const keys = ids.map((id) => prefix + encodeKey(normalizeId(id))).sort();
+    const found = new Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>();
+    if (keys.length === 0) return { found, complete: true };
+    const wanted = new Set(keys);
+    const filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${keys[0] as string} and RowKey le ${keys[keys.length - 1] as string} and tombstone eq false`;
+    let seen = 0;
+    let complete = true;
+    await storeCall('reading couplings', async () => {
+      const rows = this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['RowKey', 'lastSyncedAt', 'lastResult'] },
+      });
+      for await (const row of rows) {
+        if (++seen > maxRows) {
+          complete = false;
+          break;
+        }
+        const rk = String(row.rowKey);
+        if (!wanted.has(rk)) continue;
+        const lastResult =
+          typeof row.lastResult === 'string' && row.lastResult !== '' ? (row.lastResult as Coupling['lastResult']) : undefined;
+        found.set(decodeKey(rk.slice(prefix.length)), {
+          ...(typeof row.lastSyncedAt === 'string' ? { lastSyncedAt: row.lastSyncedAt } : {}),
+          ...(lastResult ? { lastResult } : {}),
+        });
+      }
+    });
+    return { found, complete };
   }
 
   async update(

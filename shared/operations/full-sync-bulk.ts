@@ -1,0 +1,564 @@
+import type { TableMapping } from '../domain/mappings/schema';
+import type {
+  BcEntityTarget,
+  Coupling,
+  CouplingStore,
+  DataverseEntityTarget,
+  NewCoupling,
+  RecordGateway,
+  Side,
+  VersionedRecord,
+} from '../domain/ports';
+import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome } from '../domain/sync/sync-record';
+import { type SyncError, toSyncError } from '../errors';
+
+/**
+ * The full sync's bulk write path. The engine (`syncRecord`) still decides everything per record — coupling,
+ * matching, mapping, transforms, conflicts, errors — but the writes it makes for a wave of records are gathered and
+ * sent together:
+ *
+ * - Dataverse rows are created with `CreateMultiple` (one request per chunk, under the engine's deterministic ids),
+ *   in chunks sized from the measured server time per row so one request stays near `targetRequestMs` (execution
+ *   time is what limits bulk writes: 1,200 s per 300 s per user and web server), with a few requests in parallel
+ *   that back off when Dataverse throttles. A chunk Dataverse rejects (all-or-nothing on standard tables) is split in
+ *   halves down to single rows, and a single row goes the engine's ordinary way (`PATCH` + `If-None-Match: *`), so
+ *   each bad row fails on its own — a sync error for that record — and the rest land. A row left by an earlier
+ *   attempt (a crash, a redelivery) fails its chunk with "duplicate key", and alone answers 412, which the engine
+ *   already turns into "read it and couple": nothing is ever created twice.
+ * - Business Central records are created with JSON `$batch` (100 per request, each operation on its own).
+ * - Couplings are written in Table Storage entity-group transactions (50 per transaction).
+ * - Before the wave, which of its source records are coupled is learnt with one range query instead of a point
+ *   read per record.
+ *
+ * Gathering works without timers in the common case: a batch is sent when it is full, or when every record of the
+ * wave still running is waiting on a batch (nothing else can add to it); a short idle timer covers the rest.
+ */
+
+/** Bulk-write options of the full sync. */
+export interface BulkWriteOptions {
+  /**
+   * Server time one bulk request should take; chunk sizes follow the measured time per row. Short requests keep the
+   * execution-time budget (counted when a request ends) from being overrun by a few long ones. Default 2,000 ms.
+   */
+  targetRequestMs?: number;
+  /** Largest bulk request (Microsoft: 1,000 "a reasonable place to start" on standard tables). Default 1,000. */
+  maxRows?: number;
+  /** Rows of the first request, before any time per row is measured. Default 100. */
+  firstRows?: number;
+  /**
+   * Write a history entry for every pair the full sync creates or couples (two Table requests per record), not
+   * only for changes to pairs already coupled. Default false: the coupling records the creation (as BC's full sync).
+   */
+  historyOfNewPairs?: boolean;
+  /** Most bulk requests in flight; lowered on throttling, raised again after successes. Default 6, start 4. */
+  maxParallel?: number;
+}
+
+const BC_BATCH = 100;
+/** BC processes 5 requests per user at a time (operational-limits-online.md). */
+const BC_PARALLEL = 5;
+/** Longest wait of a part-full batch for the rest of the wave (records still busy elsewhere). */
+const IDLE_FLUSH_MS = 250;
+const MAX_TRANSIENT_RETRIES = 6;
+/** Records of a wave in the engine at once, at least. */
+const RECORDS_IN_FLIGHT = 1000;
+/** History appends in flight at once. */
+const HISTORY_PARALLEL = 64;
+
+type CreateManyDataverse = (
+  target: DataverseEntityTarget,
+  rows: Array<{ id: string; values: Record<string, unknown> }>,
+) => Promise<VersionedRecord[]>;
+type CreateManyBc = (target: BcEntityTarget, rows: Array<Record<string, unknown>>) => Promise<Array<VersionedRecord | SyncError>>;
+type CoupleMany = (inputs: NewCoupling[]) => Promise<Array<Coupling | Error>>;
+type CouplingsIn = (
+  mapping: string,
+  side: Side,
+  ids: string[],
+) => Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }>;
+
+function couplingsInOf(store: CouplingStore): CouplingsIn | undefined {
+  return (store as Partial<{ couplingsIn: CouplingsIn }>).couplingsIn?.bind(store);
+}
+
+/** Adapts the chunk size to the measured server time per row and the parallelism to throttling. */
+export class BulkPace {
+  private perRowMs: number | undefined;
+  private successes = 0;
+  parallel: number;
+
+  constructor(readonly options: Required<BulkWriteOptions>) {
+    this.parallel = Math.min(4, options.maxParallel);
+  }
+
+  rows(): number {
+    if (this.perRowMs === undefined) return this.options.firstRows;
+    return Math.max(1, Math.min(this.options.maxRows, Math.floor(this.options.targetRequestMs / Math.max(this.perRowMs, 0.01))));
+  }
+
+  observe(rows: number, ms: number): void {
+    const sample = ms / Math.max(rows, 1);
+    this.perRowMs = this.perRowMs === undefined ? sample : this.perRowMs * 0.7 + sample * 0.3;
+    if (++this.successes >= 4 && this.parallel < this.options.maxParallel) {
+      this.parallel++;
+      this.successes = 0;
+    }
+  }
+
+  throttled(): void {
+    // Dataverse allows 4 server-seconds per second per web server: fewer than 2 streams cannot use it.
+    this.parallel = Math.max(2, this.parallel - 1);
+    this.successes = 0;
+  }
+}
+
+/** Records of a wave still running, and how many of them wait on a batch. */
+class Gate {
+  active = 0;
+  blocked = 0;
+  private readonly batchers: Array<Batcher<unknown, unknown>> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  register(b: Batcher<unknown, unknown>): void {
+    this.batchers.push(b);
+  }
+
+  changed(): void {
+    const pending = this.batchers.some((b) => b.pendingCount() > 0);
+    if (!pending) return;
+    if (this.blocked >= this.active) {
+      this.flushAll();
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flushAll();
+      }, IDLE_FLUSH_MS);
+    }
+  }
+
+  private flushAll(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const b of this.batchers) b.flush();
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Gathers items; `run` answers one result or error per item, in order. */
+class Batcher<I, O> {
+  private pending: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
+
+  constructor(
+    private readonly gate: Gate,
+    private readonly fullAt: () => number,
+    private readonly run: (items: I[]) => Promise<Array<O | Error>>,
+  ) {
+    gate.register(this as unknown as Batcher<unknown, unknown>);
+  }
+
+  pendingCount(): number {
+    return this.pending.length;
+  }
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.gate.blocked++;
+      if (this.pending.length >= this.fullAt()) this.flush();
+      else this.gate.changed();
+    });
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const taken = this.pending;
+    this.pending = [];
+    const settle = (i: number) => {
+      this.gate.blocked--;
+      return taken[i] as (typeof taken)[number];
+    };
+    this.run(taken.map((t) => t.item)).then(
+      (results) => {
+        results.forEach((r, i) => {
+          const t = settle(i);
+          if (r instanceof Error) t.reject(r);
+          else t.resolve(r as O);
+        });
+      },
+      (err) => {
+        for (let i = 0; i < taken.length; i++) settle(i).reject(err);
+      },
+    );
+  }
+}
+
+/** Runs `f` over `items` with at most `limit()` at a time (the limit may change while it runs). */
+async function parallel<T>(items: T[], limit: () => number, f: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let running = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      if (next >= items.length && running === 0) return resolve();
+      while (running < Math.max(1, limit()) && next < items.length) {
+        const item = items[next++] as T;
+        running++;
+        f(item).then(
+          () => {
+            running--;
+            pump();
+          },
+          (err) => reject(err),
+        );
+      }
+    };
+    pump();
+  });
+}
+
+/** At most `n()` calls of the returned function run at once (`n` may change); the others wait their turn. */
+function limiter(n: () => number): <T>(f: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const next = () => {
+    while (running < Math.max(1, n()) && queue.length > 0) {
+      running++;
+      queue.shift()?.();
+    }
+  };
+  return async <T>(f: () => Promise<T>): Promise<T> => {
+    await new Promise<void>((r) => {
+      queue.push(r);
+      next();
+    });
+    try {
+      return await f();
+    } finally {
+      running--;
+      next();
+    }
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Failures worth sending the same request again: throttling (nothing was run) and, for Dataverse, outages too (a
+ * chunk that did land meanwhile fails the retry with "duplicate key" and is split down to the engine's own create).
+ * A BC `$batch` of creates is not resent after an outage: BC takes no client ids, so it could create twice.
+ */
+function retryable(e: SyncError): boolean {
+  return e.code === 'DV.THROTTLED' || e.code === 'DV.UNAVAILABLE' || e.code === 'BC.THROTTLED';
+}
+
+/** Bulk writes for one full-sync wave of one mapping, as ports for `syncRecord`. */
+export class BulkWrites {
+  readonly deps: SyncDeps;
+  readonly gate = new Gate();
+  private readonly knownUncoupled = new Set<string>();
+  private bulkCreateRefused = false;
+  /** Bulk requests in flight across every flush: the pace's parallelism is one budget for the whole wave. */
+  private readonly dvSlots: <T>(f: () => Promise<T>) => Promise<T>;
+  private readonly historyOfNewPairs: boolean;
+
+  constructor(
+    private readonly raw: SyncDeps,
+    wrapped: SyncDeps,
+    private readonly mapping: TableMapping,
+    private readonly pace: BulkPace,
+  ) {
+    this.historyOfNewPairs = pace.options.historyOfNewPairs;
+    this.dvSlots = limiter(() => pace.parallel);
+    const dvTarget = dataverseTarget(mapping);
+    const bcOwn = bcTarget(mapping);
+    const createManyDv = (raw.dataverse as Partial<{ createMany: CreateManyDataverse }>).createMany?.bind(raw.dataverse);
+    const createManyBc = (raw.bc as Partial<{ createMany: CreateManyBc }>).createMany?.bind(raw.bc);
+    const coupleMany = (raw.couplings as Partial<{ coupleMany: CoupleMany }>).coupleMany?.bind(raw.couplings);
+
+    const dvCreates = new Batcher<{ id: string; values: Record<string, unknown> }, VersionedRecord>(
+      this.gate,
+      () => pace.rows() * Math.max(1, pace.parallel),
+      (rows) => this.createDataverse(dvTarget, rows, createManyDv as CreateManyDataverse, wrapped.dataverse),
+    );
+    const bcCreates = new Batcher<Record<string, unknown>, VersionedRecord>(
+      this.gate,
+      () => BC_BATCH * BC_PARALLEL,
+      (rows) => this.createBc(bcOwn, rows, createManyBc as CreateManyBc),
+    );
+    const couples = new Batcher<NewCoupling, Coupling>(
+      this.gate,
+      () => 50 * 8,
+      (inputs) => (coupleMany as CoupleMany)(inputs),
+    );
+
+    const dataverse: RecordGateway<DataverseEntityTarget> = Object.create(wrapped.dataverse);
+    dataverse.create = (target, values, options) =>
+      createManyDv && !this.bulkCreateRefused && options?.id && target.entitySet === dvTarget.entitySet
+        ? dvCreates.add({ id: options.id, values })
+        : wrapped.dataverse.create(target, values, options);
+    const bc: RecordGateway<BcEntityTarget> = Object.create(wrapped.bc);
+    bc.create = (target, values, options) =>
+      createManyBc && !options?.id && target.entitySet === bcOwn.entitySet && target.kind !== 'odataPage'
+        ? bcCreates.add(values)
+        : wrapped.bc.create(target, values, options);
+    const couplings: CouplingStore = Object.create(wrapped.couplings);
+    couplings.getByBcId = (m, id) => this.lookup(m, 'bc', id, () => wrapped.couplings.getByBcId(m, id));
+    couplings.getByDataverseId = (m, id) => this.lookup(m, 'dataverse', id, () => wrapped.couplings.getByDataverseId(m, id));
+    couplings.couple = (input) => (coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input));
+    // History rows go one per record and side (their partitions differ, so no transaction can carry them): one
+    // Table request per record and side would cost more than the record's share of everything else. As BC's own
+    // full sync, a row the full sync creates or couples is recorded by its coupling (CRM Integration Record: result,
+    // time, values written) and the run's counters; changes to pairs already coupled keep their history entry.
+    const historySlots = limiter(() => HISTORY_PARALLEL);
+    const history: SyncDeps['history'] = Object.create(wrapped.history);
+    history.append = (entry) =>
+      !this.historyOfNewPairs && (entry.result === 'inserted' || entry.result === 'coupled')
+        ? Promise.resolve()
+        : historySlots(() => wrapped.history.append(entry));
+    // Every record asks for its mapping (and a few for their parents'): read once per wave.
+    const read = new Map<string, ReturnType<SyncDeps['mappings']['get']>>();
+    const mappings: SyncDeps['mappings'] = {
+      get: (name) => {
+        let m = read.get(name);
+        if (!m) {
+          m = wrapped.mappings.get(name);
+          read.set(name, m);
+          m.catch(() => read.delete(name));
+        }
+        return m;
+      },
+      all: () => wrapped.mappings.all(),
+    };
+    this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history };
+  }
+
+  /** Learns which of the wave's source records are coupled, so the engine's first look-up of the others is free. */
+  async prefetchCouplings(side: Side, records: VersionedRecord[]): Promise<void> {
+    const couplingsIn = couplingsInOf(this.raw.couplings);
+    if (!couplingsIn || records.length === 0) return;
+    const { found, complete } = await couplingsIn(
+      this.mapping.name,
+      side,
+      records.map((r) => r.id),
+    );
+    if (!complete) return;
+    for (const r of records) {
+      const id = r.id.toLowerCase();
+      if (!found.has(id)) this.knownUncoupled.add(`${side}|${id}`);
+    }
+  }
+
+  /**
+   * One engine run per record, `inFlight` at a time (each holds Table Storage and HTTP requests open: unbounded, a
+   * wave of thousands would open as many connections); the gate knows how many are running.
+   */
+  async run(
+    records: VersionedRecord[],
+    sync: (r: VersionedRecord) => Promise<SyncOutcome>,
+    inFlight: () => number,
+  ): Promise<SyncOutcome[]> {
+    const out = new Array<SyncOutcome>(records.length);
+    // A record that still fails after its retries (a long outage) fails the wave, but only once every other record
+    // of the wave has settled: the item is then redelivered with nothing of this attempt still running beside it.
+    let failure: { error: unknown } | undefined;
+    try {
+      await parallel(
+        records.map((r, i) => ({ r, i })),
+        inFlight,
+        async ({ r, i }) => {
+          this.gate.active++;
+          try {
+            out[i] = await sync(r);
+          } catch (error) {
+            failure ??= { error };
+          } finally {
+            this.gate.active--;
+            this.gate.changed();
+          }
+        },
+      );
+    } finally {
+      this.gate.close();
+    }
+    if (failure) throw failure.error;
+    return out;
+  }
+
+  private lookup(m: string, side: Side, id: string, read: () => Promise<Coupling | undefined>): Promise<Coupling | undefined> {
+    const key = `${side}|${id.toLowerCase()}`;
+    // Answered once: a second look (a retry after a conflict) must see what other workers did since.
+    if (m === this.mapping.name && this.knownUncoupled.delete(key)) return Promise.resolve(undefined);
+    return read();
+  }
+
+  private async createDataverse(
+    target: DataverseEntityTarget,
+    rows: Array<{ id: string; values: Record<string, unknown> }>,
+    createMany: CreateManyDataverse,
+    single: RecordGateway<DataverseEntityTarget>,
+  ): Promise<Array<VersionedRecord | Error>> {
+    const out: Array<VersionedRecord | Error> = new Array(rows.length);
+    const chunks: Array<{ at: number; rows: typeof rows }> = [];
+    const size = this.pace.rows();
+    for (let i = 0; i < rows.length; i += size) chunks.push({ at: i, rows: rows.slice(i, i + size) });
+    await Promise.all(
+      chunks.map(async (c) => {
+        const results = await this.dataverseChunk(target, c.rows, createMany, single);
+        results.forEach((r, k) => {
+          out[c.at + k] = r;
+        });
+      }),
+    );
+    return out;
+  }
+
+  /** One CreateMultiple; a refused chunk is split, a single row takes the engine's ordinary create. */
+  private async dataverseChunk(
+    target: DataverseEntityTarget,
+    rows: Array<{ id: string; values: Record<string, unknown> }>,
+    createMany: CreateManyDataverse,
+    single: RecordGateway<DataverseEntityTarget>,
+  ): Promise<Array<VersionedRecord | Error>> {
+    if (rows.length === 1 || this.bulkCreateRefused) {
+      return Promise.all(
+        rows.map((r) =>
+          single.create(target, r.values, { id: r.id }).catch((err: unknown) => (err instanceof Error ? err : toSyncError(err))),
+        ),
+      );
+    }
+    for (let attempt = 0; ; attempt++) {
+      const started = Date.now();
+      try {
+        const created = await this.dvSlots(() => createMany(target, rows));
+        this.pace.observe(rows.length, Date.now() - started);
+        return created;
+      } catch (err) {
+        const e = toSyncError(err);
+        if (retryable(e)) {
+          this.pace.throttled();
+          if (attempt >= MAX_TRANSIENT_RETRIES) return rows.map(() => e);
+          await sleep(e.retryAfterMs ?? 1000 * 2 ** attempt);
+          continue;
+        }
+        if (/does not support entities of type/i.test(e.message)) this.bulkCreateRefused = true;
+        const half = Math.ceil(rows.length / 2);
+        const [a, b] = await Promise.all([
+          this.dataverseChunk(target, rows.slice(0, half), createMany, single),
+          this.dataverseChunk(target, rows.slice(half), createMany, single),
+        ]);
+        return [...a, ...b];
+      }
+    }
+  }
+
+  private async createBc(
+    target: BcEntityTarget,
+    rows: Array<Record<string, unknown>>,
+    createMany: CreateManyBc,
+  ): Promise<Array<VersionedRecord | Error>> {
+    const out: Array<VersionedRecord | Error> = new Array(rows.length);
+    const chunks: Array<{ at: number; rows: typeof rows }> = [];
+    for (let i = 0; i < rows.length; i += BC_BATCH) chunks.push({ at: i, rows: rows.slice(i, i + BC_BATCH) });
+    await parallel(
+      chunks,
+      () => BC_PARALLEL,
+      async (c) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const results = await createMany(target, c.rows);
+            results.forEach((r, k) => {
+              out[c.at + k] = r;
+            });
+            return;
+          } catch (err) {
+            const e = toSyncError(err);
+            if (!retryable(e) || attempt >= MAX_TRANSIENT_RETRIES) {
+              c.rows.forEach((_, k) => {
+                out[c.at + k] = e;
+              });
+              return;
+            }
+            await sleep(e.retryAfterMs ?? 1000 * 2 ** attempt);
+          }
+        }
+      },
+    );
+    return out;
+  }
+}
+
+/** Default bulk options. */
+export function bulkOptions(o: BulkWriteOptions = {}): Required<BulkWriteOptions> {
+  return {
+    targetRequestMs: o.targetRequestMs ?? 2_000,
+    maxRows: o.maxRows ?? 1000,
+    firstRows: o.firstRows ?? 100,
+    historyOfNewPairs: o.historyOfNewPairs ?? false,
+    maxParallel: o.maxParallel ?? 6,
+  };
+}
+
+/**
+ * Synchronizes one wave of records with bulk writes: `raw` are the runtime's ports (whose gateways and coupling
+ * store offer the bulk calls), `wrapped` the per-chunk ports the engine otherwise gets.
+ */
+export async function syncWave(
+  raw: SyncDeps,
+  wrapped: SyncDeps,
+  mapping: TableMapping,
+  side: Side,
+  records: VersionedRecord[],
+  pace: BulkPace,
+  sync: (record: VersionedRecord, deps: SyncDeps) => Promise<SyncOutcome>,
+): Promise<SyncOutcome[]> {
+  const bulk = new BulkWrites(raw, wrapped, mapping, pace);
+  await bulk.prefetchCouplings(side, records);
+  // Enough records in the engine to fill every bulk request the pace allows, and never fewer than 1,000.
+  return bulk.run(
+    records,
+    (r) => sync(r, bulk.deps),
+    () => Math.max(RECORDS_IN_FLIGHT, pace.rows() * pace.options.maxParallel),
+  );
+}
+
+/**
+ * Which records the first pass of this run already synchronized (coupled, synced since the run started, not
+ * failed): the second pass of a Bidirectional mapping need not read them again. One range query per wave where the
+ * store offers it, else a point read per record.
+ */
+export async function syncedInRun(
+  couplings: CouplingStore,
+  mapping: string,
+  side: Side,
+  records: VersionedRecord[],
+  since: string,
+  concurrency: number,
+): Promise<boolean[]> {
+  const fresh = (c: Pick<Coupling, 'lastSyncedAt' | 'lastResult'> | undefined) =>
+    Boolean(c?.lastSyncedAt && c.lastSyncedAt >= since && c.lastResult !== 'failed');
+  const couplingsIn = couplingsInOf(couplings);
+  if (couplingsIn) {
+    const { found, complete } = await couplingsIn(
+      mapping,
+      side,
+      records.map((r) => r.id),
+    );
+    if (complete) return records.map((r) => fresh(found.get(r.id.toLowerCase())));
+  }
+  const out = new Array<boolean>(records.length);
+  await parallel(
+    records.map((r, i) => ({ r, i })),
+    () => concurrency,
+    async ({ r, i }) => {
+      out[i] = fresh(side === 'bc' ? await couplings.getByBcId(mapping, r.id) : await couplings.getByDataverseId(mapping, r.id));
+    },
+  );
+  return out;
+}
