@@ -10,9 +10,10 @@ import {
 } from '../../shared/capture/dataverse-registration';
 import { parseSettings } from '../../shared/config';
 import type { TableMapping } from '../../shared/domain/mappings';
-import { type SyncOutcome, syncRecord } from '../../shared/domain/sync/sync-record';
+import { bcTarget, recordSelect, type SyncOutcome, syncRecord } from '../../shared/domain/sync/sync-record';
 import { createBcSalesOrder, submittedUncoupledOrders } from '../../shared/lead-to-cash/sales-order';
 import { bulkCouple } from '../../shared/operations/couplings';
+import { BulkPace, bulkOptions, syncWave } from '../../shared/operations/full-sync-bulk';
 import { runSetup } from '../../shared/operations/setup';
 import { buildRuntime, type Runtime } from '../../shared/runtime';
 import { type Stack, startStack } from '../support/stack';
@@ -134,6 +135,34 @@ describe('two BC companies on one Dataverse (MULTI_COMPANY_SYNC)', () => {
     expect((await sync(a, 'bc', fromA.bcId ?? '')).result).toBe('modified');
     expect(await account(fromA.dataverseId ?? '')).toMatchObject({ name: 'Shared Name Ltd (A)', _bcbi_companyid_value: companyOf(a) });
     expect(await account(fromB.dataverseId ?? '')).toEqual(before);
+  });
+
+  it("the full sync's bulk path (CreateMultiple) stamps the company the same way", async () => {
+    const mapping = (await a.mappings.get('CUSTOMER')) as TableMapping;
+    const target = bcTarget(mapping);
+    const records = [];
+    for (const name of ['Bulk One Ltd', 'Bulk Two Ltd', 'Bulk Three Ltd']) {
+      const record = await a.syncDeps.bc.get(target, await newCustomer(stack.bc.companyId, name), recordSelect(mapping, 'bc'));
+      if (record) records.push(record);
+    }
+    const outcomes = await syncWave(a.syncDeps, a.syncDeps, mapping, 'bc', records, new BulkPace(bulkOptions()), (r, deps) =>
+      syncRecord(
+        {
+          v: 1,
+          mapping: 'CUSTOMER',
+          source: 'bc',
+          recordId: r.id,
+          changeType: 'unknown',
+          origin: 'full-sync',
+          correlationId: 'multi-company-bulk',
+          observedAt: new Date().toISOString(),
+          deferrals: 0,
+        },
+        deps,
+      ),
+    );
+    expect(outcomes.map((o) => o.result)).toEqual(['inserted', 'inserted', 'inserted']);
+    for (const o of outcomes) expect(await account(o.dataverseId ?? '')).toMatchObject({ _bcbi_companyid_value: companyOf(a) });
   });
 
   it('match-based coupling of one company never couples the other company rows', async () => {
