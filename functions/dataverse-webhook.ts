@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { captureDeps } from '../shared/capture/context';
-import { registerDataverseWebhooks } from '../shared/capture/dataverse-registration';
+import { registerDataverseWebhooks, unregisterDataverseWebhooks, webhookInstallation } from '../shared/capture/dataverse-registration';
 import { DATAVERSE_WEBHOOK_MAX_BYTES, handleDataverseWebhook } from '../shared/capture/dataverse-webhook';
 import { json, PayloadTooLargeError, problem, readWebhookRequest, toHttpResponse } from '../shared/capture/http';
 import { toSyncError } from '../shared/errors';
@@ -26,14 +26,21 @@ export async function dataverseWebhook(request: HttpRequest, context: Invocation
 /**
  * `POST /api/admin/dataverse-webhooks` (master key): registers the service endpoint and the Create/Update/Delete
  * steps for the current mappings, and removes steps no longer needed. Idempotent; the CLI setup calls it too.
+ * `DELETE` removes this installation's endpoint and steps (taking an installation down); other installations'
+ * webhooks on the same Dataverse stay.
  */
-export async function dataverseWebhookRegistration(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function dataverseWebhookRegistration(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const runtime = await getRuntime();
+    if (request.method === 'DELETE') {
+      const removed = await unregisterDataverseWebhooks(runtime.dataverse, { installation: webhookInstallation(runtime.settings) });
+      return toHttpResponse(json(200, removed));
+    }
     const report = await registerDataverseWebhooks(runtime.dataverse, {
       publicBaseUrl: runtime.settings.PUBLIC_BASE_URL,
       webhookKey: runtime.settings.DATAVERSE_WEBHOOK_KEY,
       mappings: await runtime.mappings.all(),
+      installation: webhookInstallation(runtime.settings),
     });
     return toHttpResponse(json(200, report));
   } catch (err) {
@@ -46,7 +53,7 @@ export async function dataverseWebhookRegistration(_request: HttpRequest, contex
 app.http('dataverseWebhook', { route: 'webhooks/dataverse', methods: ['POST'], authLevel: 'anonymous', handler: dataverseWebhook });
 app.http('dataverseWebhookRegistration', {
   route: 'admin/dataverse-webhooks',
-  methods: ['POST'],
+  methods: ['POST', 'DELETE'],
   authLevel: 'admin',
   handler: dataverseWebhookRegistration,
 });

@@ -78,6 +78,11 @@ param dataverseIntegrationUserId string = ''
 param ownershipModel string = 'Person'
 @description('Owner team (name or teamid) that owns new rows with ownershipModel Team (DATAVERSE_OWNING_TEAM); required then.')
 param dataverseOwningTeam string = ''
+@description('Several BC companies or environments share the Dataverse org (MULTI_COMPANY_SYNC, BC\'s "Multi Company Synch. Enabled").')
+param multiCompanySync bool = false
+@description('This installation\'s name, at most 30 characters (INSTALLATION_NAME); empty = <environment> <first 8 of the company id>.')
+@maxLength(30)
+param installationName string = ''
 param salesIntegration bool = true
 param unitGroupMapping bool = true
 param extendedPricing bool = false
@@ -226,6 +231,8 @@ module functionApp 'app/functionapp.bicep' = {
     dataverseIntegrationUserId: dataverseIntegrationUserId
     ownershipModel: ownershipModel
     dataverseOwningTeam: dataverseOwningTeam
+    multiCompanySync: multiCompanySync
+    installationName: installationName
     salesIntegration: salesIntegration
     unitGroupMapping: unitGroupMapping
     extendedPricing: extendedPricing

@@ -91,6 +91,18 @@ export const settingsSchema = z.object({
    * connection setup creates, e.g. `BCI - CRONUS USA, Inc.`. Required with `Team`; it must exist and have a role.
    */
   DATAVERSE_OWNING_TEAM: z.string().min(1).max(160).optional(),
+  /**
+   * BC's "Multi Company Synch. Enabled": several installations (BC companies or environments) share one Dataverse.
+   * Each installation has a company row (`bcbi_company`), stamps it on every row it writes where BC's integration
+   * solution has `bcbi_companyid`, reads only rows of its company or of none (the company clause of the integration
+   * table filters), and registers its own webhook endpoint and steps. Default `false` (one installation).
+   */
+  MULTI_COMPANY_SYNC: bool.default(false),
+  /**
+   * This installation's name: the company row's `bcbi_name`, its business unit and owner team (`BCI - <name>`),
+   * and its webhook endpoint and step names with MULTI_COMPANY_SYNC. Default `<BC_ENVIRONMENT> <first 8 of BC_COMPANY_ID>`.
+   */
+  INSTALLATION_NAME: z.string().min(1).max(30).optional(),
   /** Dynamics 365 Sales mappings (items, prices, orders, invoices) on top of the Dataverse base set. Default `true`. */
   SALES_INTEGRATION: bool.default(true),
   /** Unit groups (UNIT GROUP / ITEM UOM / RESOURCE UOM) instead of UNIT OF MEASURE. Default `true`. */

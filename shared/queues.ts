@@ -1,4 +1,5 @@
 import { type DefaultMappingSetup, defaultMappings } from './domain/mappings/defaults';
+import { CUSTOM_MAPPING_QUEUE } from './domain/mappings/queue';
 
 /**
  * The one list of Service Bus queues. The code (workers, local host, the Service Bus emulator's declarations)
@@ -74,12 +75,13 @@ export function allDefaultMappingSetups(): DefaultMappingSetup[] {
 
 /**
  * Every queue any installation may use: each default mapping's queue over all setup variants (lines share
- * their header's queue), then the operational queues. Deduplicated, mapping queues in BC's creation order.
+ * their header's queue), the one queue of user-defined mappings, then the operational queues. Deduplicated, mapping queues in BC's creation order.
  * Infrastructure creates all of them so switching a setup option never needs a redeployment.
  */
 export function allQueueNames(): string[] {
   const names = new Set<string>();
   for (const setup of allDefaultMappingSetups()) for (const mapping of defaultMappings(setup)) names.add(mapping.queueName);
+  names.add(CUSTOM_MAPPING_QUEUE);
   for (const name of OPERATIONAL_QUEUES) names.add(name);
   return [...names];
 }

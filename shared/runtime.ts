@@ -2,6 +2,7 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import { type BcClient, BcGateway, createBcClient } from './adapters/bc';
 import { resolveOwningTeam } from './adapters/connection-check';
 import { appendOption, ClientMappingMetadata, createDataverseClient, type DataverseClient, DataverseGateway } from './adapters/dataverse';
+import { ensureCompany, installationIdentity } from './adapters/dataverse/company';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from './adapters/servicebus/client';
 import { ServiceBusChangePublisher } from './adapters/servicebus/publisher';
 import { createStores, environmentIdentity, type Stores, TableCreationClaims } from './adapters/tables';
@@ -38,6 +39,9 @@ export interface RuntimeOverrides {
   clock?: Clock;
   hooks?: SyncHooks;
 }
+
+/** BC's empty GUID: with no company row known, the company clause matches only rows without a company. */
+const NIL_GUID = '00000000-0000-0000-0000-000000000000';
 
 let current: Promise<Runtime> | undefined;
 let overrides: RuntimeOverrides = {};
@@ -84,7 +88,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
   const serviceBus = createServiceBusClient(serviceBusConnectionFromSettings(s));
   const publisher = new ServiceBusChangePublisher(serviceBus, async (name) => {
     const m = await mappings.get(name);
-    return m ? m.queueName : queueNameForMapping({ name });
+    return m ? queueNameForMapping(m) : queueNameForMapping({ name });
   });
   let integrationUserId = s.DATAVERSE_INTEGRATION_USER_ID?.toLowerCase();
   if (!integrationUserId) {
@@ -116,6 +120,17 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
       owningTeamId = undefined;
     }
   }
+  // Multi-company: the installation's company row (found or created with its unit and owner team, as BC's
+  // connection setup does). Not known yet (Dataverse down at start-up), filters see only rows without a company
+  // and writes to Dataverse fail with CONFIG.INVALID until the next start.
+  let company: { id: string | undefined } | undefined;
+  if (s.MULTI_COMPANY_SYNC) {
+    try {
+      company = { id: (await soon(ensureCompany(dataverse, installationIdentity(s), { owningTeamId }))).companyId };
+    } catch {
+      company = { id: undefined };
+    }
+  }
   const syncDeps: SyncDeps = {
     mappings,
     bc: bcGateway,
@@ -140,6 +155,7 @@ export async function buildRuntime(s: Settings, o: RuntimeOverrides = {}): Promi
       ownershipModel: s.OWNERSHIP_MODEL,
       lcyCode,
       owningTeamId,
+      ...(company ? { company, dataverseCompanyId: company.id ?? NIL_GUID } : {}),
     },
     // The lead-to-cash rules apply on every path (sync functions, full sync, replays); a caller's hooks run after them.
     hooks: composeHooks(leadToCashHooks(s), o.hooks),

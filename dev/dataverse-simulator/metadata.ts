@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import account from './entities/account.json';
 import asyncoperation from './entities/asyncoperation.json';
+import bcbi_company from './entities/bcbi_company.json';
 import businessunit from './entities/businessunit.json';
 import contact from './entities/contact.json';
 import invoice from './entities/invoice.json';
@@ -209,6 +210,7 @@ const ENTITY_FILES: unknown[] = [
   sdkmessageprocessingstep,
   sdkmessageprocessingstepimage,
   asyncoperation,
+  bcbi_company,
 ];
 
 /** Every entity file, validated (a malformed file stops the simulator with the file's name). */

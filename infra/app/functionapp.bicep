@@ -56,6 +56,8 @@ param dataverseClientId string
 param dataverseIntegrationUserId string
 param ownershipModel string
 param dataverseOwningTeam string
+param multiCompanySync bool
+param installationName string
 param salesIntegration bool
 param unitGroupMapping bool
 param extendedPricing bool
@@ -192,6 +194,8 @@ var serviceSettings = {
   PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
   OWNERSHIP_MODEL: ownershipModel
   DATAVERSE_OWNING_TEAM: dataverseOwningTeam
+  MULTI_COMPANY_SYNC: multiCompanySync ? 'true' : 'false'
+  INSTALLATION_NAME: installationName
   SALES_INTEGRATION: salesIntegration ? 'true' : 'false'
   UNIT_GROUP_MAPPING: unitGroupMapping ? 'true' : 'false'
   EXTENDED_PRICING: extendedPricing ? 'true' : 'false'

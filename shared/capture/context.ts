@@ -70,5 +70,6 @@ export function captureDepsFrom(runtime: Runtime, o: CaptureOptions = {}): Captu
     clock: runtime.clock,
     publishTimeoutMs: o.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
     log,
+    ...(runtime.syncDeps.options.company?.id ? { companyId: runtime.syncDeps.options.company.id } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataverseClient } from '../adapters/dataverse/client';
+import { defaultInstallationName } from '../adapters/dataverse/company';
 import type { ODataEntity } from '../adapters/http/schemas';
 import type { TableMapping } from '../domain/mappings/schema';
 import { SyncError } from '../errors';
@@ -12,9 +13,27 @@ import { SyncError } from '../errors';
  * endpoint that no mapping needs any more are deleted. Running it twice changes nothing the second time.
  */
 
-/** Name of our service endpoint; steps are found through it. */
+/** Name of our service endpoint with one installation; steps are found through it. */
 export const SERVICE_ENDPOINT_NAME = 'bc-dataverse-sync';
-const STEP_PREFIX = 'bc-dataverse-sync: ';
+
+/**
+ * The endpoint of an installation: `bc-dataverse-sync` alone, `bc-dataverse-sync (<installation>)` with
+ * MULTI_COMPANY_SYNC, so installations sharing one Dataverse each keep their own endpoint and steps (found through
+ * the endpoint), and registering or removing one never touches another's.
+ */
+export function serviceEndpointName(installation?: string): string {
+  return installation ? `${SERVICE_ENDPOINT_NAME} (${installation})` : SERVICE_ENDPOINT_NAME;
+}
+
+/** The installation whose webhooks these settings register: its name with MULTI_COMPANY_SYNC, none otherwise. */
+export function webhookInstallation(s: {
+  MULTI_COMPANY_SYNC: boolean;
+  INSTALLATION_NAME?: string | undefined;
+  BC_ENVIRONMENT: string;
+  BC_COMPANY_ID: string;
+}): string | undefined {
+  return s.MULTI_COMPANY_SYNC ? (s.INSTALLATION_NAME ?? defaultInstallationName(s.BC_ENVIRONMENT, s.BC_COMPANY_ID)) : undefined;
+}
 const MESSAGES = ['Create', 'Update', 'Delete'] as const;
 type Message = (typeof MESSAGES)[number];
 
@@ -66,7 +85,8 @@ export function dataverseWebhookUrl(publicBaseUrl: string): string {
  * Update filters on the Dataverse columns of its enabled field mappings plus the columns its integration table
  * filter tests (a row entering the filter is a change too). Tables shared by mappings (account) get one set.
  */
-export function desiredSteps(mappings: TableMapping[]): DesiredStep[] {
+export function desiredSteps(mappings: TableMapping[], installation?: string): DesiredStep[] {
+  const prefix = `${serviceEndpointName(installation)}: `;
   const columns = new Map<string, Set<string>>();
   const byTable = new Map<string, TableMapping[]>();
   for (const m of mappings) {
@@ -82,10 +102,13 @@ export function desiredSteps(mappings: TableMapping[]): DesiredStep[] {
   }
   const out: DesiredStep[] = [];
   for (const [table, set] of [...columns].sort(([a], [b]) => a.localeCompare(b))) {
-    const imageColumns = discriminatingColumns(byTable.get(table) ?? []).join(',');
+    const tableMappings = byTable.get(table) ?? [];
+    // Multi-company: the images carry the row's company too, so the webhook routes by it (routeByCompany).
+    const company = installation && tableMappings.some((m) => m.integrationTableFilter.includes('_bcbi_companyid_value'));
+    const imageColumns = [...discriminatingColumns(tableMappings), ...(company ? ['bcbi_companyid'] : [])].sort().join(',');
     for (const message of MESSAGES) {
       const step: DesiredStep = {
-        name: `${STEP_PREFIX}${message} of ${table}`,
+        name: `${prefix}${message} of ${table}`,
         message,
         table,
         filteringAttributes: message === 'Update' ? [...set].sort().join(',') : '',
@@ -119,8 +142,9 @@ const normalizeAttrs = (v: unknown) =>
 
 export async function registerDataverseWebhooks(
   dv: DataverseClient,
-  options: { publicBaseUrl: string; webhookKey: string; mappings: TableMapping[] },
+  options: { publicBaseUrl: string; webhookKey: string; mappings: TableMapping[]; installation?: string | undefined },
 ): Promise<RegistrationReport> {
+  const endpointName = serviceEndpointName(options.installation);
   const url = dataverseWebhookUrl(options.publicBaseUrl);
   const description = keyMarker(options.webhookKey);
   const report: RegistrationReport = {
@@ -135,7 +159,7 @@ export async function registerDataverseWebhooks(
 
   // 1. The service endpoint.
   const endpoints = await dv.listPage('serviceendpoints', {
-    filter: `name eq '${SERVICE_ENDPOINT_NAME}' and contract eq 8`,
+    filter: `name eq '${endpointName.replaceAll("'", "''")}' and contract eq 8`,
     select: ['serviceendpointid', 'name', 'url', 'authtype', 'description'],
   });
   const existing = endpoints.value[0];
@@ -144,7 +168,7 @@ export async function registerDataverseWebhooks(
   // reference). A webhook has no Service Bus namespace: the URL's host and path stand in, userclaim 1 = None,
   // connectionmode 1 = Normal.
   const endpointBody = {
-    name: SERVICE_ENDPOINT_NAME,
+    name: endpointName,
     url,
     contract: 8,
     authtype: 4,
@@ -198,7 +222,7 @@ export async function registerDataverseWebhooks(
     return filterIds.get(key);
   };
 
-  const desired = desiredSteps(options.mappings);
+  const desired = desiredSteps(options.mappings, options.installation);
   const skippedTables = new Set<string>();
   for (const step of desired) {
     const body = {
@@ -243,6 +267,36 @@ export async function registerDataverseWebhooks(
     report.removed.push(name);
   }
   return report;
+}
+
+/**
+ * Removes an installation's webhooks: its service endpoint and every step (with images) registered through it.
+ * Other installations' endpoints are found by their own names and stay as they are. Returns the removed steps.
+ */
+export async function unregisterDataverseWebhooks(
+  dv: DataverseClient,
+  options: { installation?: string | undefined },
+): Promise<{ serviceEndpointId?: string; removed: string[] }> {
+  const name = serviceEndpointName(options.installation);
+  const endpoints = await dv.listPage('serviceendpoints', {
+    filter: `name eq '${name.replaceAll("'", "''")}' and contract eq 8`,
+    select: ['serviceendpointid'],
+  });
+  const endpoint = endpoints.value[0];
+  if (!endpoint) return { removed: [] };
+  const serviceEndpointId = String(endpoint.serviceendpointid);
+  const removed: string[] = [];
+  for await (const page of dv.listAll('sdkmessageprocessingsteps', {
+    filter: `_eventhandler_value eq ${serviceEndpointId}`,
+    select: ['sdkmessageprocessingstepid', 'name'],
+  }))
+    for (const step of page) {
+      await ensureImage(dv, String(step.sdkmessageprocessingstepid), { name: '', message: 'Create', table: '', filteringAttributes: '' });
+      await dv.delete('sdkmessageprocessingsteps', String(step.sdkmessageprocessingstepid));
+      removed.push(String(step.name));
+    }
+  await dv.delete('serviceendpoints', serviceEndpointId);
+  return { serviceEndpointId, removed };
 }
 
 /** Makes the step's images match `step.image` (A.1b): creates, fixes or deletes. Returns whether anything changed. */

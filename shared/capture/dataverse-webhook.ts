@@ -93,7 +93,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
     );
     return json(200, { accepted: 0, mappings: [] } satisfies DataverseWebhookResult);
   }
-  const targets = sizeExceeded ? candidates : routeByFilter(ctx, candidates);
+  const targets = sizeExceeded ? candidates : routeByCompany(ctx, routeByFilter(ctx, candidates), deps.companyId);
   const correlationId = correlationIdOf(req.headers, 'x-ms-correlation-request-id');
   const modifiedOn =
     (changeType !== 'deleted' ? wcfDateToIso(targetEntity(ctx)?.Attributes.find((a) => a.key === 'modifiedon')?.value) : undefined) ??
@@ -151,6 +151,20 @@ export function notificationIdentity(ctx: RemoteExecutionContext): Pick<ChangeEv
   if (version !== undefined) return { rowVersion: String(version), ...(operation.success ? { notificationId: operation.data } : {}) };
   if (operation.success) return { notificationId: operation.data };
   return { nonce: randomUUID() };
+}
+
+/**
+ * Multi-company: a mapping with BC's company clause (`_bcbi_companyid_value eq {companyId} or … eq null`) is left
+ * out when every value the context carries for `bcbi_companyid` (Target, post and pre images: the steps of a
+ * multi-company installation register the column in their images) is another company's. A row without a company,
+ * or one that moved from or to this company, still reaches it; with no value known the handler's filter decides.
+ */
+export function routeByCompany(ctx: RemoteExecutionContext, candidates: TableMapping[], companyId: string | undefined): TableMapping[] {
+  if (!companyId) return candidates;
+  const values = knownValues(ctx, 'bcbi_companyid');
+  const foreign = values.length > 0 && values.every((v) => typeof v === 'string' && v.toLowerCase() !== companyId.toLowerCase());
+  if (!foreign) return candidates;
+  return candidates.filter((m) => !m.integrationTableFilter.includes('_bcbi_companyid_value'));
 }
 
 /**

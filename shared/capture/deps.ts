@@ -33,6 +33,11 @@ export interface CaptureDeps {
    */
   publishTimeoutMs: number;
   log(level: CaptureLogLevel, message: string): void;
+  /**
+   * Multi-company: this installation's company row id. A Dataverse change whose row carries another company is not
+   * queued for mappings with BC's company clause (the engine's filter would skip it anyway, after a read).
+   */
+  companyId?: string;
 }
 
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;

@@ -31,7 +31,10 @@ export const salesOrderRequestSchema = z.object({
 export type SalesOrderRequest = z.infer<typeof salesOrderRequestSchema>;
 
 export interface SalesOrderCreation {
-  /** `created`: a new BC order; `coupled`: an existing BC order was found and coupled; `unchanged`: already coupled; `skipped`: already invoiced in BC. */
+  /**
+   * `created`: a new BC order; `coupled`: an existing BC order was found and coupled; `unchanged`: already coupled;
+   * `skipped`: already invoiced in BC, or (multi-company) the order is not this company's.
+   */
   result: 'created' | 'coupled' | 'unchanged' | 'skipped';
   salesOrderId: string;
   bcOrderId?: string;
@@ -95,10 +98,25 @@ export async function createBcSalesOrder(
 ): Promise<SalesOrderCreation> {
   const salesOrderId = request.salesOrderId.toLowerCase();
   const warnings: string[] = [];
-  const order = await deps.dataverse.get(DV.salesorders, salesOrderId, ORDER_COLUMNS);
+  const company = deps.options.company;
+  const order = await deps.dataverse.get(
+    DV.salesorders,
+    salesOrderId,
+    company ? [...ORDER_COLUMNS, '_bcbi_companyid_value'] : ORDER_COLUMNS,
+  );
   if (!order) throw new SyncError('DV.NOT_FOUND', `There is no Dynamics 365 Sales order with id ${salesOrderId}.`);
   const v = order.values;
   const label = `Dynamics 365 Sales order ${str(v.ordernumber) || salesOrderId}`;
+  // Multi-company: BC's filter on documents is strict (only this company's orders; Sales users set the company),
+  // so an order without a company is never created in every company at once.
+  if (company && str(v._bcbi_companyid_value).toLowerCase() !== (company.id ?? '').toLowerCase()) {
+    return {
+      result: 'skipped',
+      salesOrderId,
+      message: `The ${label} belongs to ${v._bcbi_companyid_value ? 'another company' : 'no company'}; set its Company to this company to create it here.`,
+      warnings,
+    };
+  }
 
   const existing = await deps.couplings.getByDataverseId(M.order, salesOrderId);
   if (existing) {
@@ -519,7 +537,12 @@ export async function handleSalesOrderRequest(
  * created on its own (one message each), so one bad order never holds up the others.
  */
 export async function* submittedUncoupledOrders(deps: SyncDeps): AsyncIterable<string[]> {
-  for await (const page of deps.dataverse.list(DV.salesorders, { filter: `statecode eq ${SUBMITTED}`, select: ['salesorderid'] })) {
+  const company = deps.options.company;
+  // Multi-company: only this company's orders (BC's strict document filter); none while the company is unknown.
+  const filter = company
+    ? `statecode eq ${SUBMITTED} and _bcbi_companyid_value eq ${company.id ?? '00000000-0000-0000-0000-000000000000'}`
+    : `statecode eq ${SUBMITTED}`;
+  for await (const page of deps.dataverse.list(DV.salesorders, { filter, select: ['salesorderid'] })) {
     const ids: string[] = [];
     for (const o of page) if (!(await deps.couplings.getByDataverseId(M.order, o.id.toLowerCase()))) ids.push(o.id.toLowerCase());
     if (ids.length > 0) yield ids;

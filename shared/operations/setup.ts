@@ -1,6 +1,7 @@
-import { checkConnections } from '../adapters/connection-check';
+import { checkConnections, resolveOwningTeam } from '../adapters/connection-check';
+import { ensureCompany, installationIdentity } from '../adapters/dataverse/company';
 import { captureDepsFrom } from '../capture/context';
-import { registerDataverseWebhooks } from '../capture/dataverse-registration';
+import { registerDataverseWebhooks, webhookInstallation } from '../capture/dataverse-registration';
 import { ensureSubscriptions } from '../capture/subscriptions';
 import { toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
@@ -74,11 +75,29 @@ export async function runSetup(rt: Runtime, options: { steps?: string[] } = {}):
     };
   });
 
+  if (rt.settings.MULTI_COMPANY_SYNC) {
+    await run('company', async () => {
+      // BC's connection setup: the company row, its business unit and owner team (or DATAVERSE_OWNING_TEAM's team).
+      const team = rt.settings.DATAVERSE_OWNING_TEAM ? await resolveOwningTeam(rt.dataverse, rt.settings.DATAVERSE_OWNING_TEAM) : undefined;
+      const identity = installationIdentity(rt.settings);
+      const company = await ensureCompany(rt.dataverse, identity, team ? { owningTeamId: team.teamId } : {});
+      const made = company.created.length > 0 ? `created ${company.created.join(', ')}` : 'found';
+      return {
+        ok: true,
+        detail:
+          `company '${company.name}' (bcbi_companyid ${company.companyId}, external id ${company.externalId}) ${made}; owning team ${company.owningTeamId ?? 'none'}` +
+          (company.created.includes('team') ? ': assign it a security role in Dataverse (BC gives it Integration Administrator)' : ''),
+        data: company,
+      };
+    });
+  }
+
   await run('dataverse-webhooks', async () => {
     const report = await registerDataverseWebhooks(rt.dataverse, {
       publicBaseUrl: rt.settings.PUBLIC_BASE_URL,
       webhookKey: rt.settings.DATAVERSE_WEBHOOK_KEY,
       mappings: await rt.mappings.all(),
+      installation: webhookInstallation(rt.settings),
     });
     return {
       ok: true,

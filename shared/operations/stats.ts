@@ -1,4 +1,5 @@
 import type { ServiceBusClient } from '@azure/service-bus';
+import { queueNameForMapping } from '../domain/mappings/queue';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { CounterStore } from '../domain/ports';
 
@@ -48,8 +49,8 @@ export async function mappingStats(
   };
   return Promise.all(
     mappings.map(async (m) => {
-      const [counters, lag] = await Promise.all([deps.counters.get(m.name), lagOf(m.queueName)]);
-      return { mapping: m.name, enabled: m.enabled, direction: m.direction, queue: m.queueName, counters, ...lag };
+      const [counters, lag] = await Promise.all([deps.counters.get(m.name), lagOf(queueNameForMapping(m))]);
+      return { mapping: m.name, enabled: m.enabled, direction: m.direction, queue: queueNameForMapping(m), counters, ...lag };
     }),
   );
 }

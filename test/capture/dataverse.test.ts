@@ -178,4 +178,19 @@ describe('Dataverse webhooks into change events', () => {
     expect(activeCount(s.sb, 'sync-customer')).toBe(0);
     expect(activeCount(s.sb, 'sync-vendor')).toBe(0);
   });
+
+  it("DELETE removes this installation's endpoint and steps; registering again restores them", async () => {
+    const res = await fetch(s.host.apiUrl('admin/dataverse-webhooks'), {
+      method: 'DELETE',
+      headers: { 'x-functions-key': s.host.masterKey },
+    });
+    expect(res.status).toBe(200);
+    const removed = (await res.json()) as { serviceEndpointId: string; removed: string[] };
+    expect(removed.removed.length).toBeGreaterThan(0);
+    const left = await fetch(`${api}/serviceendpoints?$select=name&$filter=contract eq 8`, { headers: as('dv-admin-token') });
+    expect(((await left.json()) as { value: unknown[] }).value).toEqual([]);
+    const again = await register();
+    expect(again.endpoint).toBe('created');
+    expect(again.created.length).toBe(removed.removed.length);
+  });
 });

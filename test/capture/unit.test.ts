@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBcResource } from '../../shared/capture/bc-resource';
 import { plainValue, remoteExecutionContextSchema, wcfDateToIso } from '../../shared/capture/dataverse-context';
 import { desiredSteps } from '../../shared/capture/dataverse-registration';
-import { routeByFilter } from '../../shared/capture/dataverse-webhook';
+import { routeByCompany, routeByFilter } from '../../shared/capture/dataverse-webhook';
 import { clientStateFor, safeEqual } from '../../shared/capture/secrets';
 import { wantedResources } from '../../shared/capture/subscriptions';
 import { defaultMappings } from '../../shared/domain/mappings/defaults';
@@ -96,6 +96,27 @@ describe('Dataverse context', () => {
     // A shared clause (statecode eq 0) does not route: a deactivation still reaches the handlers.
     expect(names(routeByFilter(context([['statecode', option(1)]]), accounts))).toEqual(['CUSTOMER', 'VENDOR']);
   });
+
+  it('multi-company: a row of another company reaches no mapping with the company clause; own, none or unknown do', () => {
+    const ours = '11111111-2222-4333-8444-555555555555';
+    const ref = (id: string) => ({
+      __type: 'EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts',
+      Id: id.toUpperCase(),
+      LogicalName: 'bcbi_company',
+    });
+    const other = ref('99999999-2222-4333-8444-555555555555');
+    expect(names(routeByCompany(context([['bcbi_companyid', other]]), accounts, ours))).toEqual([]);
+    expect(names(routeByCompany(context([['bcbi_companyid', ref(ours)]]), accounts, ours))).toEqual(['CUSTOMER', 'VENDOR']);
+    expect(names(routeByCompany(context([['bcbi_companyid', null]]), accounts, ours))).toEqual(['CUSTOMER', 'VENDOR']);
+    expect(names(routeByCompany(context([['name', 'x']]), accounts, ours))).toEqual(['CUSTOMER', 'VENDOR']);
+    // Moved from this company to another: the Target says other, the image still says ours.
+    expect(names(routeByCompany(context([['bcbi_companyid', ref(ours)]], [['bcbi_companyid', other]]), accounts, ours))).toEqual([
+      'CUSTOMER',
+      'VENDOR',
+    ]);
+    // One installation routes as before.
+    expect(names(routeByCompany(context([['bcbi_companyid', other]]), accounts, undefined))).toEqual(['CUSTOMER', 'VENDOR']);
+  });
 });
 
 describe('what gets registered and subscribed', () => {
@@ -113,6 +134,12 @@ describe('what gets registered and subscribed', () => {
       messagePropertyName: 'Target',
     });
     expect(steps.find((s) => s.name === 'bc-dataverse-sync: Update of contact')?.image).toBeUndefined();
+    // Multi-company: steps named after the installation, images carrying the company where the filter tests it.
+    const multi = desiredSteps(mappings, 'Company A');
+    expect(multi.find((s) => s.name === 'bc-dataverse-sync (Company A): Update of contact')?.image?.attributes).toBe('bcbi_companyid');
+    expect(multi.find((s) => s.name === 'bc-dataverse-sync (Company A): Update of account')?.image?.attributes).toBe(
+      'bcbi_companyid,customertypecode',
+    );
     // Option-set mappings (PAYMENT TERMS on account) add no steps of their own; polled tables get none.
     expect(new Set(steps.map((s) => s.table)).has('account')).toBe(true);
     expect(steps.filter((s) => s.table === 'account')).toHaveLength(3);

@@ -21,6 +21,8 @@ const PARAM_SAMPLES: Record<string, string | number | boolean> = {
   dataverseIntegrationUserId: '',
   ownershipModel: 'Person',
   dataverseOwningTeam: '',
+  multiCompanySync: false,
+  installationName: '',
   salesIntegration: true,
   unitGroupMapping: true,
   extendedPricing: false,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import {
+  CUSTOM_MAPPING_QUEUE,
   type MappingMetadataPort,
   type MappingProblem,
   type TableMapping,
@@ -161,7 +162,7 @@ export class TableMappingStore {
         named.length > 0 ? named : [{ mapping: name, code: 'schema', message: z.prettifyError(parsed.error) }],
       );
     }
-    const mapping = parsed.data;
+    const mapping = this.onItsQueue(parsed.data);
     await this.change((current) => [...current.filter((m) => m.name !== mapping.name), mapping], false, audit);
     return structuredClone(mapping);
   }
@@ -178,7 +179,18 @@ export class TableMappingStore {
       return named.length > 0 ? named : [{ mapping: name, code: 'schema', message: z.prettifyError(parsed.error) }];
     }
     const current = await this.list({ fresh: true });
-    return validateMappings([...current.filter((m) => m.name !== parsed.data.name), parsed.data], this.options.metadata);
+    const mapping = this.onItsQueue(parsed.data);
+    return validateMappings([...current.filter((m) => m.name !== mapping.name), mapping], this.options.metadata);
+  }
+
+  /**
+   * A mapping that is not one of BC's defaults is user-defined and travels on the one declared queue of
+   * user-defined mappings (`sync-custom`, routed by the mapping name in each event): no queue or trigger of its
+   * own is needed, so adding it needs no redeployment.
+   */
+  private onItsQueue(mapping: TableMapping): TableMapping {
+    if (this.defaults().some((d) => d.name === mapping.name)) return mapping;
+    return { ...mapping, userDefined: true, queueName: CUSTOM_MAPPING_QUEUE };
   }
 
   /** The default definition of a mapping (BC's defaults for this connection setup); undefined for a user-defined one. */

@@ -13,7 +13,18 @@ export function queueNameFor(mappingName: string): string {
   return `sync-${slug}`;
 }
 
-/** Line mappings travel on their header's queue so a document and its lines are processed in order. */
-export function queueNameForMapping(mapping: Pick<TableMapping, 'name' | 'parent'>): string {
+/**
+ * The queue of every user-defined mapping (a custom table's, say): one queue and one trigger, declared with the
+ * others, that route by the mapping name each change event carries, so a mapping added over the admin API syncs
+ * without a redeployment.
+ */
+export const CUSTOM_MAPPING_QUEUE = 'sync-custom';
+
+/**
+ * The queue a mapping's events travel on: user-defined mappings on `sync-custom`; line mappings on their header's
+ * queue so a document and its lines are processed in order; every other default mapping on its own.
+ */
+export function queueNameForMapping(mapping: Pick<TableMapping, 'name' | 'parent'> & { userDefined?: boolean }): string {
+  if (mapping.userDefined) return CUSTOM_MAPPING_QUEUE;
   return queueNameFor(mapping.parent ?? mapping.name);
 }

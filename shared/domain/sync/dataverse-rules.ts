@@ -138,4 +138,43 @@ export const productDefaultUnitRule: SyncRule = {
   },
 };
 
-export const DATAVERSE_RULES: SyncRule[] = [currencyExchangeRateRule, unitGroupNameRule, productDefaultUnitRule];
+/** The company lookup of BC's integration solution, as its filter clause names it (`COMPANY_FILTER`). */
+export const COMPANY_COLUMN = 'bcbi_companyid';
+const COMPANY_READ_KEY = `_${COMPANY_COLUMN}_value`;
+const hasCompanyClause = (m: RuleContext['mapping']) => m.integrationTableFilter.includes(COMPANY_READ_KEY);
+
+/**
+ * Multi-company ("Multi Company Synch. Enabled"): every row written on a table whose mapping carries BC's company
+ * clause gets this installation's company, on insert and on update (BC sets CompanyId in its OnAfterTransferRecordFields
+ * subscribers, never through a field mapping; the proxy tables CRM Account, Contact, Product, Pricelevel, Opportunity,
+ * Quote, Salesorder and Invoice have CompanyId → `bcbi_companyid`, a lookup to `bcbi_company`). A derived field, so
+ * the single-record engine and every bulk path that translates through the rules stamp it the same way. Without a
+ * known company row nothing is written: a row without company would be every installation's.
+ */
+export const companyIdRule: SyncRule = {
+  extraColumns: (mapping, side) => (side === 'dataverse' && hasCompanyClause(mapping) ? [COMPANY_READ_KEY] : []),
+  async derive(ctx) {
+    if (!ctx.company || ctx.pass !== 'ToIntegrationTable' || !hasCompanyClause(ctx.mapping)) return none();
+    const id = ctx.company.id;
+    if (!id)
+      throw new SyncError(
+        'CONFIG.INVALID',
+        'MULTI_COMPANY_SYNC is on, but this installation has no company row (bcbi_company) in Dataverse yet: run setup, then retry.',
+      );
+    return {
+      fields: [
+        {
+          label: `(company) -> ${COMPANY_COLUMN}`,
+          writeKey: `${COMPANY_COLUMN}@odata.bind`,
+          destKey: COMPANY_READ_KEY,
+          payload: `/bcbi_companies(${id})`,
+          comparable: id.toLowerCase(),
+          direction: 'ToIntegrationTable',
+        },
+      ],
+      missing: [],
+    };
+  },
+};
+
+export const DATAVERSE_RULES: SyncRule[] = [currencyExchangeRateRule, unitGroupNameRule, productDefaultUnitRule, companyIdRule];

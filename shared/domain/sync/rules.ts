@@ -34,6 +34,8 @@ export interface RuleContext {
   bc: RecordGateway;
   dataverse: RecordGateway;
   resolver: RuleResolver;
+  /** Multi-company only: this installation's `bcbi_company` row (id undefined while it is not known). */
+  company?: { id: string | undefined };
 }
 
 export interface SyncRule {

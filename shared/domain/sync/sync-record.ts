@@ -57,6 +57,11 @@ export interface SyncEngineOptions {
   deferralBaseMs?: number;
   /** Value of `{companyId}` in integration table filters; without it the company clause is left out. */
   dataverseCompanyId?: string;
+  /**
+   * Multi-company (MULTI_COMPANY_SYNC): this installation's `bcbi_company` row, stamped on the rows it writes; its id
+   * is undefined while the row is not known (then nothing is written to Dataverse). Absent with one installation.
+   */
+  company?: { id: string | undefined };
   /** Ownership model; with Team, new rows are owned by `owningTeamId`. Default Person. */
   ownershipModel?: 'Person' | 'Team';
   owningTeamId?: string;
@@ -445,6 +450,7 @@ class RecordSync {
       bc: this.deps.bc as RecordGateway,
       dataverse: this.deps.dataverse as RecordGateway,
       resolver: this.resolver,
+      ...(this.deps.options.company ? { company: this.deps.options.company } : {}),
     };
   }
 

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CUSTOM_MAPPING_QUEUE, type FieldMapping, type TableMapping } from '../../shared/domain/mappings';
+import { allQueueNames } from '../../shared/queues';
+import { getRuntime } from '../../shared/runtime';
+import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { adminClient } from './helpers';
+
+/**
+ * A mapping an admin adds over the admin API (BC's "new integration table mapping") syncs without a redeployment:
+ * it travels on the one declared queue of user-defined mappings, `sync-custom`, whose trigger routes by the mapping
+ * name in each event. End to end: admin API → publisher → Service Bus queue → the host's `sync` trigger → Dataverse.
+ */
+describe('a user-defined mapping gets a queue and a trigger without a redeploy', () => {
+  let stack: Stack;
+  let admin: ReturnType<typeof adminClient>;
+
+  beforeAll(async () => {
+    stack = await startStack({ functions: ['admin-api', 'sync'], dataverse: { seed: 'empty' } });
+    admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('sync-custom is declared with the other queues (Bicep and the local endpoint read the same list)', () => {
+    expect(allQueueNames()).toContain(CUSTOM_MAPPING_QUEUE);
+  });
+
+  it('adds a mapping of BC customers to Dataverse contacts over the admin API and syncs a record through sync-custom', async () => {
+    const contact = await admin.ok<TableMapping>('GET', 'mappings/CONTACT');
+    const surname = contact.fields.find((f) => f.dataverseColumn === 'lastname') as FieldMapping;
+    const custom: TableMapping = {
+      ...contact,
+      name: 'CUSTOMER-PERSON',
+      bc: { kind: 'apiV2', entitySet: 'customers', table: 'Customer', tableId: 18 },
+      direction: 'ToIntegrationTable',
+      tableFilter: '',
+      integrationTableFilter: '',
+      synchOnlyCoupledRecords: false,
+      dependencies: [],
+      changeCapture: { bc: 'polling', dataverse: 'polling' },
+      // Whatever queue the request names: a mapping that is not a default travels on sync-custom.
+      queueName: 'sync-customer-person',
+      userDefined: false,
+      fields: [{ ...surname, bcField: 'displayName', direction: 'ToIntegrationTable', bcExtension: false }],
+    };
+    const preview = await admin.ok<{ ok: boolean; problems: unknown[] }>('POST', 'mappings/CUSTOMER-PERSON/preview', custom);
+    expect(preview.problems).toEqual([]);
+    const saved = await admin.ok<TableMapping>('PUT', 'mappings/CUSTOMER-PERSON', custom);
+    expect(saved).toMatchObject({ userDefined: true, queueName: CUSTOM_MAPPING_QUEUE });
+
+    const rt = await getRuntime();
+    const customer = await rt.bcGateway.create({ side: 'bc', kind: 'apiV2', entitySet: 'customers' }, { displayName: 'Queued Person' });
+    // The way every captured change travels: the publisher picks the mapping's queue.
+    await rt.publisher.publish([
+      {
+        v: 1,
+        mapping: 'CUSTOMER-PERSON',
+        source: 'bc',
+        recordId: customer.id,
+        changeType: 'created',
+        origin: 'webhook',
+        correlationId: 'custom-mapping',
+        observedAt: new Date().toISOString(),
+        deferrals: 0,
+      },
+    ]);
+    const coupling = await eventually(() => rt.stores.couplings.getByBcId('CUSTOMER-PERSON', customer.id), {
+      what: 'the sync-custom trigger to couple the customer',
+    });
+    const res = await fetch(`${stack.dataverse.apiBase}/contacts(${coupling.dataverseId})?$select=lastname`, {
+      headers: { Authorization: `Bearer ${stack.dataverse.adminUserToken}` },
+    });
+    expect(((await res.json()) as { lastname: string }).lastname).toBe('Queued Person');
+    const stats = await admin.ok<Array<{ mapping: string; queue: string; counters: Record<string, number> }>>('GET', 'stats');
+    expect(stats.find((s) => s.mapping === 'CUSTOMER-PERSON')).toMatchObject({ queue: CUSTOM_MAPPING_QUEUE, counters: { inserted: 1 } });
+    // A user-defined mapping can be deleted again.
+    expect(await admin.ok('DELETE', 'mappings/CUSTOMER-PERSON')).toMatchObject({ deleted: expect.anything() });
+  });
+});
