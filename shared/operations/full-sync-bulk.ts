@@ -434,11 +434,15 @@ export class BulkWrites {
       );
     }
     for (let attempt = 0; ; attempt++) {
-      const started = Date.now();
       try {
-        const created = await this.dvSlots(() => createMany(target, rows));
-        this.pace.observe(rows.length, Date.now() - started);
-        return created;
+        // Timed inside the slot: a chunk queued behind the others must not count its wait as server time (the
+        // pace would shrink chunks towards single rows and spend the request limit instead of execution time).
+        return await this.dvSlots(async () => {
+          const started = Date.now();
+          const created = await createMany(target, rows);
+          this.pace.observe(rows.length, Date.now() - started);
+          return created;
+        });
       } catch (err) {
         const e = toSyncError(err);
         if (retryable(e)) {
