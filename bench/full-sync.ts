@@ -107,7 +107,7 @@ interface RunResult {
   partial: boolean;
 }
 
-async function one(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: number): Promise<RunResult> {
+export async function one(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: number): Promise<RunResult> {
   const stack = await childStack();
   let host: LocalFunctionsHost | undefined;
   try {

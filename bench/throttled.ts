@@ -255,6 +255,14 @@ export async function benchFullSyncUnderLimits(opts: { quick: boolean }): Promis
     const bcCalls = await requests(`${stack.bcUrl}/_sim/counters`);
     const dvPerRow = dvCalls / Math.max(written, 1);
     const bcPerRow = bcCalls / Math.max(written, 1);
+    if (process.env.BENCH_DEBUG) {
+      // Where the requests went (per method and entity set) and the run's counters: to explain a slow run.
+      for (const url of [stack.dataverseUrl, stack.bcUrl]) {
+        const body = (await (await fetch(`${url}/_sim/counters`)).json()) as { rows?: unknown };
+        console.error(url, JSON.stringify(body.rows ?? body));
+      }
+      console.error(JSON.stringify({ seconds, counters: p.counters, status: r.run.status }));
+    }
     // Ceiling: each side's request rate over the requests this path needs per row, and Dataverse's execution time.
     const reqPerS = dvRequests / (LIMITS_WINDOW_MS / 1000);
     const execPerS = dvExecutionMs / LIMITS_WINDOW_MS;

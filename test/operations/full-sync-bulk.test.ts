@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { defaultMappings } from '../../shared/domain/mappings/defaults';
+import type { TableMapping } from '../../shared/domain/mappings/schema';
+import type { DataverseEntityTarget, VersionedRecord } from '../../shared/domain/ports';
+import { dataverseTarget, type SyncDeps } from '../../shared/domain/sync/sync-record';
+import { SyncError } from '../../shared/errors';
+import { BulkPace, BulkWrites, bulkOptions } from '../../shared/operations/full-sync-bulk';
+
+/**
+ * The bulk write path on its own, with a Dataverse gateway whose CreateMultiple takes a fixed server time per row
+ * (as the simulator's `rowCostMs`): what reaches Dataverse — how many requests, how many rows each — is the figure.
+ */
+
+const customer = defaultMappings({
+  ownershipModel: 'Person',
+  salesIntegration: true,
+  unitGroupMapping: false,
+  extendedPricing: false,
+  salesOrderIntegration: 'none',
+}).find((m) => m.name === 'CUSTOMER') as TableMapping;
+
+interface Gateway {
+  bulkSizes: number[];
+  singles: number;
+  throttleFirst: number;
+}
+
+function ports(g: Gateway, perRowMs: number): { raw: SyncDeps; wrapped: SyncDeps } {
+  const createMany = async (
+    _t: DataverseEntityTarget,
+    rows: Array<{ id: string; values: Record<string, unknown> }>,
+  ): Promise<VersionedRecord[]> => {
+    if (g.throttleFirst > 0) {
+      g.throttleFirst--;
+      throw new SyncError('DV.THROTTLED', 'Number of requests exceeded the limit of 200 over time window of 10 seconds.', {
+        retryAfterMs: 20,
+      });
+    }
+    g.bulkSizes.push(rows.length);
+    await new Promise((r) => setTimeout(r, rows.length * perRowMs));
+    return rows.map((r) => ({ id: r.id, etag: 'W/"1"', modifiedOn: '2026-12-06T00:00:00Z', values: r.values }));
+  };
+  const dataverse = {
+    side: 'dataverse',
+    create: async (_t: DataverseEntityTarget, values: Record<string, unknown>, o?: { id?: string }) => {
+      g.singles++;
+      return { id: o?.id ?? 'x', etag: 'W/"1"', values };
+    },
+  };
+  const deps = {
+    mappings: { get: async () => customer, all: async () => [customer] },
+    bc: { side: 'bc' },
+    dataverse,
+    couplings: {},
+    history: { append: async () => undefined },
+  } as unknown as SyncDeps;
+  return { raw: { ...deps, dataverse: { ...dataverse, createMany } } as unknown as SyncDeps, wrapped: deps };
+}
+
+async function createAll(bulk: BulkWrites, n: number, inFlight: number, arrivalMs = 0): Promise<void> {
+  const target = dataverseTarget(customer);
+  const records = Array.from({ length: n }, (_, i) => ({ id: `r${i}`, etag: '', values: {} }) as VersionedRecord);
+  await bulk.run(
+    records,
+    async (r) => {
+      // The engine reads and maps before it creates; rows come ready 100 at a time, faster than Dataverse takes them.
+      const ready = Math.floor(Number(r.id.slice(1)) / 100) * arrivalMs;
+      await new Promise((resolve) => (ready > 0 ? setTimeout(resolve, ready) : setImmediate(resolve)));
+      await bulk.deps.dataverse.create(
+        target,
+        { name: r.id },
+        { id: `00000000-0000-4000-8000-${String(r.id.slice(1)).padStart(12, '0')}` },
+      );
+      return { result: 'inserted', mapping: 'CUSTOMER' };
+    },
+    () => inFlight,
+  );
+}
+
+describe('full sync bulk writes (CreateMultiple pacing)', () => {
+  it('sizes chunks from the server time per row, not from the time a chunk waited for a free slot', async () => {
+    // 4 ms per row and a 200 ms target: 50 rows per request. Two requests at a time while the records produce
+    // rows far faster, so chunks queue for a slot; a pace that counted that wait as server time would shrink the
+    // chunks towards single rows (spending the request limit, not execution time).
+    const g: Gateway = { bulkSizes: [], singles: 0, throttleFirst: 0 };
+    const { raw, wrapped } = ports(g, 4);
+    const pace = new BulkPace(bulkOptions({ targetRequestMs: 200, firstRows: 50, maxParallel: 2 }));
+    pace.parallel = 2;
+    const bulk = new BulkWrites(raw, wrapped, customer, pace);
+    await createAll(bulk, 1500, 1500, 100);
+    expect(g.singles).toBe(0);
+    expect(g.bulkSizes.reduce((a, b) => a + b, 0)).toBe(1500);
+    // Every request but the wave's last few carries a full chunk's worth (timer jitter allowed).
+    const sorted = [...g.bulkSizes].sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThanOrEqual(25);
+    expect(g.bulkSizes.length).toBeLessThanOrEqual(1500 / 25 + 4);
+  });
+
+  it('sends a throttled chunk again as a chunk after Retry-After, not split into single rows', async () => {
+    const g: Gateway = { bulkSizes: [], singles: 0, throttleFirst: 3 };
+    const { raw, wrapped } = ports(g, 0);
+    const pace = new BulkPace(bulkOptions({ firstRows: 100 }));
+    const bulk = new BulkWrites(raw, wrapped, customer, pace);
+    await createAll(bulk, 300, 300);
+    expect(g.singles).toBe(0);
+    expect(g.bulkSizes.reduce((a, b) => a + b, 0)).toBe(300);
+  });
+});
