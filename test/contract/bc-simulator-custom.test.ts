@@ -145,7 +145,7 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     expect((await call(`${custom}/postedSalesInvoices`, { method: 'POST', body: {} })).status).toBe(405);
   });
 
-  it('creates a salesperson from a Dataverse user as BC\'s integration does (code given, no delete)', async () => {
+  it("creates a salesperson from a Dataverse user as BC's integration does (code given, no delete)", async () => {
     // SALESPEOPLE inserts salespeople numbered SP NO. 0000n (the engine's salespersonCodeRule): the AL page
     // must allow the insert and the code on it, or real BC answers 405 / 400.
     const r = await call(`${custom}/salespeoplePurchasers`, {
@@ -154,7 +154,9 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ code: 'SP NO. 00001', displayName: 'Annette Hill' });
-    expect((await call(`${custom}/salespeoplePurchasers(${r.body.id})`, { method: 'DELETE', headers: { 'If-Match': '*' } })).status).toBe(405);
+    expect((await call(`${custom}/salespeoplePurchasers(${r.body.id})`, { method: 'DELETE', headers: { 'If-Match': '*' } })).status).toBe(
+      405,
+    );
   });
 
   it('ships and invoices an order: posted invoice with the order lines, order deleted', async () => {
