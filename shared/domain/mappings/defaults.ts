@@ -676,7 +676,7 @@ function opportunity(): TableMapping {
       field('Description', 'description', 'name', 'Bi'),
       field('Contact No.', 'contactNumber', 'parentcontactid', 'ToDV', { transformation: lookup('CONTACT', 'contacts') }),
       field('Contact Company No.', 'contactCompanyNumber', 'parentaccountid', 'ToDV', {
-        transformation: lookup('CUSTOMER', 'accounts'),
+        transformation: lookup('CUSTOMER', 'accounts', { via: 'contactCompany' }),
         note: 'The account coupled with the customer related to the contact company.',
       }),
       ...ownerRows('Salesperson Code', 'salespersonCode', false),
