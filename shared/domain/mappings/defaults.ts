@@ -179,8 +179,9 @@ function salespeople(): TableMapping {
       synchAfterMatchBasedCoupling: true,
     },
     ownership: 'None',
-    // Polled as before; the extension's page would also accept a webhook subscription.
-    changeCapture: { bc: 'polling', dataverse: 'webhook' },
+    // The extension's page accepts webhook subscriptions like any API page (API v2.0 salespeoplePurchasers has none
+    // before BC 26, which is why BC's own integration polls it).
+    changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
       field('E-Mail', 'email', 'internalemailaddress', 'ToBC'),
