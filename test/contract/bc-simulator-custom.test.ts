@@ -159,6 +159,17 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     );
   });
 
+  it('gives a new customer a company contact with a business relation to it (CustCont-Update.OnInsert)', async () => {
+    const cust = await call(`${api}/customers`, { method: 'POST', body: { displayName: 'Contoso Pharmaceuticals', city: 'Boston' } });
+    expect(cust.status).toBe(201);
+    const rel = (await call(`${custom}/contactBusinessRelations?$filter=linkToTable eq 'Customer' and linkNumber eq '${cust.body.number}'`))
+      .body.value;
+    expect(rel).toHaveLength(1);
+    expect(rel[0]).toMatchObject({ businessRelationCode: 'CUST' });
+    const contact = (await call(`${api}/contacts?$filter=number eq '${rel[0].contactNumber}'`)).body.value[0];
+    expect(contact).toMatchObject({ type: 'Company', displayName: 'Contoso Pharmaceuticals', city: 'Boston' });
+  });
+
   it('ships and invoices an order: posted invoice with the order lines, order deleted', async () => {
     const order = (await call(`${api}/salesOrders?$filter=number eq 'S-ORD101002'&$expand=salesOrderLines`)).body.value[0];
     const r = await call(`${api}/salesOrders(${order.id})/Microsoft.NAV.shipAndInvoice`, { method: 'POST' });
