@@ -309,6 +309,10 @@ export function seedDemo(store: Store, companyId = DEMO_COMPANY_ID, companyName 
     ['MARK', 'Mark Hanson', 'Person', 110, 75],
     ['TERRY', 'Terry Adams', 'Person', 100, 70],
     ['LIFT', 'Lifting Machine', 'Machine', 90, 40],
+    // The Dataverse demo's service product "Consulting Hours" (SVC-CONSULT): RESOURCE-PRODUCT couples it by
+    // number. A resource created from a Sales product would have no base unit (BC maps the unit only to Sales),
+    // and BC → Sales then refuses it, as it should.
+    ['SVC-CONSULT', 'Consulting Hours', 'Person', 125, 85],
   ] as const) {
     const res = ins('resource', no, { number: no, name, type, baseUnitOfMeasureCode: 'HOUR', unitPrice: price, unitCost: cost });
     store.setFlowField(companyId, 'resource', res.id as string, 'capacity', 160);

@@ -12,9 +12,44 @@ export function applyRules(ctx: RuleContext, def: TableDef, data: Row, before: R
   if (rule) rule(ctx, data, before);
 }
 
-/** Records BC creates alongside a new one (base Item Unit of Measure, Unit Group). */
+/** Marketing Setup "Bus. Rel. Code for Customers" / "… for Vendors" as in CRONUS. */
+const BUS_REL_CODE = { customer: 'CUST', vendor: 'VEN' } as const;
+
+/** Records BC creates alongside a new one (base Item Unit of Measure, Unit Group, a customer's company contact). */
 export function afterInsert(ctx: RuleContext, def: TableDef, data: Row): void {
   const { company, store, actor } = ctx;
+  // CustCont-Update / VendCont-Update OnInsert (codeunits 5056 / 5057, called from Customer/Vendor OnInsert): with a
+  // business relation code in Marketing Setup, a new customer or vendor gets a company contact linked to it. The demo
+  // seed ('sim') writes its own company contacts, as a configuration package would.
+  if ((def.name === 'customer' || def.name === 'vendor') && actor !== 'sim') {
+    const contact = store.insert(
+      company.id,
+      'contact',
+      {
+        // Contact.TransferFields(Cust): the fields both tables share by number; Type := the customer's contact type.
+        type: data.type === 'Person' ? 'Person' : 'Company',
+        ...Object.fromEntries(
+          ['displayName', 'addressLine1', 'addressLine2', 'city', 'state', 'country', 'postalCode', 'email', 'phoneNumber'].map((f) => [
+            f,
+            data[f] ?? '',
+          ]),
+        ),
+        ...(def.name === 'customer' ? { salespersonCode: data.salespersonCode ?? '' } : {}),
+      },
+      actor,
+    );
+    store.insert(
+      company.id,
+      'contactBusinessRelation',
+      {
+        contactNumber: contact.data.number,
+        businessRelationCode: BUS_REL_CODE[def.name],
+        linkToTable: def.name === 'customer' ? 'Customer' : 'Vendor',
+        linkNumber: data.number,
+      },
+      actor,
+    );
+  }
   if (def.name === 'item' || def.name === 'resource') {
     const isItem = def.name === 'item';
     const uom = data.baseUnitOfMeasureCode as string;

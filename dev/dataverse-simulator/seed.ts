@@ -16,6 +16,8 @@ export const DemoIds = {
   salesUserPeter: demoId(0x5e, 4),
   disabledUser: demoId(0x5e, 5),
   unlicensedUser: demoId(0x5e, 6),
+  /** BC's salesperson JO (Jim Olive): SALESPEOPLE couples him by name. BC's OF (Otis Falls) has no user on purpose. */
+  salesUserJim: demoId(0x5e, 7),
   owningTeam: demoId(0x7e, 1),
   /** A security role associated with the owning team (BC's connection setup gives it "Integration Administrator"). */
   owningTeamRole: demoId(0x7f, 1),
@@ -120,6 +122,7 @@ export function seedDemo(ops: Operations, catalog: Catalog): void {
     [DemoIds.salesUserPeter, 'Peter', 'Saddow', { jobtitle: 'Account Manager' }],
     [DemoIds.disabledUser, 'Former', 'Employee', { isdisabled: true }],
     [DemoIds.unlicensedUser, 'Unlicensed', 'Viewer', { islicensed: false }],
+    [DemoIds.salesUserJim, 'Jim', 'Olive', { jobtitle: 'Sales Manager' }],
   ];
   users.forEach(([id, first, last, extra], i) => {
     put('systemuser', {

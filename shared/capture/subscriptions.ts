@@ -62,12 +62,13 @@ export interface EnsureSubscriptionsReport {
 
 /** What an admin reads when a custom page is absent: the page, the mappings it stops, and the fix. */
 export function extensionPageMissing(group: string, entitySet: string, mappings: readonly string[]): string {
-  return (
-    `BC extension page missing: ${group}/${entitySet} is not published in this environment, so ${mappings.join(', ')} ` +
-    'cannot sync. Install (or upgrade to) the bc-dataverse-sync BC extension from bc-extension/ and assign its permission ' +
-    'set BCS INTEGRATION to the app registration (docs/bc-extension.md), then run setup or wait for the next renewal.'
-  );
+  return `BC extension page missing: ${group}/${entitySet} is not published in this environment, so ${mappings.join(', ')} cannot sync. ${INSTALL_EXTENSION}`;
 }
+
+/** What to do about any missing extension page. */
+export const INSTALL_EXTENSION =
+  'Install (or upgrade to) the bc-dataverse-sync BC extension from bc-extension/ and assign its permission ' +
+  'set BCS INTEGRATION to the app registration (docs/bc-extension.md), then run setup or wait for the next renewal.';
 
 /** `${PUBLIC_BASE_URL}/api/webhooks/bc`. */
 export function bcNotificationUrl(publicBaseUrl: string): string {

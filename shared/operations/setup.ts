@@ -2,7 +2,7 @@ import { checkConnections, resolveOwningTeam } from '../adapters/connection-chec
 import { ensureCompany, installationIdentity } from '../adapters/dataverse/company';
 import { captureDepsFrom } from '../capture/context';
 import { registerDataverseWebhooks, webhookInstallation } from '../capture/dataverse-registration';
-import { ensureSubscriptions } from '../capture/subscriptions';
+import { ensureSubscriptions, INSTALL_EXTENSION, type SubscriptionState } from '../capture/subscriptions';
 import { toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
 
@@ -108,7 +108,17 @@ export async function runSetup(rt: Runtime, options: { steps?: string[] } = {}):
 
   await run('bc-subscriptions', async () => {
     const report = await ensureSubscriptions(captureDepsFrom(rt, { log: () => undefined }));
-    return { ok: true, detail: summarize(report), data: report };
+    // A missing extension page or a refused subscription leaves its mappings without change capture: not ok, and
+    // each one says what to do.
+    const page = (r: SubscriptionState) => `${r.group}/${r.entitySet} (${r.mappings.join(', ')})`;
+    const missing = report.resources.filter((r) => r.status === 'missing');
+    const failed = report.resources.filter((r) => r.status === 'failed');
+    const detail = [
+      summarize(report),
+      ...(missing.length ? [`BC extension page missing: ${missing.map(page).join(', ')}. ${INSTALL_EXTENSION}`] : []),
+      ...failed.map((r) => `${page(r)} could not be subscribed (polled instead): ${r.lastError ?? 'no reason given'}`),
+    ];
+    return { ok: missing.length === 0 && failed.length === 0, detail: detail.join('; '), data: report };
   });
 
   return { ok: steps.every((s) => s.ok), steps };

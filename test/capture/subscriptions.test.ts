@@ -4,6 +4,8 @@ import { subscriptionHealth } from '../../shared/capture/health';
 import { pollBc } from '../../shared/capture/poll-bc';
 import { clientStateFor } from '../../shared/capture/secrets';
 import { changeEventSchema } from '../../shared/domain/change-event';
+import { runSetup } from '../../shared/operations/setup';
+import { getRuntime } from '../../shared/runtime';
 import { BC_SECRET, fn, receiveAll, type Stack, startStack, until } from './harness';
 
 /** The subscription manager and the poller against the BC simulator, driven through the local host's timers. */
@@ -158,14 +160,23 @@ describe('BC without the extension: each resource on its own, clear state, stand
     expect(h.resources.find((r) => r.resource === 'v2.0/customers')?.status).toBe('active');
   });
 
+  it('the setup step reports each missing page as not ok, with what to do', async () => {
+    const setup = await runSetup(await getRuntime(), { steps: ['bc-subscriptions'] });
+    const step = setup.steps.find((st) => st.step === 'bc-subscriptions');
+    expect(setup.ok).toBe(false);
+    expect(step?.ok).toBe(false);
+    expect(step?.detail).toMatch(
+      /BC extension page missing: .*bcsync\/integration\/v1\.0\/salespeoplePurchasers \(SALESPEOPLE\).*bcsync\/integration\/v1\.0\/shippingAgents \(SHIPPING AGENT\).*BCS INTEGRATION.*docs\/bc-extension\.md/,
+    );
+  });
+
   it('pollBc isolates each mapping: a missing page is neither polled nor blocks the polls of the others', async () => {
     const results = await pollBc(await captureDeps());
-    // SHIPPING AGENT's page is missing: not polled (its state says why).
+    // SHIPPING AGENT's and SALESPEOPLE's pages are missing: neither polled (their subscription states say why).
     expect(results.find((r) => r.mapping === 'SHIPPING AGENT')).toBeUndefined();
-    // SALESPEOPLE is polled through the extension's page: it fails on its own…
-    const salespeople = results.find((r) => r.mapping === 'SALESPEOPLE');
-    expect(salespeople?.error).toMatch(/^BC extension page missing: bcsync\/integration\/v1\.0\/salespeoplePurchasers/);
-    // …while CONTACT (v2.0 contacts, polled) still runs.
+    expect(results.find((r) => r.mapping === 'SALESPEOPLE')).toBeUndefined();
+    expect((await subscriptionHealth()).resources.find((r) => r.resource.endsWith('/salespeoplePurchasers'))?.status).toBe('missing');
+    // CONTACT (v2.0 contacts, polled) still runs.
     expect(results.find((r) => r.mapping === 'CONTACT')).toMatchObject({ initialized: true });
     expect(results.find((r) => r.mapping === 'CONTACT')?.error).toBeUndefined();
   });

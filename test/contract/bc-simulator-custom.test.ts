@@ -145,6 +145,31 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     expect((await call(`${custom}/postedSalesInvoices`, { method: 'POST', body: {} })).status).toBe(405);
   });
 
+  it("creates a salesperson from a Dataverse user as BC's integration does (code given, no delete)", async () => {
+    // SALESPEOPLE inserts salespeople numbered SP NO. 0000n (the engine's salespersonCodeRule): the AL page
+    // must allow the insert and the code on it, or real BC answers 405 / 400.
+    const r = await call(`${custom}/salespeoplePurchasers`, {
+      method: 'POST',
+      body: { code: 'SP NO. 00001', displayName: 'Annette Hill', email: 'annette.hill@simorg.example' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ code: 'SP NO. 00001', displayName: 'Annette Hill' });
+    expect((await call(`${custom}/salespeoplePurchasers(${r.body.id})`, { method: 'DELETE', headers: { 'If-Match': '*' } })).status).toBe(
+      405,
+    );
+  });
+
+  it('gives a new customer a company contact with a business relation to it (CustCont-Update.OnInsert)', async () => {
+    const cust = await call(`${api}/customers`, { method: 'POST', body: { displayName: 'Contoso Pharmaceuticals', city: 'Boston' } });
+    expect(cust.status).toBe(201);
+    const rel = (await call(`${custom}/contactBusinessRelations?$filter=linkToTable eq 'Customer' and linkNumber eq '${cust.body.number}'`))
+      .body.value;
+    expect(rel).toHaveLength(1);
+    expect(rel[0]).toMatchObject({ businessRelationCode: 'CUST' });
+    const contact = (await call(`${api}/contacts?$filter=number eq '${rel[0].contactNumber}'`)).body.value[0];
+    expect(contact).toMatchObject({ type: 'Company', displayName: 'Contoso Pharmaceuticals', city: 'Boston' });
+  });
+
   it('ships and invoices an order: posted invoice with the order lines, order deleted', async () => {
     const order = (await call(`${api}/salesOrders?$filter=number eq 'S-ORD101002'&$expand=salesOrderLines`)).body.value[0];
     const r = await call(`${api}/salesOrders(${order.id})/Microsoft.NAV.shipAndInvoice`, { method: 'POST' });

@@ -38,14 +38,11 @@ const KEY_COLUMNS = ['productnumber', 'isocurrencycode', 'accountnumber', 'order
 const CHILD_OR_OPTION = (m: TableMapping) => m.parent !== undefined || m.optionMapping === true;
 
 /**
- * Left out here, with the reason:
- * - SALESORDER-ORDER (and its lines) starts in Sales, not in BC: the lead-to-cash suites round-trip it against the
- *   same enforcing simulator (lead-to-cash.test.ts legacy, bidirectional-orders.test.ts both directions).
- * - OPPORTUNITY's `contactCompanyNumber -> parentaccountid` looks the contact company number (CT…) up among
- *   CUSTOMER couplings by customer number, so no BC opportunity resolves its account — an engine lookup defect
- *   reported with issue 17, not a Dataverse payload.
+ * Left out here, with the reason: SALESORDER-ORDER (and its lines) starts in Sales, not in BC: the lead-to-cash
+ * suites round-trip it against the same enforcing simulator (lead-to-cash.test.ts legacy, bidirectional-orders.test.ts
+ * both directions). OPPORTUNITY is in: its account comes from the contact company's business relation.
  */
-const NOT_COVERED = new Set(['SALESORDER-ORDER', 'OPPORTUNITY']);
+const NOT_COVERED = new Set(['SALESORDER-ORDER']);
 
 const event = (mapping: string, source: 'bc' | 'dataverse', recordId: string): ChangeEvent => ({
   v: 1,

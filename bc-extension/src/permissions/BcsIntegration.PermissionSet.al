@@ -45,7 +45,7 @@ permissionset 50100 "BCS INTEGRATION"
         tabledata "Price List Header" = R,
         tabledata "Price List Line" = R,
         tabledata Opportunity = RIM,
-        tabledata "Salesperson/Purchaser" = RM,
+        tabledata "Salesperson/Purchaser" = RIM,
         tabledata "Payment Terms" = R,
         tabledata "Shipment Method" = R,
         tabledata "Sales Header" = RIM,

@@ -179,8 +179,9 @@ function salespeople(): TableMapping {
       synchAfterMatchBasedCoupling: true,
     },
     ownership: 'None',
-    // Polled as before; the extension's page would also accept a webhook subscription.
-    changeCapture: { bc: 'polling', dataverse: 'webhook' },
+    // The extension's page accepts webhook subscriptions like any API page (API v2.0 salespeoplePurchasers has none
+    // before BC 26, which is why BC's own integration polls it).
+    changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
       field('E-Mail', 'email', 'internalemailaddress', 'ToBC'),
@@ -676,7 +677,7 @@ function opportunity(): TableMapping {
       field('Description', 'description', 'name', 'Bi'),
       field('Contact No.', 'contactNumber', 'parentcontactid', 'ToDV', { transformation: lookup('CONTACT', 'contacts') }),
       field('Contact Company No.', 'contactCompanyNumber', 'parentaccountid', 'ToDV', {
-        transformation: lookup('CUSTOMER', 'accounts'),
+        transformation: lookup('CUSTOMER', 'accounts', { via: 'contactCompany' }),
         note: 'The account coupled with the customer related to the contact company.',
       }),
       ...ownerRows('Salesperson Code', 'salespersonCode', false),

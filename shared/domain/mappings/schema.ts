@@ -86,6 +86,12 @@ export const LookupTransformationSchema = z.object({
   navigationProperty: identifier.optional(),
   /** Whether the BC field holds the referenced record's code/number or its SystemId. Default 'code'. */
   bcKey: z.enum(['code', 'id']).default('code'),
+  /**
+   * `contactCompany`: the BC field holds a company contact's number (an opportunity's "Contact Company No."), and the
+   * referenced record is the customer (or vendor) that company's business relation links to. Default: the field
+   * holds the referenced record's own key.
+   */
+  via: z.enum(['contactCompany']).optional(),
 });
 
 export const CurrencyTransformationSchema = z.object({

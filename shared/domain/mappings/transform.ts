@@ -20,7 +20,7 @@ export const BLANK_GUID = '00000000-0000-0000-0000-000000000000';
 export type LookupResolver = (
   mapping: string,
   sourceId: string,
-  request: { direction: SyncDirection; bcKey: 'code' | 'id' },
+  request: { direction: SyncDirection; bcKey: 'code' | 'id'; via?: 'contactCompany' },
 ) => Promise<string | undefined>;
 
 export interface MapRecordOptions {
@@ -217,7 +217,8 @@ export async function transformField(
       if (t.kind === 'unit' && toDataverse && t.ownerBcField) sourceId = `${String(record[t.ownerBcField] ?? '')}|${sourceId}`;
 
       for (const m of mappings) {
-        const target = await resolver(m, sourceId, { direction, bcKey });
+        const via = t.kind === 'lookup' ? t.via : undefined;
+        const target = await resolver(m, sourceId, { direction, bcKey, ...(via ? { via } : {}) });
         if (target !== undefined && !isBlank(target)) return { write: { key: writeKey, value: bind(target) } };
       }
       if (field.clearValueOnFailedSync) {

@@ -1366,8 +1366,28 @@ export class CouplingResolver {
   }
 
   /** The mapping model's lookup port: BC code/id ⇄ coupled Dataverse id. */
-  readonly lookup: LookupResolver = (mappingName, sourceId, { direction, bcKey }) =>
-    direction === 'ToIntegrationTable' ? this.toDataverse(mappingName, sourceId, bcKey) : this.toBc(mappingName, sourceId, bcKey);
+  readonly lookup: LookupResolver = async (mappingName, sourceId, { direction, bcKey, via }) => {
+    if (direction !== 'ToIntegrationTable') return this.toBc(mappingName, sourceId, bcKey);
+    if (via !== 'contactCompany') return this.toDataverse(mappingName, sourceId, bcKey);
+    const number = await this.linkedNumber(mappingName, sourceId);
+    return number ? this.toDataverse(mappingName, number, 'code') : undefined;
+  };
+
+  /**
+   * The customer (CUSTOMER) or vendor (VENDOR) number a company contact's business relation links to: BC's
+   * opportunity names its company as a contact number (CT…), never the customer's.
+   */
+  private async linkedNumber(mappingName: string, contactNumber: string): Promise<string | undefined> {
+    const linkTo = mappingName === 'VENDOR' ? 'Vendor' : 'Customer';
+    return this.memo(`link|${linkTo}|${contactNumber}`, async () => {
+      const page = await this.deps.bc.listPage(
+        { side: 'bc', kind: 'customApi', entitySet: 'contactBusinessRelations' },
+        { filter: `contactNumber eq ${odataLiteral(contactNumber)} and linkToTable eq ${odataLiteral(linkTo)}`, pageSize: 1 },
+      );
+      const number = page.items[0]?.values.linkNumber;
+      return typeof number === 'string' && number !== '' ? number : undefined;
+    });
+  }
 
   async toDataverse(mappingName: string, bcValue: string, bcKey: 'code' | 'id'): Promise<string | undefined> {
     return this.memo(`dv|${mappingName}|${bcKey}|${bcValue}`, async () => {
