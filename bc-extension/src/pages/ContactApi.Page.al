@@ -13,7 +13,7 @@ page 50102 "BCS Contact API"
     SourceTable = Contact;
     ODataKeyFields = SystemId;
     DelayedInsert = true;
-    DeleteAllowed = false;
+    // Deletes are allowed for the PropagateDelete policy; BC's own OnDelete checks (ledger entries, open documents) still refuse what it must keep.
     Extensible = false;
 
     layout

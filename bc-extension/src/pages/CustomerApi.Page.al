@@ -13,7 +13,7 @@ page 50100 "BCS Customer API"
     SourceTable = Customer;
     ODataKeyFields = SystemId;
     DelayedInsert = true;
-    DeleteAllowed = false;
+    // Deletes are allowed for the PropagateDelete policy; BC's own OnDelete checks (ledger entries, open documents) still refuse what it must keep.
     Extensible = false;
 
     layout

@@ -12,7 +12,7 @@ page 50104 "BCS Item API"
     SourceTable = Item;
     ODataKeyFields = SystemId;
     DelayedInsert = true;
-    DeleteAllowed = false;
+    // Deletes are allowed for the PropagateDelete policy; BC's own OnDelete checks (ledger entries, open documents) still refuse what it must keep.
     Extensible = false;
 
     layout

@@ -12,7 +12,7 @@ page 50105 "BCS Resource API"
     SourceTable = Resource;
     ODataKeyFields = SystemId;
     DelayedInsert = true;
-    DeleteAllowed = false;
+    // Deletes are allowed for the PropagateDelete policy; BC's own OnDelete checks (ledger entries, open documents) still refuse what it must keep.
     Extensible = false;
 
     layout

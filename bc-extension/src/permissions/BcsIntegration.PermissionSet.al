@@ -1,6 +1,7 @@
 // What the service's app registration needs on top of the base application's own checks: run the extension's
 // pages and codeunits, read everything they show, and insert/modify exactly the tables the service writes
-// (customers, vendors, contacts, items, resources, opportunities, salespeople, sales orders and their lines).
+// (customers, vendors, contacts, items, resources, opportunities, salespeople, sales orders and their lines), and
+// delete customers, vendors, contacts, items and resources for the PropagateDelete deletion policy.
 // The base-application logic those writes run (number series, setup tables, release) is covered by the standard
 // sets docs/bc-extension.md names; this set grants nothing beyond the pages' own needs.
 permissionset 50100 "BCS INTEGRATION"
@@ -30,12 +31,12 @@ permissionset 50100 "BCS INTEGRATION"
         page "BCS Posted Sales Inv. Line API" = X,
         page "BCS Salesperson API" = X,
         codeunit "BCS Integration Events" = X,
-        tabledata Customer = RIM,
-        tabledata Vendor = RIM,
-        tabledata Contact = RIM,
+        tabledata Customer = RIMD,
+        tabledata Vendor = RIMD,
+        tabledata Contact = RIMD,
         tabledata "Contact Business Relation" = R,
-        tabledata Item = RIM,
-        tabledata Resource = RIM,
+        tabledata Item = RIMD,
+        tabledata Resource = RIMD,
         tabledata "Shipping Agent" = R,
         tabledata "Customer Price Group" = R,
         tabledata "Unit Group" = R,

@@ -35,6 +35,8 @@ export interface MappingProblem {
     | 'bc-field-missing'
     | 'bc-field-read-only'
     | 'bc-extension-page-missing'
+    /** PropagateDelete toward a BC extension page that does not allow deletes (real BC answers 405). */
+    | 'bc-delete-not-allowed'
     | 'type-mismatch'
     | 'option-value-missing'
     /** A table or integration table filter the system itself refused (checked by the admin operations). */
@@ -257,6 +259,13 @@ function extensionProblems(m: TableMapping, extension: BcExtensionManifest): Map
   const writes = flowsTo(m.direction, 'FromIntegrationTable');
   const names = new Map(page.fields.map((f) => [f.name, f]));
   const where = `BC extension page ${set} (${page.file})`;
+  // PropagateDelete deletes the BC record whichever side was deleted first (sourceDeleted / destinationDeleted).
+  if (m.deletionConflictResolution === 'PropagateDelete' && !page.deleteAllowed)
+    problems.push({
+      mapping: m.name,
+      code: 'bc-delete-not-allowed',
+      message: `${m.name}: deletion policy PropagateDelete would delete BC records through the ${where}, which does not allow deletes; choose RemoveCoupling, RestoreRecords or IgnoreAndReport.`,
+    });
   for (const f of m.fields) {
     const label = fieldLabel(f);
     const add = (code: MappingProblem['code'], message: string) => problems.push({ mapping: m.name, field: label, code, message });

@@ -97,4 +97,22 @@ describe('mapping validation against the BC extension manifest (generated from b
     const withOlder = validateMappingsStructure(defaultMappings(FULL), older).filter((p) => p.code === 'bc-extension-page-missing');
     expect(withOlder.map((p) => p.mapping)).toEqual(['SALESPEOPLE']);
   });
+
+  it('fails PropagateDelete toward a page that does not allow deletes, and accepts it where the page deletes', () => {
+    const ms = defaultMappings(FULL);
+    const agent = find(ms, 'SHIPPING AGENT');
+    agent.deletionConflictResolution = 'PropagateDelete';
+    const customer = find(ms, 'CUSTOMER');
+    customer.deletionConflictResolution = 'PropagateDelete';
+    const problems = validateMappingsStructure(ms).filter((p) => p.code === 'bc-delete-not-allowed');
+    expect(problems.map((p) => p.mapping)).toEqual(['SHIPPING AGENT']);
+    expect(problems[0]?.message).toMatch(/PropagateDelete would delete BC records through the BC extension page shippingAgents/);
+
+    const noDeletes: BcExtensionManifest = structuredClone(BC_EXTENSION_MANIFEST);
+    const customers = noDeletes.entitySets.customers;
+    if (!customers) throw new Error('no customers page');
+    customers.deleteAllowed = false;
+    const refused = validateMappingsStructure(ms, noDeletes).filter((p) => p.code === 'bc-delete-not-allowed');
+    expect(refused.map((p) => p.mapping)).toEqual(['CUSTOMER', 'SHIPPING AGENT']);
+  });
 });
