@@ -152,6 +152,42 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     out(`${name} saved (undo: mappings undo ${name})`);
   };
   mappings
+    .command('new <name>')
+    .description('create a mapping for any table with an API page (checked against both systems before saving)')
+    .requiredOption('--bc-entity-set <set>', 'BC API entity set, e.g. customers')
+    .option('--bc-custom', "the entity set is on the service's BC extension API, not the standard API v2.0", false)
+    .requiredOption('--bc-table <name>', 'AL table name, e.g. Customer')
+    .requiredOption('--bc-table-id <no>', 'AL table number, e.g. 18')
+    .requiredOption('--dataverse-table <logicalName>', 'Dataverse table logical name, e.g. contact')
+    .requiredOption('--dataverse-entity-set <set>', 'Dataverse entity set, e.g. contacts')
+    .addOption(new Option('--direction <direction>').choices(DIRECTIONS).default('Bidirectional'))
+    .option('--field <bcField=column[:direction]>', 'a field mapping (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--dry-run', 'check and show the problems, save nothing', false)
+    .action(async (name: string, o: NewMappingOptions) => {
+      const a = api();
+      const fields = o.field.map((spec) => {
+        const m = /^([^=]+)=([^:]+)(?::(\w+))?$/.exec(spec);
+        if (!m) throw new AdminApiError(400, `--field ${spec}: expected bcField=dataverseColumn[:direction]`, 'fields');
+        return { bcField: m[1], dataverseColumn: m[2], ...(m[3] ? { direction: m[3] } : {}) };
+      });
+      const proposed = await a.call<MappingJson>('POST', 'mappings/draft', {
+        name,
+        bc: { kind: o.bcCustom ? 'customApi' : 'apiV2', entitySet: o.bcEntitySet, table: o.bcTable, tableId: o.bcTableId },
+        dataverse: { entityLogicalName: o.dataverseTable, entitySet: o.dataverseEntitySet },
+        direction: o.direction,
+        fields,
+      });
+      const path = `mappings/${encodeURIComponent(name)}`;
+      const preview = await a.call<Preview>('POST', `${path}/preview`, proposed);
+      if (!preview.ok) {
+        print(preview, () => diffText(preview));
+        throw new AdminApiError(400, `${name}: ${preview.problems.length} problem(s); nothing saved`, preview.problems[0]?.field);
+      }
+      if (o.dryRun) return print(proposed, () => `${name}: no problems (not saved: --dry-run)`);
+      const saved = await a.call<MappingJson>('PUT', path, proposed);
+      print(saved, () => `${name} created (${saved.fields.length} field mapping(s), queue ${String(saved.queueName)})`);
+    });
+  mappings
     .command('set <name>')
     .description('change table-level settings of a mapping (checked against both systems before saving)')
     .addOption(new Option('--direction <direction>').choices(DIRECTIONS))
@@ -682,6 +718,17 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
 
 const DIRECTIONS = ['Bidirectional', 'ToIntegrationTable', 'FromIntegrationTable'];
 
+interface NewMappingOptions {
+  bcEntitySet: string;
+  bcCustom: boolean;
+  bcTable: string;
+  bcTableId: string;
+  dataverseTable: string;
+  dataverseEntitySet: string;
+  direction: string;
+  field: string[];
+  dryRun: boolean;
+}
 type FieldJson = Record<string, unknown> & { bcField: string | null; dataverseColumn: string | null };
 type MappingJson = Record<string, unknown> & { fields: FieldJson[] };
 interface Preview {

@@ -3,6 +3,7 @@ import { checkConnections, extensionEntitySetsOf } from '../adapters/connection-
 import { MappingChangedSinceError, MappingValidationError } from '../adapters/tables';
 import { captureDepsFrom } from '../capture/context';
 import { subscriptionHealthFrom } from '../capture/subscriptions';
+import { draftMapping, MappingDraftSchema } from '../domain/mappings';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
 import { SyncError, toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
@@ -210,6 +211,8 @@ route('GET', 'mappings/{name}/default', async (rt, _req, p) => {
 route('GET', 'mappings/{name}/changes', async (rt, req, p) =>
   mappingChanges(rt, p.name ?? '', parse(schemas.changesQuery, queryObject(req.query)).limit),
 );
+// A new mapping's full definition from the few things an admin types; preview and PUT it like any edit.
+route('POST', 'mappings/draft', async (_rt, req) => draftMapping(parse(MappingDraftSchema, req.body)));
 route('PUT', 'mappings/{name}', async (rt, req, p) => saveMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? ''), req.caller.name));
 route('POST', 'mappings/{name}/preview', async (rt, req, p) => previewMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? '')));
 route('POST', 'mappings/{name}/undo', async (rt, req, p) => {

@@ -5,3 +5,4 @@ export * from './queue';
 export * from './schema';
 export * from './transform';
 export * from './validate';
+export * from './draft';
