@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../cli/main';
 import { CUSTOM_MAPPING_QUEUE, type FieldMapping, type TableMapping } from '../../shared/domain/mappings';
 import { allQueueNames } from '../../shared/queues';
 import { getRuntime } from '../../shared/runtime';
@@ -76,5 +77,45 @@ describe('a user-defined mapping gets a queue and a trigger without a redeploy',
     expect(stats.find((s) => s.mapping === 'CUSTOMER-PERSON')).toMatchObject({ queue: CUSTOM_MAPPING_QUEUE, counters: { inserted: 1 } });
     // A user-defined mapping can be deleted again.
     expect(await admin.ok('DELETE', 'mappings/CUSTOMER-PERSON')).toMatchObject({ deleted: expect.anything() });
+  });
+  it('creates a mapping from the CLI with `mappings new`: a bad column is refused at its field, nothing saved; fixed, it is saved', async () => {
+    const base = stack.host.apiUrl('').replace(/\/api\/?$/, '');
+    const cli = async (...args: string[]) => {
+      const lines: string[] = [];
+      await buildProgram((l) => lines.push(l)).parseAsync(['node', 'cli', '--url', base, '--key', TEST_LOCAL_KEY, ...args]);
+      return lines.join('\n');
+    };
+    const args = (field: string) => [
+      'mappings',
+      'new',
+      'VENDOR-PERSON',
+      '--bc-entity-set',
+      'vendors',
+      '--bc-table',
+      'Vendor',
+      '--bc-table-id',
+      '23',
+      '--dataverse-table',
+      'contact',
+      '--dataverse-entity-set',
+      'contacts',
+      '--direction',
+      'ToIntegrationTable',
+      '--field',
+      field,
+    ];
+    await expect(cli(...args('displayName=nosuchcolumn'))).rejects.toMatchObject({ status: 400, field: 'displayName -> nosuchcolumn' });
+    expect((await admin.call('GET', 'mappings/VENDOR-PERSON')).status).toBe(404);
+    expect(await cli(...args('displayName=lastname:ToIntegrationTable'))).toContain(
+      'VENDOR-PERSON created (1 field mapping(s), queue sync-custom)',
+    );
+    expect(await admin.ok<TableMapping>('GET', 'mappings/VENDOR-PERSON')).toMatchObject({
+      userDefined: true,
+      bc: { kind: 'apiV2', entitySet: 'vendors' },
+      dataverse: { entityLogicalName: 'contact', entitySet: 'contacts', primaryKey: 'contactid' },
+      fields: [{ bcField: 'displayName', dataverseColumn: 'lastname', direction: 'ToIntegrationTable' }],
+    });
+    expect(await cli('mappings', 'list')).toContain('VENDOR-PERSON');
+    await admin.ok('DELETE', 'mappings/VENDOR-PERSON');
   });
 });
