@@ -286,6 +286,76 @@
     else if (t.id === 'editor-reset-all') editorAction('mappings/reset-all', 'Every default mapping reset.');
   });
 
+  // A new mapping (BC's "New" on Integration Table Mappings): the API drafts the full definition from what the
+  // form holds, the preview checks it against both systems, and only a clean one is saved and opened in the editor.
+  function newFieldRow() {
+    return `<tr data-new-field>
+      <td><input data-f="bcField" size="18"></td>
+      <td><input data-f="dataverseColumn" size="18"></td>
+      <td><select data-f="direction">${options(DIRECTIONS, $('new-mapping').elements.direction.value)}</select></td>
+      <td><button type="button" data-remove-new-field>Remove</button></td></tr>
+      <tr class="field-error-row"><td colspan="4" class="field-error" data-new-error></td></tr>`;
+  }
+  function newDraft() {
+    const el = $('new-mapping').elements;
+    const v = (n) => el[n].value.trim();
+    return {
+      name: v('name'),
+      bc: { kind: v('bcKind'), entitySet: v('bcEntitySet'), table: v('bcTable'), tableId: v('bcTableId') },
+      dataverse: { entityLogicalName: v('dataverseTable'), entitySet: v('dataverseEntitySet') },
+      direction: v('direction'),
+      fields: [...$('new-fields').tBodies[0].querySelectorAll('tr[data-new-field]')].map((tr) => {
+        const get = (n) => tr.querySelector(`[data-f=${n}]`).value.trim();
+        return { bcField: get('bcField'), dataverseColumn: get('dataverseColumn'), direction: get('direction') };
+      }),
+    };
+  }
+  function showNewProblems(problems) {
+    for (const el of document.querySelectorAll('#new-mapping [data-new-error]')) el.textContent = '';
+    for (const el of document.querySelectorAll('#new-mapping .invalid')) el.classList.remove('invalid');
+    const rows = [...$('new-fields').tBodies[0].querySelectorAll('tr[data-new-field]')];
+    const fields = newDraft().fields;
+    const rest = [];
+    for (const p of problems) {
+      const i = p.field ? fields.findIndex((f) => fieldLabel(f) === p.field) : -1;
+      if (i >= 0) {
+        rows[i].classList.add('invalid');
+        rows[i].nextElementSibling.querySelector('[data-new-error]').textContent = p.message;
+      } else rest.push(p);
+    }
+    $('new-problems').innerHTML = rest.map((p) => `<li>${esc(p.message)}</li>`).join('');
+  }
+  async function createMapping(ev) {
+    ev.preventDefault();
+    const draft = newDraft();
+    try {
+      const m = await api('mappings/draft', { method: 'POST', body: draft });
+      const path = `mappings/${encodeURIComponent(m.name)}`;
+      const r = await api(`${path}/preview`, { method: 'POST', body: m });
+      showNewProblems(r.problems);
+      if (!r.ok) return say(`${r.problems.length} problem(s); nothing saved.`, true);
+      await api(path, { method: 'PUT', body: m });
+      say(`Created ${m.name}.`);
+      await loadMappings();
+      $('editor-mapping').value = m.name;
+      await openMapping();
+    } catch (e) {
+      showNewProblems(e.body?.problems || [{ field: e.body?.field, message: e.message }]);
+      say(e.message, true);
+    }
+  }
+  $('new-mapping').addEventListener('submit', createMapping);
+  $('new-mapping').addEventListener('click', (ev) => {
+    const t = ev.target.closest('button');
+    if (!t) return;
+    if (t.dataset.removeNewField !== undefined) {
+      const tr = t.closest('tr');
+      tr.nextElementSibling.remove();
+      tr.remove();
+    } else if (t.id === 'new-add-field') $('new-fields').tBodies[0].insertAdjacentHTML('beforeend', newFieldRow());
+  });
+  $('new-fields').tBodies[0].innerHTML = newFieldRow();
+
   // BC's Integration Synch. Jobs: one row per mapping and hour of synchronizations.
   async function loadRuns() {
     const [runs, retention] = await Promise.all([api('runs?limit=50'), api('retention')]);

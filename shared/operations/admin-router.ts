@@ -212,7 +212,13 @@ route('GET', 'mappings/{name}/changes', async (rt, req, p) =>
   mappingChanges(rt, p.name ?? '', parse(schemas.changesQuery, queryObject(req.query)).limit),
 );
 // A new mapping's full definition from the few things an admin types; preview and PUT it like any edit.
-route('POST', 'mappings/draft', async (_rt, req) => draftMapping(parse(MappingDraftSchema, req.body)));
+route('POST', 'mappings/draft', async (rt, req) => {
+  const draft = parse(MappingDraftSchema, req.body);
+  // "New" must not silently replace a mapping: editing an existing one goes through its own preview and PUT.
+  if (await rt.stores.mappings.get(draft.name, { fresh: true }))
+    throw new HttpProblem(409, `name: a mapping named '${draft.name}' already exists`, 'name');
+  return draftMapping(draft);
+});
 route('PUT', 'mappings/{name}', async (rt, req, p) => saveMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? ''), req.caller.name));
 route('POST', 'mappings/{name}/preview', async (rt, req, p) => previewMapping(rt, p.name ?? '', mappingBody(req.body, p.name ?? '')));
 route('POST', 'mappings/{name}/undo', async (rt, req, p) => {
