@@ -180,3 +180,53 @@ it('edits a field mapping: checked with the error at the field, saved, undone; a
   expect(await admin.ok('GET', 'mappings/CONTACT')).toEqual(original);
   expect(cspViolations).toEqual([]);
 });
+
+it('creates a new mapping from the form: a bad column is refused at its row, fixed, saved, listed and opened', {
+  timeout: 90_000,
+}, async () => {
+  const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
+  const page = await signIn(TEST_LOCAL_KEY);
+  const form = page.locator('#new-mapping');
+  await form.locator('[name=name]').fill('VENDOR-CONTACT');
+  await form.locator('[name=bcEntitySet]').fill('vendors');
+  await form.locator('[name=bcTable]').fill('Vendor');
+  await form.locator('[name=bcTableId]').fill('23');
+  await form.locator('[name=dataverseTable]').fill('contact');
+  await form.locator('[name=dataverseEntitySet]').fill('contacts');
+  await form.locator('[name=direction]').selectOption('ToIntegrationTable');
+  const row = page.locator('#new-fields tr[data-new-field]').first();
+  await row.locator('[data-f=bcField]').fill('displayName');
+  await row.locator('[data-f=dataverseColumn]').fill('lastnam');
+  await row.locator('[data-f=direction]').selectOption('ToIntegrationTable');
+
+  // A column Dataverse does not have: refused at that row, nothing saved.
+  await page.click('#new-create');
+  await expect
+    .poll(() => page.locator('[data-new-error]').first().textContent(), SLOW)
+    .toContain("column 'lastnam' does not exist on contact");
+  expect(await row.getAttribute('class')).toContain('invalid');
+  expect((await admin.call('GET', 'mappings/VENDOR-CONTACT')).status).toBe(404);
+
+  await row.locator('[data-f=dataverseColumn]').fill('lastname');
+  await page.click('#new-create');
+  await expect.poll(() => page.locator('#status').textContent(), SLOW).toBe('Created VENDOR-CONTACT.');
+  expect(await page.locator('[data-new-error]').first().textContent()).toBe('');
+  expect(await admin.ok<TableMapping>('GET', 'mappings/VENDOR-CONTACT')).toMatchObject({
+    userDefined: true,
+    queueName: 'sync-custom',
+    bc: { kind: 'apiV2', entitySet: 'vendors', table: 'Vendor', tableId: 23 },
+    dataverse: { entityLogicalName: 'contact', entitySet: 'contacts' },
+    fields: [{ bcField: 'displayName', dataverseColumn: 'lastname', direction: 'ToIntegrationTable' }],
+  });
+  // Listed with the others, and open in the editor.
+  await page.locator('#mappings-body td', { hasText: 'VENDOR-CONTACT' }).first().waitFor(SLOW);
+  const edited = page.locator('#editor-fields tr[data-field-index="0"] [data-f=dataverseColumn]');
+  await expect.poll(() => edited.inputValue(), SLOW).toBe('lastname');
+  expect(await page.locator('#editor-mapping').inputValue()).toBe('VENDOR-CONTACT');
+
+  // "New" never replaces a mapping that exists.
+  await page.click('#new-create');
+  await expect.poll(() => page.locator('#new-problems').textContent(), SLOW).toContain("a mapping named 'VENDOR-CONTACT' already exists");
+  await admin.ok('DELETE', 'mappings/VENDOR-CONTACT');
+  expect(cspViolations).toEqual([]);
+});
