@@ -23,9 +23,11 @@ describe('admin operations', () => {
       },
     });
   });
+  // stop() waits for work items still in flight (a full-sync item can hold a page of records), longer than the
+  // default hook timeout on a loaded machine.
   afterAll(async () => {
     await stack?.stop();
-  });
+  }, 120_000);
 
   it('bulk-couples the demo customers whose names match an account, and creates nothing', async () => {
     const before = await (
