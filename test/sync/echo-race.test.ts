@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { type Stack, startStack } from '../support/stack';
 
 /**
@@ -34,15 +34,7 @@ const dvUserPatch = async (id: string, body: Record<string, unknown>) => {
   });
   expect(res.status).toBe(204);
 };
-const event = (e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'> & Partial<ChangeEvent>): ChangeEvent => ({
-  v: 1,
-  changeType: 'updated',
-  origin: 'webhook',
-  correlationId: `echo-${Math.random().toString(36).slice(2)}`,
-  observedAt: new Date().toISOString(),
-  deferrals: 0,
-  ...e,
-});
+const event = eventBuilder('echo');
 
 beforeAll(async () => {
   stack = await startStack({ functions: [] });

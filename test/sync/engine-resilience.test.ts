@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import { type SyncHooks, syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { eventually, type Stack, startStack } from '../support/stack';
 
 /**
@@ -15,15 +15,7 @@ describe('sync engine: dependencies, duplicates, crashes, throttling, errors', (
   const bc = { Authorization: 'Bearer test', 'Content-Type': 'application/json' };
   const dv = (token: string) => ({ Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json' });
 
-  const event = (e: Partial<ChangeEvent> & Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'>): ChangeEvent => ({
-    v: 1,
-    changeType: 'created',
-    origin: 'webhook',
-    correlationId: `test-${Math.random().toString(36).slice(2)}`,
-    observedAt: new Date().toISOString(),
-    deferrals: 0,
-    ...e,
-  });
+  const event = eventBuilder('test', { changeType: 'created' });
   const createBcCustomer = async (body: Record<string, unknown>): Promise<string> => {
     const res = await fetch(`${stack.bc.apiBase()}/customers`, { method: 'POST', headers: bc, body: JSON.stringify(body) });
     expect(res.status, await res.clone().text()).toBe(201);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { eventually, type Stack, startStack } from '../support/stack';
 
 /**
@@ -31,15 +31,7 @@ describe('sync engine through the local host', () => {
     expect(res.status).toBe(200);
     return (await res.json()) as Record<string, unknown> & { value?: Array<Record<string, unknown>> };
   };
-  const event = (e: Partial<ChangeEvent> & Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'>): ChangeEvent => ({
-    v: 1,
-    changeType: 'updated',
-    origin: 'webhook',
-    correlationId: `test-${Math.random().toString(36).slice(2)}`,
-    observedAt: new Date().toISOString(),
-    deferrals: 0,
-    ...e,
-  });
+  const event = eventBuilder('test');
 
   beforeAll(async () => {
     stack = await startStack({ functions: ['sync'] });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { bulkCouple, coupleRecord } from '../../shared/operations/couplings';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { type Stack, startStack } from '../support/stack';
 
 /**
@@ -42,15 +42,7 @@ const userEdit = async (id: string, body: Record<string, unknown>) => {
   });
   expect(res.status).toBe(204);
 };
-const event = (e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'> & Partial<ChangeEvent>): ChangeEvent => ({
-  v: 1,
-  changeType: 'updated',
-  origin: 'webhook',
-  correlationId: `initial-${Math.random().toString(36).slice(2)}`,
-  observedAt: new Date().toISOString(),
-  deferrals: 0,
-  ...e,
-});
+const event = eventBuilder('initial');
 const pick = (r: Record<string, unknown>) => Object.fromEntries(GUARDED.map((k) => [k, r[k]]));
 
 beforeAll(async () => {

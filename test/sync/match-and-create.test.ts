@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TableCreationClaims } from '../../shared/adapters/tables';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import type { Clock } from '../../shared/domain/ports';
 import { type SyncDeps, syncRecord } from '../../shared/domain/sync/sync-record';
 import { SyncError } from '../../shared/errors';
 import { bulkCouple } from '../../shared/operations/couplings';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { type Stack, startStack } from '../support/stack';
 
 /** Match-based coupling pages past coupled candidates; a retried BC create finds what a lost attempt created. */
@@ -14,15 +14,7 @@ let stack: Stack;
 let rt: Runtime;
 const bcHeaders = { Authorization: 'Bearer test', 'Content-Type': 'application/json' };
 const dvHeaders = { Authorization: '', 'Content-Type': 'application/json', Accept: 'application/json', Prefer: 'return=representation' };
-const event = (e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'> & Partial<ChangeEvent>): ChangeEvent => ({
-  v: 1,
-  changeType: 'updated',
-  origin: 'manual',
-  correlationId: `match-${Math.random().toString(36).slice(2)}`,
-  observedAt: new Date().toISOString(),
-  deferrals: 0,
-  ...e,
-});
+const event = eventBuilder('match', { origin: 'manual' });
 const createAccount = async (name: string, accountid?: string): Promise<string> => {
   const res = await fetch(`${stack.dataverse.apiBase}/accounts`, {
     method: 'POST',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { eventually, type Stack, startStack } from '../support/stack';
 
 /**
@@ -26,15 +26,7 @@ const dvGet = async (path: string) => {
   expect(res.status).toBe(200);
   return (await res.json()) as Record<string, unknown>;
 };
-const event = (e: Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'> & Partial<ChangeEvent>): ChangeEvent => ({
-  v: 1,
-  changeType: 'updated',
-  origin: 'webhook',
-  correlationId: `no-wipe-${Math.random().toString(36).slice(2)}`,
-  observedAt: new Date().toISOString(),
-  deferrals: 0,
-  ...e,
-});
+const event = eventBuilder('no-wipe');
 
 beforeAll(async () => {
   stack = await startStack({ functions: ['sync'] });
