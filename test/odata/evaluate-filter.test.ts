@@ -14,9 +14,9 @@ describe('evaluateFilter', () => {
     expect(evaluateFilter(customerDv, { statecode: 0, customertypecode: 3, _bcbi_companyid_value: company.toUpperCase() })).toBe(true);
     expect(evaluateFilter(customerDv, { statecode: 1, customertypecode: 3, _bcbi_companyid_value: null })).toBe(false);
     expect(evaluateFilter(customerDv, { statecode: 0, customertypecode: 11, _bcbi_companyid_value: null })).toBe(false);
-    expect(evaluateFilter(customerDv, { statecode: 0, customertypecode: 3, _bcbi_companyid_value: '00000000-0000-0000-0000-000000000001' })).toBe(
-      false,
-    );
+    expect(
+      evaluateFilter(customerDv, { statecode: 0, customertypecode: 3, _bcbi_companyid_value: '00000000-0000-0000-0000-000000000001' }),
+    ).toBe(false);
     expect(evaluateFilter("blocked eq ' '", { blocked: ' ' })).toBe(true);
     expect(evaluateFilter("blocked eq ' '", { blocked: 'Ship' })).toBe(false);
     expect(evaluateFilter('blocked eq false', { blocked: false })).toBe(true);

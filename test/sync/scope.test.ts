@@ -32,7 +32,11 @@ describe('table filters: the evaluator answers as the side does', () => {
     return (await res.json()) as Record<string, unknown>;
   };
   const dvPost = async (entitySet: string, body: Record<string, unknown>) => {
-    const res = await fetch(`${stack.dataverse.apiBase}/${entitySet}`, { method: 'POST', headers: dvHeaders(), body: JSON.stringify(body) });
+    const res = await fetch(`${stack.dataverse.apiBase}/${entitySet}`, {
+      method: 'POST',
+      headers: dvHeaders(),
+      body: JSON.stringify(body),
+    });
     expect(res.status, await res.clone().text()).toBe(201);
     return (await res.json()) as Record<string, unknown>;
   };
