@@ -9,7 +9,8 @@
  * of the 1 s Dataverse case.
  *
  * `benchSyncRecord`: records/s and p50/p95 ms per record through `syncRecord` directly (no queue, no host)
- * against simulators with no added latency (issue 7's figure): inserts (BC customer → new account) and updates.
+ * against simulators with no added latency (issue 7's figure): inserts (BC customer → new account) and updates, and
+ * Dataverse → BC updates; with each, issue 14's API requests per change (`BENCH_DEBUG=1` prints where they went).
  */
 import type { ChangeEvent } from '../shared/domain/change-event';
 import { syncRecord } from '../shared/domain/sync/sync-record';
