@@ -9,7 +9,8 @@
  * of the 1 s Dataverse case.
  *
  * `benchSyncRecord`: records/s and p50/p95 ms per record through `syncRecord` directly (no queue, no host)
- * against simulators with no added latency (issue 7's figure): inserts (BC customer → new account) and updates.
+ * against simulators with no added latency (issue 7's figure): inserts (BC customer → new account) and updates, and
+ * Dataverse → BC updates; with each, issue 14's API requests per change (`BENCH_DEBUG=1` prints where they went).
  */
 import type { ChangeEvent } from '../shared/domain/change-event';
 import { syncRecord } from '../shared/domain/sync/sync-record';
@@ -210,19 +211,29 @@ export async function benchSyncRecord(opts: { quick: boolean }): Promise<Figure[
       for (const m of [stack.integrationStatuses.bc, stack.integrationStatuses.dataverse]) for (const v of m.values()) n += v;
       return n;
     };
+    const dvIdOf = new Map<string, string>();
     const timed = async (label: string, events: ChangeEvent[], expected: string[]): Promise<Figure[]> => {
       const durations: number[] = [];
       stack.integrationStatuses.bc.clear();
       stack.integrationStatuses.dataverse.clear();
+      for (const url of [stack.bc.url, stack.dataverse.url]) await fetch(`${url}/_sim/counters`, { method: 'DELETE', headers: bcUser });
       const t0 = performance.now();
       for (const e of events) {
         const s = performance.now();
         const outcome = await syncRecord(e, rt.syncDeps);
         durations.push(performance.now() - s);
+        if (outcome.bcId && outcome.dataverseId) dvIdOf.set(outcome.bcId, outcome.dataverseId);
         if (!expected.includes(outcome.result))
           throw new Error(`${label}: record ${e.recordId} ended ${outcome.result}: ${outcome.message ?? ''}`);
       }
       const seconds = (performance.now() - t0) / 1000;
+      if (process.env.BENCH_DEBUG) {
+        // Where the requests went (per method and entity set): to explain the requests-per-change figure.
+        for (const url of [stack.bc.url, stack.dataverse.url]) {
+          const body = (await (await fetch(`${url}/_sim/counters`, { headers: bcUser })).json()) as { rows?: unknown };
+          console.error(label, url, JSON.stringify(body.rows ?? body));
+        }
+      }
       const sorted = durations.sort((a, b) => a - b);
       return [
         { name: `syncRecord ${label} (n=${events.length}, sequential)`, value: round(events.length / seconds), unit: 'records/s' },
@@ -271,6 +282,24 @@ export async function benchSyncRecord(opts: { quick: boolean }): Promise<Figure[
       value: round(ids.length / ((performance.now() - t0) / 1000)),
       unit: 'records/s',
     });
+    // A Dataverse user's edit of a coupled account, back to BC (the other direction of issue 14's target).
+    const dvIds = ids.map((id) => dvIdOf.get(id)).filter((id): id is string => id !== undefined);
+    if (dvIds.length !== ids.length) throw new Error(`only ${dvIds.length} of ${ids.length} customers are coupled to an account`);
+    for (const [i, id] of dvIds.entries()) {
+      const res = await fetch(`${stack.dataverse.apiBase}/accounts(${id})`, {
+        method: 'PATCH',
+        headers: { ...dvHeaders(stack.dataverse.adminUserToken), 'If-Match': '*' },
+        body: JSON.stringify({ telephone1: `dv-${i}` }),
+      });
+      if (res.status !== 204) throw new Error(`Dataverse PATCH answered ${res.status}: ${await res.text()}`);
+    }
+    figures.push(
+      ...(await timed(
+        'update Dataverse → BC',
+        dvIds.map((id) => manual(id, 'dataverse', 'webhook')),
+        ['modified'],
+      )),
+    );
     return figures;
   } finally {
     await stack.stop();

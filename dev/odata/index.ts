@@ -3,7 +3,7 @@
  * $filter, $orderby, $select, $top, $expand and the Prefer header. Every parse error is an ODataQueryError whose
  * message is meant for the client in a 400 response.
  */
-export { ODataQueryError, type Row } from './errors';
+export { ODataQueryError, type Row } from '../../shared/domain/odata/errors';
 export {
   compileFilter,
   type FilterComparison,
@@ -12,7 +12,7 @@ export {
   filterProperties,
   hasOrOnDistinctFields,
   parseFilter,
-} from './filter';
+} from '../../shared/domain/odata/filter';
 export {
   applySelect,
   compileOrderBy,

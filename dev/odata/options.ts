@@ -1,6 +1,6 @@
-import { ODataQueryError, type Row } from './errors';
-import { compileFilter } from './filter';
-import { compareForOrder, readPath } from './values';
+import { ODataQueryError, type Row } from '../../shared/domain/odata/errors';
+import { compileFilter } from '../../shared/domain/odata/filter';
+import { compareForOrder, readPath } from '../../shared/domain/odata/values';
 
 const PROPERTY_PATH = /^[A-Za-z_]\w*(?:\/[A-Za-z_]\w*)*$/;
 

@@ -1,4 +1,4 @@
-import { ODataQueryError } from './errors';
+import { ODataQueryError } from '../../shared/domain/odata/errors';
 
 interface Preference {
   name: string;

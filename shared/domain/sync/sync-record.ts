@@ -33,8 +33,10 @@ import {
   sideValue,
   translateField,
 } from './field-values';
+import { lcyCurrencyId } from './lcy-currency';
 import { type FieldState, planPass } from './plan';
 import { CORE_RULES, type RuleContext } from './rules';
+import { filterColumns, inScope } from './scope';
 
 /** Where the engine finds the current table mappings (the configuration store, or fixed defaults in tests). */
 export interface MappingProvider {
@@ -135,10 +137,11 @@ const MAX_DEPENDENCY_DEPTH = 3;
  * rules and format templates read, and what concurrency and echo detection need. Bulk readers (full sync) use the
  * same list so the engine can be handed their rows.
  */
-export function recordSelect(mapping: TableMapping, side: Side): string[] | undefined {
+export function recordSelect(mapping: TableMapping, side: Side, companyId?: string): string[] | undefined {
   const cols = selectColumns(mapping, side);
   if (cols.length === 0) return undefined;
   for (const rule of CORE_RULES) cols.push(...(rule.extraColumns?.(mapping, side) ?? []));
+  cols.push(...filterColumns(resolveFilter(side === 'bc' ? mapping.tableFilter : mapping.integrationTableFilter, companyId)));
   if (side === 'bc') {
     for (const f of mapping.fields) {
       if (f.status !== 'Enabled' || f.transformation?.kind !== 'format') continue;
@@ -282,7 +285,7 @@ class RecordSync {
   }
 
   private select(side: Side): string[] | undefined {
-    return recordSelect(this.mapping, side);
+    return recordSelect(this.mapping, side, this.deps.options.dataverseCompanyId);
   }
 
   private ids(sourceId: string, destId?: string): { bcId?: string; dataverseId?: string } {
@@ -324,17 +327,13 @@ class RecordSync {
     return resolveFilter(raw, this.deps.options.dataverseCompanyId);
   }
 
-  /** Table filter / integration table filter, evaluated by the side itself so the semantics are exactly its own. */
+  /** Table filter / integration table filter: on the record read when certain, else by the side itself (`inScope`). */
   private async outsideFilters(record: VersionedRecord): Promise<string | undefined> {
     const filter = this.filterOf(this.source);
     if (filter) {
       const key = this.source === 'bc' ? 'id' : this.mapping.dataverse.primaryKey;
-      const page = await this.gateway(this.source).listPage(this.target(this.source), {
-        filter: `${key} eq ${record.id} and (${filter})`,
-        select: [key],
-        pageSize: 1,
-      });
-      if (page.items.length === 0) return `outside the ${this.source === 'bc' ? 'table filter' : 'integration table filter'} (${filter})`;
+      if (!(await inScope(this.gateway(this.source), this.target(this.source), key, filter, record)))
+        return `outside the ${this.source === 'bc' ? 'table filter' : 'integration table filter'} (${filter})`;
     }
     return this.deps.hooks?.exclude?.(this.mapping, this.source, record);
   }
@@ -1445,7 +1444,7 @@ export class CouplingResolver {
     const lcyCode = this.deps.options.lcyCode;
     let lcy: MapRecordOptions['lcy'];
     if (lcyCode) {
-      const id = await this.memo(`lcy|${lcyCode}`, async () => {
+      const id = await lcyCurrencyId(this.deps.dataverse as RecordGateway, lcyCode, this.deps.clock, async () => {
         const page = await this.deps.dataverse.listPage(
           {
             side: 'dataverse',

@@ -1,5 +1,8 @@
 /*
- * $filter parser and evaluator.
+ * $filter parser and evaluators: `compileFilter` answers as the simulators' stores do (the side's truth over rows
+ * they hold); `evaluateFilter` is the product's reading of a record it already read, which answers only when the
+ * side could not answer otherwise. The simulators' metadata-driven checks (column types against literals) stay in
+ * dev/, over `filterComparisons`.
  *
  * Why not odata-v4-parser (tried, not kept as a dependency)? Checked against the filters the simulators must accept: it parses the basics
  * but rejects `in (...)`, and every failure is "Unexpected character at 1" whatever the cause, which would make the
@@ -15,7 +18,7 @@
  *   literal := 'string' with '' escape | number | true | false | null | GUID | date | DateTimeOffset
  */
 import { ODataQueryError, type Row } from './errors';
-import { compareFilterValues, instantOf, isNullish, parseDateLiteral, readPath } from './values';
+import { compareFilterValues, DateLiteral, instantOf, isNullish, parseDateLiteral, readPath } from './values';
 
 type TokenKind = '(' | ')' | ',' | 'string' | 'number' | 'guid' | 'date' | 'ident' | 'eof';
 interface Token {
@@ -644,4 +647,132 @@ export function hasOrOnDistinctFields(expr: string): boolean {
     return false;
   };
   return check(parseFilter(expr));
+}
+
+/** One operand as the product's evaluator knows it: a value, and whether it is an unquoted GUID literal. */
+interface Known {
+  value: unknown;
+  guid?: true;
+}
+
+/** Text whose equality no collation can bend: printable ASCII only (no accents, ligatures, ß, control characters). */
+const PLAIN_TEXT = /^[\x20-\x7e]*$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Equality of two texts as a SQL collation may see it: exact when identical or when they differ beyond case and
+ * trailing spaces; undefined when they differ only by case or trailing blanks (BC and Dataverse collations are
+ * case-insensitive by default and SQL pads with blanks when comparing, but a collation is the service's choice) or
+ * when either holds characters a collation may fold (Dataverse's default collation ignores accents).
+ */
+function sameText(a: string, b: string): boolean | undefined {
+  if (a === b) return true;
+  if (!PLAIN_TEXT.test(a) || !PLAIN_TEXT.test(b)) return undefined;
+  return a.toLowerCase().trimEnd() === b.toLowerCase().trimEnd() ? undefined : false;
+}
+
+function decideEquals(a: Known, b: Known): boolean | undefined {
+  const [x, y] = [a.value, b.value];
+  if (x === null || y === null) return x === null && y === null;
+  if (typeof x === 'number' && typeof y === 'number') return x === y;
+  if (typeof x === 'boolean' && typeof y === 'boolean') return x === y;
+  if (typeof x === 'string' && typeof y === 'string') {
+    // GUIDs are case-insensitive by definition, whatever the collation.
+    if (a.guid || b.guid) return x.toLowerCase() === y.toLowerCase();
+    return sameText(x, y);
+  }
+  return decideOrder(a, b, (c) => c === 0);
+}
+
+/** Ordering: numbers, and date-time literals against ISO date-time values; text ordering is the collation's. */
+function decideOrder(a: Known, b: Known, test: (c: number) => boolean): boolean | undefined {
+  const [x, y] = [a.value, b.value];
+  if (typeof x === 'number' && typeof y === 'number') return test(Math.sign(x - y));
+  const instant = (v: unknown) =>
+    v instanceof DateLiteral
+      ? v.raw.includes('T')
+        ? v.ms
+        : undefined
+      : typeof v === 'string' && ISO_INSTANT.test(v)
+        ? instantOf(v)
+        : undefined;
+  if (x instanceof DateLiteral || y instanceof DateLiteral) {
+    const [ix, iy] = [instant(x), instant(y)];
+    if (ix !== undefined && iy !== undefined) return test(Math.sign(ix - iy));
+  }
+  return undefined;
+}
+
+function knownOperand(n: FilterNode, row: Row): Known | undefined {
+  if (n.k === 'lit') return n.kind === 'string' && !n.quoted ? { value: n.value, guid: true } : { value: n.value };
+  // A navigation path, or a column the record was read without: only the side knows.
+  if (n.k === 'prop') return n.path.length === 1 && Object.hasOwn(row, n.name) ? { value: row[n.name] } : undefined;
+  return undefined;
+}
+
+function and3(a: boolean | undefined, b: () => boolean | undefined): boolean | undefined {
+  if (a === false) return false;
+  const r = b();
+  if (r === false) return false;
+  return a === true && r === true ? true : undefined;
+}
+
+function decide(n: FilterNode, row: Row): boolean | undefined {
+  switch (n.k) {
+    case 'and':
+      return and3(decide(n.left, row), () => decide(n.right, row));
+    case 'or': {
+      const l = decide(n.left, row);
+      if (l === true) return true;
+      const r = decide(n.right, row);
+      if (r === true) return true;
+      return l === false && r === false ? false : undefined;
+    }
+    case 'not': {
+      const o = decide(n.operand, row);
+      return o === undefined ? undefined : !o;
+    }
+    case 'cmp': {
+      const [a, b] = [knownOperand(n.left, row), knownOperand(n.right, row)];
+      if (!a || !b) return undefined;
+      if (n.op === 'eq' || n.op === 'ne') {
+        const eq = decideEquals(a, b);
+        return eq === undefined ? undefined : n.op === 'eq' ? eq : !eq;
+      }
+      if (a.value === null || b.value === null) return undefined;
+      return decideOrder(a, b, orderTest(n.op));
+    }
+    case 'in': {
+      const a = knownOperand(n.left, row);
+      if (!a) return undefined;
+      let answer: boolean | undefined = false;
+      for (const item of n.items) {
+        const b = knownOperand(item, row);
+        const eq = b ? decideEquals(a, b) : undefined;
+        if (eq === true) return true;
+        if (eq === undefined) answer = undefined;
+      }
+      return answer;
+    }
+    default:
+      // Functions (and bare boolean properties): their text semantics are the side's.
+      return n.k === 'prop' && n.path.length === 1 && typeof row[n.name] === 'boolean' ? (row[n.name] as boolean) : undefined;
+  }
+}
+
+/**
+ * Whether a record read from BC or Dataverse satisfies a $filter, decided on the record itself: true or false only
+ * when the side's own query could not answer otherwise; undefined when it might (a function, text equal but for case,
+ * trailing blanks or accents, text ordering, a navigation path, a column the record was read without, an
+ * expression this parser refuses). An undefined answer is the caller's cue to ask the side.
+ */
+export function evaluateFilter(expr: string, row: Row): boolean | undefined {
+  let node: FilterNode;
+  try {
+    node = parseFilter(expr);
+  } catch (err) {
+    if (err instanceof ODataQueryError) return undefined;
+    throw err;
+  }
+  return decide(node, row);
 }
