@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeSource } from '../../../shared/domain/change-event';
+import type { DeletionConflictResolution } from '../../../shared/domain/mappings/schema';
 import { syncRecord } from '../../../shared/domain/sync/sync-record';
 import { coupledPair, nameOf, other, passOf, widgetMapping } from './world';
 
@@ -15,7 +16,7 @@ describe.each(sides)('the %s record of a coupled pair was deleted; its change ev
   const survivor = other(deleted);
 
   describe.each([false, true])('dry run %s', (dryRun) => {
-    const setUp = async (deletion: Parameters<typeof widgetMapping>[0]['deletion']) => {
+    const setUp = async (deletion: DeletionConflictResolution) => {
       const p = await coupledPair(widgetMapping({ deletion }), { dryRun });
       p.remove(deleted);
       const out = await syncRecord(p.event(deleted, { changeType: 'deleted' }), p.deps);
@@ -95,7 +96,7 @@ describe.each(sides)('a change on the %s side of a pair whose other record was d
   const deleted = other(source);
 
   describe.each([false, true])('dry run %s', (dryRun) => {
-    const setUp = async (deletion: Parameters<typeof widgetMapping>[0]['deletion']) => {
+    const setUp = async (deletion: DeletionConflictResolution) => {
       const p = await coupledPair(widgetMapping({ deletion }), { dryRun });
       p.remove(deleted);
       // A person's change (a row the integration user wrote last and nobody touched since is our own echo).
