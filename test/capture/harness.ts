@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { type RunningAzurite, startAzurite } from '../../dev/azurite';
@@ -11,6 +10,7 @@ import type { CaptureLogLevel } from '../../shared/capture/deps';
 import { resetSettingsCache } from '../../shared/config';
 import { emulatorQueueDeclarations } from '../../shared/queues';
 import { configureRuntime, resetRuntime } from '../../shared/runtime';
+import { freePort } from '../support/free-port';
 
 /** Secrets of the test installation (test values, not secrets). */
 export const BC_SECRET = 'test-bc-webhook-secret-0123456789';
@@ -28,17 +28,6 @@ export interface Stack {
   host: LocalFunctionsHost;
   logs: Array<{ level: CaptureLogLevel; message: string }>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**

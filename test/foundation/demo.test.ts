@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_COMPANY_ID } from '../../dev/bc-simulator/demo';
 import { detGuid } from '../../dev/bc-simulator/ids';
+import { startPortSettings } from '../support/free-port';
 import { eventually } from '../support/stack';
 
 /**
@@ -22,15 +22,6 @@ const DELIBERATE_SALESPEOPLE = ['OF', 'HR'];
 const root = path.resolve(__dirname, '..', '..');
 const startJs = path.join(root, 'dist', 'dev', 'start.js');
 const ADMIN_KEY = 'local-admin-key-not-secret';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 interface SyncErrorRow {
   mapping: string;
@@ -66,13 +57,7 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
 
   beforeAll(async () => {
     if (!existsSync(startJs)) throw new Error(`${startJs} is missing: run "npm run build" (npm test does it before vitest)`);
-    const ports = {
-      FUNCTIONS_PORT: String(await freePort()),
-      BC_SIM_PORT: String(await freePort()),
-      DATAVERSE_SIM_PORT: String(await freePort()),
-      AZURITE_TABLE_PORT: String(await freePort()),
-      SERVICEBUS_PORT: String(await freePort()),
-    };
+    const ports = await startPortSettings();
     child = spawn(process.execPath, [startJs], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', ...ports },

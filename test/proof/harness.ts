@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { type RunningAzurite, startAzurite } from '../../dev/azurite';
 import { type BcSimulator, type BcSimulatorOptions, startBcSimulator } from '../../dev/bc-simulator';
@@ -9,6 +8,7 @@ import { configureCapture } from '../../shared/capture/context';
 import { resetSettingsCache } from '../../shared/config';
 import { emulatorQueueDeclarations } from '../../shared/queues';
 import { configureRuntime, resetRuntime } from '../../shared/runtime';
+import { freePort } from '../support/free-port';
 
 /**
  * The whole local stack for the proof suites (convergence, security) and the bench pieces that go through the
@@ -66,17 +66,6 @@ export const PROOF_SECRETS = {
   functionKey: 'proof-function-key-5e7a3c',
   masterKey: 'proof-master-key-0d4f8b',
 } as const;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startProofStack(opts: ProofStackOptions): Promise<ProofStack> {
   const azurite = await startAzurite({ port: 0 });
