@@ -106,23 +106,6 @@ export async function startStack(opts: {
   };
 }
 
-/** Polls until `check` returns something other than undefined, or fails after the deadline. */
-export async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Receives (and completes) every message on a queue until `count` arrived or the deadline passed. */
 export async function receiveAll(
   client: ServiceBusClient,

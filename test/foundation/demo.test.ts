@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_COMPANY_ID } from '../../dev/bc-simulator/demo';
 import { detGuid } from '../../dev/bc-simulator/ids';
 import { startPortSettings } from '../support/free-port';
-import { eventually } from '../support/stack';
+import { until } from '../support/until';
 
 /**
  * What a new user sees after `npm install && npm start`: the compiled `dist/dev/start.js` (npm test builds first)
@@ -69,10 +69,9 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
     child.stderr?.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    const ready = await eventually(async () => /^ready: (http:\/\/\S+)\/health$/m.exec(out)?.[1], {
+    const ready = await until(`ready from start.js:\n${out}`, async () => /^ready: (http:\/\/\S+)\/health$/m.exec(out)?.[1], {
       timeoutMs: 45_000,
       intervalMs: 50,
-      what: `ready from start.js:\n${out}`,
     });
     api = `${ready}/`;
     const bc = /BC simulator\s+(http:\/\/\S+)/.exec(out)?.[1];
@@ -89,12 +88,13 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
   it('ends the first full sync with every mapping completed, only the deliberate errors, and the demo order in BC', {
     timeout: 90_000,
   }, async () => {
-    const run = await eventually(
+    const run = await until(
+      'the first full synchronization to end',
       async () => {
         const r = await admin<FullSync>('full-sync');
         return r.runId && r.status !== 'running' && r.status !== 'queued' ? r : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 500, what: 'the first full synchronization to end' },
+      { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(out).toMatch(/^demo: bc-subscriptions: ok/m);
     expect(out).toMatch(/^demo: dataverse-webhooks: ok/m);
@@ -102,7 +102,8 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
     expect(run.status).toBe('completed');
 
     // The Sales order submitted before the start: queued when the first full sync ends, then created in BC.
-    const order = await eventually(
+    const order = await until(
+      'the demo Sales order in BC',
       async () => {
         const res = await fetch(
           `${bcApi}/salesOrders?$filter=${encodeURIComponent("externalDocumentNumber eq 'Trey Research furniture order'")}`,
@@ -112,7 +113,7 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
         );
         return ((await res.json()) as { value: Array<Record<string, unknown>> }).value[0];
       },
-      { timeoutMs: 20_000, intervalMs: 250, what: 'the demo Sales order in BC' },
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(order.customerNumber).toBe('20000');
 

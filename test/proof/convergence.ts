@@ -7,7 +7,8 @@ import { fullSyncDeps } from '../../shared/operations/context';
 import { reconcile } from '../../shared/operations/reconcile';
 import { allQueueNames, OPERATIONAL_QUEUE } from '../../shared/queues';
 import { getRuntime, type Runtime } from '../../shared/runtime';
-import { PROOF_SECRETS, type ProofStack, prng, startProofStack, until } from './harness';
+import { until } from '../support/until';
+import { PROOF_SECRETS, type ProofStack, prng, startProofStack } from './harness';
 
 /**
  * Convergence under faults, shared by `test/proof/convergence.test.ts` (bounded) and `bench/convergence.ts`

@@ -169,26 +169,6 @@ export async function startProofStack(opts: ProofStackOptions): Promise<ProofSta
   };
 }
 
-/** Polls `check` until it returns a value (not undefined/false) or the deadline passes. Never a fixed sleep. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Seeded PRNG (mulberry32): the same seed gives the same operations. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

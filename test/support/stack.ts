@@ -108,24 +108,3 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     },
   };
 }
-
-/** Polls `check` until it returns a value (not undefined/false) or the deadline passes. Never a fixed sleep. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
-  }
-}

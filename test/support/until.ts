@@ -1,12 +1,12 @@
 /**
- * The one way tests wait: polls `check` until it returns a value other than undefined, null or false, and returns
- * that value; after the deadline it fails naming `what` and the last error `check` threw. Never a fixed sleep.
+ * The one way tests wait: polls `check` until it returns a value other than undefined or false, and returns that
+ * value; after the deadline it fails naming `what` and the last error `check` threw. Never a fixed sleep.
  * `options` is the timeout in milliseconds (default 20 s), or `{ timeoutMs, intervalMs }` (poll interval default
  * 20 ms, short enough not to slow a test, long enough to leave the CPU to the servers under test).
  */
 export async function until<T>(
   what: string,
-  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
   options: number | { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
   const { timeoutMs = 20_000, intervalMs = 20 } = typeof options === 'number' ? { timeoutMs: options } : options;
@@ -15,7 +15,7 @@ export async function until<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== null && value !== false) return value;
+      if (value !== undefined && value !== false) return value;
     } catch (err) {
       lastError = err;
     }
