@@ -45,16 +45,10 @@ describe.each(sides)('the engine wrote a change from the %s side', (source) => {
   it('our write that lands on a row a person changed first is not an echo: the person’s change still goes back', async () => {
     const p = await coupledPair(widgetMapping({ update: 'FieldMerge' }));
     p.edit(source, { [cityOf(source)]: 'Bergen' });
-    let raced = false;
-    (dest === 'bc' ? p.bc : p.dataverse).beforeWrite = () => {
-      if (raced) return;
-      raced = true;
-      p.edit(dest, { [nameOf(dest)]: 'Renamed Co' });
-    };
+    const race = p.editBeforeNextWrite(dest, { [nameOf(dest)]: 'Renamed Co' });
     const out = await syncRecord(p.event(source), p.deps);
-    expect(raced).toBe(true);
+    expect(race.happened()).toBe(true);
     expect(out).toMatchObject({ result: 'modified', changes: { [CITY]: ['Oslo', 'Bergen'] } });
-    (dest === 'bc' ? p.bc : p.dataverse).beforeWrite = undefined;
     p.forget();
 
     // The row was modified last by the integration user, yet holds the person's name: it must go to the source.

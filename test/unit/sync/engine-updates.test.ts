@@ -123,14 +123,9 @@ describe.each(sides)('a change on the %s side of a coupled pair', (source) => {
   it('a destination changed between the read and the write (stale ETag, 412) is read again, not overwritten', async () => {
     const p = await coupledPair(widgetMapping({ update: 'FieldMerge' }));
     p.edit(source, { [cityOf(source)]: 'Bergen' });
-    let raced = false;
-    (dest === 'bc' ? p.bc : p.dataverse).beforeWrite = () => {
-      if (raced) return;
-      raced = true;
-      p.edit(dest, { [nameOf(dest)]: 'Meanwhile Co' });
-    };
+    const race = p.editBeforeNextWrite(dest, { [nameOf(dest)]: 'Meanwhile Co' });
     const out = await syncRecord(p.event(source), p.deps);
-    expect(raced).toBe(true);
+    expect(race.happened()).toBe(true);
     expect(out.result).toBe('modified');
     // The person's change survives: the retry started from the fresh row.
     expect(p.values(dest)).toMatchObject({ [nameOf(dest)]: 'Meanwhile Co', [cityOf(dest)]: 'Bergen' });

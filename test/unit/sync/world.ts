@@ -55,6 +55,11 @@ export interface Pair extends FakeWorld {
   edit(side: ChangeSource, values: Record<string, unknown>): void;
   /** A person deletes one side's record. */
   remove(side: ChangeSource): void;
+  /**
+   * A person changes one side's record just before the engine's next write to that side lands (after the engine
+   * read it), as a race would have it. Tells afterwards whether the race happened.
+   */
+  editBeforeNextWrite(side: ChangeSource, values: Record<string, unknown>): { happened(): boolean };
   exists(side: ChangeSource): boolean;
   values(side: ChangeSource): Record<string, unknown> | undefined;
   /** Writes either gateway made since set-up. */
@@ -82,19 +87,30 @@ export async function coupledPair(mapping: TableMapping, options: Partial<SyncEn
   w.forget();
   w.deps.options = { ...w.deps.options, ...options };
   const gw = (side: ChangeSource) => (side === 'bc' ? w.bc : w.dataverse);
+  const edit = (side: ChangeSource, values: Record<string, unknown>) => {
+    if (side === 'bc') w.bc.edit(BC, ids.bc, values);
+    else w.dataverse.edit(DV, ids.dataverse, values);
+  };
   return {
     ...w,
     mapping,
     ids,
     keys: { bcId: ids.bc, dataverseId: ids.dataverse },
     event: (side, extra = {}) => ev({ mapping: mapping.name, source: side, recordId: ids[side], ...extra }),
-    edit: (side, values) => {
-      if (side === 'bc') w.bc.edit(BC, ids.bc, values);
-      else w.dataverse.edit(DV, ids.dataverse, values);
-    },
+    edit,
     remove: (side) => {
       if (side === 'bc') w.bc.remove(BC, ids.bc);
       else w.dataverse.remove(DV, ids.dataverse);
+    },
+    editBeforeNextWrite(side, values) {
+      const gateway = gw(side);
+      let happened = false;
+      gateway.beforeWrite = () => {
+        gateway.beforeWrite = undefined;
+        happened = true;
+        edit(side, values);
+      };
+      return { happened: () => happened };
     },
     exists: (side) => (side === 'bc' ? w.bc.peek(BC, ids.bc) : w.dataverse.peek(DV, ids.dataverse)) !== undefined,
     values: (side) => (side === 'bc' ? w.bc.peek(BC, ids.bc) : w.dataverse.peek(DV, ids.dataverse))?.values,
