@@ -8,9 +8,10 @@ import { retryDeadLetters } from '../../shared/operations/dead-letters';
 import { reconcile as reconcileMapping } from '../../shared/operations/reconcile';
 import { OPERATIONAL_QUEUE } from '../../shared/queues';
 import { getRuntime } from '../../shared/runtime';
+import { changeMapping } from '../support/mappings';
 import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
 import { until } from '../support/until';
-import { adminClient } from './helpers';
+import { adminClient, customerByName } from './helpers';
 
 /**
  * What Service Bus duplicate detection (on in our queues, as in Azure) must not swallow, end to end through the
@@ -34,18 +35,8 @@ beforeAll(async () => {
   admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
   // A Dataverse account creates its BC customer; matching by name.
   const rt = await getRuntime();
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    synchOnlyCoupledRecords: false,
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
-    // The demo's LCY currency is not coupled in an empty company.
-    fields: customer.fields.map((f) => (f.bcField === 'currencyCode' ? { ...f, status: 'Disabled' as const } : f)),
-  });
+  // The demo's LCY currency is not coupled in an empty company (customerByName leaves the currency out).
+  await changeMapping(rt, 'CUSTOMER', (m) => ({ ...customerByName(m), synchOnlyCoupledRecords: false }));
   const reg = await fetch(stack.host.apiUrl('admin/dataverse-webhooks'), {
     method: 'POST',
     headers: { 'x-functions-key': DEFAULT_LOCAL_MASTER_KEY },

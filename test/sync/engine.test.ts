@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
+import { matchCustomersByName } from '../support/mappings';
 import { type Stack, startStack } from '../support/stack';
 import { until } from '../support/until';
 
@@ -38,15 +39,7 @@ describe('sync engine through the local host', () => {
     stack = await startStack({ functions: ['sync'] });
     rt = await getRuntime();
     // Couple customers by name, as an admin does before the first full sync.
-    const customer = await rt.stores.mappings.get('CUSTOMER');
-    if (!customer) throw new Error('CUSTOMER mapping missing');
-    await rt.stores.mappings.put({
-      ...customer,
-      couplingRules: {
-        ...customer.couplingRules,
-        matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-      },
-    });
+    await matchCustomersByName(rt);
     const [bcRow] = await bcGet('customers', "displayName eq 'Relecloud'");
     relecloudBc = { id: String(bcRow?.id), etag: String(bcRow?.['@odata.etag']) };
   });
@@ -124,15 +117,7 @@ describe('special rule: contacts follow their company', () => {
   beforeAll(async () => {
     stack = await startStack({ functions: [] });
     rt = await getRuntime();
-    const customer = await rt.stores.mappings.get('CUSTOMER');
-    if (!customer) throw new Error('CUSTOMER mapping missing');
-    await rt.stores.mappings.put({
-      ...customer,
-      couplingRules: {
-        ...customer.couplingRules,
-        matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-      },
-    });
+    await matchCustomersByName(rt);
   });
   afterAll(async () => {
     await stack?.stop();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
+import { matchCustomersByName } from '../support/mappings';
 import { type Stack, startStack } from '../support/stack';
 import { until } from '../support/until';
 
@@ -32,15 +33,7 @@ const event = eventBuilder('no-wipe');
 beforeAll(async () => {
   stack = await startStack({ functions: ['sync'] });
   rt = await getRuntime();
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
-  });
+  await matchCustomersByName(rt);
 });
 afterAll(async () => {
   await stack?.stop();
