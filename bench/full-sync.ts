@@ -18,7 +18,8 @@ import { fullSyncDeps } from '../shared/operations/context';
 import { cancelFullSync, type FullSyncRun, fullSyncProgress, fullSyncStatus, startFullSync } from '../shared/operations/full-sync';
 import { getRuntime, resetRuntime } from '../shared/runtime';
 import { adminClient, columnValues, customerByName, seedCustomers, seedMatchingAccounts } from '../test/operations/helpers';
-import { eventually, startStack, TEST_LOCAL_KEY } from '../test/support/stack';
+import { startStack, TEST_LOCAL_KEY } from '../test/support/stack';
+import { until } from '../test/support/until';
 import type { ChildStack } from './stack-child';
 
 export interface BenchFigure {
@@ -200,12 +201,13 @@ export async function benchFullSyncRestart(): Promise<BenchFigure[]> {
     await seedMatchingAccounts(Array.from({ length: matching }, (_, i) => i * 10 + 1));
     const started = Date.now();
     const run = await admin.ok<{ runId: string }>('POST', 'full-sync', { mappings: ['CUSTOMER'] });
-    await eventually(
+    await until(
+      'half of the records',
       async () => {
         const p = await admin.ok<{ done: number }>('GET', 'full-sync');
         return p.done >= n / 2 && p;
       },
-      { timeoutMs: 300_000, intervalMs: 100, what: 'half of the records' },
+      { timeoutMs: 300_000, intervalMs: 100 },
     );
     await stack.host.stop();
     second = await new LocalFunctionsHost({
@@ -215,12 +217,13 @@ export async function benchFullSyncRestart(): Promise<BenchFigure[]> {
     }).start();
     const host2 = second;
     const admin2 = adminClient((r) => host2.apiUrl(r), TEST_LOCAL_KEY);
-    const done = await eventually(
+    const done = await until(
+      'the full sync to finish',
       async () => {
         const p = await admin2.ok<ReturnType<typeof fullSyncProgress>>('GET', `full-sync?runId=${run.runId}`);
         return p.status !== 'running' && p;
       },
-      { timeoutMs: 300_000, intervalMs: 250, what: 'the full sync to finish' },
+      { timeoutMs: 300_000, intervalMs: 250 },
     );
     const seconds = (Date.now() - started) / 1000;
     check(done.status === 'completed', `status ${done.status}`);

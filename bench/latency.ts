@@ -15,7 +15,8 @@
 import type { ChangeEvent } from '../shared/domain/change-event';
 import { syncRecord } from '../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../shared/runtime';
-import { PROOF_SECRETS, type ProofStack, startProofStack, until } from '../test/proof/harness';
+import { PROOF_SECRETS, type ProofStack, startProofStack } from '../test/proof/harness';
+import { until } from '../test/support/until';
 
 export interface Figure {
   name: string;

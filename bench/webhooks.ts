@@ -4,7 +4,6 @@
  * after the broker accepted the events, so the response time is the request-to-enqueued time.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { startAzurite } from '../dev/azurite';
 import { LocalFunctionsHost } from '../dev/local-host/host';
@@ -14,6 +13,7 @@ import { clientStateFor } from '../shared/capture/secrets';
 import { resetSettingsCache } from '../shared/config';
 import { emulatorQueueDeclarations } from '../shared/queues';
 import { resetRuntime } from '../shared/runtime';
+import { freePort } from '../test/support/free-port';
 
 export interface BenchFigure {
   name: string;
@@ -24,17 +24,6 @@ export interface BenchFigure {
 const COMPANY = '11111111-2222-3333-4444-555555555555';
 const BC_SECRET = 'bench-bc-webhook-secret-0123456789';
 const DV_KEY = 'bench-dataverse-webhook-key-0123456789';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;

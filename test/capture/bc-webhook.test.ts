@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeEventSchema } from '../../shared/domain/change-event';
 import { getRuntime } from '../../shared/runtime';
-import { activeCount, fn, receiveAll, type Stack, startStack, until } from './harness';
+import { until } from '../support/until';
+import { activeCount, fn, receiveAll, type Stack, startStack } from './harness';
 
 /**
  * BC → Service Bus through the real pieces: the BC simulator's webhook sender, the local Functions host running

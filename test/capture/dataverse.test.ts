@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeEventSchema } from '../../shared/domain/change-event';
-import { activeCount, fn, receiveAll, type Stack, startStack, until } from './harness';
+import { until } from '../support/until';
+import { activeCount, fn, receiveAll, type Stack, startStack } from './harness';
 
 interface Delivery {
   primaryEntityId: string;

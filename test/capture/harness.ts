@@ -1,16 +1,11 @@
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
-import { type RunningAzurite, startAzurite } from '../../dev/azurite';
-import { type BcSimulator, type BcSimulatorOptions, startBcSimulator } from '../../dev/bc-simulator';
-import { type DataverseSimulator, type DataverseSimulatorOptions, startDataverseSimulator } from '../../dev/dataverse-simulator';
-import { LocalFunctionsHost } from '../../dev/local-host/host';
-import { ServiceBusEmulator } from '../../dev/servicebus';
-import { configureCapture } from '../../shared/capture/context';
-import type { CaptureLogLevel } from '../../shared/capture/deps';
-import { resetSettingsCache } from '../../shared/config';
-import { emulatorQueueDeclarations } from '../../shared/queues';
-import { configureRuntime, resetRuntime } from '../../shared/runtime';
+import type { RunningAzurite } from '../../dev/azurite';
+import type { BcSimulator, BcSimulatorOptions } from '../../dev/bc-simulator';
+import type { DataverseSimulator, DataverseSimulatorOptions } from '../../dev/dataverse-simulator';
+import type { LocalFunctionsHost } from '../../dev/local-host/host';
+import type { ServiceBusEmulator } from '../../dev/servicebus';
+import { buildStack } from '../support/stack';
 
 /** Secrets of the test installation (test values, not secrets). */
 export const BC_SECRET = 'test-bc-webhook-secret-0123456789';
@@ -26,25 +21,15 @@ export interface Stack {
   bc?: BcSimulator;
   dv?: DataverseSimulator;
   host: LocalFunctionsHost;
-  logs: Array<{ level: CaptureLogLevel; message: string }>;
+  logs: Array<{ level: string; message: string }>;
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * The whole local stack for one test file: Azurite, the Service Bus endpoint with every queue, the simulators
- * asked for, and the local Functions host serving the given function modules with settings pointing at them.
- * The runtime's clock is the BC simulator's, so moving the simulator's clock moves ours.
+ * Change capture's preset of the one stack builder (`test/support/stack.ts`): demo-seeded simulators (either may be
+ * left out), timers off (a timer firing on the minute next to a test's runTimer would make counts depend on the
+ * clock; runOnStartup still runs, and tests drive timers with runTimer), capture logs kept, one SDK client. The
+ * runtime's clock is the BC simulator's, so moving the simulator's clock moves ours.
  */
 export async function startStack(opts: {
   functions: string[];
@@ -53,85 +38,41 @@ export async function startStack(opts: {
   publishTimeoutMs?: number;
   serviceBusTriggers?: boolean;
 }): Promise<Stack> {
-  // Schedules off: a timer firing on the minute next to a test's runTimer would make counts depend on the clock.
-  // runOnStartup still runs, and tests drive timers with runTimer.
-  const azurite = await startAzurite({ port: 0 });
-  const sb = new ServiceBusEmulator({ port: 0, queues: emulatorQueueDeclarations() });
-  await sb.start();
-  const bc = opts.bc === false ? undefined : await startBcSimulator({ port: 0, seed: 'demo', webhookDelayMs: 50, ...(opts.bc ?? {}) });
-  const dv =
-    opts.dv === false ? undefined : await startDataverseSimulator({ port: 0, seed: 'demo', webhookDelayMs: 20, ...(opts.dv ?? {}) });
-  const port = await freePort();
-  const env: Record<string, string> = {
-    SERVICEBUS_CONNECTION: sb.connectionString,
-    TABLES_CONNECTION: azurite.connectionString,
-    TABLE_PREFIX: `cap${Math.random().toString(36).slice(2, 10)}`,
-    BC_API_URL: bc?.url ?? 'http://127.0.0.1:9',
-    BC_TENANT_ID: bc?.tenantId ?? '7f3c1d2e-5a4b-4c3d-9e8f-0a1b2c3d4e5f',
-    BC_ENVIRONMENT: bc?.environmentName ?? 'production',
-    BC_COMPANY_ID: bc?.companyId ?? '11111111-2222-3333-4444-555555555555',
-    BC_AUTH: 'static-token',
-    BC_STATIC_TOKEN: 'bc-test-token',
-    BC_WEBHOOK_SECRET: BC_SECRET,
-    DATAVERSE_URL: dv?.url ?? 'http://127.0.0.1:9',
-    DATAVERSE_AUTH: 'static-token',
-    DATAVERSE_STATIC_TOKEN: 'dv-integration-token',
-    DATAVERSE_WEBHOOK_KEY: DV_KEY,
-    DATAVERSE_INTEGRATION_USER_ID: dv?.integrationUserId ?? '00000000-0000-0000-0000-0000000000aa',
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    // Never fires during a test: runOnStartup and runTimer drive it.
-    SUBSCRIPTION_RENEWAL_SCHEDULE: '0 0 3 1 1 *',
-  };
-  Object.assign(process.env, env);
-  resetSettingsCache();
-  await resetRuntime();
-  configureRuntime(bc ? { clock: { now: () => new Date(bc.clock.now()) } } : {});
-  const logs: Stack['logs'] = [];
-  configureCapture({ publishTimeoutMs: opts.publishTimeoutMs ?? 2_000, log: (level, message) => logs.push({ level, message }) });
-  const host = await new LocalFunctionsHost({
-    modules: opts.functions,
-    port,
-    env: process.env,
+  const built = await buildStack({
+    functions: opts.functions,
+    bc: opts.bc === false ? false : { seed: 'demo', webhookDelayMs: 50, ...(opts.bc ?? {}) },
+    dataverse: opts.dv === false ? false : { seed: 'demo', webhookDelayMs: 20, ...(opts.dv ?? {}) },
+    env: ({ dataverse }) => ({
+      TABLE_PREFIX: `cap${Math.random().toString(36).slice(2, 10)}`,
+      BC_STATIC_TOKEN: 'bc-test-token',
+      BC_WEBHOOK_SECRET: BC_SECRET,
+      DATAVERSE_STATIC_TOKEN: 'dv-integration-token',
+      DATAVERSE_WEBHOOK_KEY: DV_KEY,
+      DATAVERSE_INTEGRATION_USER_ID: dataverse?.integrationUserId ?? '00000000-0000-0000-0000-0000000000aa',
+      // Never fires during a test: runOnStartup and runTimer drive it.
+      SUBSCRIPTION_RENEWAL_SCHEDULE: '0 0 3 1 1 *',
+    }),
+    runtime: 'clockFromBc',
+    capturePublishTimeoutMs: opts.publishTimeoutMs ?? 2_000,
     serviceBusTriggers: opts.serviceBusTriggers ?? true,
     timerSchedules: false,
-    log: () => undefined,
-  }).start();
-  const sbClient = new ServiceBusClient(sb.connectionString, { retryOptions: { maxRetries: 3, retryDelayInMs: 100, timeoutInMs: 5_000 } });
+  });
+  const sbClient = new ServiceBusClient(built.serviceBus.connectionString, {
+    retryOptions: { maxRetries: 3, retryDelayInMs: 100, timeoutInMs: 5_000 },
+  });
   return {
-    azurite,
-    sb,
+    azurite: built.azurite,
+    sb: built.serviceBus,
     sbClient,
-    bc,
-    dv,
-    host,
-    logs,
+    bc: built.bc,
+    dv: built.dataverse,
+    host: built.host,
+    logs: built.logs,
     async stop() {
-      await host.stop();
       await sbClient.close();
-      await resetRuntime();
-      await bc?.stop();
-      await dv?.stop();
-      await sb.stop();
-      await azurite.stop();
+      await built.stop();
     },
   };
-}
-
-/** Polls until `check` returns something other than undefined, or fails after the deadline. */
-export async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Receives (and completes) every message on a queue until `count` arrived or the deadline passed. */

@@ -6,7 +6,8 @@ import { clientStateFor } from '../../shared/capture/secrets';
 import { changeEventSchema } from '../../shared/domain/change-event';
 import { runSetup } from '../../shared/operations/setup';
 import { getRuntime } from '../../shared/runtime';
-import { BC_SECRET, fn, receiveAll, type Stack, startStack, until } from './harness';
+import { until } from '../support/until';
+import { BC_SECRET, fn, receiveAll, type Stack, startStack } from './harness';
 
 /** The subscription manager and the poller against the BC simulator, driven through the local host's timers. */
 describe('BC subscriptions are kept alive; tables without webhooks are polled', () => {

@@ -34,17 +34,6 @@ export async function call(
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
-/** Polls until `fn` returns a truthy value or the deadline passes (no fixed sleeps). */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface ReceivedRequest {
   method: string;
   url: string;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BcSimulator, BcSimulatorOptions } from '../../dev/bc-simulator';
-import { call, Receiver, startSim, waitFor } from './bc-simulator-helpers';
+import { until } from '../support/until';
+import { call, Receiver, startSim } from './bc-simulator-helpers';
 
 let sim: BcSimulator;
 let rx: Receiver;
@@ -179,7 +180,7 @@ describe('notifications', () => {
     await subscribe();
     const c = await customerByNumber('10000');
     await call(`${sim.apiBase()}/customers(${c.id})`, { method: 'PATCH', headers: { 'If-Match': '*' }, body: { city: 'Timer' } });
-    const [n] = await waitFor(() => (rx.notifications().length > 0 ? rx.notifications() : undefined), 5000, 'notification');
+    const [n] = await until('notification', () => (rx.notifications().length > 0 ? rx.notifications() : undefined), 5000);
     expect(n?.json.value).toHaveLength(1);
     expect(n?.json.value[0]?.changeType).toBe('updated');
   });
@@ -273,7 +274,7 @@ describe('notifications', () => {
       headers: { 'If-Match': line['@odata.etag'] },
       body: { description: 'Changed line text' },
     });
-    const [n] = await waitFor(() => (rx.notifications().length > 0 ? rx.notifications() : undefined), 5000);
+    const [n] = await until('a notification', () => (rx.notifications().length > 0 ? rx.notifications() : undefined), 5000);
     expect(n?.json.value).toHaveLength(1);
     expect(n?.json.value[0]).toMatchObject({
       changeType: 'updated',
@@ -291,13 +292,13 @@ describe('notifications', () => {
     };
     const c = await customerByNumber('10000');
     await call(`${sim.apiBase()}/customers(${c.id})`, { method: 'PATCH', headers: { 'If-Match': '*' }, body: { city: 'Retry' } });
-    await waitFor(() => rx.notifications().length >= 3, 5000, 'three deliveries');
+    await until('three deliveries', () => rx.notifications().length >= 3, 5000);
     const bodies = rx.notifications().map((n) => n.json.value[0]?.resource);
     expect(new Set(bodies).size).toBe(1);
     expect((await call(`${sim.apiRoot()}/subscriptions('${s.subscriptionId}')`)).status).toBe(200);
     rx.respond = (r) => (r.url.includes('validationToken') ? undefined : { status: 404 });
     await call(`${sim.apiBase()}/customers(${c.id})`, { method: 'PATCH', headers: { 'If-Match': '*' }, body: { city: 'Gone' } });
-    await waitFor(async () => (await call(`${sim.apiRoot()}/subscriptions('${s.subscriptionId}')`)).status === 404, 5000, 'deletion');
+    await until('deletion', async () => (await call(`${sim.apiRoot()}/subscriptions('${s.subscriptionId}')`)).status === 404, 5000);
     const deliveries = (await call(`${sim.url}/_sim/webhooks/deliveries`)).body.value;
     expect(deliveries.at(-1).status).toBe(404);
   });
@@ -307,7 +308,7 @@ describe('notifications', () => {
     rx.respond = (r) => (r.url.includes('validationToken') ? undefined : { status: 500 });
     const c = await customerByNumber('10000');
     await call(`${sim.apiBase()}/customers(${c.id})`, { method: 'PATCH', headers: { 'If-Match': '*' }, body: { city: 'Down' } });
-    await waitFor(async () => (await call(`${sim.apiRoot()}/subscriptions('${s.subscriptionId}')`)).status === 404, 10_000, 'deletion');
+    await until('deletion', async () => (await call(`${sim.apiRoot()}/subscriptions('${s.subscriptionId}')`)).status === 404, 10_000);
     expect(rx.notifications()).toHaveLength(6);
   });
 
@@ -319,7 +320,7 @@ describe('notifications', () => {
       body: { method: 'PATCH', entitySet: 'customers', id: c.id, body: { city: 'Edited in BC' } },
     });
     expect(r.status).toBe(200);
-    const [n] = await waitFor(() => (rx.notifications().length > 0 ? rx.notifications() : undefined), 5000);
+    const [n] = await until('a notification', () => (rx.notifications().length > 0 ? rx.notifications() : undefined), 5000);
     expect(n?.json.value[0]?.resource).toBe(`${customersResource()}(${c.id})`);
   });
 
@@ -328,7 +329,7 @@ describe('notifications', () => {
     await call(`${sim.url}/_sim/faults`, { method: 'POST', body: { duplicateWebhookRate: 1 } });
     const c = await customerByNumber('10000');
     await call(`${sim.apiBase()}/customers(${c.id})`, { method: 'PATCH', headers: { 'If-Match': '*' }, body: { city: 'Twice' } });
-    await waitFor(() => rx.notifications().length === 2, 5000, 'duplicate');
+    await until('duplicate', () => rx.notifications().length === 2, 5000);
     expect(rx.notifications()[0]?.body).toBe(rx.notifications()[1]?.body);
     await call(`${sim.url}/_sim/faults`, { method: 'POST', body: { duplicateWebhookRate: 0, dropWebhookRate: 1 } });
     await call(`${sim.apiBase()}/customers(${c.id})`, { method: 'PATCH', headers: { 'If-Match': '*' }, body: { city: 'Never' } });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DataverseSimulator } from '../../dev/dataverse-simulator';
-import { call, control, registerStep, startSim, WebhookReceiver, waitFor } from './dataverse-simulator-helpers';
+import { until } from '../support/until';
+import { call, control, registerStep, startSim, WebhookReceiver } from './dataverse-simulator-helpers';
 
 let sim: DataverseSimulator;
 let receiver: WebhookReceiver;
@@ -103,7 +104,7 @@ describe('CreateMultiple', () => {
     await registerStep(sim, { url: receiver.url, message: 'Create', entity: 'account' });
     const ok = await call(sim, 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', { method: 'POST', body: { Targets: accounts(3) } });
     expect(ok.status).toBe(200);
-    await waitFor(() => receiver.posts.length >= 3, 10_000, 'three Create posts');
+    await until('three Create posts', () => receiver.posts.length >= 3, 10_000);
     expect(receiver.posts.map((p) => p.body.MessageName)).toEqual(['Create', 'Create', 'Create']);
     expect(new Set(receiver.posts.map((p) => p.body.PrimaryEntityId))).toEqual(new Set([id(1), id(2), id(3)]));
     receiver.posts.length = 0;
@@ -114,7 +115,7 @@ describe('CreateMultiple', () => {
     expect(bad.status).toBe(412);
     // A later good write's post arrives; the failed request's row never does.
     await call(sim, 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', { method: 'POST', body: { Targets: accounts(1, 20) } });
-    await waitFor(() => receiver.posts.length >= 1, 10_000, 'the later Create post');
+    await until('the later Create post', () => receiver.posts.length >= 1, 10_000);
     expect(receiver.posts.map((p) => p.body.PrimaryEntityId)).toEqual([id(20)]);
   });
 });
@@ -134,7 +135,7 @@ describe('UpdateMultiple', () => {
     });
     expect(r.status).toBe(204);
     expect((await call(sim, `accounts(${id(2)})?$select=telephone1`)).body.telephone1).toBe('2');
-    await waitFor(() => receiver.posts.length >= 2, 10_000, 'two Update posts');
+    await until('two Update posts', () => receiver.posts.length >= 2, 10_000);
     expect(receiver.posts.map((p) => p.body.MessageName)).toEqual(['Update', 'Update']);
   });
 

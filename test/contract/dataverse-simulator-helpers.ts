@@ -57,21 +57,6 @@ export async function control(sim: DataverseSimulator, method: string, path: str
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined, text };
 }
 
-/** Polls until `fn` returns a truthy value or the deadline passes (no fixed sleeps). */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<Exclude<T, undefined | null | false | 0 | ''>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as Exclude<T, undefined | null | false | 0 | ''>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 export interface ReceivedPost {
   url: string;
   headers: IncomingMessage['headers'];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type DataverseSimulator, DemoIds } from '../../dev/dataverse-simulator';
-import { call, control, registerStep, startSim, WebhookReceiver, waitFor } from './dataverse-simulator-helpers';
+import { until } from '../support/until';
+import { call, control, registerStep, startSim, WebhookReceiver } from './dataverse-simulator-helpers';
 
 let sim: DataverseSimulator;
 let receiver: WebhookReceiver;
@@ -73,7 +74,7 @@ describe('webhook registration and the Update context (A.1, A.1b, A.3.1)', () =>
       body: { firstname: 'James' },
     });
     expect(r.status).toBe(204);
-    const post = await waitFor(() => receiver.posts[0], 5000, 'webhook post');
+    const post = await until('webhook post', () => receiver.posts[0], 5000);
 
     // Headers (A.1): the HttpHeader auth setting, x-ms-dynamics-* and the correlation id.
     expect(post.url).toBe('/api/dataverse');
@@ -206,7 +207,7 @@ describe('webhook registration and the Update context (A.1, A.1b, A.3.1)', () =>
       authvalue: '<settings><setting name="Key1" value="Value1"/><setting name="Key2" value="a&amp;b"/></settings>',
     });
     await call(sim, `accounts(${DemoIds.account(1)})`, { method: 'PATCH', body: { telephone1: '1' } });
-    await waitFor(() => receiver.posts.length === 2, 5000, 'two posts');
+    await until('two posts', () => receiver.posts.length === 2, 5000);
     const urls = receiver.posts.map((p) => p.url).sort();
     expect(urls).toEqual(['/key?code=00000000-0000-0000-0000-000000000001', '/qs?Key1=Value1&Key2=a%26b']);
   });
@@ -242,7 +243,7 @@ describe('Create and Delete contexts (A.3.2, A.3.3)', () => {
       },
     });
     const id = r.body.accountid;
-    const post = await waitFor(() => receiver.posts[0], 5000, 'create post');
+    const post = await until('create post', () => receiver.posts[0], 5000);
     const ctx = post.body;
     expect(post.headers['x-ms-dynamics-request-name']).toBe('Create');
     expect(ctx).toMatchObject({
@@ -297,7 +298,7 @@ describe('Create and Delete contexts (A.3.2, A.3.3)', () => {
     });
     const id = created.body.accountid;
     expect((await call(sim, `accounts(${id})`, { method: 'DELETE' })).status).toBe(204);
-    const ctx = (await waitFor(() => receiver.posts[0], 5000, 'delete post')).body;
+    const ctx = (await until('delete post', () => receiver.posts[0], 5000)).body;
     expect(ctx.MessageName).toBe('Delete');
     expect(ctx.InputParameters).toEqual([
       {
@@ -335,9 +336,9 @@ describe('Create and Delete contexts (A.3.2, A.3.3)', () => {
       images: [{ imagetype: 2, entityalias: 'Image', attributes: 'telephone1' }],
     });
     await call(sim, `accounts(${DemoIds.account(3)})`, { method: 'PATCH', body: { telephone1: 'old' } });
-    await waitFor(() => receiver.posts.length === 1, 5000, 'first');
+    await until('first', () => receiver.posts.length === 1, 5000);
     await call(sim, `accounts(${DemoIds.account(3)})`, { method: 'PATCH', body: { telephone1: 'new' } });
-    const ctx = (await waitFor(() => receiver.posts[1], 5000, 'second')).body;
+    const ctx = (await until('second', () => receiver.posts[1], 5000)).body;
     expect(ctx.PreEntityImages[0].value.Attributes).toEqual([{ key: 'telephone1', value: 'old' }]);
     expect(ctx.PostEntityImages.map((i: { key: string }) => i.key)).toEqual(['Image', 'AsynchronousStepPrimaryName']);
     expect(ctx.PostEntityImages[0].value.Attributes).toEqual([{ key: 'telephone1', value: 'new' }]);
@@ -349,7 +350,7 @@ describe('users in the context', () => {
     await registerStep(sim, { url: receiver.url, message: 'Update', entity: 'account' });
     await call(sim, `accounts(${DemoIds.account(4)})`, { method: 'PATCH', body: { fax: '1' } });
     await call(sim, `accounts(${DemoIds.account(4)})`, { method: 'PATCH', token: 'dv-sales-token', body: { fax: '2' } });
-    await waitFor(() => receiver.posts.length === 2, 5000, 'two posts');
+    await until('two posts', () => receiver.posts.length === 2, 5000);
     const byFax = (fax: string) =>
       receiver.posts
         .map((p) => p.body)
@@ -366,16 +367,17 @@ describe('delivery rules', () => {
     const { stepId } = await registerStep(sim, { url: receiver.url, message: 'Update', entity: 'account' });
     receiver.statuses.push(503, 200);
     await call(sim, `accounts(${DemoIds.account(5)})`, { method: 'PATCH', body: { fax: 'retry' } });
-    await waitFor(() => receiver.posts.length === 2, 5000, 'retry');
-    const first = await waitFor(
+    await until('retry', () => receiver.posts.length === 2, 5000);
+    const first = await until(
+      'delivered',
       async () => (await control(sim, 'GET', 'webhooks')).body.deliveries.find((d: { state: string }) => d.state === 'delivered'),
       5000,
-      'delivered',
     );
     expect(first.attempts.map((a: { status: number }) => a.status)).toEqual([503, 200]);
     receiver.statuses.push(500);
     await call(sim, `accounts(${DemoIds.account(5)})`, { method: 'PATCH', body: { fax: 'fail' } });
-    const jobs = await waitFor(
+    const jobs = await until(
+      'failed job',
       async () => {
         const r = await call(
           sim,
@@ -385,7 +387,6 @@ describe('delivery rules', () => {
         return r.body.value.length ? r.body.value : undefined;
       },
       5000,
-      'failed job',
     );
     expect(jobs[0].message).toContain('500');
     expect(receiver.posts).toHaveLength(3);
@@ -396,7 +397,7 @@ describe('delivery rules', () => {
     await control(sim, 'POST', 'limits', { webhookMaxPayloadBytes: 6_000 });
     await registerStep(sim, { url: receiver.url, message: 'Update', entity: 'account', images: [{ imagetype: 2, entityalias: 'All' }] });
     await call(sim, `accounts(${DemoIds.account(6)})`, { method: 'PATCH', body: { description: 'd'.repeat(2000) } });
-    const post = await waitFor(() => receiver.posts[0], 5000, 'post');
+    const post = await until('post', () => receiver.posts[0], 5000);
     expect(post.headers['x-ms-dynamics-msg-size-exceeded']).toBeDefined();
     expect(post.body.InputParameters).toEqual([]);
     expect(post.body.ParentContext).toBeNull();
@@ -409,14 +410,14 @@ describe('delivery rules', () => {
     await registerStep(sim, { url: receiver.url, message: 'Update', entity: 'account' });
     await control(sim, 'POST', 'faults', { webhookDuplicateRate: 1 });
     await call(sim, `accounts(${DemoIds.account(7)})`, { method: 'PATCH', body: { fax: 'dup' } });
-    await waitFor(() => receiver.posts.length === 2, 5000, 'duplicate');
+    await until('duplicate', () => receiver.posts.length === 2, 5000);
     expect(receiver.posts[0]?.body.OperationId).toBe(receiver.posts[1]?.body.OperationId);
     await control(sim, 'POST', 'faults', { webhookDuplicateRate: 0, webhookDropRate: 1 });
     await call(sim, `accounts(${DemoIds.account(7)})`, { method: 'PATCH', body: { fax: 'drop' } });
-    await waitFor(
+    await until(
+      'dropped',
       async () => (await control(sim, 'GET', 'webhooks')).body.deliveries.some((d: { state: string }) => d.state === 'dropped'),
       5000,
-      'dropped',
     );
     expect(receiver.posts).toHaveLength(2);
   });

@@ -8,7 +8,8 @@ import type { TableMapping } from '../../shared/domain/mappings';
 import type { SyncOutcome } from '../../shared/domain/sync/sync-record';
 import { getRuntime } from '../../shared/runtime';
 import { adminClient, customerByName } from '../operations/helpers';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
+import { until } from '../support/until';
 
 /**
  * The admin page in headless Chromium (Debian's package, driven by playwright-core): it renders, shows an
@@ -106,7 +107,7 @@ it('shows an injected error and its Retry button clears it after the data is fix
   await row.getByRole('button', { name: 'Retry' }).click();
   await expect.poll(() => page.locator('#status').textContent()).toBe('Retry queued.');
   await page.locator('#errors-body tr', { hasText: 'COUPLE.AMBIGUOUS' }).waitFor({ state: 'detached', timeout: 30_000 });
-  const coupling = await eventually(() => rt.stores.couplings.getByBcId('CUSTOMER', customer.id), { what: 'the coupling' });
+  const coupling = await until('the coupling', () => rt.stores.couplings.getByBcId('CUSTOMER', customer.id));
   expect(coupling.dataverseId).toBe(a1.id);
   const open = await admin.ok<{ items: unknown[] }>('GET', 'errors?mapping=CUSTOMER');
   expect(open.items).toEqual([]);

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_COMPANY_ID } from '../../dev/bc-simulator/demo';
 import { detGuid } from '../../dev/bc-simulator/ids';
-import { eventually } from '../support/stack';
+import { startPortSettings } from '../support/free-port';
+import { until } from '../support/until';
 
 /**
  * What a new user sees after `npm install && npm start`: the compiled `dist/dev/start.js` (npm test builds first)
@@ -22,15 +22,6 @@ const DELIBERATE_SALESPEOPLE = ['OF', 'HR'];
 const root = path.resolve(__dirname, '..', '..');
 const startJs = path.join(root, 'dist', 'dev', 'start.js');
 const ADMIN_KEY = 'local-admin-key-not-secret';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 interface SyncErrorRow {
   mapping: string;
@@ -66,13 +57,7 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
 
   beforeAll(async () => {
     if (!existsSync(startJs)) throw new Error(`${startJs} is missing: run "npm run build" (npm test does it before vitest)`);
-    const ports = {
-      FUNCTIONS_PORT: String(await freePort()),
-      BC_SIM_PORT: String(await freePort()),
-      DATAVERSE_SIM_PORT: String(await freePort()),
-      AZURITE_TABLE_PORT: String(await freePort()),
-      SERVICEBUS_PORT: String(await freePort()),
-    };
+    const ports = await startPortSettings();
     child = spawn(process.execPath, [startJs], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', ...ports },
@@ -84,10 +69,9 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
     child.stderr?.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    const ready = await eventually(async () => /^ready: (http:\/\/\S+)\/health$/m.exec(out)?.[1], {
+    const ready = await until(`ready from start.js:\n${out}`, async () => /^ready: (http:\/\/\S+)\/health$/m.exec(out)?.[1], {
       timeoutMs: 45_000,
       intervalMs: 50,
-      what: `ready from start.js:\n${out}`,
     });
     api = `${ready}/`;
     const bc = /BC simulator\s+(http:\/\/\S+)/.exec(out)?.[1];
@@ -104,12 +88,13 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
   it('ends the first full sync with every mapping completed, only the deliberate errors, and the demo order in BC', {
     timeout: 90_000,
   }, async () => {
-    const run = await eventually(
+    const run = await until(
+      'the first full synchronization to end',
       async () => {
         const r = await admin<FullSync>('full-sync');
         return r.runId && r.status !== 'running' && r.status !== 'queued' ? r : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 500, what: 'the first full synchronization to end' },
+      { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(out).toMatch(/^demo: bc-subscriptions: ok/m);
     expect(out).toMatch(/^demo: dataverse-webhooks: ok/m);
@@ -117,7 +102,8 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
     expect(run.status).toBe('completed');
 
     // The Sales order submitted before the start: queued when the first full sync ends, then created in BC.
-    const order = await eventually(
+    const order = await until(
+      'the demo Sales order in BC',
       async () => {
         const res = await fetch(
           `${bcApi}/salesOrders?$filter=${encodeURIComponent("externalDocumentNumber eq 'Trey Research furniture order'")}`,
@@ -127,7 +113,7 @@ describe('npm start demo (dist/dev/start.js with its bootstrap)', () => {
         );
         return ((await res.json()) as { value: Array<Record<string, unknown>> }).value[0];
       },
-      { timeoutMs: 20_000, intervalMs: 250, what: 'the demo Sales order in BC' },
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
     expect(order.customerNumber).toBe('20000');
 

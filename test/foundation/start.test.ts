@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startPortSettings } from '../support/free-port';
 
 /**
  * `npm start` end to end: the compiled `dist/dev/start.js` (npm test builds before vitest runs) on free ports
@@ -10,25 +11,6 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
  */
 const root = path.resolve(__dirname, '..', '..');
 const startJs = path.join(root, 'dist', 'dev', 'start.js');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function freePorts(): Promise<Record<string, string>> {
-  return {
-    FUNCTIONS_PORT: String(await freePort()),
-    BC_SIM_PORT: String(await freePort()),
-    DATAVERSE_SIM_PORT: String(await freePort()),
-    AZURITE_TABLE_PORT: String(await freePort()),
-    SERVICEBUS_PORT: String(await freePort()),
-  };
-}
 
 interface Started {
   child: ChildProcess;
@@ -76,7 +58,7 @@ describe('npm start (dist/dev/start.js)', () => {
   });
 
   it('starts the local stack, prints ready, answers /api/health 200 and exits 0 on SIGINT', async () => {
-    const ports = await freePorts();
+    const ports = await startPortSettings();
     const started = start(ports);
     children.push(started.child);
     const ready = await waitForLine(started, /^ready: (http:\/\/\S+)$/m, 45_000);
@@ -106,7 +88,7 @@ describe('npm start (dist/dev/start.js)', () => {
   });
 
   it('stops with exit 1 and one message naming every bad setting', async () => {
-    const started = start({ ...(await freePorts()), BC_COMPANY_ID: 'not-a-guid', DATAVERSE_URL: 'nope' });
+    const started = start({ ...(await startPortSettings()), BC_COMPANY_ID: 'not-a-guid', DATAVERSE_URL: 'nope' });
     children.push(started.child);
     expect(await started.exited).toBe(1);
     const out = started.output();
@@ -117,7 +99,7 @@ describe('npm start (dist/dev/start.js)', () => {
   });
 
   it('names the port when one is taken', async () => {
-    const ports = await freePorts();
+    const ports = await startPortSettings();
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(Number(ports.FUNCTIONS_PORT), '127.0.0.1', resolve));
     try {

@@ -3,7 +3,8 @@ import { DemoIds } from '../../dev/dataverse-simulator';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { refreshCurrencyRates } from '../../shared/lead-to-cash/currency-rates';
 import { getRuntime, type Runtime } from '../../shared/runtime';
-import { eventually, type Stack, startStack } from '../support/stack';
+import { type Stack, startStack } from '../support/stack';
+import { until } from '../support/until';
 import { harness } from './harness';
 
 /**
@@ -61,7 +62,7 @@ describe('currencies and option sets as a real Sales org takes them', () => {
       relationalExchangeRateAmount: 1,
     });
     expect(await refreshCurrencyRates(rt.syncDeps)).toEqual({ coupled: 1, changed: 1 });
-    await eventually(async () => (await row()).exchangerate === 0.95, { what: 'the new EUR rate in Dataverse' });
+    await until('the new EUR rate in Dataverse', async () => (await row()).exchangerate === 0.95);
   });
 
   const OPTION_CASES = [

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { DEFAULT_LOCAL_MASTER_KEY } from '../../dev/local-host/host';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import type { Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import type { Stack } from '../support/stack';
 
 /** Small HTTP helpers over both simulators and the local host, shared by the lead-to-cash suites. */
@@ -65,17 +65,7 @@ export function harness(stack: () => Stack, rt: () => Runtime) {
       const res = await fetch(stack().host.apiUrl(path), { method, headers: { 'x-functions-key': DEFAULT_LOCAL_MASTER_KEY } });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
-    event(e: Partial<ChangeEvent> & Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'>): ChangeEvent {
-      return {
-        v: 1,
-        changeType: 'updated',
-        origin: 'manual',
-        correlationId: `l2c-${Math.random().toString(36).slice(2)}`,
-        observedAt: new Date().toISOString(),
-        deferrals: 0,
-        ...e,
-      };
-    },
+    event: eventBuilder('l2c', { origin: 'manual' }),
     /** An admin's manual coupling ("Couple to Dynamics 365 Sales"), as the coupling page does it. */
     async couple(mapping: string, bcId: string, dataverseId: string): Promise<void> {
       await rt().stores.couplings.couple({

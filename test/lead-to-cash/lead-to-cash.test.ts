@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoIds } from '../../dev/dataverse-simulator';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_AVAILABILITY_KEY, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_AVAILABILITY_KEY, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { harness } from './harness';
 
 /**
@@ -38,9 +39,9 @@ describe('lead to cash', () => {
 
   it('the auto-create job queues the submitted demo order; the ops-sales-orders worker creates it once', async () => {
     await stack.host.runTimer('auto-create-sales-orders');
-    const order = await eventually(
+    const order = await until(
+      'the BC order from the queue',
       async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Trey Research furniture order'", true))[0],
-      { what: 'the BC order from the queue' },
     );
     expect(order.customerNumber).toBe('20000');
     expect(await rt.stores.couplings.getByDataverseId('SALESORDER-ORDER', DemoIds.salesOrder)).toBeDefined();
@@ -71,9 +72,10 @@ describe('lead to cash', () => {
     await h.dvWrite('PATCH', `opportunities(${DemoIds.opportunity})`, { statecode: 1, statuscode: 3 });
     const won = h.event({ mapping: 'OPPORTUNITY', source: 'dataverse', recordId: DemoIds.opportunity, origin: 'webhook' });
     await rt.publisher.publish([won]);
-    wonBcOrder = await eventually(async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Adatum chairs'", true))[0], {
-      what: 'the BC order of the won opportunity',
-    });
+    wonBcOrder = await until(
+      'the BC order of the won opportunity',
+      async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Adatum chairs'", true))[0],
+    );
     expect(wonBcOrder.customerNumber).toBe('10000');
     // The same notification again (BC retries, a second webhook): still one order.
     await syncRecord({ ...won, correlationId: 'again' }, rt.syncDeps);
@@ -91,13 +93,10 @@ describe('lead to cash', () => {
     const invoice = await h.bcOne('postedSalesInvoices', "yourReference eq 'ORD-L2C-0002'", true);
     const bcLines = await h.bcList('postedSalesInvoiceLines', `documentId eq ${String(invoice.id)}`, true);
     await rt.publisher.publish([h.event({ mapping: 'POSTEDSALESINV-INV', source: 'bc', recordId: String(invoice.id), origin: 'webhook' })]);
-    invoiceDv = await eventually(
-      async () => {
-        const rows = (await h.dvGet(`invoices?$filter=invoicenumber eq '${String(invoice.number)}'`)).value ?? [];
-        return rows[0]?.statuscode === 4 ? rows[0] : undefined;
-      },
-      { what: 'the billed invoice in Dataverse' },
-    );
+    invoiceDv = await until('the billed invoice in Dataverse', async () => {
+      const rows = (await h.dvGet(`invoices?$filter=invoicenumber eq '${String(invoice.number)}'`)).value ?? [];
+      return rows[0]?.statuscode === 4 ? rows[0] : undefined;
+    });
     expect(invoiceDv._salesorderid_value).toBe(wonOrderId);
     expect(invoiceDv._opportunityid_value).toBe(DemoIds.opportunity);
     expect(invoiceDv._customerid_value).toBe(DemoIds.account(1));
@@ -130,7 +129,7 @@ describe('lead to cash', () => {
       ((await h.dvGet(`productpricelevels?$filter=_pricelevelid_value eq ${priceList} and _productid_value eq ${DemoIds.product(1)}`))
         .value ?? [])[0]?.amount;
     // Coupling the group re-pushed its prices through the SALESPRC-PRODPRICE queue.
-    await eventually(async () => (await amountOf()) === 1000.8, { what: 'the group price of the desk' });
+    await until('the group price of the desk', async () => (await amountOf()) === 1000.8);
     const price = await h.bcOne('salesPrices', "itemNumber eq '1896-S' and salesCode eq 'RETAIL'", true);
     // A BC user changes the price (the extension's salesPrices page is read-only: bc-extension/src/pages/SalesPriceApi.Page.al).
     await h.sim('as-user', {
@@ -141,7 +140,7 @@ describe('lead to cash', () => {
       body: { unitPrice: 1049.5 },
     });
     await rt.publisher.publish([h.event({ mapping: 'SALESPRC-PRODPRICE', source: 'bc', recordId: String(price.id), origin: 'webhook' })]);
-    await eventually(async () => (await amountOf()) === 1049.5, { what: 'the new price in Dataverse' });
+    await until('the new price in Dataverse', async () => (await amountOf()) === 1049.5);
   });
 
   it("an item's Unit Price keeps its line on the Business Central Default Price List", async () => {

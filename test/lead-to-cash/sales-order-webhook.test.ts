@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DemoIds } from '../../dev/dataverse-simulator';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { adminClient } from '../operations/helpers';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { harness } from './harness';
 
 /**
@@ -41,9 +42,10 @@ afterAll(async () => {
 it('creates the order submitted before the start in BC when the first full synchronization ends', { timeout: 60_000 }, async () => {
   const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
   await admin.ok('POST', 'full-sync', { mappings: ['PAYMENT TERMS'] });
-  const order = await eventually(
+  const order = await until(
+    'the demo order in BC',
     async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Trey Research furniture order'", true))[0],
-    { timeoutMs: 30_000, intervalMs: 200, what: 'the demo order in BC' },
+    { timeoutMs: 30_000, intervalMs: 200 },
   );
   expect(order.yourReference).toBe('ORD-01001-SIM');
   // Trey Research, coupled by name: no second customer was made for the order.
@@ -76,11 +78,11 @@ it('turns a Sales order submitted in Dataverse into a BC order within seconds th
   expect(await h.bcList('salesOrders', "externalDocumentNumber eq 'Webhook order'", true)).toHaveLength(0);
   const submittedAt = Date.now();
   await h.dvWrite('PATCH', 'salesorders(0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0)', { statecode: 1, statuscode: 3 });
-  const order = await eventually(async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Webhook order'", true))[0], {
-    timeoutMs: 20_000,
-    intervalMs: 100,
-    what: 'the submitted order in BC',
-  });
+  const order = await until(
+    'the submitted order in BC',
+    async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Webhook order'", true))[0],
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
   console.log(`Sales order submitted → BC order in ${Date.now() - submittedAt} ms`);
   expect(order.yourReference).toBe('ORD-WEBHOOK-1');
   const lines = await h.bcList('salesOrderLines', `documentId eq ${String(order.id)}`, true);

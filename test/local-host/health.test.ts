@@ -9,7 +9,7 @@ import { resetHealth } from '../../shared/capture/health';
 import { resetSettingsCache } from '../../shared/config';
 import { OPERATIONAL_QUEUES } from '../../shared/queues';
 import { resetRuntime } from '../../shared/runtime';
-import { until } from './until';
+import { until } from '../support/until';
 
 /**
  * GET /api/health (anonymous, cached) and /api/health/deep (keyed) served by the real function module against real

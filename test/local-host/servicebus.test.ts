@@ -3,7 +3,8 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { ServiceBusEmulator } from '../../dev/servicebus';
-import { fixture, until } from './until';
+import { until } from '../support/until';
+import { fixture } from './fixture';
 
 const fixtures = path.join(__dirname, 'fixtures');
 

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import { NcrontabError, nextOccurrences, parseNcrontab } from '../../dev/local-host/ncrontab';
-import { fixture, until } from './until';
+import { until } from '../support/until';
+import { fixture } from './fixture';
 
 describe('NCRONTAB schedules', () => {
   it('reads six fields with seconds first, in UTC', () => {

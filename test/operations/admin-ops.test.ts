@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { adminClient } from './helpers';
 
 /**
@@ -74,41 +75,32 @@ describe('admin operations', () => {
     });
     expect(patch.status).toBe(200);
     // The timer would run again; so does this, until the pass that sees the change (normally the first).
-    const result = await eventually(
-      async () => {
-        const [r] = await admin.ok<Array<{ mapping: string; bcPublished: number }>>('POST', 'reconcile', { mappings: ['CUSTOMER'] });
-        return r && r.bcPublished >= 1 && r;
-      },
-      { what: 'a reconciliation pass that publishes the change' },
-    );
+    const result = await until('a reconciliation pass that publishes the change', async () => {
+      const [r] = await admin.ok<Array<{ mapping: string; bcPublished: number }>>('POST', 'reconcile', { mappings: ['CUSTOMER'] });
+      return r && r.bcPublished >= 1 && r;
+    });
     expect(result.mapping).toBe('CUSTOMER');
     const coupling = await admin.ok<{ items: Array<{ bcId: string; dataverseId: string }> }>(
       'GET',
       `couplings?mapping=CUSTOMER&id=${adatum.id}`,
     );
     const dvId = coupling.items[0]?.dataverseId;
-    await eventually(
-      async () => {
-        const row = (await (
-          await fetch(`${stack.dataverse.apiBase}/accounts(${dvId})?$select=address1_city`, {
-            headers: { Authorization: `Bearer ${stack.dataverse.adminUserToken}` },
-          })
-        ).json()) as { address1_city: string };
-        return row.address1_city === 'Reconciled City';
-      },
-      { what: 'the reconciled city in Dataverse' },
-    );
+    await until('the reconciled city in Dataverse', async () => {
+      const row = (await (
+        await fetch(`${stack.dataverse.apiBase}/accounts(${dvId})?$select=address1_city`, {
+          headers: { Authorization: `Bearer ${stack.dataverse.adminUserToken}` },
+        })
+      ).json()) as { address1_city: string };
+      return row.address1_city === 'Reconciled City';
+    });
     // History is appended just after the write becomes visible in Dataverse.
-    await eventually(
-      async () => {
-        const history = await admin.ok<Array<{ result: string; changes: Record<string, unknown> }>>(
-          'GET',
-          `history?mapping=CUSTOMER&bcId=${adatum.id}`,
-        );
-        return history.some((h) => h.result === 'modified' && Object.keys(h.changes).includes('city -> address1_city'));
-      },
-      { what: 'the change in the record history' },
-    );
+    await until('the change in the record history', async () => {
+      const history = await admin.ok<Array<{ result: string; changes: Record<string, unknown> }>>(
+        'GET',
+        `history?mapping=CUSTOMER&bcId=${adatum.id}`,
+      );
+      return history.some((h) => h.result === 'modified' && Object.keys(h.changes).includes('city -> address1_city'));
+    });
     const stats = await admin.ok<unknown>('GET', 'stats');
     expect(JSON.stringify(stats)).toContain('CUSTOMER');
   });
@@ -119,13 +111,10 @@ describe('admin operations', () => {
     expect(run.status).toBe('running');
     const cancelled = await admin.ok<{ status: string }>('POST', 'full-sync/cancel', { runId: run.runId });
     expect(cancelled.status).toBe('cancelled');
-    const final = await eventually(
-      async () => {
-        const p = await admin.ok<{ status: string; done: number }>('GET', `full-sync?runId=${run.runId}`);
-        return p.status !== 'running' && p;
-      },
-      { what: 'the run to stop' },
-    );
+    const final = await until('the run to stop', async () => {
+      const p = await admin.ok<{ status: string; done: number }>('GET', `full-sync?runId=${run.runId}`);
+      return p.status !== 'running' && p;
+    });
     expect(final.status).toBe('cancelled');
     expect(final.done).toBeLessThan(3000);
     // A new run may start once the cancelled one is over.

@@ -8,8 +8,10 @@ import { retryDeadLetters } from '../../shared/operations/dead-letters';
 import { reconcile as reconcileMapping } from '../../shared/operations/reconcile';
 import { OPERATIONAL_QUEUE } from '../../shared/queues';
 import { getRuntime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
-import { adminClient } from './helpers';
+import { changeMapping } from '../support/mappings';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
+import { adminClient, customerByName } from './helpers';
 
 /**
  * What Service Bus duplicate detection (on in our queues, as in Azure) must not swallow, end to end through the
@@ -33,18 +35,8 @@ beforeAll(async () => {
   admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
   // A Dataverse account creates its BC customer; matching by name.
   const rt = await getRuntime();
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    synchOnlyCoupledRecords: false,
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
-    // The demo's LCY currency is not coupled in an empty company.
-    fields: customer.fields.map((f) => (f.bcField === 'currencyCode' ? { ...f, status: 'Disabled' as const } : f)),
-  });
+  // The demo's LCY currency is not coupled in an empty company (customerByName leaves the currency out).
+  await changeMapping(rt, 'CUSTOMER', (m) => ({ ...customerByName(m), synchOnlyCoupledRecords: false }));
   const reg = await fetch(stack.host.apiUrl('admin/dataverse-webhooks'), {
     method: 'POST',
     headers: { 'x-functions-key': DEFAULT_LOCAL_MASTER_KEY },
@@ -78,12 +70,14 @@ async function coupledAccount(name: string): Promise<{ dvId: string; bcId: strin
   const created = await dvUser('POST', 'accounts', { name, customertypecode: 3, telephone1: '000' });
   const dvId = String(created.accountid);
   const rt = await getRuntime();
-  const bcId = await eventually(async () => (await rt.stores.couplings.getByDataverseId('CUSTOMER', dvId))?.bcId, {
-    what: `${name} to be created in BC and coupled`,
-  });
-  await eventually(async () => (await rt.bcGateway.get(CUSTOMERS, bcId))?.values.phoneNumber === '000', {
-    what: `${name}'s BC customer to carry the phone number`,
-  });
+  const bcId = await until(
+    `${name} to be created in BC and coupled`,
+    async () => (await rt.stores.couplings.getByDataverseId('CUSTOMER', dvId))?.bcId,
+  );
+  await until(
+    `${name}'s BC customer to carry the phone number`,
+    async () => (await rt.bcGateway.get(CUSTOMERS, bcId))?.values.phoneNumber === '000',
+  );
   return { dvId, bcId };
 }
 
@@ -100,17 +94,16 @@ describe('two Dataverse edits within one second', () => {
     try {
       await dvUser('PATCH', `accounts(${dvId})`, { telephone1: '111-first' });
       // The first edit is synchronized before the second is made, so only the second event can bring the second.
-      await eventually(async () => (await rt.bcGateway.get(CUSTOMERS, bcId))?.values.phoneNumber === '111-first', {
-        what: 'the first edit in BC',
-      });
+      await until('the first edit in BC', async () => (await rt.bcGateway.get(CUSTOMERS, bcId))?.values.phoneNumber === '111-first');
       const first = await rt.dataverseGateway.get(ACCOUNTS, dvId);
       await dvUser('PATCH', `accounts(${dvId})`, { address1_city: 'Second City' });
       const second = await rt.dataverseGateway.get(ACCOUNTS, dvId);
       expect(second?.modifiedOn).toBe(first?.modifiedOn);
-      await eventually(async () => (await rt.bcGateway.get(CUSTOMERS, bcId))?.values.city === 'Second City', {
-        what: 'the second edit (same modifiedon) in BC',
-        timeoutMs: 15_000,
-      });
+      await until(
+        'the second edit (same modifiedon) in BC',
+        async () => (await rt.bcGateway.get(CUSTOMERS, bcId))?.values.city === 'Second City',
+        15_000,
+      );
       const bc = await rt.bcGateway.get(CUSTOMERS, bcId);
       expect(bc?.values).toMatchObject({ phoneNumber: '111-first', city: 'Second City' });
     } finally {
@@ -133,9 +126,10 @@ describe('two Dataverse edits within one second', () => {
     try {
       await dvUser('PATCH', `accounts(${dvId})`, { telephone1: '222-twice' });
       // The second delivery carries the same system job (OperationId): same message id, dropped by the broker.
-      await eventually(async () => stack.serviceBus.queueProperties('sync-customer').duplicatesDropped > before, {
-        what: 'the redelivered webhook to be dropped as a duplicate',
-      });
+      await until(
+        'the redelivered webhook to be dropped as a duplicate',
+        async () => stack.serviceBus.queueProperties('sync-customer').duplicatesDropped > before,
+      );
     } finally {
       await fetch(`${stack.dataverse.url}/_sim/faults`, {
         method: 'POST',
@@ -170,24 +164,24 @@ describe('error Retry and Retry all inside the duplicate-detection window', () =
           deferrals: 0,
         },
       ]);
-      const recorded = await eventually(async () => row(), { what: 'the sync error row' });
+      const recorded = await until('the sync error row', async () => row());
       expect(recorded.attempts).toBe(1);
       // Each retry, seconds apart and well inside the 10-minute window, must run again (attempts + 1).
       const retry = await admin.ok<{ republished: boolean }>('POST', `errors/${encodeURIComponent(recorded.id)}/retry`);
       expect(retry.republished).toBe(true);
-      await eventually(async () => ((await row())?.attempts ?? 0) >= 2 || undefined, { what: 'the first retry to run' });
+      await until('the first retry to run', async () => ((await row())?.attempts ?? 0) >= 2 || undefined);
       await admin.ok('POST', `errors/${encodeURIComponent(recorded.id)}/retry`);
-      await eventually(async () => ((await row())?.attempts ?? 0) >= 3 || undefined, { what: 'the second retry to run' });
+      await until('the second retry to run', async () => ((await row())?.attempts ?? 0) >= 3 || undefined);
       const all = await admin.ok<{ republished: number }>('POST', 'errors/retry-all', { mapping: 'CUSTOMER' });
       expect(all.republished).toBeGreaterThanOrEqual(1);
-      await eventually(async () => ((await row())?.attempts ?? 0) >= 4 || undefined, { what: 'Retry all to run' });
+      await until('Retry all to run', async () => ((await row())?.attempts ?? 0) >= 4 || undefined);
     } finally {
       stack.bc.faults.errorRate = 0;
     }
     // With BC back, one more retry inside the window resolves the row.
     const open = await row();
     if (open) await admin.ok('POST', `errors/${encodeURIComponent(open.id)}/retry`);
-    await eventually(async () => (await row()) === undefined || undefined, { what: 'the row to be resolved by a retry' });
+    await until('the row to be resolved by a retry', async () => (await row()) === undefined || undefined);
   });
 });
 
@@ -216,10 +210,11 @@ describe('reconciliation watermark', () => {
     const third = await reconcile();
     expect(third?.error).toBeUndefined();
     expect(third?.bcPublished).toBeGreaterThanOrEqual(1);
-    await eventually(async () => (await rt.dataverseGateway.get(ACCOUNTS, b.dvId))?.values.address1_city === 'Late Commit City', {
-      what: "B's late-committed change in Dataverse",
-      timeoutMs: 15_000,
-    });
+    await until(
+      "B's late-committed change in Dataverse",
+      async () => (await rt.dataverseGateway.get(ACCOUNTS, b.dvId))?.values.address1_city === 'Late Commit City',
+      15_000,
+    );
   });
 });
 
@@ -270,12 +265,13 @@ describe('dead letters of the operational queues', () => {
       log: () => undefined,
     }).start();
     try {
-      const done = await eventually(
+      const done = await until(
+        'the full sync run to finish',
         async () => {
           const r = await admin.ok<{ runId: string; status: string }>('GET', 'full-sync');
           return r.runId === run.runId && r.status !== 'running' ? r : undefined;
         },
-        { what: 'the full sync run to finish', timeoutMs: 30_000 },
+        30_000,
       );
       expect(done.status).toBe('completed');
     } finally {

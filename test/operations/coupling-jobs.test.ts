@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/main';
 import type { TableMapping } from '../../shared/domain/mappings';
 import type { CouplingJob } from '../../shared/operations/coupling-jobs';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { adminClient, customerByName, seedCustomers, seedMatchingAccounts } from './helpers';
 
 /**
@@ -28,13 +29,14 @@ describe('coupling jobs', () => {
   });
 
   const finished = async (id: string) =>
-    eventually(
+    until(
+      `coupling job ${id}`,
       async () => {
         await stack.host.runTimer('admin-jobs');
         const job = await reader.ok<CouplingJob>('GET', `couplings/jobs/${id}`);
         return job.status !== 'running' ? job : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 200, what: `coupling job ${id}` },
+      { timeoutMs: 60_000, intervalMs: 200 },
     );
 
   it('couples by match in the background with progress and a result list, then uncouples everything', { timeout: 120_000 }, async () => {

@@ -3,7 +3,8 @@ import { buildProgram } from '../../cli/main';
 import { CUSTOM_MAPPING_QUEUE, type FieldMapping, type TableMapping } from '../../shared/domain/mappings';
 import { allQueueNames } from '../../shared/queues';
 import { getRuntime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { adminClient } from './helpers';
 
 /**
@@ -66,9 +67,9 @@ describe('a user-defined mapping gets a queue and a trigger without a redeploy',
         deferrals: 0,
       },
     ]);
-    const coupling = await eventually(() => rt.stores.couplings.getByBcId('CUSTOMER-PERSON', customer.id), {
-      what: 'the sync-custom trigger to couple the customer',
-    });
+    const coupling = await until('the sync-custom trigger to couple the customer', () =>
+      rt.stores.couplings.getByBcId('CUSTOMER-PERSON', customer.id),
+    );
     const res = await fetch(`${stack.dataverse.apiBase}/contacts(${coupling.dataverseId})?$select=lastname`, {
       headers: { Authorization: `Bearer ${stack.dataverse.adminUserToken}` },
     });

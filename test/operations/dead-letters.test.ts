@@ -6,7 +6,8 @@ import { LocalFunctionsHost } from '../../dev/local-host/host';
 import type { DeadLetter } from '../../shared/adapters/servicebus/dead-letters';
 import { retryDeadLetters } from '../../shared/operations/dead-letters';
 import { getRuntime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { adminClient, seedCustomers } from './helpers';
 
 /**
@@ -117,10 +118,7 @@ it('lists dead letters, replays one from the API and one from the CLI, and the c
       sequenceNumbers: [seqOf(first)],
     });
     expect(replayed).toMatchObject({ replayed: 1 });
-    await eventually(() => synced(first, `Renamed ${first.slice(-4)}`), {
-      timeoutMs: 20_000,
-      what: 'the replayed customer to be synchronized',
-    });
+    await until('the replayed customer to be synchronized', () => synced(first, `Renamed ${first.slice(-4)}`), 20_000);
     expect(await synced(second, `Renamed ${second.slice(-4)}`)).toBe(false);
 
     // The CLI replays another by its sequence number.
@@ -140,10 +138,7 @@ it('lists dead letters, replays one from the API and one from the CLI, and the c
       seqOf(second),
     ]);
     expect(lines.join('\n')).toContain('1 replayed');
-    await eventually(() => synced(second, `Renamed ${second.slice(-4)}`), {
-      timeoutMs: 20_000,
-      what: 'the CLI-replayed customer to be synchronized',
-    });
+    await until('the CLI-replayed customer to be synchronized', () => synced(second, `Renamed ${second.slice(-4)}`), 20_000);
     expect((await admin.ok<DeadLetter[]>('GET', 'dead-letters')).map((d) => d.sequenceNumber)).toEqual([seqOf(third)]);
 
     // The retry timer re-drives transient exhaustion (here without backoff) up to its limit.
@@ -154,7 +149,7 @@ it('lists dead letters, replays one from the API and one from the CLI, and the c
       policies: { MaxDeliveryCountExceeded: { maxReplays: 1, baseDelayMs: 0, maxDelayMs: 0 } },
     });
     expect(r.replayed).toBe(1);
-    await eventually(() => synced(third, `Renamed ${third.slice(-4)}`), { timeoutMs: 20_000, what: 'the timer-replayed customer' });
+    await until('the timer-replayed customer', () => synced(third, `Renamed ${third.slice(-4)}`), 20_000);
     expect(await admin.ok<DeadLetter[]>('GET', 'dead-letters')).toEqual([]);
   } finally {
     await worker.stop();

@@ -9,7 +9,8 @@ import {
   startFullSync,
 } from '../../shared/operations/full-sync';
 import { getRuntime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { adminClient } from './helpers';
 
 /**
@@ -31,12 +32,13 @@ it('synchronizes the option mappings of the demo company and ends the run', { ti
   const started = await admin.ok<FullSyncProgress>('POST', 'full-sync', {
     mappings: ['PAYMENT TERMS', 'SHIPMENT METHOD', 'SHIPPING AGENT'],
   });
-  const done = await eventually(
+  const done = await until(
+    'the run to end',
     async () => {
       const p = await admin.ok<FullSyncProgress>('GET', `full-sync?runId=${started.runId}`);
       return p.status !== 'running' && p;
     },
-    { timeoutMs: 90_000, intervalMs: 200, what: 'the run to end' },
+    { timeoutMs: 90_000, intervalMs: 200 },
   );
   expect(done.mappings.map((m) => [m.name, m.status, m.message])).toEqual([
     ['PAYMENT TERMS', 'completed', undefined],

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SyncErrorRecord } from '../../shared/domain/ports';
 import type { FullSyncProgress } from '../../shared/operations/full-sync';
 import { getRuntime } from '../../shared/runtime';
-import { eventually, type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
+import { until } from '../support/until';
 import { adminClient, columnValues, customerByName, seedCustomers, seedMatchingAccounts } from './helpers';
 
 /**
@@ -61,12 +62,13 @@ it('creates in bulk, splits a rejected chunk so only the bad row fails, and a se
   const admin = adminClient((r) => stack.host.apiUrl(r), TEST_LOCAL_KEY);
   await fetch(`${stack.dataverse.url}/_sim/counters`, { method: 'DELETE' });
   const started = await admin.ok<FullSyncProgress>('POST', 'full-sync', { mappings: ['CUSTOMER'] });
-  const done = await eventually(
+  const done = await until(
+    'the full sync to finish',
     async () => {
       const p = await admin.ok<FullSyncProgress>('GET', `full-sync?runId=${started.runId}`);
       return p.status !== 'running' && p;
     },
-    { timeoutMs: BUDGET_MS, intervalMs: 200, what: 'the full sync to finish' },
+    { timeoutMs: BUDGET_MS, intervalMs: 200 },
   );
   expect(done.status).toBe('completed');
   expect(done.counters.coupled).toBe(MATCHING);
@@ -92,12 +94,13 @@ it('creates in bulk, splits a rejected chunk so only the bad row fails, and a se
 
   // A second run: everything is coupled (learnt in bulk) and unchanged; nothing new is written.
   const again = await admin.ok<FullSyncProgress>('POST', 'full-sync', { mappings: ['CUSTOMER'] });
-  const second = await eventually(
+  const second = await until(
+    'the second full sync to finish',
     async () => {
       const p = await admin.ok<FullSyncProgress>('GET', `full-sync?runId=${again.runId}`);
       return p.status !== 'running' && p;
     },
-    { timeoutMs: BUDGET_MS, intervalMs: 200, what: 'the second full sync to finish' },
+    { timeoutMs: BUDGET_MS, intervalMs: 200 },
   );
   expect(second.counters.inserted).toBe(0);
   expect(second.counters.coupled).toBe(0);

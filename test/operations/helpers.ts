@@ -1,5 +1,6 @@
 import type { TableMapping } from '../../shared/domain/mappings/schema';
 import { getRuntime } from '../../shared/runtime';
+import { CUSTOMERS_BY_NAME } from '../support/mappings';
 import type { Stack } from '../support/stack';
 
 /** Generated BC customers (`Generated Customer <i>`) through the simulator's bulk seed. */
@@ -30,7 +31,7 @@ export function customerByName(m: TableMapping): TableMapping {
     ...m,
     couplingRules: {
       ...m.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
+      matchFields: [CUSTOMERS_BY_NAME],
     },
     fields: m.fields.map((f) => (f.bcField === 'currencyCode' ? { ...f, status: 'Disabled' as const } : f)),
   };

@@ -7,7 +7,9 @@ import { fullSyncDeps } from '../../shared/operations/context';
 import { reconcile } from '../../shared/operations/reconcile';
 import { allQueueNames, OPERATIONAL_QUEUE } from '../../shared/queues';
 import { getRuntime, type Runtime } from '../../shared/runtime';
-import { PROOF_SECRETS, type ProofStack, prng, startProofStack, until } from './harness';
+import { matchCustomersByName } from '../support/mappings';
+import { until } from '../support/until';
+import { PROOF_SECRETS, type ProofStack, prng, startProofStack } from './harness';
 
 /**
  * Convergence under faults, shared by `test/proof/convergence.test.ts` (bounded) and `bench/convergence.ts`
@@ -226,17 +228,10 @@ async function scenario(
   const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
 
   // Creates on either side couple by name or create the other side; BC wins update conflicts; deletes propagate.
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
+  await matchCustomersByName(rt, {
     synchOnlyCoupledRecords: false,
     updateConflictResolution: 'SendUpdateToIntegration',
     deletionConflictResolution: 'PropagateDelete',
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
   });
 
   // Change capture set up as in production: BC subscriptions (the timer ran on start-up), Dataverse steps.

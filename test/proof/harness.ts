@@ -1,37 +1,14 @@
-import { createServer } from 'node:net';
-import path from 'node:path';
-import { type RunningAzurite, startAzurite } from '../../dev/azurite';
-import { type BcSimulator, type BcSimulatorOptions, startBcSimulator } from '../../dev/bc-simulator';
-import { type DataverseSimulator, type DataverseSimulatorOptions, startDataverseSimulator } from '../../dev/dataverse-simulator';
-import { type HostLogEntry, LocalFunctionsHost } from '../../dev/local-host/host';
-import { ServiceBusEmulator } from '../../dev/servicebus';
-import { configureCapture } from '../../shared/capture/context';
-import { resetSettingsCache } from '../../shared/config';
-import { emulatorQueueDeclarations } from '../../shared/queues';
-import { configureRuntime, resetRuntime } from '../../shared/runtime';
+import type { BcSimulatorOptions } from '../../dev/bc-simulator';
+import type { DataverseSimulatorOptions } from '../../dev/dataverse-simulator';
+import { buildStack, type Stack, withBothSimulators } from '../support/stack';
 
 /**
- * The whole local stack for the proof suites (convergence, security) and the bench pieces that go through the
- * real path: Azurite, the Service Bus endpoint, both simulators, and one or more local Functions hosts ("instances"
- * of the same function app, as Azure scales out) with every host and capture log captured. The first instance
- * listens on the port PUBLIC_BASE_URL names, so webhooks reach it, and it can be restarted on that port.
+ * The proof suites' (convergence, security) and the bench pieces' preset of the one stack builder
+ * (`test/support/stack.ts`): both simulators, one or more host instances, every host and capture log kept, the
+ * integration's responses counted. The first instance listens on the port PUBLIC_BASE_URL names, so webhooks reach
+ * it, and it can be restarted on that port.
  */
-export interface ProofStack {
-  azurite: RunningAzurite;
-  serviceBus: ServiceBusEmulator;
-  bc: BcSimulator;
-  dataverse: DataverseSimulator;
-  /** Running instances; index 0 receives the webhooks. */
-  hosts: LocalFunctionsHost[];
-  /** Every log line of every host and of change capture, in order. */
-  logs: Array<{ source: 'host' | 'capture'; level: string; message: string }>;
-  env: Record<string, string>;
-  /** Responses the integration (not the test's users) received from each simulator, by status. */
-  integrationStatuses: { bc: Map<number, number>; dataverse: Map<number, number> };
-  /** Stops instance `i` (waiting for its running invocations) and starts a new one with the same modules. */
-  restartHost(i: number): Promise<void>;
-  stop(): Promise<void>;
-}
+export type ProofStack = Stack;
 
 export interface ProofStackOptions {
   /** Function modules by file name under `functions/`. */
@@ -67,137 +44,33 @@ export const PROOF_SECRETS = {
   masterKey: 'proof-master-key-0d4f8b',
 } as const;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startProofStack(opts: ProofStackOptions): Promise<ProofStack> {
-  const azurite = await startAzurite({ port: 0 });
-  const serviceBus = new ServiceBusEmulator({
-    port: 0,
-    queues: emulatorQueueDeclarations().map((q) => ({ ...q, lockDurationMs: opts.lockDurationMs ?? 5_000 })),
+  const built = await buildStack({
+    functions: opts.functions,
+    bc: { webhookDelayMs: 50, retrySchedule: [200, 200, 200, 500, 1000], ...opts.bc },
+    dataverse: { webhookDelayMs: 20, ...opts.dataverse },
+    lockDurationMs: opts.lockDurationMs ?? 5_000,
+    env: ({ dataverse }) => ({
+      TABLE_PREFIX: `proof${Math.random().toString(36).slice(2, 8)}`,
+      BC_STATIC_TOKEN: PROOF_SECRETS.bcToken,
+      BC_WEBHOOK_SECRET: PROOF_SECRETS.bcWebhookSecret,
+      DATAVERSE_STATIC_TOKEN: dataverse?.integrationUserToken ?? '',
+      DATAVERSE_WEBHOOK_KEY: PROOF_SECRETS.dataverseWebhookKey,
+      DATAVERSE_INTEGRATION_USER_ID: dataverse?.integrationUserId ?? '',
+      LOCAL_FUNCTION_KEY: PROOF_SECRETS.functionKey,
+      LOCAL_MASTER_KEY: PROOF_SECRETS.masterKey,
+      // The renewal timer runs on start-up only; the suites do not run for an hour.
+      SUBSCRIPTION_RENEWAL_SCHEDULE: '0 0 3 1 1 *',
+      ...opts.env,
+    }),
+    instances: opts.instances ?? 1,
+    ...(opts.serve ? { serve: opts.serve } : {}),
+    ...(opts.maxRequestBodyBytes ? { maxRequestBodyBytes: opts.maxRequestBodyBytes } : {}),
+    logs: true,
+    capturePublishTimeoutMs: 3_000,
+    observeIntegration: { bcToken: PROOF_SECRETS.bcToken, ...(opts.loseResponse ? { loseResponse: opts.loseResponse } : {}) },
   });
-  await serviceBus.start();
-  const bc = await startBcSimulator({ port: 0, webhookDelayMs: 50, retrySchedule: [200, 200, 200, 500, 1000], ...opts.bc });
-  const dataverse = await startDataverseSimulator({ port: 0, webhookDelayMs: 20, ...opts.dataverse });
-  const port = await freePort();
-  const env: Record<string, string> = {
-    SERVICEBUS_CONNECTION: serviceBus.connectionString,
-    TABLES_CONNECTION: azurite.connectionString,
-    TABLE_PREFIX: `proof${Math.random().toString(36).slice(2, 8)}`,
-    BC_API_URL: bc.url,
-    BC_TENANT_ID: bc.tenantId,
-    BC_ENVIRONMENT: bc.environmentName,
-    BC_COMPANY_ID: bc.companyId,
-    BC_AUTH: 'static-token',
-    BC_STATIC_TOKEN: PROOF_SECRETS.bcToken,
-    BC_WEBHOOK_SECRET: PROOF_SECRETS.bcWebhookSecret,
-    DATAVERSE_URL: dataverse.url,
-    DATAVERSE_AUTH: 'static-token',
-    DATAVERSE_STATIC_TOKEN: dataverse.integrationUserToken,
-    DATAVERSE_WEBHOOK_KEY: PROOF_SECRETS.dataverseWebhookKey,
-    DATAVERSE_INTEGRATION_USER_ID: dataverse.integrationUserId,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    LOCAL_FUNCTION_KEY: PROOF_SECRETS.functionKey,
-    LOCAL_MASTER_KEY: PROOF_SECRETS.masterKey,
-    // The renewal timer runs on start-up only; the suites do not run for an hour.
-    SUBSCRIPTION_RENEWAL_SCHEDULE: '0 0 3 1 1 *',
-    ...opts.env,
-  };
-  Object.assign(process.env, env);
-  resetSettingsCache();
-  await resetRuntime();
-  configureRuntime({});
-  // The clients take the global fetch when the runtime is built (after this), so a wrapper sees every response the
-  // integration gets — 429s included, which the simulators do not count.
-  const integrationStatuses: ProofStack['integrationStatuses'] = { bc: new Map(), dataverse: new Map() };
-  const realFetch = globalThis.fetch;
-  const observed: typeof fetch = async (input, init) => {
-    const res = await realFetch(input, init);
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const auth = new Headers(init?.headers).get('authorization') ?? '';
-    const side =
-      url.startsWith(bc.url) && auth.endsWith(PROOF_SECRETS.bcToken)
-        ? 'bc'
-        : url.startsWith(dataverse.url) && auth.endsWith(dataverse.integrationUserToken)
-          ? 'dataverse'
-          : undefined;
-    if (side) integrationStatuses[side].set(res.status, (integrationStatuses[side].get(res.status) ?? 0) + 1);
-    if (side && res.ok && opts.loseResponse?.({ side, method: (init?.method ?? 'GET').toUpperCase(), url })) {
-      await res.arrayBuffer().catch(() => undefined);
-      throw new TypeError('fetch failed: the response was lost (injected after the server processed the request)');
-    }
-    return res;
-  };
-  globalThis.fetch = observed;
-  const logs: ProofStack['logs'] = [];
-  configureCapture({ publishTimeoutMs: 3_000, log: (level, message) => logs.push({ source: 'capture', level, message }) });
-  // `.ts` under vitest, `.js` when the bench runs from dist.
-  const ext = path.extname(__filename);
-  const modules = opts.functions.map((f) => path.join(__dirname, '..', '..', 'functions', `${f.replace(/\.(ts|js)$/, '')}${ext}`));
-  const newHost = (hostPort: number) =>
-    new LocalFunctionsHost({
-      modules,
-      port: hostPort,
-      env: process.env,
-      ...(opts.maxRequestBodyBytes ? { maxRequestBodyBytes: opts.maxRequestBodyBytes } : {}),
-      ...(opts.serve ? { functions: opts.serve } : {}),
-      log: (e: HostLogEntry) => logs.push({ source: 'host', level: e.level, message: e.message }),
-    }).start();
-  const hosts: LocalFunctionsHost[] = [await newHost(port)];
-  for (let i = 1; i < (opts.instances ?? 1); i++) hosts.push(await newHost(0));
-  return {
-    azurite,
-    serviceBus,
-    bc,
-    dataverse,
-    hosts,
-    logs,
-    env,
-    integrationStatuses,
-    async restartHost(i: number) {
-      const old = hosts[i];
-      if (!old) throw new Error(`no host instance ${i}`);
-      await old.stop();
-      hosts[i] = await newHost(i === 0 ? port : 0);
-    },
-    async stop() {
-      await Promise.allSettled(hosts.map((h) => h.stop()));
-      await resetRuntime().catch(() => undefined);
-      if (globalThis.fetch === observed) globalThis.fetch = realFetch;
-      await dataverse.stop().catch(() => undefined);
-      await bc.stop().catch(() => undefined);
-      await serviceBus.stop().catch(() => undefined);
-      await azurite.stop().catch(() => undefined);
-    },
-  };
-}
-
-/** Polls `check` until it returns a value (not undefined/false) or the deadline passes. Never a fixed sleep. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return withBothSimulators(built);
 }
 
 /** Seeded PRNG (mulberry32): the same seed gives the same operations. */

@@ -3,7 +3,8 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueNameForMapping } from '../../shared/domain/mappings/queue';
 import { getRuntime } from '../../shared/runtime';
-import { PROOF_SECRETS, type ProofStack, startProofStack, until } from '../proof/harness';
+import { PROOF_SECRETS, type ProofStack, startProofStack } from '../proof/harness';
+import { until } from '../support/until';
 
 /**
  * Security: keys on admin routes, credentials on webhook routes, request size limits, and secrets kept out of

@@ -1,7 +1,8 @@
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
 import { ServiceBusEmulator } from '../../dev/servicebus';
-import { startEmulator, waitFor } from './helpers';
+import { until } from '../support/until';
+import { startEmulator } from './helpers';
 
 describe('Service Bus emulator: subscribe, restart and configuration', () => {
   it('subscribe() with autoComplete: a throwing handler causes a redelivery, success completes', async () => {
@@ -24,8 +25,8 @@ describe('Service Bus emulator: subscribe, restart and configuration', () => {
         // One at a time, as the local Functions host settles (see the rhea caveat in local-stack.md).
         { autoCompleteMessages: true, maxConcurrentCalls: 1 },
       );
-      await waitFor('all three messages handled', () => handled.length === 3);
-      await waitFor('queue drained', () => {
+      await until('all three messages handled', () => handled.length === 3);
+      await until('queue drained', () => {
         const s = env.emulator.stats('handler');
         return s.active === 0 && s.locked === 0;
       });
@@ -65,19 +66,19 @@ describe('Service Bus emulator: subscribe, restart and configuration', () => {
         },
         { maxConcurrentCalls: 1 },
       );
-      await waitFor('messages from before the outage', () => received.length === 2);
+      await until('messages from before the outage', () => received.length === 2);
 
       await env.emulator.stop();
       expect(env.emulator.isRunning()).toBe(false);
       // The client hears about the outage (the emulator closes connections with amqp:connection:forced).
-      await waitFor('the subscriber to report the outage', () => errors.length > 0);
+      await until('the subscriber to report the outage', () => errors.length > 0);
       await env.emulator.start();
       expect(env.emulator.isRunning()).toBe(true);
       expect(env.emulator.port).toBe(port);
 
       // The same client's sender and subscriber carry on over new connections.
       await sender.sendMessages({ body: 'after' });
-      await waitFor('the message sent after the outage', () => received.includes('after'));
+      await until('the message sent after the outage', () => received.includes('after'));
       await subscription.close();
       expect(received).toEqual(['before-1', 'before-2', 'after']);
       expect(env.emulator.stats('outage')).toMatchObject({ active: 0, locked: 0 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from './helpers';
+import { until } from '../support/until';
+import { startEmulator } from './helpers';
 
 // Short locks so expiry is observable within a test; the queue default is one minute.
 describe('Service Bus emulator: peek-lock expiry and renewal', () => {
@@ -22,7 +23,7 @@ describe('Service Bus emulator: peek-lock expiry and renewal', () => {
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
     if (!m) throw new Error('no message');
     expect(env.emulator.stats('expiry').locked).toBe(1);
-    await waitFor('lock to expire', () => env.emulator.stats('expiry').locked === 0);
+    await until('lock to expire', () => env.emulator.stats('expiry').locked === 0);
     await expect(receiver.completeMessage(m)).rejects.toMatchObject({ code: 'MessageLockLost' });
 
     const [again] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
@@ -38,10 +39,10 @@ describe('Service Bus emulator: peek-lock expiry and renewal', () => {
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
     if (!m?.lockedUntilUtc) throw new Error('no message');
     const original = m.lockedUntilUtc.getTime();
-    await waitFor('most of the lock to pass', () => Date.now() > original - 300);
+    await until('most of the lock to pass', () => Date.now() > original - 300);
     const renewed = await receiver.renewMessageLock(m);
     expect(renewed.getTime()).toBeGreaterThan(original);
-    await waitFor('the original lock time to pass', () => Date.now() > original + 200);
+    await until('the original lock time to pass', () => Date.now() > original + 200);
     expect(env.emulator.stats('manual-renew').locked).toBe(1);
     await receiver.completeMessage(m);
     expect(env.emulator.stats('manual-renew')).toMatchObject({ active: 0, locked: 0 });
@@ -54,7 +55,7 @@ describe('Service Bus emulator: peek-lock expiry and renewal', () => {
     if (!m?.lockedUntilUtc) throw new Error('no message');
     const original = m.lockedUntilUtc.getTime();
     // The SDK writes each renewal's new expiry back onto the message.
-    await waitFor('two automatic renewals', () => (m.lockedUntilUtc?.getTime() ?? 0) > original + 1000);
+    await until('two automatic renewals', () => (m.lockedUntilUtc?.getTime() ?? 0) > original + 1000);
     expect(Date.now()).toBeGreaterThan(original);
     await receiver.completeMessage(m);
     expect(env.emulator.stats('auto-renew')).toMatchObject({ active: 0, locked: 0 });
@@ -67,9 +68,9 @@ describe('Service Bus emulator: peek-lock expiry and renewal', () => {
     if (!expired?.lockedUntilUtc || !valid) throw new Error('expected two messages');
     const lockedUntil = expired.lockedUntilUtc.getTime();
     // Renewing late leaves the second lock well over a second beyond the first one's expiry.
-    await waitFor('most of the lock to pass', () => Date.now() > lockedUntil - 300);
+    await until('most of the lock to pass', () => Date.now() > lockedUntil - 300);
     await receiver.renewMessageLock(valid);
-    await waitFor('the first lock to expire', () => env.emulator.stats('mixed-outcomes').locked === 1);
+    await until('the first lock to expire', () => env.emulator.stats('mixed-outcomes').locked === 1);
     // Consecutive deliveries on one session, settled in the same tick: the emulator must answer
     // lock-lost for one and success for the other, not one merged outcome for both.
     const [lateResult, okResult] = await Promise.allSettled([receiver.completeMessage(expired), receiver.completeMessage(valid)]);

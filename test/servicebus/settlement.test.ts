@@ -1,6 +1,7 @@
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from './helpers';
+import { until } from '../support/until';
+import { startEmulator } from './helpers';
 
 describe('Service Bus emulator: settlement, dead-lettering, deferral and scheduling', () => {
   let env: Awaited<ReturnType<typeof startEmulator>>;
@@ -156,17 +157,17 @@ describe('Service Bus emulator: settlement, dead-lettering, deferral and schedul
     const at = new Date(Date.now() + 300);
     await env.client.createSender('scheduling-annotated').sendMessages({ body: 'annotated', scheduledEnqueueTimeUtc: at });
     expect(env.emulator.stats('scheduling-annotated')).toMatchObject({ scheduled: 1, active: 0 });
-    await waitFor('scheduled message to activate', () => env.emulator.stats('scheduling-annotated').active === 1);
+    await until('scheduled message to activate', () => env.emulator.stats('scheduling-annotated').active === 1);
     expect(Date.now()).toBeGreaterThanOrEqual(at.getTime());
   });
 
   it('dead-letters expired messages when the queue asks for it, and drops them otherwise', async () => {
     await env.client.createSender('expiring').sendMessages({ body: 'stale' });
     await env.client.createSender('expiring-drop').sendMessages({ body: 'stale', timeToLive: 100 });
-    await waitFor('expiry to dead-letter', () => env.emulator.stats('expiring').deadLettered === 1);
+    await until('expiry to dead-letter', () => env.emulator.stats('expiring').deadLettered === 1);
     const dead = await receiveOne('expiring', 'deadLetter');
     expect(dead).toMatchObject({ body: 'stale', deadLetterReason: 'TTLExpiredException' });
-    await waitFor('expiry to drop', () => env.emulator.stats('expiring-drop').active === 0);
+    await until('expiry to drop', () => env.emulator.stats('expiring-drop').active === 0);
     expect(env.emulator.stats('expiring-drop').deadLettered).toBe(0);
   });
 });

@@ -4,18 +4,23 @@ import type { ChangeEvent } from '../../shared/domain/change-event';
 export type TestEventInput = Pick<ChangeEvent, 'mapping' | 'source' | 'recordId'> & Partial<ChangeEvent>;
 
 /**
- * Builds change events as the capture functions publish them. Defaults: `updated`, origin `webhook`, a fresh
+ * Builds change events as the capture functions publish them; what `defaults` names (a mapping, say) the events
+ * need not name. Defaults: `updated`, origin `webhook`, a fresh
  * correlation id starting with `prefix` (so a test's events are found in history), observed now.
  */
-export function eventBuilder(prefix: string, defaults: Partial<ChangeEvent> = {}): (e: TestEventInput) => ChangeEvent {
-  return (e) => ({
-    v: 1,
-    changeType: 'updated',
-    origin: 'webhook',
-    correlationId: `${prefix}-${Math.random().toString(36).slice(2)}`,
-    observedAt: new Date().toISOString(),
-    deferrals: 0,
-    ...defaults,
-    ...e,
-  });
+export function eventBuilder<D extends Partial<ChangeEvent> = Record<never, never>>(
+  prefix: string,
+  defaults: D = {} as D,
+): (e: Omit<TestEventInput, keyof D> & Partial<ChangeEvent>) => ChangeEvent {
+  return (e) =>
+    ({
+      v: 1,
+      changeType: 'updated',
+      origin: 'webhook',
+      correlationId: `${prefix}-${Math.random().toString(36).slice(2)}`,
+      observedAt: new Date().toISOString(),
+      deferrals: 0,
+      ...defaults,
+      ...e,
+    }) as ChangeEvent;
 }

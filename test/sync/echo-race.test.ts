@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
+import { matchCustomersByName } from '../support/mappings';
 import { type Stack, startStack } from '../support/stack';
 
 /**
@@ -39,16 +40,7 @@ const event = eventBuilder('echo');
 beforeAll(async () => {
   stack = await startStack({ functions: [] });
   rt = await getRuntime();
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    updateConflictResolution: 'FieldMerge',
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
-  });
+  await matchCustomersByName(rt, { updateConflictResolution: 'FieldMerge' });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../shared/domain/change-event';
 import type { DeletionConflictResolution } from '../../shared/domain/mappings/schema';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
+import { eventBuilder } from '../support/events';
 import { type Stack, startStack } from '../support/stack';
 
 /** Deletion policies (BC's Deletion-Conflict Resolution plus ours), and dry runs, against both simulators. */
@@ -11,18 +11,7 @@ describe('deletions and dry runs', () => {
   let rt: Runtime;
   const bc = { Authorization: 'Bearer t', 'Content-Type': 'application/json' };
   const dv = () => ({ Authorization: `Bearer ${stack.dataverse.adminUserToken}`, Accept: 'application/json' });
-  let n = 0;
-
-  const event = (e: Partial<ChangeEvent> & Pick<ChangeEvent, 'source' | 'recordId'>): ChangeEvent => ({
-    v: 1,
-    mapping: 'CUSTOMER',
-    changeType: 'updated',
-    origin: 'webhook',
-    correlationId: `del-${n++}`,
-    observedAt: new Date().toISOString(),
-    deferrals: 0,
-    ...e,
-  });
+  const event = eventBuilder('del', { mapping: 'CUSTOMER' });
   const policy = async (deletionConflictResolution: DeletionConflictResolution) => {
     const m = await rt.stores.mappings.get('CUSTOMER', { fresh: true });
     if (!m) throw new Error('no CUSTOMER');

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SyncHooks, syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
-import { eventually, type Stack, startStack } from '../support/stack';
+import { type Stack, startStack } from '../support/stack';
+import { until } from '../support/until';
 
 /**
  * Issue 7's guarantees end to end: dependencies coupled first, no duplicates under duplicate/concurrent delivery
@@ -61,13 +62,10 @@ describe('sync engine: dependencies, duplicates, crashes, throttling, errors', (
     const otis = ((await created.json()) as { systemuserid: string }).systemuserid;
     const id = await createBcCustomer({ displayName: 'Dependency Test Ltd', salespersonCode: 'OF', addressLine1: '9 Dep Street' });
     await rt.publisher.publish([event({ mapping: 'CUSTOMER', source: 'bc', recordId: id })]);
-    const [account] = await eventually(
-      async () => {
-        const a = await accountsNamed('Dependency Test Ltd');
-        return a.length > 0 ? a : undefined;
-      },
-      { what: 'the new account' },
-    );
+    const [account] = await until('the new account', async () => {
+      const a = await accountsNamed('Dependency Test Ltd');
+      return a.length > 0 ? a : undefined;
+    });
     expect(account?._ownerid_value).toBe(otis);
     const coupling = await rt.stores.couplings.getByDataverseId('SALESPEOPLE', otis);
     expect(coupling).toBeDefined();
@@ -81,7 +79,7 @@ describe('sync engine: dependencies, duplicates, crashes, throttling, errors', (
     await rt.publisher.publish([{ ...e, observedAt: new Date(Date.now() + 1).toISOString() }]);
     const direct = await Promise.all([syncRecord(e, rt.syncDeps), syncRecord(e, rt.syncDeps)]);
     expect(direct.map((o) => o.result).filter((r) => r === 'failed')).toEqual([]);
-    await eventually(async () => (await stack.serviceBus.stats('sync-customer')).active === 0, { what: 'the queue to drain' });
+    await until('the queue to drain', async () => (await stack.serviceBus.stats('sync-customer')).active === 0);
     expect(await accountsNamed('Twice Delivered Inc')).toHaveLength(1);
     const coupling = await rt.stores.couplings.getByBcId('CUSTOMER', id);
     expect(coupling?.dataverseId).toBe((await accountsNamed('Twice Delivered Inc'))[0]?.accountid);
@@ -126,7 +124,7 @@ describe('sync engine: dependencies, duplicates, crashes, throttling, errors', (
     try {
       await rt.publisher.publish([event({ mapping: 'CUSTOMER', source: 'bc', recordId: id })]);
       // The broker redelivers the abandoned message; the second attempt finds the row the first one made.
-      const coupling = await eventually(() => rt.stores.couplings.getByBcId('CUSTOMER', id), { what: 'the coupling' });
+      const coupling = await until('the coupling', () => rt.stores.couplings.getByBcId('CUSTOMER', id));
       expect(crashes).toBe(1);
       const accounts = await accountsNamed('Crash Window Corp');
       expect(accounts).toHaveLength(1);
@@ -144,7 +142,7 @@ describe('sync engine: dependencies, duplicates, crashes, throttling, errors', (
       body: JSON.stringify({ failNext: 3, errorStatus: 429 }),
     });
     await rt.publisher.publish([event({ mapping: 'CUSTOMER', source: 'bc', recordId: id })]);
-    await eventually(async () => (await accountsNamed('Throttled Traders')).length === 1, { what: 'the throttled account' });
+    await until('the throttled account', async () => (await accountsNamed('Throttled Traders')).length === 1);
     const errors = await rt.stores.syncErrors.list({ mapping: 'CUSTOMER', status: 'open' });
     expect(errors.items.filter((e) => e.bcId === id)).toEqual([]);
   });

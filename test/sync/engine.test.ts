@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
-import { eventually, type Stack, startStack } from '../support/stack';
+import { matchCustomersByName } from '../support/mappings';
+import { type Stack, startStack } from '../support/stack';
+import { until } from '../support/until';
 
 /**
  * The sync engine end to end: change events on the real Service Bus endpoint, the real sync functions in the
@@ -37,15 +39,7 @@ describe('sync engine through the local host', () => {
     stack = await startStack({ functions: ['sync'] });
     rt = await getRuntime();
     // Couple customers by name, as an admin does before the first full sync.
-    const customer = await rt.stores.mappings.get('CUSTOMER');
-    if (!customer) throw new Error('CUSTOMER mapping missing');
-    await rt.stores.mappings.put({
-      ...customer,
-      couplingRules: {
-        ...customer.couplingRules,
-        matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-      },
-    });
+    await matchCustomersByName(rt);
     const [bcRow] = await bcGet('customers', "displayName eq 'Relecloud'");
     relecloudBc = { id: String(bcRow?.id), etag: String(bcRow?.['@odata.etag']) };
   });
@@ -82,9 +76,10 @@ describe('sync engine through the local host', () => {
     });
     expect(res.status).toBe(200);
     await rt.publisher.publish([event({ mapping: 'CUSTOMER', source: 'bc', recordId: relecloudBc.id })]);
-    await eventually(async () => (await dvGet(`accounts(${relecloudDv})?$select=address1_line1`)).address1_line1 === '1 Engine Test Road', {
-      what: 'the address in Dataverse',
-    });
+    await until(
+      'the address in Dataverse',
+      async () => (await dvGet(`accounts(${relecloudDv})?$select=address1_line1`)).address1_line1 === '1 Engine Test Road',
+    );
   });
 
   it('carries a Dataverse change made by a user back to the BC customer', async () => {
@@ -95,9 +90,10 @@ describe('sync engine through the local host', () => {
     });
     expect(res.status).toBe(204);
     await rt.publisher.publish([event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: relecloudDv })]);
-    await eventually(async () => (await bcGet('customers', `id eq ${relecloudBc.id}`))[0]?.phoneNumber === '+44 20 7946 0001', {
-      what: 'the phone number in BC',
-    });
+    await until(
+      'the phone number in BC',
+      async () => (await bcGet('customers', `id eq ${relecloudBc.id}`))[0]?.phoneNumber === '+44 20 7946 0001',
+    );
   });
 
   it('ignores the echo of its own write: a Dataverse event for a row the integration user changed writes nothing', async () => {
@@ -121,15 +117,7 @@ describe('special rule: contacts follow their company', () => {
   beforeAll(async () => {
     stack = await startStack({ functions: [] });
     rt = await getRuntime();
-    const customer = await rt.stores.mappings.get('CUSTOMER');
-    if (!customer) throw new Error('CUSTOMER mapping missing');
-    await rt.stores.mappings.put({
-      ...customer,
-      couplingRules: {
-        ...customer.couplingRules,
-        matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-      },
-    });
+    await matchCustomersByName(rt);
   });
   afterAll(async () => {
     await stack?.stop();

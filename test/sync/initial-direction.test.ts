@@ -3,6 +3,7 @@ import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { bulkCouple, coupleRecord } from '../../shared/operations/couplings';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
+import { matchCustomersByName } from '../support/mappings';
 import { type Stack, startStack } from '../support/stack';
 
 /**
@@ -49,17 +50,7 @@ beforeAll(async () => {
   stack = await startStack({ functions: [] });
   rt = await getRuntime();
   // The demo's set-up: customers couple by name, and new records flow without a prior coupling.
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    synchOnlyCoupledRecords: false,
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-      createNewIfNoMatch: true,
-    },
-  });
+  await matchCustomersByName(rt, { synchOnlyCoupledRecords: false }, { createNewIfNoMatch: true });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -7,6 +7,7 @@ import { SyncError } from '../../shared/errors';
 import { bulkCouple } from '../../shared/operations/couplings';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
+import { matchCustomersByName } from '../support/mappings';
 import { type Stack, startStack } from '../support/stack';
 
 /** Match-based coupling pages past coupled candidates; a retried BC create finds what a lost attempt created. */
@@ -60,15 +61,7 @@ const twins = async (name: string, n: number): Promise<string> => {
 beforeAll(async () => {
   stack = await startStack({ functions: [] });
   rt = await getRuntime();
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
-  });
+  await matchCustomersByName(rt);
 });
 afterAll(async () => {
   await stack?.stop();

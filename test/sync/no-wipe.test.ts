@@ -2,7 +2,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
-import { eventually, type Stack, startStack } from '../support/stack';
+import { matchCustomersByName } from '../support/mappings';
+import { type Stack, startStack } from '../support/stack';
+import { until } from '../support/until';
 
 /**
  * The audit's proof (finding 1) on the whole local stack: Relecloud is coupled before its payment terms, shipment
@@ -31,15 +33,7 @@ const event = eventBuilder('no-wipe');
 beforeAll(async () => {
   stack = await startStack({ functions: ['sync'] });
   rt = await getRuntime();
-  const customer = await rt.stores.mappings.get('CUSTOMER');
-  if (!customer) throw new Error('CUSTOMER mapping missing');
-  await rt.stores.mappings.put({
-    ...customer,
-    couplingRules: {
-      ...customer.couplingRules,
-      matchFields: [{ bcField: 'displayName', dataverseColumn: 'name', priority: 0, caseSensitive: false }],
-    },
-  });
+  await matchCustomersByName(rt);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -82,9 +76,10 @@ it('keeps BC option and lookup values a Dataverse edit did not touch, and fills 
   const terms = await syncRecord(event({ mapping: 'PAYMENT TERMS', source: 'bc', recordId: termsId, origin: 'full-sync' }), rt.syncDeps);
   expect(['inserted', 'coupled']).toContain(terms.result);
   const option = Number(terms.dataverseId);
-  await eventually(async () => (await dvGet(`accounts(${dvId})?${select}`)).paymenttermscode === option, {
-    what: 'the payment terms filled in on the account',
-  });
+  await until(
+    'the payment terms filled in on the account',
+    async () => (await dvGet(`accounts(${dvId})?${select}`)).paymenttermscode === option,
+  );
   const [bcFinal] = await bcGet('customers', `id eq ${bcId}`);
   for (const k of ['paymentTermsId', 'shipmentMethodId', 'shippingAgentCode', 'primaryContactNumber'])
     expect([k, bcFinal?.[k]]).toEqual([k, ext?.[k]]);
