@@ -40,7 +40,10 @@
     document.body.dataset.canChange = String(me.canChange);
     showKeyForm(false);
   }
+  // Counts messages, so a slow first load does not cover up what an action the admin took meanwhile said.
+  let said = 0;
   function say(text, bad) {
+    said++;
     const s = $('status');
     s.textContent = text;
     s.className = bad ? 'bad' : '';
@@ -528,8 +531,9 @@
       return;
     }
     loadConnection();
+    const before = said;
     await refresh();
-    say('Ready.');
+    if (said === before) say('Ready.');
     clearInterval(timer);
     timer = setInterval(() => refresh().catch(() => undefined), 15000);
   }
