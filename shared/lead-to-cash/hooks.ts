@@ -1,7 +1,8 @@
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { Coupling, Side, VersionedRecord } from '../domain/ports';
-import { type SyncDeps, type SyncHooks, type SyncOutcome, syncRecord, type WriteContext } from '../domain/sync/sync-record';
+import { syncRecord } from '../domain/sync/sync-record';
+import type { SyncDeps, SyncHooks, SyncOutcome, WriteContext } from '../domain/sync/types';
 import { SyncError } from '../errors';
 import {
   afterLineWrite,

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
-import { deterministicId, type SyncDeps, syncRecord } from '../domain/sync/sync-record';
+import { deterministicId, syncRecord } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { SyncError, toSyncError } from '../errors';
 import { BC, DV, eq, type LeadToCashSettings, lcyCodeOf, listAll, M, num, str } from './targets';
 

@@ -1,4 +1,6 @@
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget, dataverseTarget, recordSelect } from '../domain/mappings/targets';
+import { odataLiteral, resolveFilter } from '../domain/odata/literal';
 import type {
   BcEntityTarget,
   CounterStore,
@@ -12,7 +14,7 @@ import type {
   SyncResult,
   VersionedRecord,
 } from '../domain/ports';
-import { bcTarget, dataverseTarget, odataLiteral, recordSelect, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 
 /**
  * Ports for `syncRecord` that answer, from data the full sync already read in bulk, the questions the engine

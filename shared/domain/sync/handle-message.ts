@@ -1,6 +1,7 @@
 import { SyncError, toSyncError } from '../../errors';
 import { changeEventSchema } from '../change-event';
-import { type SyncDeps, type SyncOutcome, syncRecord } from './sync-record';
+import { syncRecord } from './sync-record';
+import type { SyncDeps, SyncOutcome } from './types';
 
 export interface DeliveryInfo {
   /** Prior deliveries of this message (Service Bus `deliveryCount` as the Functions host reports it, 1-based). */
