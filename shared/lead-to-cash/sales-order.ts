@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
+import { recordOutcome } from '../domain/sync/record-outcome';
 import { deterministicId, syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps } from '../domain/sync/types';
 import { SyncError, toSyncError } from '../errors';
@@ -501,18 +502,14 @@ export async function handleSalesOrderRequest(
   try {
     const done = await createBcSalesOrder(deps, settings, request);
     if (done.result === 'created' || done.result === 'coupled') {
-      await deps.counters.increment(M.order, done.result === 'created' ? 'inserted' : 'coupled');
-      await deps.history.append({
+      // No coupling before: the order's earlier failure, if any, is resolved.
+      await recordOutcome(deps, {
+        result: done.result === 'created' ? 'inserted' : 'coupled',
         mapping: M.order,
         bcId: done.bcOrderId,
         dataverseId: done.salesOrderId,
-        at: deps.clock.now().toISOString(),
-        direction: 'FromIntegrationTable',
-        result: done.result === 'created' ? 'inserted' : 'coupled',
-        changes: {},
-        correlationId: request.correlationId,
+        book: { direction: 'FromIntegrationTable', correlationId: request.correlationId, mayHaveOpenError: true },
       });
-      await deps.errors.resolve(M.order, { dataverseId: done.salesOrderId });
     }
     return done;
   } catch (err) {

@@ -1,5 +1,6 @@
 import { SyncError, toSyncError } from '../../errors';
 import { changeEventSchema } from '../change-event';
+import { markOpenError } from './record-outcome';
 import { syncRecord } from './sync-record';
 import type { SyncDeps, SyncOutcome } from './types';
 
@@ -66,6 +67,11 @@ export async function handleChangeMessage(body: unknown, delivery: DeliveryInfo,
         correlationId: event.correlationId,
         event,
       });
+      // So the record's next success resolves this error (the coupling says whether one may be open); a store
+      // that fails here fails the same way for the error just recorded.
+      await markOpenError(deps, event.mapping, event.source === 'bc' ? { bcId: event.recordId } : { dataverseId: event.recordId }).catch(
+        () => undefined,
+      );
     }
     throw error instanceof SyncError ? error : new SyncError('INTERNAL', String(err));
   }
