@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AlParseError, parseAl } from '../../../shared/bc-extension/al';
+import { parseAl } from '../../../shared/bc-extension/al';
+import { AlParseError } from '../../../shared/bc-extension/al-tokens';
 
 const PAGE = `// why: API v2.0 lacks Fax No.
 page 50100 "Demo API"
