@@ -16,7 +16,8 @@ import {
 } from './bidirectional-order';
 import { beforeInvoiceInsert, invoiceNoLongerActive, invoiceOfSalesOrder, pushInvoiceLines } from './invoice';
 import { beforeProductInsert, completeNewProduct, maintainDefaultPriceListLine, productDefaultUnit, repushGroupPrices } from './prices';
-import { BC_DESCRIPTION_LENGTH, handleSalesOrderRequest } from './sales-order';
+import { handleSalesOrderRequest } from './sales-order';
+import { BC_DESCRIPTION_LENGTH } from './sales-order-lines';
 import { BC, DV, type LeadToCashSettings, listAll, M, num, str } from './targets';
 
 /**
