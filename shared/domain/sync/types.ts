@@ -79,14 +79,23 @@ export interface WriteContext {
   deps: SyncDeps;
 }
 
+/** What `syncRecord` works with: the two sides, the stores it books into, and its settings. */
 export interface SyncDeps {
+  /** The table mappings in force. */
   mappings: MappingProvider;
+  /** Business Central's records. */
   bc: RecordGateway<BcEntityTarget>;
+  /** Dataverse's rows. */
   dataverse: RecordGateway<DataverseEntityTarget>;
+  /** The coupled pairs and what each remembers of its last synchronization. */
   couplings: CouplingStore;
+  /** Sync errors ("Coupled Data Synchronization Errors"): recorded on failure, resolved by the next success. */
   errors: SyncErrorStore;
+  /** Per-record history of what each pass did. */
   history: HistoryStore;
+  /** Per-mapping counts of outcomes. */
   counters: CounterStore;
+  /** Queues change events: deferrals and referrers to synchronize again. */
   publisher: ChangePublisher;
   /** Claims on BC creates (BC takes no client-chosen id); without it two workers may both create. */
   claims?: CreationClaims;
@@ -94,9 +103,11 @@ export interface SyncDeps {
   optionSets?: OptionSets;
   clock: Clock;
   options: SyncEngineOptions;
+  /** The special rules of particular mappings (lead-to-cash); none by default. */
   hooks?: SyncHooks;
 }
 
+/** What `syncRecord` did with one record, as it returns it. */
 export interface SyncOutcome {
   result: SyncResult;
   mapping: string;
