@@ -209,5 +209,28 @@ describe('engine bookkeeping', () => {
       expect(out.result, out.message).toBe('inserted');
       expect(await openErrorsOf(bcId)).toEqual([]);
     });
+
+    it('a create whose sync fails after the coupling was stored still resolves the earlier error on the retry', async () => {
+      await policy('None');
+      const bcId = await newCustomer('Book Interrupted Create Co');
+      const e = event({ mapping: 'CUSTOMER', source: 'bc', recordId: bcId, origin: 'manual' });
+      expect((await syncRecord(e, refusing())).result).toBe('failed');
+      expect(await openErrorsOf(bcId)).toHaveLength(1);
+      // The queueing of referrers, after the coupling is stored and before the outcome is booked, fails transiently.
+      const interrupted: SyncDeps = {
+        ...rt.syncDeps,
+        mappings: {
+          get: (name) => rt.syncDeps.mappings.get(name),
+          all: async () => {
+            throw new SyncError('QUEUE.UNAVAILABLE', 'the queue is down (test)');
+          },
+        },
+      };
+      await expect(syncRecord(e, interrupted)).rejects.toMatchObject({ code: 'QUEUE.UNAVAILABLE' });
+      expect(await rt.stores.couplings.getByBcId('CUSTOMER', bcId)).toMatchObject({ openError: true });
+      const retried = await syncRecord(e, rt.syncDeps);
+      expect(['unchanged', 'modified']).toContain(retried.result);
+      expect(await openErrorsOf(bcId)).toEqual([]);
+    });
   });
 });

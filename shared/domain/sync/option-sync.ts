@@ -6,6 +6,7 @@ import { odataGuid, odataLiteral } from '../odata/literal';
 import type { Coupling, RecordGateway, Side } from '../ports';
 import { CLAIM_STALE_MS, passFrom, type RecordContext } from './context';
 import { activeFields, fieldAllowsPass } from './field-values';
+import { untilResolved } from './record-outcome';
 import type { StepOutcome, SyncDeps } from './types';
 
 /**
@@ -68,7 +69,9 @@ export async function syncOptionMapping(ctx: RecordContext): Promise<StepOutcome
     // The recorder resolves whatever error the code had before it was coupled.
     openError: false,
   });
-  await resyncReferrers(ctx.deps, m, optionCoupling, ctx.event.correlationId, code);
+  await untilResolved(ctx.deps, m.name, { bcId: record.id }, () =>
+    resyncReferrers(ctx.deps, m, optionCoupling, ctx.event.correlationId, code),
+  );
   await ctx.deps.claims?.release(`${m.name}/${record.id}`).catch(() => undefined);
   const changes: Record<string, [unknown, unknown]> = created ? { [`${codeField} -> ${column}`]: [null, code] } : {};
   return ctx.book(created ? 'inserted' : 'coupled', { bcId: record.id, dataverseId: String(value), changes }, undefined);

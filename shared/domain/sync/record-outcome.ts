@@ -121,6 +121,25 @@ export async function markOpenError(deps: SyncDeps, mapping: string, key: { bcId
   }
 }
 
+/**
+ * Runs what comes between storing a new coupling (which says no error is open) and booking the outcome (which
+ * resolves the record's earlier error): should it fail, the coupling is told an error may be open after all, so the
+ * retry resolves it.
+ */
+export async function untilResolved<T>(
+  deps: SyncDeps,
+  mapping: string,
+  ids: { bcId?: string; dataverseId?: string },
+  step: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await markOpenError(deps, mapping, ids).catch(() => undefined);
+    throw err;
+  }
+}
+
 async function couplingOfKey(deps: SyncDeps, mapping: string, key: { bcId?: string; dataverseId?: string }) {
   if (key.bcId) return deps.couplings.getByBcId(mapping, key.bcId);
   if (key.dataverseId) return deps.couplings.getByDataverseId(mapping, key.dataverseId);

@@ -10,7 +10,7 @@ import { destinationDeleted, sourceDeleted } from './deletions';
 import { findUncoupledMatch, matchQueries } from './match';
 import { resyncReferrers, syncOptionMapping } from './option-sync';
 import { type FieldState, planPass } from './plan';
-import { recordFailure, recordOutcome } from './record-outcome';
+import { recordFailure, recordOutcome, untilResolved } from './record-outcome';
 import { CORE_RULES } from './rules';
 import { outsideFilters } from './scope';
 import { couplingSuccess, snapshotAfter } from './snapshot';
@@ -192,7 +192,9 @@ async function syncUncoupled(ctx: RecordContext, sourceRecord: VersionedRecord):
     if (err instanceof CouplingConflictError) await dropOrphanRow(ctx, sourceRecord, created);
     throw err;
   }
-  await resyncReferrers(ctx.deps, m, coupling, ctx.event.correlationId);
+  await untilResolved(ctx.deps, m.name, ctx.ids(sourceRecord.id, created.id), () =>
+    resyncReferrers(ctx.deps, m, coupling, ctx.event.correlationId),
+  );
   if (ctx.dest === 'bc') await ctx.deps.claims?.release(ctx.claimKey(sourceRecord)).catch(() => undefined);
   // No coupling before: an error recorded for the record (a create that failed, say) is resolved now.
   return ctx.book('inserted', { ...ctx.ids(sourceRecord.id, created.id), changes }, undefined);
