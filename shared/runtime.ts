@@ -9,7 +9,7 @@ import { createStores, environmentIdentity, type Stores, TableCreationClaims } f
 import { settings as loadSettings, type Settings } from './config';
 import { queueNameForMapping } from './domain/mappings/queue';
 import { type Clock, systemClock } from './domain/ports';
-import type { MappingProvider, SyncDeps, SyncHooks } from './domain/sync/sync-record';
+import type { MappingProvider, SyncDeps, SyncHooks } from './domain/sync/types';
 import { composeHooks, leadToCashHooks } from './lead-to-cash/hooks';
 
 /**

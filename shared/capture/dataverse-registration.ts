@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DataverseClient } from '../adapters/dataverse/client';
 import { defaultInstallationName } from '../adapters/dataverse/company';
 import type { ODataEntity } from '../adapters/http/schemas';
+import { discriminatingColumns } from '../domain/mappings/discriminators';
 import type { TableMapping } from '../domain/mappings/schema';
 import { SyncError } from '../errors';
 
@@ -49,19 +50,6 @@ export interface DesiredStep {
    * gone afterwards). Absent when one mapping reads the table.
    */
   image?: { imageType: 0 | 1; alias: string; messagePropertyName: 'Target' | 'Id'; attributes: string };
-}
-
-/** Columns with a `<column> eq <number>` clause in every mapping of a table, with different numbers. */
-export function discriminatingColumns(tableMappings: TableMapping[]): string[] {
-  if (tableMappings.length < 2) return [];
-  const clauses = tableMappings.map((m) => {
-    const map = new Map<string, number>();
-    for (const [, column, value] of m.integrationTableFilter.matchAll(/\b([a-z_][a-z0-9_]*)\s+eq\s+(-?\d+)\b/g))
-      if (column !== undefined) map.set(column, Number(value));
-    return map;
-  });
-  const first = clauses[0] ?? new Map<string, number>();
-  return [...first.keys()].filter((c) => clauses.every((m) => m.has(c)) && new Set(clauses.map((m) => m.get(c))).size > 1).sort();
 }
 
 export interface RegistrationReport {

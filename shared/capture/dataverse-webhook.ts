@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { discriminatingColumns, numericClauses } from '../domain/mappings/discriminators';
 import type { TableMapping } from '../domain/mappings/schema';
 import { toSyncError } from '../errors';
 import { correlationIdOf, issuesText } from './bc-webhook';
@@ -177,16 +178,8 @@ export function routeByCompany(ctx: RemoteExecutionContext, candidates: TableMap
  */
 export function routeByFilter(ctx: RemoteExecutionContext, candidates: TableMapping[]): TableMapping[] {
   if (candidates.length < 2) return candidates;
-  const clauses = candidates.map((m) => {
-    const map = new Map<string, number>();
-    for (const [, column, value] of m.integrationTableFilter.matchAll(/\b([a-z_][a-z0-9_]*)\s+eq\s+(-?\d+)\b/g))
-      if (column !== undefined) map.set(column, Number(value));
-    return map;
-  });
-  const first = clauses[0] ?? new Map<string, number>();
-  const discriminating = [...first.keys()].filter(
-    (column) => clauses.every((c) => c.has(column)) && new Set(clauses.map((c) => c.get(column))).size > 1,
-  );
+  const clauses = candidates.map(numericClauses);
+  const discriminating = discriminatingColumns(candidates);
   return candidates.filter((_, i) => {
     for (const column of discriminating) {
       const wanted = clauses[i]?.get(column);

@@ -113,6 +113,12 @@ export interface Coupling {
   lastResult?: SyncResult;
   lastSyncedAt?: string;
   lastError?: string;
+  /**
+   * Whether a sync error of the pair may be open: set when a failure is recorded for it, false once a success has
+   * resolved it, so a success looks in the error store only when there is something to resolve. Absent (couplings
+   * stored before it existed): treated as possibly open.
+   */
+  openError?: boolean;
   failureCount: number;
   skipped: boolean;
   /** BC tenant/environment/company and Dataverse org this coupling belongs to. */

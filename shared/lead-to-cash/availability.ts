@@ -1,4 +1,4 @@
-import type { SyncDeps } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { BC, DV, M, num, str } from './targets';
 
 /**

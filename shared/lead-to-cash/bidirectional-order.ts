@@ -1,6 +1,7 @@
 import type { ChangeEvent } from '../domain/change-event';
 import type { Coupling } from '../domain/ports';
-import { type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
+import { syncRecord } from '../domain/sync/sync-record';
+import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
 import { SyncError } from '../errors';
 import { BC, DV, listAll, M, num, str } from './targets';
 

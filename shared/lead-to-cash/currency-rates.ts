@@ -1,5 +1,5 @@
 import { currentExchangeRate } from '../domain/sync/dataverse-rules';
-import type { SyncDeps } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { BC, DV, M, num, str } from './targets';
 
 /**

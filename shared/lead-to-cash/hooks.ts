@@ -1,7 +1,8 @@
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { Coupling, Side, VersionedRecord } from '../domain/ports';
-import { type SyncDeps, type SyncHooks, type SyncOutcome, syncRecord, type WriteContext } from '../domain/sync/sync-record';
+import { syncRecord } from '../domain/sync/sync-record';
+import type { SyncDeps, SyncHooks, SyncOutcome, WriteContext } from '../domain/sync/types';
 import { SyncError } from '../errors';
 import {
   afterLineWrite,
@@ -15,7 +16,8 @@ import {
 } from './bidirectional-order';
 import { beforeInvoiceInsert, invoiceNoLongerActive, invoiceOfSalesOrder, pushInvoiceLines } from './invoice';
 import { beforeProductInsert, completeNewProduct, maintainDefaultPriceListLine, productDefaultUnit, repushGroupPrices } from './prices';
-import { BC_DESCRIPTION_LENGTH, handleSalesOrderRequest } from './sales-order';
+import { handleSalesOrderRequest } from './sales-order';
+import { BC_DESCRIPTION_LENGTH } from './sales-order-lines';
 import { BC, DV, type LeadToCashSettings, listAll, M, num, str } from './targets';
 
 /**

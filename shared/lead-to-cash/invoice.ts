@@ -1,6 +1,8 @@
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget } from '../domain/mappings/targets';
 import type { VersionedRecord } from '../domain/ports';
-import { bcTarget, deterministicId, type SyncDeps, syncRecord } from '../domain/sync/sync-record';
+import { deterministicId, syncRecord } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { SyncError } from '../errors';
 import { defaultPriceList, lcyTransactionCurrency, priceListNamed, productDefaultUnit } from './prices';
 import { BC, DV, eq, type LeadToCashSettings, lcyCodeOf, listAll, M, num, str } from './targets';

@@ -1,6 +1,9 @@
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget } from '../domain/mappings/targets';
+import { odataLiteral } from '../domain/odata/literal';
 import type { VersionedRecord } from '../domain/ports';
-import { bcTarget, deterministicId, odataLiteral, type SyncDeps } from '../domain/sync/sync-record';
+import { deterministicId } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { toSyncError } from '../errors';
 import { DV, eq, lcyCodeOf, listAll, M, num, str } from './targets';
 

@@ -1,7 +1,7 @@
 import type { Settings } from '../config';
+import { odataLiteral } from '../domain/odata/literal';
 import type { BcEntityTarget, DataverseEntityTarget, Page, RecordGateway, VersionedRecord } from '../domain/ports';
-import type { SyncDeps } from '../domain/sync/sync-record';
-import { odataLiteral } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 
 /** The lead-to-cash settings (shared/config.ts), as the rules here need them. */
 export type LeadToCashSettings = Pick<

@@ -1,4 +1,6 @@
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget, dataverseTarget, recordSelect } from '../domain/mappings/targets';
+import { resolveFilter } from '../domain/odata/literal';
 import type {
   BcEntityTarget,
   CounterStore,
@@ -12,7 +14,8 @@ import type {
   SyncResult,
   VersionedRecord,
 } from '../domain/ports';
-import { bcTarget, dataverseTarget, odataLiteral, recordSelect, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
+import { type MatchQuery, matchQueries } from '../domain/sync/match';
+import type { SyncDeps } from '../domain/sync/types';
 
 /**
  * Ports for `syncRecord` that answer, from data the full sync already read in bulk, the questions the engine
@@ -161,39 +164,30 @@ export class BatchedSyncDeps {
    * exact per-record query is then answered from them (and the matched row's read as well).
    */
   async prefetchMatches(source: Side, records: VersionedRecord[], companyId: string | undefined, batch = 25): Promise<void> {
-    const rules = this.mapping.couplingRules.matchFields;
     // An option mapping's match rule pairs a BC code with a choice column's option label, which the engine resolves
     // through the option-set metadata: a choice column compares by option value, never by a label string.
-    if (this.mapping.optionMapping || rules.length === 0 || records.length === 0) return;
+    if (this.mapping.optionMapping || this.mapping.couplingRules.matchFields.length === 0 || records.length === 0) return;
     const dest: Side = source === 'bc' ? 'dataverse' : 'bc';
     const target = dest === 'bc' ? bcTarget(this.mapping) : dataverseTarget(this.mapping);
     const gateway = (dest === 'bc' ? this.base.bc : this.base.dataverse) as RecordGateway;
     const select = BatchedSyncDeps.engineSelect(this.mapping, dest);
-    const destFilter = BatchedSyncDeps.sideFilter(this.mapping, dest, companyId);
-    const groups = [...new Set(rules.map((r) => r.priority))].sort((a, b) => a - b);
-    for (const priority of groups) {
-      const group = rules.filter((r) => r.priority === priority);
-      const wanted: Array<{ conditions: string; values: Array<[string, unknown]> }> = [];
-      for (const r of records) {
-        const values: Array<[string, unknown]> = [];
-        const conds: string[] = [];
-        for (const rule of group) {
-          const value = r.values[source === 'bc' ? rule.bcField : rule.dataverseColumn];
-          if (value === null || value === undefined || value === '') continue;
-          const column = dest === 'bc' ? rule.bcField : rule.dataverseColumn;
-          conds.push(`${column} eq ${odataLiteral(value)}`);
-          values.push([column, value]);
-        }
-        if (conds.length > 0) wanted.push({ conditions: conds.join(' and '), values });
+    // The engine's own queries (`matchQueries`), grouped by priority; each answer is cached under the query itself.
+    const byPriority = new Map<number, MatchQuery[]>();
+    for (const r of records) {
+      for (const q of matchQueries(this.mapping, source, r.values, companyId)) {
+        const group = byPriority.get(q.priority) ?? [];
+        group.push(q);
+        byPriority.set(q.priority, group);
       }
-      await forEachBatch(wanted, batch, async (part) => {
-        const any = part.map((w) => `(${w.conditions})`).join(' or ');
-        const filter = destFilter ? `(${any}) and (${destFilter})` : any;
-        const rows = await collect(gateway, target, { filter, select });
-        for (const w of part) {
-          const hits = rows.filter((row) => w.values.every(([col, v]) => sameFilterValue(dest, row.values[col], v)));
-          const engineFilter = [w.conditions, destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
-          this.queries.set(queryKey(target, engineFilter), hits);
+    }
+    for (const priority of [...byPriority.keys()].sort((a, b) => a - b)) {
+      await forEachBatch(byPriority.get(priority) ?? [], batch, async (part) => {
+        const any = part.map((q) => `(${q.conditions})`).join(' or ');
+        const scope = part[0]?.scope;
+        const rows = await collect(gateway, target, { filter: scope ? `(${any}) and (${scope})` : any, select });
+        for (const q of part) {
+          const hits = rows.filter((row) => q.values.every(([col, v]) => sameFilterValue(dest, row.values[col], v)));
+          this.queries.set(queryKey(target, q.filter), hits);
           for (const h of hits) this.gets.set(getKey(target, h.id), h);
         }
       });

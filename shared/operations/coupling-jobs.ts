@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { bcTarget, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
+import { bcTarget } from '../domain/mappings/targets';
+import { resolveFilter } from '../domain/odata/literal';
+import type { SyncDeps } from '../domain/sync/types';
 import { SyncError, toSyncError } from '../errors';
 import { bulkCouple, uncoupleRecord } from './couplings';
 import { isStateConflict, type StatePort } from './ports';

@@ -1,17 +1,12 @@
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
+import { resolveFilter } from '../domain/odata/literal';
 import type { Coupling, RecordGateway, Side, VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
-import {
-  bcTarget,
-  dataverseTarget,
-  initialDirectionOf,
-  odataLiteral,
-  resolveFilter,
-  type SyncDeps,
-  type SyncOutcome,
-  syncRecord,
-  uncoupledMatches,
-} from '../domain/sync/sync-record';
+import { findUncoupledMatch, type Match, matchQueries } from '../domain/sync/match';
+import { recordOutcome } from '../domain/sync/record-outcome';
+import { initialDirectionOf, syncRecord } from '../domain/sync/sync-record';
+import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
 import { SyncError } from '../errors';
 
 /**
@@ -124,15 +119,12 @@ export async function coupleRecord(
       lastSyncedAt: deps.clock.now().toISOString(),
       environment: deps.options.environment,
     });
-    await deps.counters.increment(m.name, 'coupled');
-    await deps.history.append({
+    await recordOutcome(deps, {
+      result: 'coupled',
       mapping: m.name,
       bcId: bc.id,
       dataverseId: dv.id,
-      at: deps.clock.now().toISOString(),
-      direction: initialDirection,
-      result: 'coupled',
-      changes: {},
+      book: { direction: initialDirection, mayHaveOpenError: true },
     });
     // The initial direction is applied right away; should that fail, the pair's next change applies it first.
     const outcome = await synchronizeNow(deps, { mapping: m.name, bcId: bc.id, direction: initialDirection });
@@ -226,7 +218,13 @@ export async function bulkCouple(
         throw err;
       }
       out.coupled++;
-      await deps.counters.increment(m.name, 'coupled');
+      await recordOutcome(deps, {
+        result: 'coupled',
+        mapping: m.name,
+        bcId: record.id,
+        dataverseId: match.row.id,
+        book: { direction: initialDirectionOf(m), mayHaveOpenError: true },
+      });
       out.results.push({ bcId: record.id, result: 'coupled', dataverseId: match.row.id });
       if (req.synchronizeAfter !== false)
         await synchronizeNow(deps, { mapping: m.name, bcId: record.id, direction: initialDirectionOf(m) });
@@ -295,29 +293,15 @@ export async function bulkCouple(
   return out;
 }
 
-type Match = { kind: 'none' } | { kind: 'one'; row: VersionedRecord } | { kind: 'many'; count: number };
-
+/** Match-based coupling's one rule (`domain/sync/match.ts`), from BC into Dataverse. */
 async function matchInDataverse(deps: SyncDeps, m: TableMapping, record: VersionedRecord, companyId?: string): Promise<Match> {
-  const rules = m.couplingRules.matchFields;
-  const groups = [...new Set(rules.map((r) => r.priority))].sort((a, b) => a - b);
-  const destFilter = resolveFilter(m.integrationTableFilter, companyId);
-  let many = 0;
-  for (const p of groups) {
-    const conds: string[] = [];
-    for (const r of rules.filter((x) => x.priority === p)) {
-      const v = record.values[r.bcField];
-      if (v === null || v === undefined || v === '') continue;
-      conds.push(`${r.dataverseColumn} eq ${odataLiteral(v)}`);
-    }
-    if (conds.length === 0) continue;
-    const filter = [conds.join(' and '), destFilter ? `(${destFilter})` : ''].filter(Boolean).join(' and ');
-    const uncoupled = await uncoupledMatches(deps.dataverse as RecordGateway, dataverseTarget(m), filter, undefined, async (id) =>
-      Boolean(await deps.couplings.getByDataverseId(m.name, id)),
-    );
-    if (uncoupled.length === 1 && uncoupled[0]) return { kind: 'one', row: uncoupled[0] };
-    if (uncoupled.length > 1) many = uncoupled.length;
-  }
-  return many > 0 ? { kind: 'many', count: many } : { kind: 'none' };
+  return findUncoupledMatch(
+    deps.dataverse as RecordGateway,
+    dataverseTarget(m),
+    matchQueries(m, 'bc', record.values, companyId),
+    undefined,
+    async (id) => Boolean(await deps.couplings.getByDataverseId(m.name, id)),
+  );
 }
 
 /** "Delete Coupling": removes the pair; neither record is changed or deleted. */
@@ -334,14 +318,13 @@ export async function uncoupleRecord(
   if (!req.bcId && !req.dataverseId) throw new SyncError('EVENT.INVALID', 'bcId or dataverseId is required.');
   if (!c) return { uncoupled: false };
   await deps.couplings.uncouple(req.mapping, c.bcId);
-  await deps.history.append({
+  await recordOutcome(deps, {
+    result: 'deleted',
     mapping: req.mapping,
     bcId: c.bcId,
     dataverseId: c.dataverseId,
-    at: deps.clock.now().toISOString(),
-    direction: 'ToIntegrationTable',
-    result: 'deleted',
     changes: { coupling: [c.dataverseId, null] },
+    book: { direction: 'ToIntegrationTable', mayHaveOpenError: false },
   });
   return { uncoupled: true, coupling: c };
 }

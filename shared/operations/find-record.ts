@@ -1,6 +1,7 @@
 import type { TableMapping } from '../domain/mappings';
+import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import type { Coupling } from '../domain/ports';
-import { bcTarget, dataverseTarget, type SyncDeps } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { toSyncError } from '../errors';
 
 /**

@@ -1,4 +1,5 @@
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import type {
   BcEntityTarget,
   Coupling,
@@ -9,7 +10,7 @@ import type {
   Side,
   VersionedRecord,
 } from '../domain/ports';
-import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome } from '../domain/sync/sync-record';
+import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
 import { type SyncError, toSyncError } from '../errors';
 
 /**

@@ -1,6 +1,8 @@
 import { type MappingChange, MappingValidationError } from '../adapters/tables';
 import { diffMappings, type MappingDiffEntry, type MappingProblem, type TableMapping, TableMappingSchema } from '../domain/mappings';
-import { bcTarget, dataverseTarget, resolveFilter, type SyncDeps } from '../domain/sync/sync-record';
+import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
+import { resolveFilter } from '../domain/odata/literal';
+import type { SyncDeps } from '../domain/sync/types';
 import { toSyncError } from '../errors';
 import type { Runtime } from '../runtime';
 

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { DEFAULT_POLL_OVERLAP_MS } from '../capture/poll-bc';
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
+import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import type { DataverseEntityTarget, VersionedRecord } from '../domain/ports';
-import { bcTarget, dataverseTarget, type SyncDeps } from '../domain/sync/sync-record';
+import type { SyncDeps } from '../domain/sync/types';
 import { toSyncError } from '../errors';
 import { isStateConflict, type StatePort } from './ports';
 

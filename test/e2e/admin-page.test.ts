@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TableMapping } from '../../shared/domain/mappings';
-import type { SyncOutcome } from '../../shared/domain/sync/sync-record';
+import type { SyncOutcome } from '../../shared/domain/sync/types';
 import { getRuntime } from '../../shared/runtime';
 import { adminClient, customerByName } from '../operations/helpers';
 import { type Stack, startStack, TEST_LOCAL_KEY, TEST_READER_KEY } from '../support/stack';

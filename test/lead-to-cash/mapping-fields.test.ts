@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BcSimulator, startBcSimulator } from '../../dev/bc-simulator';
 import { defaultMappings } from '../../shared/domain/mappings';
 import type { TableMapping } from '../../shared/domain/mappings/schema';
-import { bcTarget } from '../../shared/domain/sync/sync-record';
+import { bcTarget } from '../../shared/domain/mappings/targets';
 import { allDefaultMappingSetups } from '../../shared/queues';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SyncDeps } from '../../shared/domain/sync/sync-record';
+import type { SyncDeps } from '../../shared/domain/sync/types';
 import { SyncError } from '../../shared/errors';
 import { priceListNamed } from '../../shared/lead-to-cash/prices';
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { defaultMappings } from '../../shared/domain/mappings/defaults';
 import type { TableMapping } from '../../shared/domain/mappings/schema';
+import { dataverseTarget } from '../../shared/domain/mappings/targets';
 import type { DataverseEntityTarget, VersionedRecord } from '../../shared/domain/ports';
-import { dataverseTarget, type SyncDeps } from '../../shared/domain/sync/sync-record';
+import type { SyncDeps } from '../../shared/domain/sync/types';
 import { SyncError } from '../../shared/errors';
 import { BulkPace, BulkWrites, bulkOptions } from '../../shared/operations/full-sync-bulk';
 

@@ -38,7 +38,7 @@ import {
   type SyncResult,
   type VersionedRecord,
 } from '../../shared/domain/ports';
-import type { MappingProvider, SyncDeps, SyncEngineOptions } from '../../shared/domain/sync/sync-record';
+import type { MappingProvider, SyncDeps, SyncEngineOptions } from '../../shared/domain/sync/types';
 import { SyncError } from '../../shared/errors';
 
 /** A clock that moves only when told (and by one second on every gateway write, so modified-on values differ). */

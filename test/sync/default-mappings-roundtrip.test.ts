@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../shared/domain/change-event';
 import type { FieldMapping, TableMapping } from '../../shared/domain/mappings/schema';
-import { type SyncOutcome, syncRecord } from '../../shared/domain/sync/sync-record';
+import { syncRecord } from '../../shared/domain/sync/sync-record';
+import type { SyncOutcome } from '../../shared/domain/sync/types';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { type Stack, startStack } from '../support/stack';
 

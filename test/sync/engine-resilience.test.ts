@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SyncHooks, syncRecord } from '../../shared/domain/sync/sync-record';
+import { syncRecord } from '../../shared/domain/sync/sync-record';
+import type { SyncHooks } from '../../shared/domain/sync/types';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
 import { type Stack, startStack } from '../support/stack';

@@ -10,7 +10,9 @@ import {
 } from '../../shared/capture/dataverse-registration';
 import { parseSettings } from '../../shared/config';
 import type { TableMapping } from '../../shared/domain/mappings';
-import { bcTarget, recordSelect, type SyncOutcome, syncRecord } from '../../shared/domain/sync/sync-record';
+import { bcTarget, recordSelect } from '../../shared/domain/mappings/targets';
+import { syncRecord } from '../../shared/domain/sync/sync-record';
+import type { SyncOutcome } from '../../shared/domain/sync/types';
 import { createBcSalesOrder, submittedUncoupledOrders } from '../../shared/lead-to-cash/sales-order';
 import { bulkCouple } from '../../shared/operations/couplings';
 import { BulkPace, bulkOptions, syncWave } from '../../shared/operations/full-sync-bulk';

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableMapping } from '../../shared/domain/mappings/schema';
+import { bcTarget, dataverseTarget, recordSelect } from '../../shared/domain/mappings/targets';
 import { evaluateFilter } from '../../shared/domain/odata/filter';
+import { resolveFilter } from '../../shared/domain/odata/literal';
 import type { RecordGateway, Side, VersionedRecord } from '../../shared/domain/ports';
 import { inScope } from '../../shared/domain/sync/scope';
-import { bcTarget, dataverseTarget, recordSelect, resolveFilter } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { type Stack, startStack } from '../support/stack';
 

@@ -84,6 +84,7 @@ const couplingRowSchema = z.looseObject({
   lastResult: z.union([z.enum(SYNC_RESULTS), z.literal('')]).optional(),
   lastSyncedAt: z.string().optional(),
   lastError: z.string().optional(),
+  openError: z.boolean().optional(),
   failureCount: z.number().int(),
   skipped: z.boolean(),
   environment: z.string(),
@@ -506,6 +507,7 @@ export class TableCouplingStore implements CouplingStore {
       'dataverseWrittenEtag',
       'initialDirection',
       'lastSyncedAt',
+      'openError',
     ] as const;
     for (const k of optional) if (c[k] !== undefined) out[k] = c[k];
     if (c.lastError !== undefined) out.lastError = c.lastError.slice(0, MAX_ERROR_CHARS);
@@ -535,6 +537,7 @@ export class TableCouplingStore implements CouplingStore {
     if (row.lastResult) c.lastResult = row.lastResult;
     if (row.lastSyncedAt !== undefined) c.lastSyncedAt = row.lastSyncedAt;
     if (row.lastError !== undefined) c.lastError = row.lastError;
+    if (row.openError !== undefined) c.openError = row.openError;
     if (snapshot !== undefined) c.snapshot = snapshotSchema.parse(snapshot);
     return c;
   }

@@ -1,6 +1,8 @@
 import { SyncError, toSyncError } from '../../errors';
 import { changeEventSchema } from '../change-event';
-import { type SyncDeps, type SyncOutcome, syncRecord } from './sync-record';
+import { markOpenError } from './record-outcome';
+import { syncRecord } from './sync-record';
+import type { SyncDeps, SyncOutcome } from './types';
 
 export interface DeliveryInfo {
   /** Prior deliveries of this message (Service Bus `deliveryCount` as the Functions host reports it, 1-based). */
@@ -65,6 +67,11 @@ export async function handleChangeMessage(body: unknown, delivery: DeliveryInfo,
         correlationId: event.correlationId,
         event,
       });
+      // So the record's next success resolves this error (the coupling says whether one may be open); a store
+      // that fails here fails the same way for the error just recorded.
+      await markOpenError(deps, event.mapping, event.source === 'bc' ? { bcId: event.recordId } : { dataverseId: event.recordId }).catch(
+        () => undefined,
+      );
     }
     throw error instanceof SyncError ? error : new SyncError('INTERNAL', String(err));
   }

@@ -5,6 +5,20 @@
  */
 import { evaluateFilter, filterProperties } from '../odata/filter';
 import type { EntityTarget, RecordGateway, VersionedRecord } from '../ports';
+import type { RecordContext } from './context';
+
+/**
+ * Why the source record is outside what the mapping synchronizes, or undefined when it is inside: the table
+ * filter (BC) or integration table filter (Dataverse), then the special rules' exclusions (`SyncHooks.exclude`).
+ */
+export async function outsideFilters(ctx: RecordContext, record: VersionedRecord): Promise<string | undefined> {
+  const filter = ctx.filterOf(ctx.source);
+  const key = ctx.source === 'bc' ? 'id' : ctx.mapping.dataverse.primaryKey;
+  if (filter && !(await inScope(ctx.gateway(ctx.source), ctx.target(ctx.source), key, filter, record))) {
+    return `outside the ${ctx.source === 'bc' ? 'table filter' : 'integration table filter'} (${filter})`;
+  }
+  return ctx.deps.hooks?.exclude?.(ctx.mapping, ctx.source, record);
+}
 
 /**
  * True when `record` satisfies `filter` (already resolved: no `{companyId}` left). `key` is the target's key column

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { odataGuid, odataLiteral } from '../../../shared/domain/sync/sync-record';
+import { odataGuid, odataLiteral } from '../../../shared/domain/odata/literal';
 
 it('quotes text, GUID-shaped text too, and doubles quotes', () => {
   expect(odataLiteral("O'Brien")).toBe("'O''Brien'");

@@ -7,7 +7,8 @@ import {
   type UpdateConflictResolution,
 } from '../../../shared/domain/mappings/schema';
 import type { BcEntityTarget, DataverseEntityTarget } from '../../../shared/domain/ports';
-import { type SyncEngineOptions, syncRecord } from '../../../shared/domain/sync/sync-record';
+import { syncRecord } from '../../../shared/domain/sync/sync-record';
+import type { SyncEngineOptions } from '../../../shared/domain/sync/types';
 import { eventBuilder } from '../../support/events';
 import { type FakeWorld, fakeDeps } from '../../support/fakes';
 
