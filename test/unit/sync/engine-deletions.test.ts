@@ -6,9 +6,12 @@ import { coupledPair, nameOf, other, passOf, widgetMapping } from './world';
 
 /**
  * Deletion policies (BC's Deletion-Conflict Resolution plus ours) × which side was deleted × direction × dry run,
- * with in-memory ports. Bookkeeping the engine does not do consistently yet (history on every delete path, nothing
- * counted in a dry run, nothing written in a dry run) is asserted only where it already holds.
+ * with in-memory ports. Every delete path writes history; a dry run writes nothing, keeps the coupling and counts
+ * nothing (its history entries are marked as a dry run).
  */
+
+/** What a path counts: nothing in a dry run. */
+const counted = (dryRun: boolean, c: Record<string, number>) => (dryRun ? {} : c);
 
 const sides: ChangeSource[] = ['bc', 'dataverse'];
 
@@ -46,6 +49,7 @@ describe.each(sides)('the %s record of a coupled pair was deleted; its change ev
         expect.objectContaining({ result: 'deleted', direction: passOf(deleted), ...p.keys, dryRun: dryRun ? true : undefined }),
       ]);
       expect(p.errors.open()).toEqual([]);
+      expect(p.counters.nonZero('WIDGET')).toEqual(counted(dryRun, { deleted: 1 }));
     });
 
     it('PropagateDelete: the survivor is deleted too', async () => {
@@ -58,7 +62,7 @@ describe.each(sides)('the %s record of a coupled pair was deleted; its change ev
       expect(p.history.entries).toEqual([
         expect.objectContaining({ result: 'deleted', direction: passOf(deleted), ...p.keys, dryRun: dryRun ? true : undefined }),
       ]);
-      if (!dryRun) expect(p.counters.nonZero('WIDGET')).toEqual({ deleted: 1 });
+      expect(p.counters.nonZero('WIDGET')).toEqual(counted(dryRun, { deleted: 1 }));
     });
 
     it('RestoreRecords: the deleted record is made again from the survivor and coupled', async () => {
@@ -70,7 +74,11 @@ describe.each(sides)('the %s record of a coupled pair was deleted; its change ev
       expect(p.history.entries).toEqual([
         expect.objectContaining({ result: 'inserted', direction: passOf(survivor), dryRun: dryRun ? true : undefined }),
       ]);
-      if (dryRun) return;
+      if (dryRun) {
+        expect(await p.couplings.getByBcId('WIDGET', p.ids.bc)).toBeDefined();
+        expect(p.counters.nonZero('WIDGET')).toEqual({});
+        return;
+      }
       const restoredId = gw.writes[0]?.id as string;
       const coupling =
         deleted === 'bc' ? await p.couplings.getByDataverseId('WIDGET', p.ids.dataverse) : await p.couplings.getByBcId('WIDGET', p.ids.bc);
@@ -86,8 +94,10 @@ describe.each(sides)('the %s record of a coupled pair was deleted; its change ev
       expect(p.exists(survivor)).toBe(true);
       expect(p.writes()).toEqual([]);
       expect(coupling).toBeDefined();
-      expect(p.history.entries).toEqual([expect.objectContaining({ result: 'skipped', direction: passOf(deleted), ...p.keys })]);
-      if (!dryRun) expect(p.counters.nonZero('WIDGET')).toEqual({ skipped: 1 });
+      expect(p.history.entries).toEqual([
+        expect.objectContaining({ result: 'skipped', direction: passOf(deleted), ...p.keys, dryRun: dryRun ? true : undefined }),
+      ]);
+      expect(p.counters.nonZero('WIDGET')).toEqual(counted(dryRun, { skipped: 1 }));
     });
   });
 });
@@ -121,17 +131,25 @@ describe.each(sides)('a change on the %s side of a pair whose other record was d
       expect(out).toMatchObject({ result: 'deleted', ...p.keys });
       expect(p.exists(source)).toBe(true);
       expect(p.writes()).toEqual([]);
-      if (!dryRun) expect(coupling).toBeUndefined();
+      if (dryRun) expect(coupling).toBeDefined();
+      else expect(coupling).toBeUndefined();
+      expect(p.history.entries).toEqual([
+        expect.objectContaining({ result: 'deleted', direction: passOf(source), ...p.keys, dryRun: dryRun ? true : undefined }),
+      ]);
+      expect(p.counters.nonZero('WIDGET')).toEqual(counted(dryRun, { deleted: 1 }));
     });
 
     it('PropagateDelete: the source is deleted too', async () => {
       const { p, out, coupling } = await setUp('PropagateDelete');
       expect(out).toMatchObject({ result: 'deleted', ...p.keys });
-      if (dryRun) return;
-      expect(p.exists(source)).toBe(false);
-      expect(p.writes()).toEqual([{ side: source, op: 'delete', id: p.ids[source] }]);
-      expect(coupling).toBeUndefined();
-      expect(p.counters.nonZero('WIDGET')).toEqual({ deleted: 1 });
+      expect(p.exists(source)).toBe(dryRun);
+      expect(p.writes()).toEqual(dryRun ? [] : [{ side: source, op: 'delete', id: p.ids[source] }]);
+      if (dryRun) expect(coupling).toBeDefined();
+      else expect(coupling).toBeUndefined();
+      expect(p.history.entries).toEqual([
+        expect.objectContaining({ result: 'deleted', direction: passOf(source), ...p.keys, dryRun: dryRun ? true : undefined }),
+      ]);
+      expect(p.counters.nonZero('WIDGET')).toEqual(counted(dryRun, { deleted: 1 }));
     });
 
     it('RestoreRecords: the deleted record is made again from the source and coupled', async () => {
@@ -142,7 +160,11 @@ describe.each(sides)('a change on the %s side of a pair whose other record was d
       expect(p.history.entries).toEqual([
         expect.objectContaining({ result: 'inserted', direction: passOf(source), dryRun: dryRun ? true : undefined }),
       ]);
-      if (dryRun) return;
+      if (dryRun) {
+        expect(await p.couplings.getByBcId('WIDGET', p.ids.bc)).toBeDefined();
+        expect(p.counters.nonZero('WIDGET')).toEqual({});
+        return;
+      }
       const restoredId = gw.writes[0]?.id as string;
       const coupling =
         source === 'bc' ? await p.couplings.getByBcId('WIDGET', p.ids.bc) : await p.couplings.getByDataverseId('WIDGET', p.ids.dataverse);
@@ -156,7 +178,10 @@ describe.each(sides)('a change on the %s side of a pair whose other record was d
       expect(p.exists(source)).toBe(true);
       expect(p.writes()).toEqual([]);
       expect(coupling).toBeDefined();
-      if (!dryRun) expect(p.counters.nonZero('WIDGET')).toEqual({ skipped: 1 });
+      expect(p.history.entries).toEqual([
+        expect.objectContaining({ result: 'skipped', direction: passOf(source), ...p.keys, dryRun: dryRun ? true : undefined }),
+      ]);
+      expect(p.counters.nonZero('WIDGET')).toEqual(counted(dryRun, { skipped: 1 }));
     });
   });
 });
