@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { isGuid } from '../domain/ids';
 import type { BcEntityTarget } from '../domain/ports';
-import { GUID_RE } from './bc-resource';
 import type { CaptureDeps } from './deps';
 
 /**
@@ -87,7 +87,7 @@ export async function expandCollection(deps: CaptureDeps, work: CollectionWork):
     })) {
       for (const rec of page) {
         const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : undefined;
-        if (!id || !GUID_RE.test(id)) continue;
+        if (!id || !isGuid(id)) continue;
         const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : undefined;
         if (full) {
           seen.add(id);

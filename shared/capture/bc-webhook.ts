@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { isGuid } from '../domain/ids';
 import { toSyncError } from '../errors';
 import type { CollectionWork } from './bc-collection';
-import { GUID_RE, parseBcResource } from './bc-resource';
+import { parseBcResource } from './bc-resource';
 import { type CaptureDeps, withinDeadline } from './deps';
 import { json, parseJsonBody, problem, text, type WebhookRequest, type WebhookResponse } from './http';
 import { customApiGroup, mappingsForBcResource } from './mapping-lookup';
@@ -140,7 +141,7 @@ export async function handleBcWebhook(deps: CaptureDeps, req: WebhookRequest): P
       continue;
     }
     const key = resource.key ?? '';
-    if (!GUID_RE.test(key)) {
+    if (!isGuid(key)) {
       ignore(i, `record key ${JSON.stringify(key.slice(0, 60))} is not a SystemId; only SystemId-keyed API pages are synced`);
       continue;
     }

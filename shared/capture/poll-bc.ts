@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { odataDateTime } from '../adapters/bc/client';
 import { CheckpointConflictError } from '../adapters/tables/checkpoint-store';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { isGuid } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { BcEntityTarget } from '../domain/ports';
 import { toSyncError } from '../errors';
-import { bcGroupOf, GUID_RE } from './bc-resource';
+import { bcGroupOf } from './bc-resource';
 import type { CaptureDeps } from './deps';
 import { customApiGroup } from './mapping-lookup';
 import { extensionPageMissing, subscriptionStates } from './subscriptions';
@@ -117,7 +118,7 @@ async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollRes
     for (const rec of page) {
       const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : '';
       const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : '';
-      if (!GUID_RE.test(id) || Number.isNaN(Date.parse(modified))) continue;
+      if (!isGuid(id) || Number.isNaN(Date.parse(modified))) continue;
       if (seen[id] !== undefined && Date.parse(seen[id]) === Date.parse(modified)) continue;
       seen[id] = modified;
       watermark = Math.max(watermark, Date.parse(modified));

@@ -3,8 +3,9 @@
  * sees these interfaces; `shared/adapters/*` implement them over BC, Dataverse, Table Storage and Service Bus.
  */
 import type { ChangeEvent } from './change-event';
+import type { Side } from './direction';
 
-export type Side = 'bc' | 'dataverse';
+export type { Side } from './direction';
 
 /** Where a BC table lives: API v2.0, a custom API page, or a published OData v4 page. */
 export interface BcEntityTarget {

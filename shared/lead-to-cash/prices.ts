@@ -1,3 +1,4 @@
+import { newChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { VersionedRecord } from '../domain/ports';
 import { bcTarget, deterministicId, odataLiteral, type SyncDeps } from '../domain/sync/sync-record';
@@ -150,19 +151,18 @@ export async function repushGroupPrices(deps: SyncDeps, group: VersionedRecord):
     select: ['id'],
   });
   if (prices.length === 0) return 0;
-  const now = deps.clock.now().toISOString();
+  const now = deps.clock.now();
   await deps.publisher.publish(
-    prices.map((p) => ({
-      v: 1 as const,
-      mapping: M.salesPrice,
-      source: 'bc' as const,
-      recordId: p.id.toLowerCase(),
-      changeType: 'unknown' as const,
-      origin: 'reconcile' as const,
-      correlationId: `price-group-${code}`,
-      observedAt: now,
-      deferrals: 0,
-    })),
+    prices.map((p) =>
+      newChangeEvent({
+        mapping: M.salesPrice,
+        source: 'bc',
+        recordId: p.id,
+        origin: 'reconcile',
+        correlationId: `price-group-${code}`,
+        observedAt: now,
+      }),
+    ),
   );
   return prices.length;
 }

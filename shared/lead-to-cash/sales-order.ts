@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { newChangeEvent } from '../domain/change-event';
+import { guidSchema } from '../domain/ids';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
 import { deterministicId, type SyncDeps, syncRecord } from '../domain/sync/sync-record';
@@ -21,10 +23,7 @@ export const BC_DESCRIPTION_LENGTH = 100;
 /** The message on `ops-sales-orders` (and the admin endpoint's body). */
 export const salesOrderRequestSchema = z.object({
   /** salesorderid of the Dataverse order. */
-  salesOrderId: z
-    .string()
-    .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID')
-    .transform((s) => s.toLowerCase()),
+  salesOrderId: guidSchema,
   /** Follows the request through logs and the errors table. */
   correlationId: z.string().min(1).max(128).optional(),
 });
@@ -280,18 +279,15 @@ async function customerOf(deps: SyncDeps, order: VersionedRecord, label: string)
 /** Synchronizes one Dataverse row to BC as a prerequisite; a failure is recorded by the engine and named by the caller. */
 async function syncFirst(deps: SyncDeps, mapping: string, dataverseId: string): Promise<void> {
   await syncRecord(
-    {
-      v: 1,
+    newChangeEvent({
       mapping,
       source: 'dataverse',
       recordId: dataverseId,
-      changeType: 'unknown',
       origin: 'manual',
       correlationId: `lead-to-cash-${dataverseId}`,
-      observedAt: deps.clock.now().toISOString(),
+      observedAt: deps.clock.now(),
       direction: 'FromIntegrationTable',
-      deferrals: 0,
-    },
+    }),
     deps,
   );
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isGuid } from '../../domain/ids';
 import type { BcEntityTarget } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, odataUrl } from '../http/client';
@@ -115,11 +116,9 @@ const batchResponseSchema = z.looseObject({
   ),
 });
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A key inside `(...)`: SystemId GUIDs unquoted (API pages), anything else an OData string literal. */
 export function bcKeyLiteral(id: string): string {
-  return GUID.test(id) ? id : `'${id.replace(/'/g, "''")}'`;
+  return isGuid(id) ? id : `'${id.replace(/'/g, "''")}'`;
 }
 
 /** Normalises an instant for an OData filter literal; refuses anything that is not a date (filter injection). */
