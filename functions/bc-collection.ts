@@ -1,7 +1,8 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { collectionWorkSchema, expandCollection } from '../shared/capture/bc-collection';
-import { BC_COLLECTION_QUEUE, captureDeps } from '../shared/capture/context';
+import { captureDeps } from '../shared/capture/context';
 import { SyncError } from '../shared/errors';
+import { OPERATIONAL_QUEUE } from '../shared/queues';
 
 /**
  * Expands a BC `collection` notification (queued by the BC webhook) into one change event per changed record.
@@ -18,4 +19,8 @@ export async function bcCollection(message: unknown, context: InvocationContext)
   );
 }
 
-app.serviceBusQueue('bcCollection', { connection: 'SERVICEBUS_CONNECTION', queueName: BC_COLLECTION_QUEUE, handler: bcCollection });
+app.serviceBusQueue('bcCollection', {
+  connection: 'SERVICEBUS_CONNECTION',
+  queueName: OPERATIONAL_QUEUE.bcCollection,
+  handler: bcCollection,
+});

@@ -1,9 +1,9 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { queueSalesOrders } from '../shared/lead-to-cash/queue-orders';
-import { FULL_SYNC_QUEUE, fullSyncDeps } from '../shared/operations/context';
+import { fullSyncDeps } from '../shared/operations/context';
 import { fullSyncWorkItemSchema, processFullSyncItem } from '../shared/operations/full-sync';
-import { QUEUE_SETTINGS } from '../shared/queues';
+import { OPERATIONAL_QUEUE, QUEUE_SETTINGS } from '../shared/queues';
 import { getRuntime } from '../shared/runtime';
 
 /**
@@ -30,6 +30,6 @@ export async function fullSyncWorker(message: unknown, context: InvocationContex
 
 app.serviceBusQueue('full-sync', {
   connection: 'SERVICEBUS_CONNECTION',
-  queueName: FULL_SYNC_QUEUE,
+  queueName: OPERATIONAL_QUEUE.fullSync,
   handler: fullSyncWorker,
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { odataDateTime } from '../adapters/bc/client';
+import { odataDateTime } from '../adapters/odata';
 import { CheckpointConflictError } from '../adapters/tables/checkpoint-store';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
 import { isGuid } from '../domain/ids';

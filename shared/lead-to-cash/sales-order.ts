@@ -546,10 +546,10 @@ export async function* submittedUncoupledOrders(deps: SyncDeps): AsyncIterable<s
 }
 
 /** One message of the `ops-sales-orders` queue: "create this Sales order in BC". */
+/** A request and its message id on `ops-sales-orders`. */
 export interface SalesOrderMessage {
-  body: SalesOrderRequest;
+  item: SalesOrderRequest;
   messageId: string;
-  contentType: 'application/json';
 }
 
 /**
@@ -562,9 +562,8 @@ export async function queueSubmittedOrders(deps: SyncDeps, send: (messages: Sale
   for await (const ids of submittedUncoupledOrders(deps)) {
     await send(
       ids.map((salesOrderId) => ({
-        body: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
+        item: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
         messageId: `salesorder|${salesOrderId}`,
-        contentType: 'application/json' as const,
       })),
     );
     queued += ids.length;
