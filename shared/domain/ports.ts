@@ -67,7 +67,13 @@ export interface RecordGateway<T extends EntityTarget = EntityTarget> {
   listPage(target: T, options?: ListOptions): Promise<Page<VersionedRecord>>;
   /** All pages, lazily: memory stays constant however many records there are. */
   list(target: T, options?: ListOptions): AsyncIterable<VersionedRecord[]>;
-  /** Creates a record. `id` asks for a deterministic primary key where the side allows it (Dataverse does). */
+  /**
+   * Creates a record. `id` asks for a client-chosen primary key, where the side takes one. Dataverse does on every
+   * table. BC does only on an API page whose `id` (SystemId) is editable, such as this service's Sales Order API
+   * page; the standard v2.0 pages declare `id` with `Editable = false` and insert with `Rec.Insert(true)`, so
+   * the platform assigns the SystemId (microsoft/BCApps, page 30009 "APIV2 - Customers"), and the BC simulator
+   * refuses an `id` there. So a BC create elsewhere cannot be made idempotent by its id: it needs a claim.
+   */
   create(target: T, values: Record<string, unknown>, options?: { id?: string }): Promise<VersionedRecord>;
   /** Updates with If-Match; a stale ETag throws `BC.CONCURRENCY` / `DV.CONCURRENCY`. */
   update(target: T, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord>;
