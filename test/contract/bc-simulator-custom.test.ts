@@ -189,7 +189,10 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     expect(created.status).toBe(201);
     expect(created.body.id).toBe(id);
     expect((await call(`${api}/salesOrders(${id})`)).body.id).toBe(id);
-    const v2 = await call(`${api}/salesOrders`, { method: 'POST', body: { id: '8e2f3a4b-5c6d-4e7f-9a8b-0c1d2e3f4a5b', customerNumber: '10000' } });
+    const v2 = await call(`${api}/salesOrders`, {
+      method: 'POST',
+      body: { id: '8e2f3a4b-5c6d-4e7f-9a8b-0c1d2e3f4a5b', customerNumber: '10000' },
+    });
     expect(v2.status).toBe(400);
   });
 
