@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
-import { isGuid } from '../domain/ids';
+import { idKey, isGuid } from '../domain/ids';
 import { toSyncError } from '../errors';
 import type { CollectionWork } from './bc-collection';
 import { parseBcResource } from './bc-resource';
@@ -116,7 +116,7 @@ export async function handleBcWebhook(deps: CaptureDeps, req: WebhookRequest): P
   for (const [i, item] of items.entries()) {
     const resource = resources[i];
     if (!resource) continue;
-    if (resource.companyId !== deps.settings.BC_COMPANY_ID.toLowerCase()) {
+    if (resource.companyId !== idKey(deps.settings.BC_COMPANY_ID)) {
       ignore(i, `company ${resource.companyId} is not the integrated company; the subscription manager removes such subscriptions`);
       continue;
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { toSyncError } from '../errors';
 import { correlationIdOf, issuesText } from './bc-webhook';
@@ -74,15 +75,15 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
   let integrationUser: string;
   let mappings: TableMapping[];
   try {
-    integrationUser = (await deps.integrationUserId()).toLowerCase();
+    integrationUser = idKey(await deps.integrationUserId());
     mappings = await deps.mappings();
   } catch (err) {
     deps.log('error', `Dataverse webhook: answering 503 (integration user or mappings unavailable): ${toSyncError(err).message}`);
     return problem(503, 'the integration user or the mappings could not be read; retry later', { 'Retry-After': '60' });
   }
-  const bare = (id: string) => id.replace(/[{}]/g, '').toLowerCase();
   // Our own writes come back as webhooks too; syncing them again would loop (peers-style-perf.md 1.9 #7).
-  if (bare(ctx.InitiatingUserId) === integrationUser || bare(ctx.UserId) === integrationUser)
+  // The context's ids are already in the one spelling (dataverseGuidSchema).
+  if (ctx.InitiatingUserId === integrationUser || ctx.UserId === integrationUser)
     return json(200, { accepted: 0, echo: true, mappings: [] } satisfies DataverseWebhookResult);
 
   const candidates = mappingsForDataverseTable(mappings, ctx.PrimaryEntityName);
@@ -104,7 +105,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
     changeEventSchema.parse({
       mapping: m.name,
       source: 'dataverse',
-      recordId: bare(ctx.PrimaryEntityId),
+      recordId: ctx.PrimaryEntityId,
       changeType,
       ...(modifiedOn ? { modifiedOn } : {}),
       ...identity,

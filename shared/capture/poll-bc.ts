@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { odataDateTime } from '../adapters/odata';
 import { CheckpointConflictError } from '../adapters/tables/checkpoint-store';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
-import { isGuid } from '../domain/ids';
+import { idKey, toRecordId } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { BcEntityTarget } from '../domain/ports';
 import { toSyncError } from '../errors';
@@ -100,8 +100,7 @@ async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollRes
         select: ['id', 'lastModifiedDateTime'],
       }))
         for (const rec of page)
-          if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string')
-            recent[rec.id.toLowerCase()] = rec.lastModifiedDateTime;
+          if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string') recent[idKey(rec.id)] = rec.lastModifiedDateTime;
     await put(deps, key, { watermark, recent }, undefined);
     return { mapping: mapping.name, enqueued: 0, initialized: true, reason };
   }
@@ -116,9 +115,9 @@ async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollRes
     select: ['id', 'lastModifiedDateTime'],
   })) {
     for (const rec of page) {
-      const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : '';
+      const id = toRecordId(rec.id);
       const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : '';
-      if (!isGuid(id) || Number.isNaN(Date.parse(modified))) continue;
+      if (!id || Number.isNaN(Date.parse(modified))) continue;
       if (seen[id] !== undefined && Date.parse(seen[id]) === Date.parse(modified)) continue;
       seen[id] = modified;
       watermark = Math.max(watermark, Date.parse(modified));

@@ -38,6 +38,11 @@ export function toRecordId(value: unknown): RecordId | undefined {
   return braced ? (braced[1]!.toLowerCase() as RecordId) : undefined;
 }
 
+/** The key an id is compared and stored by: a GUID in the service's spelling, anything else (a BC code) as it is. */
+export function idKey(value: string): string {
+  return toRecordId(value) ?? value;
+}
+
 /**
  * The one parser of a record id: GUID text (Dataverse's `{…}` form too) → {@link RecordId}. Anything else is an
  * `EVENT.INVALID` error naming the value.

@@ -1,4 +1,5 @@
 import { newChangeEvent } from '../domain/change-event';
+import { idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { VersionedRecord } from '../domain/ports';
 import { bcTarget, deterministicId, odataLiteral, type SyncDeps } from '../domain/sync/sync-record';
@@ -82,7 +83,7 @@ export async function completeNewProduct(deps: SyncDeps, product: VersionedRecor
   if (!current) return product;
   const priceList = await defaultPriceList(deps);
   const patch: Record<string, unknown> = {};
-  if (str(current.values._pricelevelid_value).toLowerCase() !== priceList.toLowerCase()) {
+  if (idKey(str(current.values._pricelevelid_value)) !== idKey(priceList)) {
     patch['pricelevelid@odata.bind'] = `/pricelevels(${priceList})`;
   }
   if (num(current.values.statecode) === PRODUCT_DRAFT) Object.assign(patch, PRODUCT_ACTIVE);

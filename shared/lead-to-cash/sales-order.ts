@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { newChangeEvent } from '../domain/change-event';
-import { guidSchema } from '../domain/ids';
+import { guidSchema, idKey, recordId } from '../domain/ids';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
 import { deterministicId, type SyncDeps, syncRecord } from '../domain/sync/sync-record';
@@ -95,7 +95,7 @@ export async function createBcSalesOrder(
   settings: LeadToCashSettings,
   request: SalesOrderRequest,
 ): Promise<SalesOrderCreation> {
-  const salesOrderId = request.salesOrderId.toLowerCase();
+  const salesOrderId = recordId(request.salesOrderId);
   const warnings: string[] = [];
   const company = deps.options.company;
   const order = await deps.dataverse.get(
@@ -108,7 +108,7 @@ export async function createBcSalesOrder(
   const label = `Dynamics 365 Sales order ${str(v.ordernumber) || salesOrderId}`;
   // Multi-company: BC's filter on documents is strict (only this company's orders; Sales users set the company),
   // so an order without a company is never created in every company at once.
-  if (company && str(v._bcbi_companyid_value).toLowerCase() !== (company.id ?? '').toLowerCase()) {
+  if (company && idKey(str(v._bcbi_companyid_value)) !== idKey(company.id ?? '')) {
     return {
       result: 'skipped',
       salesOrderId,
@@ -234,8 +234,8 @@ export async function createBcSalesOrder(
 async function couple(deps: SyncDeps, bcOrder: VersionedRecord, order: VersionedRecord): Promise<void> {
   await deps.couplings.couple({
     mapping: M.order,
-    bcId: bcOrder.id.toLowerCase(),
-    dataverseId: order.id.toLowerCase(),
+    bcId: recordId(bcOrder.id),
+    dataverseId: recordId(order.id),
     bcModifiedOn: bcOrder.modifiedOn,
     dataverseModifiedOn: order.modifiedOn,
     lastResult: 'inserted',
@@ -250,11 +250,11 @@ async function couple(deps: SyncDeps, bcOrder: VersionedRecord, order: Versioned
  * couple it, the error names the account.
  */
 async function customerOf(deps: SyncDeps, order: VersionedRecord, label: string): Promise<string> {
-  let accountId = str(order.values._customerid_value).toLowerCase();
+  let accountId = idKey(str(order.values._customerid_value));
   if (!accountId) throw new SyncError('DV.VALIDATION', `There is no potential customer defined on the ${label}.`);
   const contact = await deps.dataverse.get(DV.contacts, accountId, ['contactid', '_parentcustomerid_value']).catch(() => undefined);
   if (contact) {
-    accountId = str(contact.values._parentcustomerid_value).toLowerCase();
+    accountId = idKey(str(contact.values._parentcustomerid_value));
     if (!accountId)
       throw new SyncError('DV.VALIDATION', `The contact on the ${label} has no parent account, so there is no customer to sell to.`);
   }
@@ -300,7 +300,7 @@ async function currencyOf(deps: SyncDeps, currencyId: string, label: string): Pr
   const iso = str(cur?.values.isocurrencycode);
   // BC shows LCY documents with the LCY code; sending it (not blank) keeps the customer's own currency from winning.
   if (iso && lcy && iso.toUpperCase() === lcy.toUpperCase()) return lcy;
-  const coupling = await deps.couplings.getByDataverseId(M.currency, currencyId.toLowerCase());
+  const coupling = await deps.couplings.getByDataverseId(M.currency, idKey(currencyId));
   if (coupling) {
     const bcCurrency = await deps.bc.get(BC.currencies, coupling.bcId, ['id', 'code']);
     if (bcCurrency) return str(bcCurrency.values.code);

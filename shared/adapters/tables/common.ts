@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { TableClient } from '@azure/data-tables';
-import { toRecordId } from '../../domain/ids';
+import { idKey } from '../../domain/ids';
 import { SyncError } from '../../errors';
 
 /**
@@ -10,9 +10,7 @@ import { SyncError } from '../../errors';
  */
 
 /** GUIDs compare case-insensitively in both BC and Dataverse; one spelling keeps index rows unique. */
-export function normalizeId(id: string): string {
-  return toRecordId(id) ?? id;
-}
+export const normalizeId = idKey;
 
 /**
  * PartitionKey/RowKey may not contain `/ \ # ?` or control characters. `%` is escaped too so encoding is
