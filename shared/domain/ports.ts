@@ -3,7 +3,7 @@
  * sees these interfaces; `shared/adapters/*` implement them over BC, Dataverse, Table Storage and Service Bus.
  */
 import type { ChangeEvent } from './change-event';
-import type { Side } from './direction';
+import type { Side, SyncDirection } from './direction';
 
 export type { Side } from './direction';
 
@@ -116,7 +116,7 @@ export interface Coupling {
    * Direction of the first synchronization of the pair, chosen when it was coupled (BC: "synchronize after
    * coupling"): until the pair has a snapshot, any change applies it first rather than overwriting the other side.
    */
-  initialDirection?: 'ToIntegrationTable' | 'FromIntegrationTable';
+  initialDirection?: SyncDirection;
   lastResult?: SyncResult;
   lastSyncedAt?: string;
   lastError?: string;
@@ -166,7 +166,7 @@ export interface SyncErrorRecord {
   mapping: string;
   bcId?: string;
   dataverseId?: string;
-  direction: 'ToIntegrationTable' | 'FromIntegrationTable';
+  direction: SyncDirection;
   code: string;
   category: 'transient' | 'data' | 'configuration';
   message: string;
@@ -203,7 +203,7 @@ export interface HistoryEntry {
   bcId?: string;
   dataverseId?: string;
   at: string;
-  direction: 'ToIntegrationTable' | 'FromIntegrationTable';
+  direction: SyncDirection;
   result: SyncResult;
   /** field → [from, to] */
   changes: Record<string, [unknown, unknown]>;

@@ -3,6 +3,7 @@ import { checkConnections, extensionEntitySetsOf } from '../adapters/connection-
 import { MappingChangedSinceError, MappingValidationError } from '../adapters/tables';
 import { captureDepsFrom } from '../capture/context';
 import { subscriptionHealthFrom } from '../capture/subscriptions';
+import { SyncDirectionSchema } from '../domain/direction';
 import { guidSchema } from '../domain/ids';
 import { draftMapping, MappingDraftSchema } from '../domain/mappings';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
@@ -51,7 +52,7 @@ export interface AdminResponse {
 }
 
 const mappingName = z.string().min(1).max(64);
-const direction = z.enum(['ToIntegrationTable', 'FromIntegrationTable']);
+const direction = SyncDirectionSchema;
 const pageSize = z.coerce.number().int().min(1).max(1000).optional();
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 

@@ -1,5 +1,6 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
+import { SyncDirectionSchema } from '../../domain/direction';
 import {
   type Clock,
   type Coupling,
@@ -80,7 +81,7 @@ const couplingRowSchema = z.looseObject({
   fingerprintToDataverse: z.string().optional(),
   fingerprintToBc: z.string().optional(),
   dataverseWrittenEtag: z.string().optional(),
-  initialDirection: z.enum(['ToIntegrationTable', 'FromIntegrationTable']).optional(),
+  initialDirection: SyncDirectionSchema.optional(),
   snapshotForm: z.enum(['full', 'hashed', 'omitted']).optional(),
   lastResult: z.union([z.enum(SYNC_RESULTS), z.literal('')]).optional(),
   lastSyncedAt: z.string().optional(),
