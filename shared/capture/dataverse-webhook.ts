@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
-import { idKey } from '../domain/ids';
+import { dataverseGuidSchema, idKey, NIL_GUID } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { toSyncError } from '../errors';
 import { correlationIdOf, issuesText } from './bc-webhook';
@@ -127,11 +126,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
   } satisfies DataverseWebhookResult);
 }
 
-const operationIdSchema = z
-  .string()
-  .regex(/^\{?[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$/)
-  .transform((s) => s.replace(/[{}]/g, '').toLowerCase())
-  .refine((s) => s !== '00000000-0000-0000-0000-000000000000');
+const operationIdSchema = dataverseGuidSchema.refine((s) => s !== NIL_GUID);
 
 /**
  * What tells this write apart from every other write of the row, for the message id (`changeEventMessageId`):
@@ -163,7 +158,7 @@ export function notificationIdentity(ctx: RemoteExecutionContext): Pick<ChangeEv
 export function routeByCompany(ctx: RemoteExecutionContext, candidates: TableMapping[], companyId: string | undefined): TableMapping[] {
   if (!companyId) return candidates;
   const values = knownValues(ctx, 'bcbi_companyid');
-  const foreign = values.length > 0 && values.every((v) => typeof v === 'string' && v.toLowerCase() !== companyId.toLowerCase());
+  const foreign = values.length > 0 && values.every((v) => typeof v === 'string' && idKey(v) !== idKey(companyId));
   if (!foreign) return candidates;
   return candidates.filter((m) => !m.integrationTableFilter.includes('_bcbi_companyid_value'));
 }
