@@ -72,7 +72,7 @@ async function recordInvalid(queue: string, err: InvalidMessageError, delivery: 
     direction: fromDataverse ? 'FromIntegrationTable' : 'ToIntegrationTable',
     code: err.code,
     category: err.category,
-    message: `Message ${delivery.messageId ?? ''} on ${queue} was dead-lettered after ${delivery.deliveryCount} deliveries: ${err.message}`,
+    message: `Message ${delivery.messageId ?? ''} on ${queue} is dead-lettered after ${delivery.deliveryCount} deliveries: ${err.message}`,
     values: { queue, body: raw },
   });
 }
