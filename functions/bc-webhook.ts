@@ -1,8 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { BC_WEBHOOK_MAX_BYTES, handleBcWebhook, MAX_VALIDATION_TOKEN_LENGTH } from '../shared/capture/bc-webhook';
 import { captureDeps } from '../shared/capture/context';
-import { PayloadTooLargeError, problem, readWebhookRequest, text, toHttpResponse } from '../shared/capture/http';
+import { PayloadTooLargeError, problem, text } from '../shared/capture/http';
 import { toSyncError } from '../shared/errors';
+import { readWebhookRequest, toHttpResponse } from './lib/http';
 
 /**
  * `POST /api/webhooks/bc`. Anonymous at the Functions level: BC cannot send a function key, so each

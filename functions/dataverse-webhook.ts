@@ -2,9 +2,10 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { captureDeps } from '../shared/capture/context';
 import { registerDataverseWebhooks, unregisterDataverseWebhooks, webhookInstallation } from '../shared/capture/dataverse-registration';
 import { DATAVERSE_WEBHOOK_MAX_BYTES, handleDataverseWebhook } from '../shared/capture/dataverse-webhook';
-import { json, PayloadTooLargeError, problem, readWebhookRequest, toHttpResponse } from '../shared/capture/http';
+import { json, PayloadTooLargeError, problem } from '../shared/capture/http';
 import { toSyncError } from '../shared/errors';
 import { getRuntime } from '../shared/runtime';
+import { readWebhookRequest, toHttpResponse } from './lib/http';
 
 /**
  * `POST /api/webhooks/dataverse`. Anonymous at the Functions level: the key is checked by the handler in

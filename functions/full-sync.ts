@@ -1,35 +1,25 @@
-import { app, type InvocationContext } from '@azure/functions';
-import { z } from 'zod';
+import { app } from '@azure/functions';
 import { queueSalesOrders } from '../shared/lead-to-cash/queue-orders';
-import { FULL_SYNC_QUEUE, fullSyncDeps } from '../shared/operations/context';
+import { fullSyncDeps } from '../shared/operations/context';
 import { fullSyncWorkItemSchema, processFullSyncItem } from '../shared/operations/full-sync';
-import { QUEUE_SETTINGS } from '../shared/queues';
+import { OPERATIONAL_QUEUE } from '../shared/queues';
 import { getRuntime } from '../shared/runtime';
+import { queueWorker } from './lib/servicebus';
 
 /**
  * Full-sync work items ("continue mapping M from page P, offset O"). A throw abandons the item so the broker
  * redelivers it; re-processing is idempotent (see shared/operations/full-sync.ts).
  */
-export async function fullSyncWorker(message: unknown, context: InvocationContext): Promise<void> {
-  const body = typeof message === 'string' ? JSON.parse(message) : message;
-  const parsed = fullSyncWorkItemSchema.safeParse(body);
-  if (!parsed.success) {
-    // Completed, not retried: a malformed item can never succeed. Logged so it is visible.
-    context.error(`ignoring an invalid full-sync work item: ${z.prettifyError(parsed.error)}`);
-    return;
-  }
+export const fullSyncWorker = queueWorker(OPERATIONAL_QUEUE.fullSync, fullSyncWorkItemSchema, async (item, context, delivery) => {
   const runtime = await getRuntime();
-  const { processed, runEnded } = await processFullSyncItem(fullSyncDeps(runtime), parsed.data, {
-    deliveryCount: Number(context.triggerMetadata?.deliveryCount ?? 1),
-    maxDeliveryCount: QUEUE_SETTINGS.maxDeliveryCount,
-  });
-  context.log(`full sync ${parsed.data.runId} ${parsed.data.mapping}: ${processed} records`);
+  const { processed, runEnded } = await processFullSyncItem(fullSyncDeps(runtime), item, delivery);
+  context.log(`full sync ${item.runId} ${item.mapping}: ${processed} records`);
   // Submitted Sales orders wait for their customers: the end of a full synchronization is when they can be created.
-  if (runEnded) context.log(`full sync ${parsed.data.runId} ended: ${await queueSalesOrders(runtime)} submitted sales order(s) queued`);
-}
+  if (runEnded) context.log(`full sync ${item.runId} ended: ${await queueSalesOrders(runtime)} submitted sales order(s) queued`);
+});
 
 app.serviceBusQueue('full-sync', {
   connection: 'SERVICEBUS_CONNECTION',
-  queueName: FULL_SYNC_QUEUE,
+  queueName: OPERATIONAL_QUEUE.fullSync,
   handler: fullSyncWorker,
 });

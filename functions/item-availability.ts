@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import { z } from 'zod';
 import { settings } from '../shared/config';
+import { isGuid } from '../shared/domain/ids';
 import { toSyncError } from '../shared/errors';
 import { productAvailability, refreshItemAvailability } from '../shared/lead-to-cash/availability';
 import { availabilityKeyValid } from '../shared/operations/admin-access';
@@ -19,9 +20,7 @@ export async function itemAvailabilityJob(_timer: Timer, context: InvocationCont
   context.log(`item availability: ${updated} of ${coupled} coupled products updated`);
 }
 
-const productIdSchema = z
-  .string()
-  .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'productId must be a GUID (the Dataverse productid)');
+const productIdSchema = z.string().refine((s) => isGuid(s), 'productId must be a GUID (the Dataverse productid)');
 
 export async function availability(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   if (!availabilityKeyValid(request.headers.get('x-availability-key'), settings().AVAILABILITY_KEY))

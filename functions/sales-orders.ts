@@ -7,6 +7,7 @@ import { fullSyncDeps } from '../shared/operations/context';
 import { fullSyncStatus } from '../shared/operations/full-sync';
 import { OPERATIONAL_QUEUE } from '../shared/queues';
 import { getRuntime } from '../shared/runtime';
+import { queueWorker } from './lib/servicebus';
 
 /**
  * Sales orders from Dynamics 365 Sales → BC (legacy "Create in Business Central" / "Automatically Create Sales
@@ -14,18 +15,11 @@ import { getRuntime } from '../shared/runtime';
  * submitted, uncoupled order, and an admin endpoint that creates one order now and answers with the outcome.
  */
 
-export async function salesOrderWorker(message: unknown, context: InvocationContext): Promise<void> {
-  const body = typeof message === 'string' ? safeJson(message) : message;
-  const parsed = salesOrderRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    // Completed, not retried: a malformed request can never succeed.
-    context.error(`ignoring an invalid sales order request: ${z.prettifyError(parsed.error)}`);
-    return;
-  }
+export const salesOrderWorker = queueWorker(OPERATIONAL_QUEUE.salesOrders, salesOrderRequestSchema, async (request, context) => {
   const runtime = await getRuntime();
-  const outcome = await handleSalesOrderRequest(runtime.syncDeps, runtime.settings, parsed.data);
+  const outcome = await handleSalesOrderRequest(runtime.syncDeps, runtime.settings, request);
   context.log(`sales order ${outcome.salesOrderId}: ${outcome.result} — ${outcome.message}`);
-}
+});
 
 /**
  * BC's "Auto Create Sales Orders" job queue entry (every 30 minutes, and once when the host starts, so orders
@@ -69,14 +63,6 @@ export async function createInBc(request: HttpRequest, context: InvocationContex
     const e = toSyncError(err);
     context.error(`create in BC failed: ${e.message}`);
     return { status: 503, jsonBody: { error: e.code, message: e.message } };
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { guidSchema } from './domain/ids';
 
 /**
  * Every setting the service reads, in one place. The names are the app settings in Azure (Bicep sets exactly
@@ -12,7 +13,7 @@ import { z } from 'zod';
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const url = z.url({ protocol: /^https?$/ });
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
+const guid = guidSchema;
 
 /** NCRONTAB with six fields (seconds first), as Azure Functions timers use. */
 const ncrontab = z

@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   'MAP.TRANSFORM_FAILED': 'data',
   /** More than one candidate matched the coupling rules: an admin must decide. */
   'COUPLE.AMBIGUOUS': 'data',
+  /** "Synchronize Now" in a direction was asked with the other side's id of a record that is not coupled. */
+  'COUPLE.NOT_COUPLED': 'data',
+  /** Match-based coupling found no unique uncoupled record with the mapping's coupling criteria. */
+  'COUPLE.NO_MATCH': 'data',
   /** The coupling was written for another BC environment / Dataverse org (a copied environment). */
   'COUPLE.ENVIRONMENT_MISMATCH': 'configuration',
   /** A record this one depends on (salesperson, currency, parent account…) is not coupled. */

@@ -17,7 +17,7 @@ export const OPERATIONAL_QUEUE = {
   salesOrders: 'ops-sales-orders',
 } as const;
 
-/** The operational queues in a fixed order (`ops-bc-collection` first; callers index it). */
+/** The operational queues, for lists (name a queue by its role in {@link OPERATIONAL_QUEUE}). */
 export const OPERATIONAL_QUEUES = [OPERATIONAL_QUEUE.bcCollection, OPERATIONAL_QUEUE.fullSync, OPERATIONAL_QUEUE.salesOrders] as const;
 export type OperationalQueue = (typeof OPERATIONAL_QUEUES)[number];
 

@@ -298,7 +298,12 @@ function readBody(page: PageDef, body: unknown, current: Row | undefined, allowL
     }
     const value = coerce(f, v);
     if (f.readOnly) {
-      if ((k === 'id' || k === 'documentId') && !current) {
+      // A read-only `id` is refused on insert too: the v2.0 pages declare `field(id; Rec.SystemId)` with
+      // `Editable = false` and insert with `Rec.Insert(true)`, which lets the platform assign the SystemId
+      // (microsoft/BCApps, APIV2 app, page 30009 "APIV2 - Customers"); BC's answer to such a body is not
+      // documented, so the simulator takes the stricter one. Pages whose `id` is editable (this service's
+      // Sales Order API) take a client-chosen SystemId as an ordinary field.
+      if (k === 'documentId' && !current) {
         changes[k] = value;
         continue;
       }

@@ -1,3 +1,5 @@
+import { GUID_PATTERN } from '../../shared/domain/ids';
+
 /**
  * HTTP trigger route templates as the Functions host reads them (ASP.NET route syntax, the subset functions
  * use): literal segments, `{name}`, optional `{name?}`, constrained `{name:int}` / `{name:guid}` / `{name:alpha}`
@@ -18,7 +20,7 @@ export interface RouteTemplate {
 const CONSTRAINTS: Record<string, RegExp> = {
   int: /^-?\d+$/,
   long: /^-?\d+$/,
-  guid: /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/,
+  guid: new RegExp(`^${GUID_PATTERN}$`),
   alpha: /^[A-Za-z]+$/,
   bool: /^(true|false)$/i,
 };

@@ -1,5 +1,6 @@
 import { BC_EXTENSION_MANIFEST, type BcExtensionManifest } from '../bc-extension/manifest';
 import type { Settings } from '../config';
+import { isGuid } from '../domain/ids';
 import type { BcEntityTarget } from '../domain/ports';
 import { type ErrorCode, SyncError, toSyncError } from '../errors';
 import { createBcClient } from './bc/factory';
@@ -243,7 +244,6 @@ export async function checkConnections(settings: ConnectionCheckSettings, option
   return report;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** team teamtype 0 = Owner: only owner teams can own records (team entity reference). */
 const OWNER_TEAM = 0;
 
@@ -257,7 +257,7 @@ export async function resolveOwningTeam(
   team: string | undefined,
 ): Promise<{ teamId: string; name: string; roles: number }> {
   if (!team) throw new SyncError('CONFIG.INVALID', 'OWNERSHIP_MODEL=Team needs DATAVERSE_OWNING_TEAM (the owner team name or teamid)');
-  const filter = GUID.test(team) ? `teamid eq ${team}` : `name eq '${team.replaceAll("'", "''")}'`;
+  const filter = isGuid(team) ? `teamid eq ${team}` : `name eq '${team.replaceAll("'", "''")}'`;
   const found = await dv.listPage('teams', { filter, select: ['teamid', 'name', 'teamtype'], pageSize: 2 });
   const rows = found.value;
   if (rows.length === 0) throw new SyncError('CONFIG.INVALID', `DATAVERSE_OWNING_TEAM: no Dataverse team '${team}'`);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { idKey, toRecordId } from '../domain/ids';
 import type { BcEntityTarget } from '../domain/ports';
-import { GUID_RE } from './bc-resource';
 import type { CaptureDeps } from './deps';
 
 /**
@@ -86,8 +86,8 @@ export async function expandCollection(deps: CaptureDeps, work: CollectionWork):
       ...(work.modifiedSince ? { modifiedSince: work.modifiedSince } : {}),
     })) {
       for (const rec of page) {
-        const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : undefined;
-        if (!id || !GUID_RE.test(id)) continue;
+        const id = toRecordId(rec.id);
+        if (!id) continue;
         const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : undefined;
         if (full) {
           seen.add(id);
@@ -129,7 +129,7 @@ async function coupledModifiedOn(deps: CaptureDeps, mapping: string): Promise<Ma
     const page = await deps.couplings.list(mapping, { pageSize: 1000, ...(continuation ? { continuation } : {}) });
     for (const c of page.items) {
       const t = c.bcModifiedOn ? Date.parse(c.bcModifiedOn) : Number.NaN;
-      out.set(c.bcId.toLowerCase(), Number.isNaN(t) ? undefined : t);
+      out.set(idKey(c.bcId), Number.isNaN(t) ? undefined : t);
     }
     continuation = page.continuation;
   } while (continuation);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GUID_PATTERN } from '../domain/ids';
 
 /**
  * BC webhook `resource` strings (api-contracts.md D.4): the subscription's resource URL, plus `(<key>)` for one
@@ -22,13 +23,12 @@ export interface BcResource {
   canonical: string;
 }
 
-const PATH =
-  /(?:^|\/)api\/(v2\.0|[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/v\d+\.\d+)\/companies\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\/([A-Za-z][A-Za-z0-9_]{0,127})(?:\(([^()]{1,300})\))?$/;
+const PATH = new RegExp(
+  String.raw`(?:^|\/)api\/(v2\.0|[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/v\d+\.\d+)\/companies\((${GUID_PATTERN})\)\/([A-Za-z][A-Za-z0-9_]{0,127})(?:\(([^()]{1,300})\))?$`,
+);
 
 // BC writes `lastModifiedDateTime`; the documentation sample says `lastDateTimeModified` (a typo, D.4).
 const SINCE = /^\s*(?:lastModifiedDateTime|lastDateTimeModified)\s+gt\s+(\S+)\s*$/;
-
-export const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** Parses a resource; undefined when it is not an API page resource of a company. */
 export function parseBcResource(resource: string): BcResource | undefined {

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { idKey, isGuid } from '../domain/ids';
 import { toSyncError } from '../errors';
 import type { CollectionWork } from './bc-collection';
-import { GUID_RE, parseBcResource } from './bc-resource';
+import { parseBcResource } from './bc-resource';
 import { type CaptureDeps, withinDeadline } from './deps';
 import { json, parseJsonBody, problem, text, type WebhookRequest, type WebhookResponse } from './http';
 import { customApiGroup, mappingsForBcResource } from './mapping-lookup';
@@ -115,7 +116,7 @@ export async function handleBcWebhook(deps: CaptureDeps, req: WebhookRequest): P
   for (const [i, item] of items.entries()) {
     const resource = resources[i];
     if (!resource) continue;
-    if (resource.companyId !== deps.settings.BC_COMPANY_ID.toLowerCase()) {
+    if (resource.companyId !== idKey(deps.settings.BC_COMPANY_ID)) {
       ignore(i, `company ${resource.companyId} is not the integrated company; the subscription manager removes such subscriptions`);
       continue;
     }
@@ -140,7 +141,7 @@ export async function handleBcWebhook(deps: CaptureDeps, req: WebhookRequest): P
       continue;
     }
     const key = resource.key ?? '';
-    if (!GUID_RE.test(key)) {
+    if (!isGuid(key)) {
       ignore(i, `record key ${JSON.stringify(key.slice(0, 60))} is not a SystemId; only SystemId-keyed API pages are synced`);
       continue;
     }

@@ -1,12 +1,9 @@
-import type { ServiceBusSender } from '@azure/service-bus';
-import { OPERATIONAL_QUEUES } from '../queues';
+import { workQueue } from '../adapters/servicebus/work-queue';
+import { OPERATIONAL_QUEUE } from '../queues';
 import { getRuntime, type Runtime } from '../runtime';
 import { type CollectionWork, collectionWorkSchema } from './bc-collection';
 import { collectionMessageId } from './bc-webhook';
 import { type CaptureDeps, type CaptureLogLevel, DEFAULT_PUBLISH_TIMEOUT_MS } from './deps';
-
-/** The queue BC collection notifications wait on for expansion. */
-export const BC_COLLECTION_QUEUE = OPERATIONAL_QUEUES[0];
 
 export interface CaptureOptions {
   /** See {@link CaptureDeps.publishTimeoutMs}. Default 10,000 ms. */
@@ -34,7 +31,12 @@ export async function captureDeps(): Promise<CaptureDeps> {
 }
 
 export function captureDepsFrom(runtime: Runtime, o: CaptureOptions = {}): CaptureDeps {
-  let collectionSender: ServiceBusSender | undefined;
+  // BC collection notifications wait on their own queue for expansion (functions/bc-collection.ts).
+  const collections = workQueue(runtime.serviceBus, OPERATIONAL_QUEUE.bcCollection, collectionWorkSchema, (body) => ({
+    messageId: collectionMessageId(body),
+    correlationId: body.correlationId,
+    subject: body.entitySet,
+  }));
   let integrationUser = runtime.integrationUserId;
   const log =
     o.log ??
@@ -47,17 +49,7 @@ export function captureDepsFrom(runtime: Runtime, o: CaptureOptions = {}): Captu
     settings: runtime.settings,
     mappings: () => runtime.mappings.all(),
     publish: (events) => runtime.publisher.publish(events),
-    enqueueCollection: async (work: CollectionWork) => {
-      collectionSender ??= runtime.serviceBus.createSender(BC_COLLECTION_QUEUE);
-      const body = collectionWorkSchema.parse(work);
-      await collectionSender.sendMessages({
-        body,
-        contentType: 'application/json',
-        messageId: collectionMessageId(body),
-        correlationId: body.correlationId,
-        subject: body.entitySet,
-      });
-    },
+    enqueueCollection: (work: CollectionWork) => collections.send(work),
     bc: runtime.bc,
     dataverse: runtime.dataverse,
     checkpoints: runtime.stores.checkpoints,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { dataverseGuidSchema } from '../domain/ids';
 
 /**
  * The RemoteExecutionContext a Dataverse webhook step POSTs (api-contracts.md A.3), as DataContractJsonSerializer
@@ -6,7 +7,7 @@ import { z } from 'zod';
  * `/Date(ms±hhmm)/` strings.
  */
 
-const guid = z.string().regex(/^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$/, 'must be a GUID');
+const guid = dataverseGuidSchema;
 const logicalName = z.string().regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a table logical name');
 
 const typeTag = (prefix: string) => z.string().refine((t) => t.startsWith(`${prefix}:`), `must be a ${prefix} __type`);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { dataverseGuidSchema, idKey, NIL_GUID } from '../domain/ids';
 import { discriminatingColumns, numericClauses } from '../domain/mappings/discriminators';
 import type { TableMapping } from '../domain/mappings/schema';
 import { toSyncError } from '../errors';
@@ -75,15 +75,15 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
   let integrationUser: string;
   let mappings: TableMapping[];
   try {
-    integrationUser = (await deps.integrationUserId()).toLowerCase();
+    integrationUser = idKey(await deps.integrationUserId());
     mappings = await deps.mappings();
   } catch (err) {
     deps.log('error', `Dataverse webhook: answering 503 (integration user or mappings unavailable): ${toSyncError(err).message}`);
     return problem(503, 'the integration user or the mappings could not be read; retry later', { 'Retry-After': '60' });
   }
-  const bare = (id: string) => id.replace(/[{}]/g, '').toLowerCase();
   // Our own writes come back as webhooks too; syncing them again would loop (peers-style-perf.md 1.9 #7).
-  if (bare(ctx.InitiatingUserId) === integrationUser || bare(ctx.UserId) === integrationUser)
+  // The context's ids are already in the one spelling (dataverseGuidSchema).
+  if (ctx.InitiatingUserId === integrationUser || ctx.UserId === integrationUser)
     return json(200, { accepted: 0, echo: true, mappings: [] } satisfies DataverseWebhookResult);
 
   const candidates = mappingsForDataverseTable(mappings, ctx.PrimaryEntityName);
@@ -105,7 +105,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
     changeEventSchema.parse({
       mapping: m.name,
       source: 'dataverse',
-      recordId: bare(ctx.PrimaryEntityId),
+      recordId: ctx.PrimaryEntityId,
       changeType,
       ...(modifiedOn ? { modifiedOn } : {}),
       ...identity,
@@ -127,11 +127,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
   } satisfies DataverseWebhookResult);
 }
 
-const operationIdSchema = z
-  .string()
-  .regex(/^\{?[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?$/)
-  .transform((s) => s.replace(/[{}]/g, '').toLowerCase())
-  .refine((s) => s !== '00000000-0000-0000-0000-000000000000');
+const operationIdSchema = dataverseGuidSchema.refine((s) => s !== NIL_GUID);
 
 /**
  * What tells this write apart from every other write of the row, for the message id (`changeEventMessageId`):
@@ -163,7 +159,7 @@ export function notificationIdentity(ctx: RemoteExecutionContext): Pick<ChangeEv
 export function routeByCompany(ctx: RemoteExecutionContext, candidates: TableMapping[], companyId: string | undefined): TableMapping[] {
   if (!companyId) return candidates;
   const values = knownValues(ctx, 'bcbi_companyid');
-  const foreign = values.length > 0 && values.every((v) => typeof v === 'string' && v.toLowerCase() !== companyId.toLowerCase());
+  const foreign = values.length > 0 && values.every((v) => typeof v === 'string' && idKey(v) !== idKey(companyId));
   if (!foreign) return candidates;
   return candidates.filter((m) => !m.integrationTableFilter.includes('_bcbi_companyid_value'));
 }

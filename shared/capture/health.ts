@@ -3,7 +3,7 @@ import type { ServiceBusClient, ServiceBusReceiver } from '@azure/service-bus';
 import { createServiceBusClient, serviceBusConnectionFromSettings } from '../adapters/servicebus/client';
 import { createTableServiceClient } from '../adapters/tables/client';
 import type { Settings } from '../config';
-import { OPERATIONAL_QUEUES } from '../queues';
+import { OPERATIONAL_QUEUE } from '../queues';
 import { getRuntime } from '../runtime';
 import { captureDeps } from './context';
 import { type SubscriptionHealth, subscriptionHealthFrom } from './subscriptions';
@@ -52,7 +52,7 @@ export const CORE_MAX_AGE_MS = 10_000;
 export const PROBE_TIMEOUT_MS = 5_000;
 
 /** A queue every installation has; peeking it proves the namespace answers and our queues exist. */
-const PROBE_QUEUE = OPERATIONAL_QUEUES[0];
+const PROBE_QUEUE = OPERATIONAL_QUEUE.bcCollection;
 
 interface Probes {
   settings: Settings;

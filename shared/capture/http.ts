@@ -1,6 +1,7 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-
-/** A webhook request as the capture logic sees it: independent of the Functions library, so it is easy to drive. */
+/**
+ * A webhook request as the capture logic sees it: independent of the Functions library, so it is easy to drive.
+ * functions/lib/http.ts converts the Functions types to and from these.
+ */
 export interface WebhookRequest {
   method: string;
   /** Query parameters (first value of each). */
@@ -37,28 +38,8 @@ export function text(status: number, body: string): WebhookResponse {
   return { status, body, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
 }
 
+/** The request body is over the endpoint's limit: answered 413. */
 export class PayloadTooLargeError extends Error {}
-
-/**
- * Reads a Functions HTTP request into a {@link WebhookRequest}, refusing bodies above `maxBytes` (by the declared
- * Content-Length before reading, and by the actual size after).
- */
-export async function readWebhookRequest(request: HttpRequest, maxBytes: number): Promise<WebhookRequest> {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of request.headers) headers[k.toLowerCase()] = v;
-  const query: Record<string, string> = {};
-  for (const [k, v] of request.query) if (!(k in query)) query[k] = v;
-  const declared = Number(headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes)
-    throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`);
-  const body = Buffer.from(await request.arrayBuffer());
-  if (body.length > maxBytes) throw new PayloadTooLargeError(`request body of ${body.length} bytes exceeds the limit of ${maxBytes} bytes`);
-  return { method: request.method.toUpperCase(), query, headers, body };
-}
-
-export function toHttpResponse(r: WebhookResponse): HttpResponseInit {
-  return { status: r.status, body: r.body, headers: r.headers };
-}
 
 /** Parses JSON from a body: undefined plus a reason when it is not JSON text. */
 export function parseJsonBody(body: Buffer): { ok: true; value: unknown } | { ok: false; message: string } {

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { odataDateTime } from '../adapters/bc/client';
+import { odataDateTime } from '../adapters/odata';
 import { CheckpointConflictError } from '../adapters/tables/checkpoint-store';
 import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { idKey, toRecordId } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { BcEntityTarget } from '../domain/ports';
 import { toSyncError } from '../errors';
-import { bcGroupOf, GUID_RE } from './bc-resource';
+import { bcGroupOf } from './bc-resource';
 import type { CaptureDeps } from './deps';
 import { customApiGroup } from './mapping-lookup';
 import { extensionPageMissing, subscriptionStates } from './subscriptions';
@@ -99,8 +100,7 @@ async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollRes
         select: ['id', 'lastModifiedDateTime'],
       }))
         for (const rec of page)
-          if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string')
-            recent[rec.id.toLowerCase()] = rec.lastModifiedDateTime;
+          if (typeof rec.id === 'string' && typeof rec.lastModifiedDateTime === 'string') recent[idKey(rec.id)] = rec.lastModifiedDateTime;
     await put(deps, key, { watermark, recent }, undefined);
     return { mapping: mapping.name, enqueued: 0, initialized: true, reason };
   }
@@ -115,9 +115,9 @@ async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollRes
     select: ['id', 'lastModifiedDateTime'],
   })) {
     for (const rec of page) {
-      const id = typeof rec.id === 'string' ? rec.id.toLowerCase() : '';
+      const id = toRecordId(rec.id);
       const modified = typeof rec.lastModifiedDateTime === 'string' ? rec.lastModifiedDateTime : '';
-      if (!GUID_RE.test(id) || Number.isNaN(Date.parse(modified))) continue;
+      if (!id || Number.isNaN(Date.parse(modified))) continue;
       if (seen[id] !== undefined && Date.parse(seen[id]) === Date.parse(modified)) continue;
       seen[id] = modified;
       watermark = Math.max(watermark, Date.parse(modified));

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { type Side, SyncDirectionSchema, sideSchema } from './direction';
+import { guidSchema } from './ids';
 
 /**
  * A change event is a hint that a record may have changed, never the record itself: the handler reads the
  * current state of both sides, so events can arrive late, twice or out of order without harm.
  */
-export const changeSourceSchema = z.enum(['bc', 'dataverse']);
-export type ChangeSource = z.infer<typeof changeSourceSchema>;
-
 export const changeTypeSchema = z.enum(['created', 'updated', 'deleted', 'unknown']);
 export type ChangeType = z.infer<typeof changeTypeSchema>;
 
@@ -20,14 +19,17 @@ export const changeEventSchema = z.object({
   v: z.literal(1).default(1),
   /** Table mapping name, e.g. `CUSTOMER`. */
   mapping: z.string().min(1).max(64),
-  source: changeSourceSchema,
+  /** The side the change was seen on. */
+  source: sideSchema,
   /** BC SystemId or Dataverse primary key of the changed record. */
-  recordId: z
-    .string()
-    .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID')
-    .transform((s) => s.toLowerCase()),
+  // A plain string, not a RecordId, until every producer builds events with newChangeEvent (the engine's
+  // dependency and referrer events and the bench still build them by hand).
+  recordId: guidSchema,
   changeType: changeTypeSchema,
-  /** Modified-on the notifier reported, if any: lets a handler tell it already synced a newer state. */
+  /**
+   * Modified-on the notifier reported, if any. Only the message id uses it (to tell two states apart when there is
+   * no row version, see {@link changeEventMessageId}); the handler reads the record's current state instead.
+   */
   modifiedOn: z.iso.datetime({ offset: true }).optional(),
   /**
    * Version of the row the notifier saw (Dataverse `versionnumber` / BC ETag as read): two states of a row never
@@ -50,12 +52,29 @@ export const changeEventSchema = z.object({
   /** When the change was observed by us (ISO). */
   observedAt: z.iso.datetime({ offset: true }),
   /** Forces a direction for "synchronize now"; otherwise the mapping's direction and the source decide. */
-  direction: z.enum(['ToIntegrationTable', 'FromIntegrationTable']).optional(),
+  direction: SyncDirectionSchema.optional(),
   /** How many times this event was deferred because a parent record was not coupled yet. */
   deferrals: z.number().int().min(0).default(0),
 });
 export type ChangeEvent = z.infer<typeof changeEventSchema>;
 export type ChangeEventInput = z.input<typeof changeEventSchema>;
+
+/**
+ * The one way to make a change event in code: validates it like a received one (the id in the service's spelling,
+ * defaults filled), so an event made here is never one the handler would refuse.
+ * @param e.changeType default `unknown` (the handler reads the current state either way).
+ * @param e.observedAt default now.
+ */
+export function newChangeEvent(
+  e: Omit<ChangeEventInput, 'v' | 'changeType' | 'observedAt' | 'source'> & {
+    source: Side;
+    changeType?: ChangeEventInput['changeType'];
+    observedAt?: string | Date;
+  },
+): ChangeEvent {
+  const observedAt = e.observedAt instanceof Date ? e.observedAt.toISOString() : (e.observedAt ?? new Date().toISOString());
+  return changeEventSchema.parse({ ...e, changeType: e.changeType ?? 'unknown', observedAt });
+}
 
 /** Service Bus refuses message ids longer than 128 characters. */
 export const MAX_MESSAGE_ID_LENGTH = 128;

@@ -3,8 +3,9 @@
  * sees these interfaces; `shared/adapters/*` implement them over BC, Dataverse, Table Storage and Service Bus.
  */
 import type { ChangeEvent } from './change-event';
+import type { Side, SyncDirection } from './direction';
 
-export type Side = 'bc' | 'dataverse';
+export type { Side } from './direction';
 
 /** Where a BC table lives: API v2.0, a custom API page, or a published OData v4 page. */
 export interface BcEntityTarget {
@@ -66,7 +67,13 @@ export interface RecordGateway<T extends EntityTarget = EntityTarget> {
   listPage(target: T, options?: ListOptions): Promise<Page<VersionedRecord>>;
   /** All pages, lazily: memory stays constant however many records there are. */
   list(target: T, options?: ListOptions): AsyncIterable<VersionedRecord[]>;
-  /** Creates a record. `id` asks for a deterministic primary key where the side allows it (Dataverse does). */
+  /**
+   * Creates a record. `id` asks for a client-chosen primary key, where the side takes one. Dataverse does on every
+   * table. BC does only on an API page whose `id` (SystemId) is editable, such as this service's Sales Order API
+   * page; the standard v2.0 pages declare `id` with `Editable = false` and insert with `Rec.Insert(true)`, so
+   * the platform assigns the SystemId (microsoft/BCApps, page 30009 "APIV2 - Customers"), and the BC simulator
+   * refuses an `id` there. So a BC create elsewhere cannot be made idempotent by its id: it needs a claim.
+   */
   create(target: T, values: Record<string, unknown>, options?: { id?: string }): Promise<VersionedRecord>;
   /** Updates with If-Match; a stale ETag throws `BC.CONCURRENCY` / `DV.CONCURRENCY`. */
   update(target: T, id: string, values: Record<string, unknown>, etag: string): Promise<VersionedRecord>;
@@ -109,7 +116,7 @@ export interface Coupling {
    * Direction of the first synchronization of the pair, chosen when it was coupled (BC: "synchronize after
    * coupling"): until the pair has a snapshot, any change applies it first rather than overwriting the other side.
    */
-  initialDirection?: 'ToIntegrationTable' | 'FromIntegrationTable';
+  initialDirection?: SyncDirection;
   lastResult?: SyncResult;
   lastSyncedAt?: string;
   lastError?: string;
@@ -165,7 +172,7 @@ export interface SyncErrorRecord {
   mapping: string;
   bcId?: string;
   dataverseId?: string;
-  direction: 'ToIntegrationTable' | 'FromIntegrationTable';
+  direction: SyncDirection;
   code: string;
   category: 'transient' | 'data' | 'configuration';
   message: string;
@@ -202,7 +209,7 @@ export interface HistoryEntry {
   bcId?: string;
   dataverseId?: string;
   at: string;
-  direction: 'ToIntegrationTable' | 'FromIntegrationTable';
+  direction: SyncDirection;
   result: SyncResult;
   /** field → [from, to] */
   changes: Record<string, [unknown, unknown]>;

@@ -1,3 +1,4 @@
+import { idKey } from '../domain/ids';
 import type { SyncDeps } from '../domain/sync/types';
 import { BC, DV, M, num, str } from './targets';
 
@@ -21,7 +22,7 @@ export interface Availability {
 
 /** The current availability of a coupled product, refreshing its `quantityonhand`; undefined when not coupled to an item. */
 export async function productAvailability(deps: SyncDeps, productId: string): Promise<Availability | undefined> {
-  const coupling = await deps.couplings.getByDataverseId(M.item, productId.toLowerCase());
+  const coupling = await deps.couplings.getByDataverseId(M.item, idKey(productId));
   if (!coupling) return undefined;
   const item = await deps.bc.get(BC.items, coupling.bcId, ['id', 'number', 'inventory', 'baseUnitOfMeasureCode']);
   if (!item) return undefined;
@@ -66,7 +67,7 @@ export async function refreshItemAvailability(deps: SyncDeps): Promise<{ coupled
     continuation = page.continuation;
     if (page.items.length === 0) continue;
     coupled += page.items.length;
-    const byItem = new Map(page.items.map((c) => [c.bcId.toLowerCase(), c.dataverseId.toLowerCase()]));
+    const byItem = new Map(page.items.map((c) => [idKey(c.bcId), idKey(c.dataverseId)]));
     const items = await deps.bc.listPage(BC.items, {
       filter: [...byItem.keys()].map((id) => `id eq ${id}`).join(' or '),
       select: ['id', 'inventory'],
@@ -77,9 +78,9 @@ export async function refreshItemAvailability(deps: SyncDeps): Promise<{ coupled
       select: ['productid', 'quantityonhand'],
       pageSize: byItem.size,
     });
-    const productById = new Map(products.items.map((p) => [p.id.toLowerCase(), p]));
+    const productById = new Map(products.items.map((p) => [idKey(p.id), p]));
     for (const item of items.items) {
-      const productId = byItem.get(item.id.toLowerCase());
+      const productId = byItem.get(idKey(item.id));
       const product = productId ? productById.get(productId) : undefined;
       if (!product) continue;
       const inventory = Math.max(0, num(item.values.inventory));

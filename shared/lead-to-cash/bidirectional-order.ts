@@ -1,4 +1,5 @@
 import type { ChangeEvent } from '../domain/change-event';
+import { otherSide, passOf, type Side, type SyncDirection, sourceOf } from '../domain/direction';
 import type { Coupling } from '../domain/ports';
 import { syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
@@ -28,8 +29,6 @@ const innerEvents = new WeakSet<ChangeEvent>();
 /** Orders whose lines are being reconciled: the header's status is restored once at the end, not per line. */
 const reconciling = new Set<string>();
 
-const passOf = (event: ChangeEvent) => event.direction ?? (event.source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
-
 /**
  * Runs the header through the engine, then its lines, then restores both headers' states. Returns undefined for
  * the engine's own re-entry.
@@ -45,7 +44,7 @@ export async function syncBidirectionalOrder(event: ChangeEvent, deps: SyncDeps)
       ? await deps.couplings.getByBcId(M.order, event.recordId.toLowerCase())
       : await deps.couplings.getByDataverseId(M.order, event.recordId.toLowerCase());
   if (!coupling) return header;
-  const pass = passOf(event);
+  const pass = passOf(event.source, event.direction);
   reconciling.add(coupling.bcId);
   const lineResults: SyncOutcome[] = [];
   try {
@@ -70,14 +69,9 @@ export async function syncBidirectionalOrder(event: ChangeEvent, deps: SyncDeps)
 }
 
 /** The source side's lines synced one by one; coupled lines whose source is gone are removed on the other side. */
-async function reconcileLines(
-  deps: SyncDeps,
-  event: ChangeEvent,
-  header: Coupling,
-  pass: ChangeEvent['direction'],
-): Promise<SyncOutcome[]> {
+async function reconcileLines(deps: SyncDeps, event: ChangeEvent, header: Coupling, pass: SyncDirection): Promise<SyncOutcome[]> {
   const out: SyncOutcome[] = [];
-  const lineEvent = (source: 'bc' | 'dataverse', recordId: string): ChangeEvent => ({
+  const lineEvent = (source: Side, recordId: string): ChangeEvent => ({
     ...event,
     mapping: M.orderLine,
     source,
@@ -92,8 +86,8 @@ async function reconcileLines(
   });
   const sourceLines = pass === 'ToIntegrationTable' ? bcLines : dvLines;
   const destLines = pass === 'ToIntegrationTable' ? dvLines : bcLines;
-  const source = pass === 'ToIntegrationTable' ? 'bc' : 'dataverse';
-  const dest = source === 'bc' ? 'dataverse' : 'bc';
+  const source = sourceOf(pass);
+  const dest = otherSide(source);
   for (const line of sourceLines) {
     // Comment lines are outside SOLINE-ORDERDETAIL's table filter; not worth a skipped outcome per line.
     if (source === 'bc' && line.values.lineType !== 'Item' && line.values.lineType !== 'Resource') continue;

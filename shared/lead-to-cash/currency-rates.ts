@@ -1,3 +1,4 @@
+import { newChangeEvent } from '../domain/change-event';
 import { currentExchangeRate } from '../domain/sync/dataverse-rules';
 import type { SyncDeps } from '../domain/sync/types';
 import { BC, DV, M, num, str } from './targets';
@@ -28,19 +29,19 @@ export async function refreshCurrencyRates(deps: SyncDeps): Promise<{ coupled: n
     }
   } while (continuation);
   if (stale.length > 0) {
-    const now = deps.clock.now().toISOString();
+    const now = deps.clock.now();
     await deps.publisher.publish(
-      stale.map((bcId) => ({
-        v: 1 as const,
-        mapping: M.currency,
-        source: 'bc' as const,
-        recordId: bcId,
-        changeType: 'updated' as const,
-        origin: 'reconcile' as const,
-        correlationId: `currency-rate-${bcId}`,
-        observedAt: now,
-        deferrals: 0,
-      })),
+      stale.map((bcId) =>
+        newChangeEvent({
+          mapping: M.currency,
+          source: 'bc',
+          recordId: bcId,
+          changeType: 'updated',
+          origin: 'reconcile',
+          correlationId: `currency-rate-${bcId}`,
+          observedAt: now,
+        }),
+      ),
     );
   }
   return { coupled, changed: stale.length };

@@ -1,4 +1,5 @@
 import type { ChangeEvent } from '../domain/change-event';
+import { idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { Coupling, Side, VersionedRecord } from '../domain/ports';
 import { syncRecord } from '../domain/sync/sync-record';
@@ -168,7 +169,7 @@ export async function ordersOfWonOpportunity(deps: SyncDeps, opportunityId: stri
     filter: `_opportunityid_value eq ${opportunityId} and statecode eq ${ORDER_SUBMITTED}`,
     select: ['salesorderid'],
   });
-  for (const o of direct) ids.add(o.id.toLowerCase());
+  for (const o of direct) ids.add(idKey(o.id));
   const quotes = await listAll(deps.dataverse, DV.quotes, {
     filter: `_opportunityid_value eq ${opportunityId} and statecode eq ${QUOTE_WON}`,
     select: ['quoteid'],
@@ -178,7 +179,7 @@ export async function ordersOfWonOpportunity(deps: SyncDeps, opportunityId: stri
       filter: `_quoteid_value eq ${q.id} and statecode eq ${ORDER_SUBMITTED}`,
       select: ['salesorderid'],
     });
-    for (const o of fromQuote) ids.add(o.id.toLowerCase());
+    for (const o of fromQuote) ids.add(idKey(o.id));
   }
   return [...ids];
 }
@@ -295,10 +296,10 @@ function requireBaseUnit(mapping: TableMapping, source: VersionedRecord): void {
 async function headerOfLine(deps: SyncDeps, pass: WriteContext['pass'], lineId: string): Promise<Coupling | undefined> {
   if (pass === 'ToIntegrationTable') {
     const line = await deps.bc.get(BC.salesOrderLines, lineId, ['id', 'documentId']);
-    return line ? deps.couplings.getByBcId(M.order, str(line.values.documentId).toLowerCase()) : undefined;
+    return line ? deps.couplings.getByBcId(M.order, idKey(str(line.values.documentId))) : undefined;
   }
   const detail = await deps.dataverse.get(DV.salesorderdetails, lineId, ['salesorderdetailid', '_salesorderid_value']);
-  return detail ? deps.couplings.getByDataverseId(M.order, str(detail.values._salesorderid_value).toLowerCase()) : undefined;
+  return detail ? deps.couplings.getByDataverseId(M.order, idKey(str(detail.values._salesorderid_value))) : undefined;
 }
 
 /**
@@ -314,7 +315,7 @@ async function newBcLine(
 ): Promise<void> {
   payload.documentId = header.bcId;
   const detail = await deps.dataverse.get(DV.salesorderdetails, detailId, ['salesorderdetailid', '_productid_value', 'productdescription']);
-  const productId = str(detail?.values._productid_value).toLowerCase();
+  const productId = idKey(str(detail?.values._productid_value));
   if (!productId) {
     payload.lineType = settings.WRITE_IN_PRODUCT_TYPE;
     payload.lineObjectNumber = settings.WRITE_IN_PRODUCT_NO;

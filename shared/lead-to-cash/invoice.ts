@@ -1,3 +1,4 @@
+import { newChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget } from '../domain/mappings/targets';
 import type { VersionedRecord } from '../domain/ports';
@@ -175,18 +176,15 @@ async function accountOf(deps: SyncDeps, customerNumber: string, syncFirst = fal
 
 async function syncDependency(deps: SyncDeps, mapping: string, bcId: string): Promise<void> {
   await syncRecord(
-    {
-      v: 1,
+    newChangeEvent({
       mapping,
       source: 'bc',
-      recordId: bcId.toLowerCase(),
-      changeType: 'unknown',
+      recordId: bcId,
       origin: 'dependency',
       correlationId: `invoice-dependency-${bcId}`,
-      observedAt: deps.clock.now().toISOString(),
+      observedAt: deps.clock.now(),
       direction: 'ToIntegrationTable',
-      deferrals: 0,
-    },
+    }),
     deps,
     1,
   );

@@ -1,3 +1,5 @@
+import { newChangeEvent } from '../domain/change-event';
+import { idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget } from '../domain/mappings/targets';
 import { odataLiteral } from '../domain/odata/literal';
@@ -84,7 +86,7 @@ export async function completeNewProduct(deps: SyncDeps, product: VersionedRecor
   if (!current) return product;
   const priceList = await defaultPriceList(deps);
   const patch: Record<string, unknown> = {};
-  if (str(current.values._pricelevelid_value).toLowerCase() !== priceList.toLowerCase()) {
+  if (idKey(str(current.values._pricelevelid_value)) !== idKey(priceList)) {
     patch['pricelevelid@odata.bind'] = `/pricelevels(${priceList})`;
   }
   if (num(current.values.statecode) === PRODUCT_DRAFT) Object.assign(patch, PRODUCT_ACTIVE);
@@ -153,19 +155,18 @@ export async function repushGroupPrices(deps: SyncDeps, group: VersionedRecord):
     select: ['id'],
   });
   if (prices.length === 0) return 0;
-  const now = deps.clock.now().toISOString();
+  const now = deps.clock.now();
   await deps.publisher.publish(
-    prices.map((p) => ({
-      v: 1 as const,
-      mapping: M.salesPrice,
-      source: 'bc' as const,
-      recordId: p.id.toLowerCase(),
-      changeType: 'unknown' as const,
-      origin: 'reconcile' as const,
-      correlationId: `price-group-${code}`,
-      observedAt: now,
-      deferrals: 0,
-    })),
+    prices.map((p) =>
+      newChangeEvent({
+        mapping: M.salesPrice,
+        source: 'bc',
+        recordId: p.id,
+        origin: 'reconcile',
+        correlationId: `price-group-${code}`,
+        observedAt: now,
+      }),
+    ),
   );
   return prices.length;
 }

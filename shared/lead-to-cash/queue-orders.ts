@@ -1,6 +1,7 @@
+import { workQueue } from '../adapters/servicebus/work-queue';
 import { OPERATIONAL_QUEUE } from '../queues';
 import type { Runtime } from '../runtime';
-import { queueSubmittedOrders } from './sales-order';
+import { queueSubmittedOrders, salesOrderRequestSchema } from './sales-order';
 
 /**
  * Queues every submitted, uncoupled Sales order on `ops-sales-orders` when automatic creation is on (legacy mode):
@@ -9,10 +10,6 @@ import { queueSubmittedOrders } from './sales-order';
 export async function queueSalesOrders(runtime: Runtime): Promise<number> {
   const s = runtime.settings;
   if (s.SALES_ORDER_INTEGRATION !== 'legacy' || !s.AUTO_CREATE_SALES_ORDERS) return 0;
-  const sender = runtime.serviceBus.createSender(OPERATIONAL_QUEUE.salesOrders);
-  try {
-    return await queueSubmittedOrders(runtime.syncDeps, (messages) => sender.sendMessages(messages));
-  } finally {
-    await sender.close();
-  }
+  const queue = workQueue(runtime.serviceBus, OPERATIONAL_QUEUE.salesOrders, salesOrderRequestSchema);
+  return queueSubmittedOrders(runtime.syncDeps, (messages) => queue.sendAll(messages));
 }

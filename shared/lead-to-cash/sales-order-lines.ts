@@ -1,3 +1,4 @@
+import { newChangeEvent } from '../domain/change-event';
 import { syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps } from '../domain/sync/types';
 import { SyncError } from '../errors';
@@ -25,18 +26,15 @@ const LINE_COLUMNS = [
 /** Synchronizes one Dataverse row to BC as a prerequisite; a failure is recorded by the engine and named by the caller. */
 export async function syncFirst(deps: SyncDeps, mapping: string, dataverseId: string): Promise<void> {
   await syncRecord(
-    {
-      v: 1,
+    newChangeEvent({
       mapping,
       source: 'dataverse',
       recordId: dataverseId,
-      changeType: 'unknown',
       origin: 'manual',
       correlationId: `lead-to-cash-${dataverseId}`,
-      observedAt: deps.clock.now().toISOString(),
+      observedAt: deps.clock.now(),
       direction: 'FromIntegrationTable',
-      deferrals: 0,
-    },
+    }),
     deps,
   );
 }

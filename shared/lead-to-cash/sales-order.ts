@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { guidSchema, idKey, recordId } from '../domain/ids';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
 import { recordOutcome } from '../domain/sync/record-outcome';
@@ -21,10 +22,7 @@ import { BC, DV, eq, type LeadToCashSettings, lcyCodeOf, M, num, str } from './t
 /** The message on `ops-sales-orders` (and the admin endpoint's body). */
 export const salesOrderRequestSchema = z.object({
   /** salesorderid of the Dataverse order. */
-  salesOrderId: z
-    .string()
-    .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID')
-    .transform((s) => s.toLowerCase()),
+  salesOrderId: guidSchema,
   /** Follows the request through logs and the errors table. */
   correlationId: z.string().min(1).max(128).optional(),
 });
@@ -82,7 +80,7 @@ export async function createBcSalesOrder(
   settings: LeadToCashSettings,
   request: SalesOrderRequest,
 ): Promise<SalesOrderCreation> {
-  const salesOrderId = request.salesOrderId.toLowerCase();
+  const salesOrderId = recordId(request.salesOrderId);
   const warnings: string[] = [];
   const company = deps.options.company;
   const order = await deps.dataverse.get(
@@ -95,7 +93,7 @@ export async function createBcSalesOrder(
   const label = `Dynamics 365 Sales order ${str(v.ordernumber) || salesOrderId}`;
   // Multi-company: BC's filter on documents is strict (only this company's orders; Sales users set the company),
   // so an order without a company is never created in every company at once.
-  if (company && str(v._bcbi_companyid_value).toLowerCase() !== (company.id ?? '').toLowerCase()) {
+  if (company && idKey(str(v._bcbi_companyid_value)) !== idKey(company.id ?? '')) {
     return {
       result: 'skipped',
       salesOrderId,
@@ -221,8 +219,8 @@ export async function createBcSalesOrder(
 async function couple(deps: SyncDeps, bcOrder: VersionedRecord, order: VersionedRecord): Promise<void> {
   await deps.couplings.couple({
     mapping: M.order,
-    bcId: bcOrder.id.toLowerCase(),
-    dataverseId: order.id.toLowerCase(),
+    bcId: recordId(bcOrder.id),
+    dataverseId: recordId(order.id),
     bcModifiedOn: bcOrder.modifiedOn,
     dataverseModifiedOn: order.modifiedOn,
     lastResult: 'inserted',
@@ -237,11 +235,11 @@ async function couple(deps: SyncDeps, bcOrder: VersionedRecord, order: Versioned
  * couple it, the error names the account.
  */
 async function customerOf(deps: SyncDeps, order: VersionedRecord, label: string): Promise<string> {
-  let accountId = str(order.values._customerid_value).toLowerCase();
+  let accountId = idKey(str(order.values._customerid_value));
   if (!accountId) throw new SyncError('DV.VALIDATION', `There is no potential customer defined on the ${label}.`);
   const contact = await deps.dataverse.get(DV.contacts, accountId, ['contactid', '_parentcustomerid_value']).catch(() => undefined);
   if (contact) {
-    accountId = str(contact.values._parentcustomerid_value).toLowerCase();
+    accountId = idKey(str(contact.values._parentcustomerid_value));
     if (!accountId)
       throw new SyncError('DV.VALIDATION', `The contact on the ${label} has no parent account, so there is no customer to sell to.`);
   }
@@ -271,7 +269,7 @@ async function currencyOf(deps: SyncDeps, currencyId: string, label: string): Pr
   const iso = str(cur?.values.isocurrencycode);
   // BC shows LCY documents with the LCY code; sending it (not blank) keeps the customer's own currency from winning.
   if (iso && lcy && iso.toUpperCase() === lcy.toUpperCase()) return lcy;
-  const coupling = await deps.couplings.getByDataverseId(M.currency, currencyId.toLowerCase());
+  const coupling = await deps.couplings.getByDataverseId(M.currency, idKey(currencyId));
   if (coupling) {
     const bcCurrency = await deps.bc.get(BC.currencies, coupling.bcId, ['id', 'code']);
     if (bcCurrency) return str(bcCurrency.values.code);
@@ -382,10 +380,10 @@ export async function* submittedUncoupledOrders(deps: SyncDeps): AsyncIterable<s
 }
 
 /** One message of the `ops-sales-orders` queue: "create this Sales order in BC". */
+/** A request and its message id on `ops-sales-orders`. */
 export interface SalesOrderMessage {
-  body: SalesOrderRequest;
+  item: SalesOrderRequest;
   messageId: string;
-  contentType: 'application/json';
 }
 
 /**
@@ -398,9 +396,8 @@ export async function queueSubmittedOrders(deps: SyncDeps, send: (messages: Sale
   for await (const ids of submittedUncoupledOrders(deps)) {
     await send(
       ids.map((salesOrderId) => ({
-        body: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
+        item: { salesOrderId, correlationId: `auto-create-${salesOrderId}` },
         messageId: `salesorder|${salesOrderId}`,
-        contentType: 'application/json' as const,
       })),
     );
     queued += ids.length;

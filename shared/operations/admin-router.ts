@@ -3,6 +3,8 @@ import { checkConnections, extensionEntitySetsOf } from '../adapters/connection-
 import { MappingChangedSinceError, MappingValidationError } from '../adapters/tables';
 import { captureDepsFrom } from '../capture/context';
 import { subscriptionHealthFrom } from '../capture/subscriptions';
+import { SyncDirectionSchema } from '../domain/direction';
+import { guidSchema } from '../domain/ids';
 import { draftMapping, MappingDraftSchema } from '../domain/mappings';
 import { CouplingConflictError, type SyncErrorRecord } from '../domain/ports';
 import { SyncError, toSyncError } from '../errors';
@@ -49,37 +51,36 @@ export interface AdminResponse {
   body: unknown;
 }
 
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
 const mappingName = z.string().min(1).max(64);
-const direction = z.enum(['ToIntegrationTable', 'FromIntegrationTable']);
+const direction = SyncDirectionSchema;
 const pageSize = z.coerce.number().int().min(1).max(1000).optional();
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 const schemas = {
   couplingsQuery: z.object({
     mapping: mappingName,
-    id: guid.optional(),
+    id: guidSchema.optional(),
     pageSize,
     continuation: z.string().optional(),
     skipped: bool.optional(),
     failed: bool.optional(),
   }),
   couple: z
-    .object({ mapping: mappingName, bcId: guid.optional(), dataverseId: guid.optional(), synchronize: direction.optional() })
+    .object({ mapping: mappingName, bcId: guidSchema.optional(), dataverseId: guidSchema.optional(), synchronize: direction.optional() })
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId and/or dataverseId', path: ['bcId'] }),
   bulkCouple: z.object({
     mapping: mappingName,
-    bcIds: z.array(guid).max(10_000).optional(),
+    bcIds: z.array(guidSchema).max(10_000).optional(),
     createNew: z.boolean().default(false),
     /** Default true: each pair's initial direction is applied right away (BC's "synchronize after coupling"). */
     synchronizeAfter: z.boolean().default(true),
     max: z.number().int().min(1).max(100_000).optional(),
   }),
   uncouple: z
-    .object({ mapping: mappingName, bcId: guid.optional(), dataverseId: guid.optional() })
+    .object({ mapping: mappingName, bcId: guidSchema.optional(), dataverseId: guidSchema.optional() })
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   syncNow: z
-    .object({ mapping: mappingName, bcId: guid.optional(), dataverseId: guid.optional(), direction: direction.optional() })
+    .object({ mapping: mappingName, bcId: guidSchema.optional(), dataverseId: guidSchema.optional(), direction: direction.optional() })
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),
   fullSyncStart: z.object({ mappings: z.array(mappingName).optional() }).default({}),
   runQuery: z.object({ runId: z.string().min(1).optional() }),
@@ -115,8 +116,8 @@ const schemas = {
   historyQuery: z
     .object({
       mapping: mappingName,
-      bcId: guid.optional(),
-      dataverseId: guid.optional(),
+      bcId: guidSchema.optional(),
+      dataverseId: guidSchema.optional(),
       limit: z.coerce.number().int().min(1).max(500).optional(),
     })
     .refine((b) => b.bcId || b.dataverseId, { message: 'give bcId or dataverseId', path: ['bcId'] }),

@@ -1,35 +1,19 @@
-import type { ServiceBusSender } from '@azure/service-bus';
+import { workQueue } from '../adapters/servicebus/work-queue';
+import { OPERATIONAL_QUEUE } from '../queues';
 import type { Runtime } from '../runtime';
-import type { FullSyncDeps, FullSyncOptions, FullSyncWorkItem } from './full-sync';
-import type { StatePort, WorkQueue } from './ports';
-
-export const FULL_SYNC_QUEUE = 'ops-full-sync';
-
-const senders = new WeakMap<Runtime, ServiceBusSender>();
+import { type FullSyncDeps, type FullSyncOptions, type FullSyncWorkItem, fullSyncWorkItemSchema } from './full-sync';
+import type { WorkQueue } from './ports';
 
 /** The `ops-full-sync` queue of a runtime (one sender per runtime). */
 export function fullSyncQueue(runtime: Runtime): WorkQueue<FullSyncWorkItem> {
-  return {
-    send: async (item, options = {}) => {
-      let sender = senders.get(runtime);
-      if (!sender) {
-        sender = runtime.serviceBus.createSender(FULL_SYNC_QUEUE);
-        senders.set(runtime, sender);
-      }
-      await sender.sendMessages({
-        body: item,
-        contentType: 'application/json',
-        ...(options.messageId ? { messageId: options.messageId } : {}),
-      });
-    },
-  };
+  return workQueue(runtime.serviceBus, OPERATIONAL_QUEUE.fullSync, fullSyncWorkItemSchema);
 }
 
 /** Full-sync ports from the composition root. */
 export function fullSyncDeps(runtime: Runtime, options: FullSyncOptions = {}): FullSyncDeps {
   return {
     sync: runtime.syncDeps,
-    state: runtime.stores.checkpoints as unknown as StatePort,
+    state: runtime.stores.checkpoints,
     queue: fullSyncQueue(runtime),
     options: { dataverseCompanyId: runtime.syncDeps.options.dataverseCompanyId, ...options },
   };

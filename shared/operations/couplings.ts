@@ -1,3 +1,5 @@
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
+import { passOf, type SyncDirection, sourceOf } from '../domain/direction';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import { resolveFilter } from '../domain/odata/literal';
@@ -14,8 +16,6 @@ import { SyncError } from '../errors';
  * for one record (to a chosen row or a new one), match-based bulk coupling, and uncoupling. Data is never
  * deleted by any of them.
  */
-
-export type SyncDirectionChoice = 'ToIntegrationTable' | 'FromIntegrationTable';
 
 async function mappingOf(deps: SyncDeps, name: string): Promise<TableMapping> {
   const m = await deps.mappings.get(name);
@@ -42,31 +42,28 @@ export async function findCouplings(
   });
 }
 
-function manualEvent(mapping: string, source: Side, recordId: string, now: Date, direction?: SyncDirectionChoice) {
-  return {
-    v: 1 as const,
+function manualEvent(mapping: string, source: Side, recordId: string, now: Date, direction?: SyncDirection): ChangeEvent {
+  return newChangeEvent({
     mapping,
     source,
-    recordId: recordId.toLowerCase(),
-    changeType: 'unknown' as const,
-    origin: 'manual' as const,
+    recordId,
+    origin: 'manual',
     correlationId: `manual-${now.getTime().toString(36)}`,
-    observedAt: now.toISOString(),
-    deferrals: 0,
+    observedAt: now,
     ...(direction ? { direction } : {}),
-  };
+  });
 }
 
 /** "Synchronize Now" for one record, in the chosen direction (default: from the side the id belongs to). */
 export async function synchronizeNow(
   deps: SyncDeps,
-  req: { mapping: string; bcId?: string; dataverseId?: string; direction?: SyncDirectionChoice },
+  req: { mapping: string; bcId?: string; dataverseId?: string; direction?: SyncDirection },
 ): Promise<SyncOutcome> {
   await mappingOf(deps, req.mapping);
   let source: Side;
   let id: string;
   if (req.direction) {
-    source = req.direction === 'ToIntegrationTable' ? 'bc' : 'dataverse';
+    source = sourceOf(req.direction);
     const given = source === 'bc' ? req.bcId : req.dataverseId;
     if (given) id = given;
     else {
@@ -76,7 +73,7 @@ export async function synchronizeNow(
         : req.dataverseId
           ? await deps.couplings.getByDataverseId(req.mapping, req.dataverseId)
           : undefined;
-      if (!c) throw new SyncError('COUPLE.NOT_COUPLED' as never, 'The record is not coupled; give the id of the side to synchronize from.');
+      if (!c) throw new SyncError('COUPLE.NOT_COUPLED', 'The record is not coupled; give the id of the side to synchronize from.');
       id = source === 'bc' ? c.bcId : c.dataverseId;
     }
   } else if (req.bcId) {
@@ -97,7 +94,7 @@ export async function synchronizeNow(
  */
 export async function coupleRecord(
   deps: SyncDeps,
-  req: { mapping: string; bcId?: string; dataverseId?: string; synchronize?: SyncDirectionChoice },
+  req: { mapping: string; bcId?: string; dataverseId?: string; synchronize?: SyncDirection },
 ): Promise<{ coupling?: Coupling; outcome?: SyncOutcome }> {
   const m = await mappingOf(deps, req.mapping);
   if (req.bcId && req.dataverseId) {
@@ -140,10 +137,7 @@ export async function coupleRecord(
       existing,
     );
   // Creating in the other side: the direction of the pass is from the given record's side.
-  const outcome = await syncRecord(
-    manualEvent(m.name, source, id, deps.clock.now(), source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable'),
-    deps,
-  );
+  const outcome = await syncRecord(manualEvent(m.name, source, id, deps.clock.now(), passOf(source)), deps);
   const coupling = source === 'bc' ? await deps.couplings.getByBcId(m.name, id) : await deps.couplings.getByDataverseId(m.name, id);
   return { ...(coupling ? { coupling } : {}), outcome };
 }
@@ -282,7 +276,7 @@ export async function bulkCouple(
       .record({
         mapping: m.name,
         direction: 'ToIntegrationTable',
-        code: 'COUPLE.NO_MATCH' as never,
+        code: 'COUPLE.NO_MATCH',
         category: 'data',
         message: `Failed to couple ${out.unmatched} record(s), because no unique uncoupled matching entity was found in Dataverse with the specified matching criteria.`,
       })

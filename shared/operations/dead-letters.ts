@@ -9,6 +9,7 @@ import {
 } from '../adapters/servicebus/dead-letters';
 import { changeEventSchema } from '../domain/change-event';
 import { allQueueNames, OPERATIONAL_QUEUES } from '../queues';
+import { messageSchemaOf } from './queue-messages';
 
 /**
  * Dead-letter operations over every queue — the sync-* queues and the operational ops-* ones: list, replay (by
@@ -60,10 +61,14 @@ export function replayBody(body: unknown, now: Date): unknown {
   return { ...parsed.data, origin: 'replay', deferrals: 0, observedAt: now.toISOString() };
 }
 
-/** What the retry timer does with one dead letter. */
+/**
+ * What the retry timer does with one dead letter. A body its queue's worker cannot read is left for a person
+ * whatever the reason: it was dead-lettered after every delivery refused it, and a re-drive is read the same way.
+ */
 export function retryDisposition(d: DeadLetter, now: Date, policies: Record<string, RetryPolicy> = DEFAULT_RETRY_POLICIES): Disposition {
   const policy = d.reason ? policies[d.reason] : undefined;
   if (!policy || d.replayCount >= policy.maxReplays) return { action: 'leave' };
+  if (messageSchemaOf(d.queue)?.safeParse(d.body).success === false) return { action: 'leave' };
   const delay = Math.min(policy.baseDelayMs * 2 ** d.replayCount, policy.maxDelayMs);
   return { action: 'replay', scheduledAt: new Date(now.getTime() + delay), body: replayBody(d.body, now) };
 }

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 
 /**
  * What operations need besides the sync engine's ports: small state with optimistic concurrency (the
- * checkpoint table) and a queue for full-sync work items. Adapters: `TableCheckpointStore`, Service Bus.
+ * checkpoint table) and work queues. Adapters: `TableCheckpointStore`, `ServiceBusWorkQueue`.
  */
 export interface StoredState<T> {
   key: string;
@@ -19,9 +19,22 @@ export interface StatePort {
   delete(key: string, etag?: string): Promise<boolean>;
 }
 
-/** Sends full-sync work items (`ops-full-sync`); resolves when the broker accepted them. */
+/** Message properties of a work item. */
+export interface WorkMessageOptions {
+  /** Duplicate detection drops a second message with the same id inside its window. Default: a new id. */
+  messageId?: string;
+  /** Follows the work through logs. Default none. */
+  correlationId?: string;
+  /** Shown in the admin page's dead-letter list. Default none. */
+  subject?: string;
+}
+
+/**
+ * Sends work items to an operational queue (BC collections, full-sync items, sales orders); resolves when the
+ * broker accepted them. Adapter: `ServiceBusWorkQueue`.
+ */
 export interface WorkQueue<T> {
-  send(item: T, options?: { messageId?: string }): Promise<void>;
+  send(item: T, options?: WorkMessageOptions): Promise<void>;
 }
 
 export function isStateConflict(err: unknown): boolean {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_POLL_OVERLAP_MS } from '../capture/poll-bc';
-import type { ChangeEvent } from '../domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import type { DataverseEntityTarget, VersionedRecord } from '../domain/ports';
@@ -102,19 +102,18 @@ async function reconcileMapping(
     source: 'bc' | 'dataverse',
     r: { id: string; modifiedOn?: string; etag?: string },
     changeType: ChangeEvent['changeType'],
-  ): ChangeEvent => ({
-    v: 1,
-    mapping: m.name,
-    source,
-    recordId: r.id.toLowerCase(),
-    changeType,
-    ...(r.modifiedOn && !Number.isNaN(Date.parse(r.modifiedOn)) ? { modifiedOn: new Date(r.modifiedOn).toISOString() } : {}),
-    ...(r.etag ? { rowVersion: r.etag } : { nonce: randomUUID() }),
-    origin: 'reconcile',
-    correlationId: `reconcile-${m.name}-${runStart.getTime().toString(36)}`,
-    observedAt: runStart.toISOString(),
-    deferrals: 0,
-  });
+  ): ChangeEvent =>
+    newChangeEvent({
+      mapping: m.name,
+      source,
+      recordId: r.id,
+      changeType,
+      ...(r.modifiedOn && !Number.isNaN(Date.parse(r.modifiedOn)) ? { modifiedOn: new Date(r.modifiedOn).toISOString() } : {}),
+      ...(r.etag ? { rowVersion: r.etag } : { nonce: randomUUID() }),
+      origin: 'reconcile',
+      correlationId: `reconcile-${m.name}-${runStart.getTime().toString(36)}`,
+      observedAt: runStart,
+    });
 
   if (m.direction !== 'FromIntegrationTable') {
     const key = `reconcile/${m.name}/bc`;

@@ -237,6 +237,13 @@ describe('writes, ETags and concurrency', () => {
     expect(wrongType.status).toBe(400);
     const readOnly = await call(`${api}/customers`, { method: 'POST', body: { displayName: 'x', balanceDue: 5 } });
     expect(readOnly.status).toBe(400);
+    // v2.0 pages let the platform assign the SystemId (`id` is Editable = false; page 30009 inserts with Insert(true)).
+    const clientId = await call(`${api}/customers`, {
+      method: 'POST',
+      body: { id: '5c0c5b1e-9b0e-4c1a-8f3e-2d6a7b8c9d0e', displayName: 'Client Id Ltd' },
+    });
+    expect(clientId.status).toBe(400);
+    expect(clientId.body.error.message).toContain("'id' is read-only");
     const salesperson = await call(`${api}/customers`, { method: 'POST', body: { displayName: 'x', salespersonCode: 'ZZ' } });
     expect(salesperson.status).toBe(400);
     expect(salesperson.body.error.code).toBe('Internal_InvalidTableRelation');

@@ -183,6 +183,19 @@ describe('custom API pages (bcsync/integration/v1.0)', () => {
     expect(inv.totalAmountExcludingTax).toBe(order.totalAmountExcludingTax);
   });
 
+  it('creates a sales order under a client-chosen SystemId (its `id` is editable), which v2.0 refuses', async () => {
+    const id = '7d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a';
+    const created = await call(`${custom}/salesOrders`, { method: 'POST', body: { id, customerNumber: '10000' } });
+    expect(created.status).toBe(201);
+    expect(created.body.id).toBe(id);
+    expect((await call(`${api}/salesOrders(${id})`)).body.id).toBe(id);
+    const v2 = await call(`${api}/salesOrders`, {
+      method: 'POST',
+      body: { id: '8e2f3a4b-5c6d-4e7f-9a8b-0c1d2e3f4a5b', customerNumber: '10000' },
+    });
+    expect(v2.status).toBe(400);
+  });
+
   it('changes FlowFields (inventory) without a new ETag or lastModifiedDateTime, as posting does', async () => {
     const item = (await call(`${api}/items?$filter=number eq '1896-S'`)).body.value[0];
     const r = await call(`${sim.url}/_sim/flowfield`, { method: 'POST', body: { entitySet: 'items', id: item.id, value: 77 } });

@@ -281,7 +281,19 @@ describe('dead letters of the operational queues', () => {
 
   it('the retry timer re-drives a dead-lettered collection expansion', async () => {
     const sender = sb.createSender(OPERATIONAL_QUEUE.bcCollection);
-    await sender.sendMessages({ body: { v: 1, entitySet: 'customers', mappings: ['CUSTOMER'] }, messageId: 'collection-dl-test' });
+    // A collection work item as the BC webhook queues it (a body the worker could not read would be left for a person).
+    const work = {
+      v: 1,
+      mappings: ['CUSTOMER'],
+      group: 'v2.0',
+      entitySet: 'customers',
+      lastModifiedDateTime: '2026-01-01T00:00:00.000Z',
+      subscriptionId: 'collection-dl-test',
+      resource: `/api/v2.0/companies(${stack.bc.companyId})/customers`,
+      correlationId: 'collection-dl-test',
+      observedAt: '2026-01-01T00:00:01.000Z',
+    };
+    await sender.sendMessages({ body: work, messageId: 'collection-dl-test' });
     await sender.close();
     await deadLetterNext(OPERATIONAL_QUEUE.bcCollection);
     expect(stack.serviceBus.stats(OPERATIONAL_QUEUE.bcCollection)).toMatchObject({ active: 0, deadLettered: 1 });

@@ -51,3 +51,26 @@ describe('layer rule: shared/domain stays pure', () => {
     expect(result.output).not.toContain('noRestrictedImports');
   });
 });
+
+describe('layer rule: shared/ stays independent of the Functions library', () => {
+  const functionsImport = "import type { HttpRequest } from '@azure/functions';\nexport type Probe = HttpRequest;\n";
+
+  it.each(['shared/capture/probe.ts', 'shared/operations/probe.ts', 'shared/domain/probe.ts'])('refuses @azure/functions in %s', (file) => {
+    const result = lint(file, functionsImport);
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain('noRestrictedImports');
+  });
+
+  it('allows it in functions/', () => {
+    const result = lint('functions/lib/probe.ts', functionsImport);
+    expect(result.output).not.toContain('noRestrictedImports');
+  });
+
+  it('keeps the domain rule whole beside the shared/ rule', () => {
+    const result = lint(
+      'shared/domain/sync/probe-sb.ts',
+      "import { ServiceBusClient } from '@azure/service-bus';\nexport const probe = ServiceBusClient;\n",
+    );
+    expect(result.ok).toBe(false);
+  });
+});

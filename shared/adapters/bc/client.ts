@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { isGuid } from '../../domain/ids';
 import type { BcEntityTarget } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, odataUrl } from '../http/client';
 import { httpError } from '../http/errors';
 import type { RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataEntity } from '../http/schemas';
+import { odataDateTime } from '../odata';
 import { type BcEntityFields, type BcFieldInfo, inferFieldsFromRecord, parseCsdl } from './metadata';
 
 /** BC's documented operational limits (api-contracts.md C.4, C.5). */
@@ -115,18 +117,9 @@ const batchResponseSchema = z.looseObject({
   ),
 });
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A key inside `(...)`: SystemId GUIDs unquoted (API pages), anything else an OData string literal. */
 export function bcKeyLiteral(id: string): string {
-  return GUID.test(id) ? id : `'${id.replace(/'/g, "''")}'`;
-}
-
-/** Normalises an instant for an OData filter literal; refuses anything that is not a date (filter injection). */
-export function odataDateTime(value: string): string {
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new SyncError('CONFIG.INVALID', `not an ISO date-time: ${JSON.stringify(value)}`);
-  return new Date(t).toISOString();
+  return isGuid(id) ? id : `'${id.replace(/'/g, "''")}'`;
 }
 
 /**

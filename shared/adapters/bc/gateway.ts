@@ -39,7 +39,7 @@ export class BcGateway implements RecordGateway<BcEntityTarget> {
     for await (const page of this.client.listAll(target, options)) yield page.map((e) => this.record(target, e));
   }
 
-  /** BC assigns SystemIds itself; a requested `id` is sent as the `id` field, which API pages accept on insert. */
+  /** A requested `id` is sent as the `id` field, which only pages with an editable `id` accept (see RecordGateway.create). */
   async create(target: BcEntityTarget, values: Record<string, unknown>, options: { id?: string } = {}): Promise<VersionedRecord> {
     const body = options.id ? { ...values, [target.key ?? 'id']: options.id } : values;
     return this.record(target, await this.client.create(target, body));

@@ -1,3 +1,4 @@
+import { isGuid } from '../../domain/ids';
 /**
  * Field types of BC entity sets, for mapping validation. Read from the CSDL `$metadata` document each API route
  * serves (`<EntitySet Name="customers" EntityType="Microsoft.NAV.customer"/>` → `<EntityType Name="customer">`
@@ -57,8 +58,6 @@ export function parseCsdl(xml: string): Map<string, BcEntityFields> {
   return sets;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Best-effort EDM types from one record's JSON. A null value says nothing, so it reports `Edm.Untyped`. */
 export function inferFieldsFromRecord(record: Record<string, unknown>): BcEntityFields {
   const fields: BcEntityFields = new Map();
@@ -73,7 +72,7 @@ function inferType(value: unknown): string {
   if (typeof value === 'boolean') return 'Edm.Boolean';
   if (typeof value === 'number') return Number.isInteger(value) ? 'Edm.Int32' : 'Edm.Decimal';
   if (typeof value === 'string') {
-    if (GUID.test(value)) return 'Edm.Guid';
+    if (isGuid(value)) return 'Edm.Guid';
     if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) return 'Edm.DateTimeOffset';
     if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return 'Edm.Date';
     return 'Edm.String';

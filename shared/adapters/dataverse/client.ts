@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GUID_PATTERN, isGuid } from '../../domain/ids';
 import { SyncError } from '../../errors';
 import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, type HttpResponse, odataUrl } from '../http/client';
 import { httpError, responseShapeError } from '../http/errors';
@@ -87,19 +88,18 @@ export interface DvBatchResult extends DvBatchPartResponse {
 
 export type UpsertMode = 'upsert' | 'createOnly' | 'updateOnly';
 
-const GUID = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
-
 /** Key segment `(…)`: a GUID bare, alternate keys as `name='text',n=2` (strings quoted, `'` doubled). */
 export function dvKeySegment(key: DvKey): string {
   if (typeof key === 'string') {
-    if (!GUID.test(key)) throw new SyncError('DV.VALIDATION', `not a Dataverse id: ${JSON.stringify(key)}`);
+    if (!isGuid(key, { braces: true })) throw new SyncError('DV.VALIDATION', `not a Dataverse id: ${JSON.stringify(key)}`);
     return `(${key.replace(/[{}]/g, '')})`;
   }
   const parts = Object.entries(key).map(([name, value]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new SyncError('DV.VALIDATION', `not a column name: ${JSON.stringify(name)}`);
     let literal: string;
     if (value === null) literal = 'null';
-    else if (typeof value === 'string' && GUID.test(value) && name.startsWith('_') && name.endsWith('_value')) literal = value;
+    else if (typeof value === 'string' && isGuid(value, { braces: true }) && name.startsWith('_') && name.endsWith('_value'))
+      literal = value;
     else if (typeof value === 'string') literal = `'${encodeURIComponent(value.replace(/'/g, "''")).replace(/%27/g, "'")}'`;
     else literal = String(value);
     return `${name}=${literal}`;
@@ -113,9 +113,11 @@ export function bindRef(entitySet: string, key: DvKey): string {
   return `/${entitySet}${dvKeySegment(key)}`;
 }
 
+const ENTITY_ID = new RegExp(`\\((${GUID_PATTERN})\\)\\s*$`);
+
 /** The id in an `OData-EntityId` header, `…/accounts(7eb682f1-…)`. */
 export function idFromEntityId(entityId: string | null): string | undefined {
-  const m = /\(([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)\s*$/i.exec(entityId ?? '');
+  const m = ENTITY_ID.exec(entityId ?? '');
   return m?.[1];
 }
 

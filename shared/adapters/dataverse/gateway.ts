@@ -1,7 +1,7 @@
 import type { DataverseEntityTarget, ListOptions, Page, RecordGateway, VersionedRecord } from '../../domain/ports';
 import { SyncError } from '../../errors';
-import { odataDateTime } from '../bc/client';
 import type { ODataEntity } from '../http/schemas';
+import { odataDateTime } from '../odata';
 import type { DataverseClient } from './client';
 
 const MODIFIED_BY = '_modifiedby_value';

@@ -2,6 +2,7 @@ import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../domain/ports';
 import { SyncError } from '../../errors';
+import type { StatePort } from '../../operations/ports';
 import { decodeKey, encodeKey, hasStatus, jsonProperties, prefixEnd, readJsonProperty, storeCall } from './common';
 
 /**
@@ -40,7 +41,7 @@ export interface PutCheckpointOptions {
 
 const rowSchema = z.looseObject({ rowKey: z.string(), etag: z.string(), updatedAt: z.string() });
 
-export class TableCheckpointStore {
+export class TableCheckpointStore implements StatePort {
   private readonly clock: Clock;
 
   constructor(

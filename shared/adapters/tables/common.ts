@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { TableClient } from '@azure/data-tables';
+import { idKey } from '../../domain/ids';
 import { SyncError } from '../../errors';
 
 /**
@@ -8,13 +9,8 @@ import { SyncError } from '../../errors';
  * 64 KiB property limit, and one-time table creation.
  */
 
-const GUID = /^\{?([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\}?$/;
-
 /** GUIDs compare case-insensitively in both BC and Dataverse; one spelling keeps index rows unique. */
-export function normalizeId(id: string): string {
-  const m = GUID.exec(id);
-  return m ? m[1]!.toLowerCase() : id;
-}
+export const normalizeId = idKey;
 
 /**
  * PartitionKey/RowKey may not contain `/ \ # ?` or control characters. `%` is escaped too so encoding is

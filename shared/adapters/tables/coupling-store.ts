@@ -1,5 +1,6 @@
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
+import { SyncDirectionSchema } from '../../domain/direction';
 import {
   type Clock,
   type Coupling,
@@ -7,6 +8,7 @@ import {
   type CouplingStore,
   type NewCoupling,
   type Page,
+  type Side,
   SYNC_RESULTS,
   type SyncedSnapshot,
   systemClock,
@@ -79,7 +81,7 @@ const couplingRowSchema = z.looseObject({
   fingerprintToDataverse: z.string().optional(),
   fingerprintToBc: z.string().optional(),
   dataverseWrittenEtag: z.string().optional(),
-  initialDirection: z.enum(['ToIntegrationTable', 'FromIntegrationTable']).optional(),
+  initialDirection: SyncDirectionSchema.optional(),
   snapshotForm: z.enum(['full', 'hashed', 'omitted']).optional(),
   lastResult: z.union([z.enum(SYNC_RESULTS), z.literal('')]).optional(),
   lastSyncedAt: z.string().optional(),
@@ -117,16 +119,18 @@ export interface TableCouplingStoreOptions {
   expectedEnvironment?: string;
 }
 
-type Side = 'bc' | 'dv';
+/** A coupling's concurrency token names the index row it was read from: `bc:<etag>` or `dv:<etag>`. */
+const TOKEN_PREFIX = { bc: 'bc', dataverse: 'dv' } as const satisfies Record<Side, string>;
 
 function token(side: Side, etag: string): string {
-  return `${side}:${etag}`;
+  return `${TOKEN_PREFIX[side]}:${etag}`;
 }
 
 function parseToken(t: string): { side: Side; etag: string } {
-  const side = t.slice(0, 2);
-  if ((side !== 'bc' && side !== 'dv') || t[2] !== ':') throw new Error(`not a coupling concurrency token: ${t}`);
-  return { side, etag: t.slice(3) };
+  const prefix = t.slice(0, 2);
+  if ((prefix !== TOKEN_PREFIX.bc && prefix !== TOKEN_PREFIX.dataverse) || t[2] !== ':')
+    throw new Error(`not a coupling concurrency token: ${t}`);
+  return { side: prefix === TOKEN_PREFIX.bc ? 'bc' : 'dataverse', etag: t.slice(3) };
 }
 
 export class TableCouplingStore implements CouplingStore {
@@ -186,7 +190,7 @@ export class TableCouplingStore implements CouplingStore {
         }
         const rawDv = await this.readRaw(pk, DV + encodeKey(coupling.dataverseId));
         if (rawDv && rawDv.tombstone !== true) {
-          const byDv = this.toCoupling(rawDv, 'dv');
+          const byDv = this.toCoupling(rawDv, 'dataverse');
           throw new CouplingConflictError(
             `Cannot couple ${coupling.mapping} BC record ${coupling.bcId} to Dataverse row ${coupling.dataverseId}, because the Dataverse row is already coupled to BC record ${byDv.bcId}.`,
             byDv,
@@ -320,7 +324,7 @@ export class TableCouplingStore implements CouplingStore {
         'update',
         { partitionKey: pk, rowKey: DV + encodeKey(coupling.dataverseId), ...columns },
         'Replace',
-        { etag: side === 'dv' ? etag : '*' },
+        { etag: side === 'dataverse' ? etag : '*' },
       ],
     ];
     try {
@@ -420,7 +424,7 @@ export class TableCouplingStore implements CouplingStore {
         await this.deleteTombstone(pk, String(row.rowKey), String(row.etag));
         return;
       }
-      const coupling = this.toCoupling(row, prefix === BC ? 'bc' : 'dv');
+      const coupling = this.toCoupling(row, prefix === BC ? 'bc' : 'dataverse');
       const rowKeys = [BC + encodeKey(coupling.bcId), DV + encodeKey(coupling.dataverseId)] as const;
       const read = prefix === BC ? 0 : 1;
       const tomb = { mapping: coupling.mapping, bcId: coupling.bcId, dataverseId: coupling.dataverseId, tombstone: true };
@@ -472,7 +476,7 @@ export class TableCouplingStore implements CouplingStore {
   private async read(mapping: string, prefix: typeof BC | typeof DV, id: string, check = true): Promise<Coupling | undefined> {
     const row = await this.readRaw(encodeKey(mapping), prefix + encodeKey(id));
     if (!row || row.tombstone === true) return undefined;
-    const coupling = this.toCoupling(row, prefix === BC ? 'bc' : 'dv');
+    const coupling = this.toCoupling(row, prefix === BC ? 'bc' : 'dataverse');
     if (check && this.expectedEnvironment !== undefined && coupling.environment !== this.expectedEnvironment) {
       throw environmentMismatch(coupling.mapping, coupling.bcId, coupling.environment, this.expectedEnvironment);
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { SyncDirectionSchema } from '../../domain/direction';
 import type { HistoryEntry, HistoryStore } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import { encodeKey, invertedTime, jsonProperties, normalizeId, readJsonProperty, storeCall, ValueTooLargeError } from './common';
@@ -21,7 +22,7 @@ const entrySchema = z.object({
   bcId: z.string().min(1).optional(),
   dataverseId: z.string().min(1).optional(),
   at: z.iso.datetime({ offset: true }),
-  direction: z.enum(['ToIntegrationTable', 'FromIntegrationTable']),
+  direction: SyncDirectionSchema,
   result: syncResult,
   changes: z.record(z.string(), z.tuple([z.unknown(), z.unknown()])),
   correlationId: z.string().optional(),
@@ -34,7 +35,7 @@ const rowSchema = z.looseObject({
   bcId: z.string().optional(),
   dataverseId: z.string().optional(),
   at: z.string(),
-  direction: z.enum(['ToIntegrationTable', 'FromIntegrationTable']),
+  direction: SyncDirectionSchema,
   result: syncResult,
   correlationId: z.string().optional(),
   dryRun: z.boolean().optional(),

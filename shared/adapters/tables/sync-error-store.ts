@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { changeEventSchema } from '../../domain/change-event';
+import { type SyncDirection, SyncDirectionSchema } from '../../domain/direction';
 import { type Clock, type Page, type SyncErrorRecord, type SyncErrorStore, systemClock } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import {
@@ -38,14 +39,13 @@ const MAX_MESSAGE_CHARS = 8_000;
 /** Budget for the values and the event of one error row. */
 const MAX_VALUES_BYTES = 256 * 1024;
 
-type Direction = SyncErrorRecord['direction'];
 type NewSyncError = Omit<SyncErrorRecord, 'id' | 'attempts' | 'firstSeen' | 'lastSeen' | 'status'>;
 
 const newErrorSchema = z.object({
   mapping: z.string().min(1).max(100),
   bcId: z.string().min(1).optional(),
   dataverseId: z.string().min(1).optional(),
-  direction: z.enum(['ToIntegrationTable', 'FromIntegrationTable']),
+  direction: SyncDirectionSchema,
   code: z.string().min(1).max(100),
   category: z.enum(['transient', 'data', 'configuration']),
   message: z.string(),
@@ -58,7 +58,7 @@ const errorRowSchema = z.looseObject({
   mapping: z.string(),
   bcId: z.string().optional(),
   dataverseId: z.string().optional(),
-  direction: z.enum(['ToIntegrationTable', 'FromIntegrationTable']),
+  direction: SyncDirectionSchema,
   code: z.string(),
   category: z.enum(['transient', 'data', 'configuration']),
   message: z.string(),
@@ -72,12 +72,12 @@ const errorRowSchema = z.looseObject({
 
 const pointerSchema = z.looseObject({ etag: z.string(), errorRowKey: z.string() });
 
-function pointerKey(direction: Direction, side: 'bc' | 'dv', id: string): string {
+function pointerKey(direction: SyncDirection, side: 'bc' | 'dv', id: string): string {
   return `${OPEN}${direction}_${side}_${encodeKey(normalizeId(id))}`;
 }
 
 /** The source record of the direction identifies the failure; the other id is a fallback when it is unknown. */
-function pointerKeys(direction: Direction, key: { bcId?: string; dataverseId?: string }): string[] {
+function pointerKeys(direction: SyncDirection, key: { bcId?: string; dataverseId?: string }): string[] {
   const bc = key.bcId ? pointerKey(direction, 'bc', key.bcId) : undefined;
   const dv = key.dataverseId ? pointerKey(direction, 'dv', key.dataverseId) : undefined;
   const ordered = direction === 'ToIntegrationTable' ? [bc, dv] : [dv, bc];
@@ -164,7 +164,7 @@ export class TableSyncErrorStore implements SyncErrorStore {
    * Resolves the open errors of a record: of one direction when given, else of both (a successful sync
    * proves the pair is healthy again).
    */
-  async resolve(mapping: string, recordKey: { bcId?: string; dataverseId?: string }, direction?: Direction): Promise<void> {
+  async resolve(mapping: string, recordKey: { bcId?: string; dataverseId?: string }, direction?: SyncDirection): Promise<void> {
     await this.close(mapping, recordKey, 'resolved', direction);
   }
 
@@ -222,9 +222,9 @@ export class TableSyncErrorStore implements SyncErrorStore {
     }
   }
 
-  private async close(mapping: string, recordKey: { bcId?: string; dataverseId?: string }, status: 'resolved', direction?: Direction) {
+  private async close(mapping: string, recordKey: { bcId?: string; dataverseId?: string }, status: 'resolved', direction?: SyncDirection) {
     const pk = encodeKey(mapping);
-    const directions: Direction[] = direction ? [direction] : ['ToIntegrationTable', 'FromIntegrationTable'];
+    const directions: SyncDirection[] = direction ? [direction] : ['ToIntegrationTable', 'FromIntegrationTable'];
     for (const d of directions) {
       for (let attempt = 0; ; attempt++) {
         const open = await this.findOpen(pk, pointerKeys(d, recordKey));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DirectionSchema } from '../direction';
 
 /**
  * Mapping model: BC's "Integration Table Mapping" (table 5335) and "Integration Field Mapping" (table 5336)
@@ -6,13 +7,8 @@ import { z } from 'zod';
  * logical name. See bc-integration-reference.md sections 1 and 2.
  */
 
-/** BC's Direction option. ToIntegrationTable = BC → Dataverse, FromIntegrationTable = Dataverse → BC. */
-export const DirectionSchema = z.enum(['Bidirectional', 'ToIntegrationTable', 'FromIntegrationTable']);
-export type Direction = z.infer<typeof DirectionSchema>;
-
-/** A single pass of a sync: the two unidirectional values of {@link Direction}. */
-export const SyncDirectionSchema = z.enum(['ToIntegrationTable', 'FromIntegrationTable']);
-export type SyncDirection = z.infer<typeof SyncDirectionSchema>;
+// The direction vocabulary lives in ../direction; the mapping model re-exports it.
+export { type Direction, DirectionSchema, type SyncDirection, SyncDirectionSchema } from '../direction';
 
 /** Enum 5338 plus our field-level merge extension. */
 export const UpdateConflictResolutionSchema = z.enum(['None', 'SendUpdateToIntegration', 'GetUpdateFromIntegration', 'FieldMerge']);

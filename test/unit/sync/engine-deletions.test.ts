@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeSource } from '../../../shared/domain/change-event';
+import type { Side } from '../../../shared/domain/direction';
 import type { DeletionConflictResolution } from '../../../shared/domain/mappings/schema';
 import { syncRecord } from '../../../shared/domain/sync/sync-record';
 import { coupledPair, nameOf, other, passOf, widgetMapping } from './world';
@@ -13,7 +13,7 @@ import { coupledPair, nameOf, other, passOf, widgetMapping } from './world';
 /** What a path counts: nothing in a dry run. */
 const counted = (dryRun: boolean, c: Record<string, number>) => (dryRun ? {} : c);
 
-const sides: ChangeSource[] = ['bc', 'dataverse'];
+const sides: Side[] = ['bc', 'dataverse'];
 
 describe.each(sides)('the %s record of a coupled pair was deleted; its change event arrives', (deleted) => {
   const survivor = other(deleted);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeSource } from '../../../shared/domain/change-event';
+import type { Side } from '../../../shared/domain/direction';
 import { syncRecord } from '../../../shared/domain/sync/sync-record';
 import { CITY, cityOf, coupledPair, NAME, nameOf, other, widgetMapping } from './world';
 
 /** Our own writes come back as change events (webhooks fire for the integration user too): no loops, nothing lost. */
 
-const sides: ChangeSource[] = ['bc', 'dataverse'];
+const sides: Side[] = ['bc', 'dataverse'];
 
 describe.each(sides)('the engine wrote a change from the %s side', (source) => {
   const dest = other(source);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeSource } from '../../../shared/domain/change-event';
+import type { Side } from '../../../shared/domain/direction';
 import type { UpdateConflictResolution } from '../../../shared/domain/mappings/schema';
 import { syncRecord } from '../../../shared/domain/sync/sync-record';
 import { eventBuilder } from '../../support/events';
@@ -8,7 +8,7 @@ import { BC, CITY, cityOf, coupledPair, DV, NAME, nameOf, other, passOf, widgetM
 
 /** The engine's update paths with in-memory ports: direction × table direction, conflict policy, dry run, create. */
 
-const sides: ChangeSource[] = ['bc', 'dataverse'];
+const sides: Side[] = ['bc', 'dataverse'];
 
 describe.each(sides)('a change on the %s side of a coupled pair', (source) => {
   const dest = other(source);

@@ -1,4 +1,5 @@
-import type { ChangeEvent, ChangeSource } from '../../../shared/domain/change-event';
+import type { ChangeEvent } from '../../../shared/domain/change-event';
+import type { Side } from '../../../shared/domain/direction';
 import {
   type DeletionConflictResolution,
   type Direction,
@@ -39,11 +40,11 @@ export const DV: DataverseEntityTarget = { side: 'dataverse', entitySet: 'accoun
 export const CITY = 'city -> address1_city';
 export const NAME = 'displayName -> name';
 
-export const other = (side: ChangeSource): ChangeSource => (side === 'bc' ? 'dataverse' : 'bc');
-export const passOf = (side: ChangeSource) => (side === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
+export const other = (side: Side): Side => (side === 'bc' ? 'dataverse' : 'bc');
+export const passOf = (side: Side) => (side === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
 /** The city column of a side. */
-export const cityOf = (side: ChangeSource) => (side === 'bc' ? 'city' : 'address1_city');
-export const nameOf = (side: ChangeSource) => (side === 'bc' ? 'displayName' : 'name');
+export const cityOf = (side: Side) => (side === 'bc' ? 'city' : 'address1_city');
+export const nameOf = (side: Side) => (side === 'bc' ? 'displayName' : 'name');
 
 export interface Pair extends FakeWorld {
   mapping: TableMapping;
@@ -51,20 +52,20 @@ export interface Pair extends FakeWorld {
   /** The pair's ids as outcomes, history and errors name them. */
   keys: { bcId: string; dataverseId: string };
   /** A change event for one side's record of the pair (origin webhook unless told). */
-  event(side: ChangeSource, extra?: Partial<ChangeEvent>): ChangeEvent;
+  event(side: Side, extra?: Partial<ChangeEvent>): ChangeEvent;
   /** A person changes one side's record. */
-  edit(side: ChangeSource, values: Record<string, unknown>): void;
+  edit(side: Side, values: Record<string, unknown>): void;
   /** A person deletes one side's record. */
-  remove(side: ChangeSource): void;
+  remove(side: Side): void;
   /**
    * A person changes one side's record just before the engine's next write to that side lands (after the engine
    * read it), as a race would have it. Tells afterwards whether the race happened.
    */
-  editBeforeNextWrite(side: ChangeSource, values: Record<string, unknown>): { happened(): boolean };
-  exists(side: ChangeSource): boolean;
-  values(side: ChangeSource): Record<string, unknown> | undefined;
+  editBeforeNextWrite(side: Side, values: Record<string, unknown>): { happened(): boolean };
+  exists(side: Side): boolean;
+  values(side: Side): Record<string, unknown> | undefined;
   /** Writes either gateway made since set-up. */
-  writes(): Array<{ side: ChangeSource; op: string; id: string }>;
+  writes(): Array<{ side: Side; op: string; id: string }>;
 }
 
 const ev = eventBuilder('unit');
@@ -77,7 +78,7 @@ const ev = eventBuilder('unit');
 export async function coupledPair(mapping: TableMapping, options: Partial<SyncEngineOptions> = {}): Promise<Pair> {
   const w = fakeDeps([mapping]);
   // Created from the side the mapping lets create the other.
-  const from: ChangeSource = mapping.direction === 'FromIntegrationTable' ? 'dataverse' : 'bc';
+  const from: Side = mapping.direction === 'FromIntegrationTable' ? 'dataverse' : 'bc';
   const first =
     from === 'bc'
       ? w.bc.seed(BC, { displayName: 'Widget Co', city: 'Oslo' })
@@ -87,8 +88,8 @@ export async function coupledPair(mapping: TableMapping, options: Partial<SyncEn
   const ids = { bc: made.bcId, dataverse: made.dataverseId };
   w.forget();
   w.deps.options = { ...w.deps.options, ...options };
-  const gw = (side: ChangeSource) => (side === 'bc' ? w.bc : w.dataverse);
-  const edit = (side: ChangeSource, values: Record<string, unknown>) => {
+  const gw = (side: Side) => (side === 'bc' ? w.bc : w.dataverse);
+  const edit = (side: Side, values: Record<string, unknown>) => {
     if (side === 'bc') w.bc.edit(BC, ids.bc, values);
     else w.dataverse.edit(DV, ids.dataverse, values);
   };
