@@ -7,7 +7,8 @@ import { SYNC_RESULTS } from '../domain/ports';
 import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
 import { SyncError, toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
-import { BulkPace, type BulkWriteOptions, bulkOptions, syncedInRun, syncWave } from './full-sync-bulk';
+import { BulkPace, type BulkWriteOptions, bulkOptions } from './bulk-pace';
+import { syncedInRun, syncWave } from './full-sync-bulk';
 import { isStateConflict, type StatePort, type WorkQueue } from './ports';
 
 /**
