@@ -45,6 +45,11 @@ const IDLE_FLUSH_MS = 250;
 const MAX_TRANSIENT_RETRIES = 6;
 /** Records of a wave in the engine at once, at least. */
 const RECORDS_IN_FLIGHT = 1000;
+/**
+ * Looks at a source record's coupling the engine makes before it writes anything: the own-echo check, then the
+ * first attempt. Both are answered from the wave's prefetch; a third look is a retry after a conflict and reads.
+ */
+const ENGINE_LOOKS = 2;
 /** History appends in flight at once. */
 const HISTORY_PARALLEL = 64;
 
@@ -227,7 +232,8 @@ function retryable(e: SyncError): boolean {
 export class BulkWrites {
   readonly deps: SyncDeps;
   readonly gate = new Gate();
-  private readonly knownUncoupled = new Set<string>();
+  /** Source records the prefetch found uncoupled, with how many of the engine's looks that answer still serves. */
+  private readonly knownUncoupled = new Map<string, number>();
   private bulkCreateRefused = false;
   /** Bulk requests in flight across every flush: the pace's parallelism is one budget for the whole wave. */
   private readonly dvSlots: <T>(f: () => Promise<T>) => Promise<T>;
@@ -287,8 +293,10 @@ export class BulkWrites {
       !this.historyOfNewPairs && (entry.result === 'inserted' || entry.result === 'coupled')
         ? Promise.resolve()
         : historySlots(() => wrapped.history.append(entry));
-    // Every record asks for its mapping (and a few for their parents'): read once per wave.
+    // Every record asks for its mapping (and a few for their parents'), and a new pair for every mapping (which of
+    // them refer to it): read once per wave, not once (and one copy of every definition) per record.
     const read = new Map<string, ReturnType<SyncDeps['mappings']['get']>>();
+    let every: ReturnType<SyncDeps['mappings']['all']> | undefined;
     const mappings: SyncDeps['mappings'] = {
       get: (name) => {
         let m = read.get(name);
@@ -299,7 +307,15 @@ export class BulkWrites {
         }
         return m;
       },
-      all: () => wrapped.mappings.all(),
+      all: () => {
+        if (!every) {
+          every = wrapped.mappings.all();
+          every.catch(() => {
+            every = undefined;
+          });
+        }
+        return every;
+      },
     };
     this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history };
   }
@@ -316,7 +332,7 @@ export class BulkWrites {
     if (!complete) return;
     for (const r of records) {
       const id = r.id.toLowerCase();
-      if (!found.has(id)) this.knownUncoupled.add(`${side}|${id}`);
+      if (!found.has(id)) this.knownUncoupled.set(`${side}|${id}`, ENGINE_LOOKS);
     }
   }
 
@@ -358,8 +374,13 @@ export class BulkWrites {
 
   private lookup(m: string, side: Side, id: string, read: () => Promise<Coupling | undefined>): Promise<Coupling | undefined> {
     const key = `${side}|${id.toLowerCase()}`;
-    // Answered once: a second look (a retry after a conflict) must see what other workers did since.
-    if (m === this.mapping.name && this.knownUncoupled.delete(key)) return Promise.resolve(undefined);
+    // Answered for the engine's first looks only: a look after a conflict must see what other workers did since.
+    const left = m === this.mapping.name ? this.knownUncoupled.get(key) : undefined;
+    if (left !== undefined) {
+      if (left <= 1) this.knownUncoupled.delete(key);
+      else this.knownUncoupled.set(key, left - 1);
+      return Promise.resolve(undefined);
+    }
     return read();
   }
 
