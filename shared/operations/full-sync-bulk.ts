@@ -3,6 +3,7 @@ import type {
   BcEntityTarget,
   Coupling,
   CouplingStore,
+  CreationClaims,
   DataverseEntityTarget,
   NewCoupling,
   RecordGateway,
@@ -49,6 +50,8 @@ const RECORDS_IN_FLIGHT = 1000;
  * first attempt. Both are answered from the wave's prefetch; a third look is a retry after a conflict and reads.
  */
 const ENGINE_LOOKS = 2;
+/** Fresh coupling looks answered by one range read at most. */
+const LOOKS_PER_READ = 500;
 /** History appends in flight at once. */
 const HISTORY_PARALLEL = 64;
 
@@ -63,6 +66,17 @@ type CouplingsIn = (
   side: Side,
   ids: string[],
 ) => Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }>;
+
+type ClaimAnswer = Awaited<ReturnType<CreationClaims['claim']>>;
+interface ClaimsMany {
+  claimMany(keys: string[], staleAfterMs: number): Promise<Array<ClaimAnswer | Error>>;
+  createdMany(items: Array<{ key: string; token: string; createdId: string }>): Promise<Array<undefined | Error>>;
+  releaseMany(keys: string[]): Promise<Array<undefined | Error>>;
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : toSyncError(e);
+}
 
 function couplingsInOf(store: CouplingStore): CouplingsIn | undefined {
   return (store as Partial<{ couplingsIn: CouplingsIn }>).couplingsIn?.bind(store);
@@ -84,6 +98,8 @@ export class BulkWrites {
   /** Source records the prefetch found uncoupled, with how many of the engine's looks that answer still serves. */
   private readonly knownUncoupled = new Map<string, number>();
   private bulkCreateRefused = false;
+  /** Fresh coupling looks gathered for a range read (where the store offers one). */
+  private readonly looks: Batcher<{ side: Side; id: string; read: () => Promise<Coupling | undefined> }, Coupling | undefined> | undefined;
   /** Bulk requests in flight across every flush: the pace's parallelism is one budget for the whole wave. */
   private readonly dvSlots: <T>(f: () => Promise<T>) => Promise<T>;
   private readonly historyOfNewPairs: boolean;
@@ -129,6 +145,14 @@ export class BulkWrites {
         ? bcCreates.add(values)
         : wrapped.bc.create(target, values, options);
     const couplings: CouplingStore = Object.create(wrapped.couplings);
+    const couplingsIn = couplingsInOf(raw.couplings);
+    if (couplingsIn) {
+      this.looks = new Batcher<{ side: Side; id: string; read: () => Promise<Coupling | undefined> }, Coupling | undefined>(
+        this.gate,
+        () => LOOKS_PER_READ,
+        (items) => this.lookMany(couplingsIn, items),
+      );
+    }
     couplings.getByBcId = (m, id) => this.lookup(m, 'bc', id, () => wrapped.couplings.getByBcId(m, id));
     couplings.getByDataverseId = (m, id) => this.lookup(m, 'dataverse', id, () => wrapped.couplings.getByDataverseId(m, id));
     couplings.couple = (input) => (coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input));
@@ -166,7 +190,43 @@ export class BulkWrites {
         return every;
       },
     };
-    this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history };
+    const claims = this.claimsInTransactions(wrapped.claims, raw.claims);
+    this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history, ...(claims ? { claims } : {}) };
+  }
+
+  /**
+   * Creation claims (BC creates, one claim per new record) gathered into Table transactions where the claims store
+   * offers them: claim, record the created id and release for a batch of records in one request each. Each answer
+   * is the one the single call would give (a transaction that meets another claim is redone key by key).
+   */
+  private claimsInTransactions(wrapped: SyncDeps['claims'], raw: SyncDeps['claims']): SyncDeps['claims'] {
+    const many = raw as (CreationClaims & Partial<ClaimsMany>) | undefined;
+    if (!wrapped || !many?.claimMany || !many.createdMany || !many.releaseMany) return wrapped;
+    const { claimMany, createdMany, releaseMany } = many as ClaimsMany;
+    const full = () => 100 * 4;
+    const claimB = new Batcher<{ key: string; staleAfterMs: number }, ClaimAnswer>(this.gate, full, async (items) => {
+      const stale = items[0]?.staleAfterMs ?? 0;
+      if (items.some((i) => i.staleAfterMs !== stale))
+        return Promise.all(items.map((i) => wrapped.claim(i.key, i.staleAfterMs).catch((e: unknown) => toError(e))));
+      return claimMany.call(
+        many,
+        items.map((i) => i.key),
+        stale,
+      );
+    });
+    const createdB = new Batcher<{ key: string; token: string; createdId: string }, undefined>(this.gate, full, (items) =>
+      createdMany.call(many, items),
+    );
+    const releaseB = new Batcher<string, undefined>(this.gate, full, (keys) => releaseMany.call(many, keys));
+    const claims: CreationClaims = Object.create(wrapped);
+    claims.claim = (key, staleAfterMs) => claimB.add({ key, staleAfterMs });
+    claims.created = async (key, token, createdId) => {
+      await createdB.add({ key, token, createdId });
+    };
+    claims.release = async (key) => {
+      await releaseB.add(key);
+    };
+    return claims;
   }
 
   /** Learns which of the wave's source records are coupled, so the engine's first look-up of the others is free. */
@@ -230,7 +290,36 @@ export class BulkWrites {
       else this.knownUncoupled.set(key, left - 1);
       return Promise.resolve(undefined);
     }
-    return read();
+    if (m !== this.mapping.name || !this.looks) return read();
+    // A fresh look, asked together with the wave's other looks of the moment: one range read for many records.
+    return this.looks.add({ side, id, read });
+  }
+
+  /** Fresh coupling looks of many records: which are coupled, from range reads; a coupled one is then read whole. */
+  private async lookMany(
+    couplingsIn: CouplingsIn,
+    items: Array<{ side: Side; id: string; read: () => Promise<Coupling | undefined> }>,
+  ): Promise<Array<Coupling | undefined | Error>> {
+    const out = new Array<Coupling | undefined | Error>(items.length);
+    for (const side of ['bc', 'dataverse'] as const) {
+      const mine = items.map((it, i) => ({ it, i })).filter((x) => x.it.side === side);
+      if (mine.length === 0) continue;
+      const { found, complete } = await couplingsIn(
+        this.mapping.name,
+        side,
+        mine.map((x) => x.it.id),
+      );
+      await Promise.all(
+        mine.map(async ({ it, i }) => {
+          try {
+            out[i] = complete && !found.has(it.id.toLowerCase()) ? undefined : await it.read();
+          } catch (err) {
+            out[i] = err instanceof Error ? err : toSyncError(err);
+          }
+        }),
+      );
+    }
+    return out;
   }
 
   private async createDataverse(
