@@ -106,13 +106,22 @@ export class Batcher<I, O> {
   }
 }
 
-/** Runs `f` over `items` with at most `limit()` at a time (the limit may change while it runs). */
-export async function parallel<T>(items: T[], limit: () => number, f: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `f` over `items` in order with at most `limit()` at a time (the limit may change while it runs). Once
+ * `stop()` says so, no further item starts (those running finish): answers how many started.
+ */
+export async function parallel<T>(
+  items: T[],
+  limit: () => number,
+  f: (item: T) => Promise<void>,
+  stop: () => boolean = () => false,
+): Promise<number> {
   let next = 0;
   let running = 0;
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     const pump = () => {
-      if (next >= items.length && running === 0) return resolve();
+      if (next < items.length && stop()) items = items.slice(0, next);
+      if (next >= items.length && running === 0) return resolve(next);
       while (running < Math.max(1, limit()) && next < items.length) {
         const item = items[next++] as T;
         running++;

@@ -247,19 +247,22 @@ export class BulkWrites {
 
   /**
    * One engine run per record, `inFlight` at a time (each holds Table Storage and HTTP requests open: unbounded, a
-   * wave of thousands would open as many connections); the gate knows how many are running.
+   * wave of thousands would open as many connections); the gate knows how many are running. Once `stop()` says so
+   * no further record starts: the outcomes are those of the records started, which are the first ones.
    */
   async run(
     records: VersionedRecord[],
     sync: (r: VersionedRecord) => Promise<SyncOutcome>,
     inFlight: () => number,
+    stop?: () => boolean,
   ): Promise<SyncOutcome[]> {
     const out = new Array<SyncOutcome>(records.length);
+    let started = records.length;
     // A record that still fails after its retries (a long outage) fails the wave, but only once every other record
     // of the wave has settled: the item is then redelivered with nothing of this attempt still running beside it.
     let failure: { error: unknown } | undefined;
     try {
-      await parallel(
+      started = await parallel(
         records.map((r, i) => ({ r, i })),
         inFlight,
         async ({ r, i }) => {
@@ -273,11 +276,13 @@ export class BulkWrites {
             this.gate.changed();
           }
         },
+        stop,
       );
     } finally {
       this.gate.close();
     }
     if (failure) throw failure.error;
+    out.length = started;
     return out;
   }
 
@@ -424,7 +429,8 @@ export class BulkWrites {
 
 /**
  * Synchronizes one wave of records with bulk writes: `raw` are the runtime's ports (whose gateways and coupling
- * store offer the bulk calls), `wrapped` the per-chunk ports the engine otherwise gets.
+ * store offer the bulk calls), `wrapped` the per-chunk ports the engine otherwise gets. Once `stop()` says so, no
+ * further record starts: the outcomes are those of the first records, the ones started.
  */
 export async function syncWave(
   raw: SyncDeps,
@@ -434,6 +440,7 @@ export async function syncWave(
   records: VersionedRecord[],
   pace: BulkPace,
   sync: (record: VersionedRecord, deps: SyncDeps) => Promise<SyncOutcome>,
+  stop?: () => boolean,
 ): Promise<SyncOutcome[]> {
   const bulk = new BulkWrites(raw, wrapped, mapping, pace);
   await bulk.prefetchCouplings(side, records);
@@ -442,6 +449,7 @@ export async function syncWave(
     records,
     (r) => sync(r, bulk.deps),
     () => Math.max(RECORDS_IN_FLIGHT, pace.rows() * pace.options.maxParallel),
+    stop,
   );
 }
 

@@ -4,6 +4,7 @@ import type { Clock, EntityTarget, RecordGateway, Side, SyncResult, VersionedRec
 import { bcTarget, dataverseTarget, type SyncDeps, type SyncOutcome, syncRecord } from '../domain/sync/sync-record';
 import { toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
+import { parallel } from './batching';
 import { BulkPace, bulkOptions } from './bulk-pace';
 import { syncedInRun, syncWave } from './full-sync-bulk';
 import {
@@ -88,6 +89,9 @@ export async function processFullSyncItem(
     return { processed: 0, runEnded };
   }
 }
+
+/** How often a page being synchronized looks whether its run was cancelled. */
+const CANCEL_POLL_MS = 1_000;
 
 /** What an item works on once its run, its line and its mapping are known. */
 interface ItemContext {
@@ -215,51 +219,91 @@ async function syncPage(
   rest: VersionedRecord[],
 ): Promise<{ pos: FullSyncWorkItem; processed: number; stop: boolean }> {
   const filter = BatchedSyncDeps.sideFilter(ctx.mapping, side, ctx.opts.dataverseCompanyId);
+  const watch = new CancelWatch(deps, ctx.item.runId);
   let pos = start;
   let processed = 0;
-  for (let at = 0; at < rest.length; ) {
-    const chunk = rest.slice(at, at + ctx.chunkSize);
-    at += chunk.length;
-    const counters = await syncChunk(deps, ctx.mapping, side, chunk, filter, {
-      concurrency: ctx.opts.concurrency ?? 16,
-      runId: ctx.item.runId,
-      runCreatedAt: ctx.runCreatedAt,
-      secondPass: pos.pass > 0,
-      pace: ctx.pace,
-    });
-    processed += chunk.length;
-    pos = { ...pos, offset: pos.offset + chunk.length };
-    if ((await checkpoint(deps, pos, chunk.length, counters)) !== 'running') return { pos, processed, stop: true };
-    if (at < rest.length && ctx.budget.spent()) {
-      await deps.queue.send(pos, { messageId: itemId(pos) });
-      return { pos, processed, stop: true };
+  try {
+    for (let at = 0; at < rest.length; ) {
+      const chunk = rest.slice(at, at + ctx.chunkSize);
+      const { counters, done } = await syncChunk(deps, ctx.mapping, side, chunk, filter, {
+        concurrency: ctx.opts.concurrency ?? 16,
+        runId: ctx.item.runId,
+        runCreatedAt: ctx.runCreatedAt,
+        secondPass: pos.pass > 0,
+        pace: ctx.pace,
+        stop: () => watch.cancelled,
+      });
+      at += done;
+      processed += done;
+      pos = { ...pos, offset: pos.offset + done };
+      if ((await checkpoint(deps, pos, done, counters)) !== 'running') return { pos, processed, stop: true };
+      if (at < rest.length && ctx.budget.spent()) {
+        await deps.queue.send(pos, { messageId: itemId(pos) });
+        return { pos, processed, stop: true };
+      }
     }
+  } finally {
+    watch.close();
   }
   return { pos, processed, stop: false };
 }
 
+/**
+ * Whether the run was cancelled (or otherwise ended) while a page is being synchronized, read every
+ * {@link CANCEL_POLL_MS}: a chunk then starts no further record, so a cancel waits for the records in flight only.
+ */
+class CancelWatch {
+  cancelled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(deps: FullSyncDeps, runId: string) {
+    this.timer = setInterval(() => {
+      deps.state.get(runKey(runId), fullSyncRunSchema).then(
+        (r) => {
+          if (r && r.value.status !== 'running') this.cancelled = true;
+        },
+        // A failed look only leaves the check to the next one, or to the checkpoint after the chunk.
+        () => undefined,
+      );
+    }, CANCEL_POLL_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Synchronizes a chunk; once `stop()` says so (the run was cancelled), no further record starts. Answers the
+ * counters and how many of the chunk's records are done (all of them, or the first ones up to the first not started).
+ */
 async function syncChunk(
   deps: FullSyncDeps,
   mapping: TableMapping,
   side: Side,
   records: VersionedRecord[],
   filter: string,
-  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean; pace?: BulkPace },
-): Promise<FullSyncCounters> {
+  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean; pace?: BulkPace; stop: () => boolean },
+): Promise<{ counters: FullSyncCounters; done: number }> {
   const counters = emptyCounters();
   const batched = new BatchedSyncDeps(deps.sync, mapping);
-  let todo = records;
+  let todo = records.map((r, at) => ({ r, at }));
   if (o.secondPass) {
     // The first pass of this run already synchronized these pairs; reading them again from the other side would
     // only find them equal.
     const fresh = await syncedInRun(deps.sync.couplings, mapping.name, side, records, o.runCreatedAt, o.concurrency);
-    todo = records.filter((_, i) => !fresh[i]);
-    counters.unchanged += records.length - todo.length;
+    todo = todo.filter((_, i) => !fresh[i]);
   }
-  if (todo.length === 0) return counters;
-  batched.rememberSource(side, todo, filter);
+  const unchangedBefore = (end: number) => end - todo.filter((t) => t.at < end).length;
+  if (todo.length === 0) {
+    counters.unchanged += records.length;
+    return { counters, done: records.length };
+  }
+  const sources = todo.map((t) => t.r);
+  batched.rememberSource(side, sources, filter);
   // Deterministic-id rows need no look-up: the engine creates with If-None-Match: * and reads only on a 412.
-  await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, todo, deps.options?.dataverseCompanyId)]);
+  await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, sources, deps.options?.dataverseCompanyId)]);
   const observedAt = deps.sync.clock.now().toISOString();
   const sync = (r: VersionedRecord, syncDeps: SyncDeps) =>
     syncWithRetry(
@@ -277,12 +321,15 @@ async function syncChunk(
       syncDeps,
     );
   const outcomes = o.pace
-    ? await syncWave(deps.sync, batched.deps, mapping, side, todo, o.pace, sync)
-    : await mapLimit(todo, o.concurrency, (r) => sync(r, batched.deps));
+    ? await syncWave(deps.sync, batched.deps, mapping, side, sources, o.pace, sync, o.stop)
+    : await mapLimit(sources, o.concurrency, (r) => sync(r, batched.deps), o.stop);
   await batched.flush();
   batched.clear();
   for (const out of outcomes) counters[out.result] += 1;
-  return counters;
+  // Records are started in order: those before the first not started are done (synced here, or fresh).
+  const done = outcomes.length === sources.length ? records.length : (todo[outcomes.length]?.at ?? records.length);
+  counters.unchanged += unchangedBefore(done);
+  return { counters, done };
 }
 
 /** Transient failures (throttling, a brief outage) are retried in place a few times before the item fails. */
@@ -316,17 +363,17 @@ async function countRecords(deps: FullSyncDeps, mapping: TableMapping, passes: S
   return total;
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>, stop: () => boolean): Promise<R[]> {
   const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await f(items[i] as T);
-      }
-    }),
+  const started = await parallel(
+    items.map((item, i) => ({ item, i })),
+    () => limit,
+    async ({ item, i }) => {
+      out[i] = await f(item);
+    },
+    stop,
   );
+  out.length = started;
   return out;
 }
 
