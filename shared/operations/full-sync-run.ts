@@ -80,7 +80,10 @@ export interface FullSyncOptions {
   concurrency?: number;
   /** Time one work item may run before it hands the rest to a new item (keeps restarts quick). Default 20,000 ms. */
   itemBudgetMs?: number;
-  /** Page size; default the side's maximum (BC 20,000, Dataverse 5,000). */
+  /**
+   * Records read per page. Default 5,000 (Dataverse's maximum; BC's is 20,000): the item holds one page at a time,
+   * so its memory stays the same whatever the table size.
+   */
   pageSize?: number;
   /** Value of `{companyId}` in integration table filters (as the engine's option). */
   dataverseCompanyId?: string;

@@ -60,8 +60,8 @@ export {
  *   re-processing a chunk after a crash never duplicates anything.
  * - A mapping starts when every mapping it depends on (within the run) has finished, as BC releases the lines
  *   of its review page.
- * - Pages are read at the side's maximum size, one at a time, and processed in chunks: memory is bounded by one
- *   page, whatever the table size.
+ * - Pages of 5,000 records are read one at a time and processed in chunks: memory is bounded by one page,
+ *   whatever the table size.
  */
 
 /**
@@ -90,6 +90,8 @@ export async function processFullSyncItem(
   }
 }
 
+/** Default records per page (see `FullSyncOptions.pageSize`). */
+const PAGE_SIZE = 5_000;
 /** How often a page being synchronized looks whether its run was cancelled. */
 const CANCEL_POLL_MS = 1_000;
 
@@ -198,7 +200,7 @@ async function readPage(
     return await gateway.listPage(target as never, {
       ...(pos.continuation ? { continuation: pos.continuation } : filter ? { filter } : {}),
       ...(select ? { select } : {}),
-      ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+      pageSize: opts.pageSize ?? PAGE_SIZE,
     });
   } catch (err) {
     const e = toSyncError(err);
