@@ -155,7 +155,12 @@ export class BulkWrites {
     }
     couplings.getByBcId = (m, id) => this.lookup(m, 'bc', id, () => wrapped.couplings.getByBcId(m, id));
     couplings.getByDataverseId = (m, id) => this.lookup(m, 'dataverse', id, () => wrapped.couplings.getByDataverseId(m, id));
-    couplings.couple = (input) => (coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input));
+    couplings.couple = (input) => {
+      // Once a record tries to couple, whatever the answer, its later looks read: the prefetch may be out of date.
+      this.knownUncoupled.delete(`bc|${input.bcId.toLowerCase()}`);
+      this.knownUncoupled.delete(`dataverse|${input.dataverseId.toLowerCase()}`);
+      return coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input);
+    };
     // History rows go one per record and side (their partitions differ, so no transaction can carry them): one
     // Table request per record and side would cost more than the record's share of everything else. As BC's own
     // full sync, a row the full sync creates or couples is recorded by its coupling (CRM Integration Record: result,
