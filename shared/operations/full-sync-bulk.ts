@@ -4,6 +4,7 @@ import type {
   BcEntityTarget,
   Coupling,
   CouplingStore,
+  CreationClaims,
   DataverseEntityTarget,
   NewCoupling,
   RecordGateway,
@@ -12,6 +13,10 @@ import type {
 } from '../domain/ports';
 import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
 import { type SyncError, toSyncError } from '../errors';
+import { Batcher, Gate, limiter, parallel, sleep } from './batching';
+import type { BulkPace } from './bulk-pace';
+
+export { BulkPace, type BulkWriteOptions, bulkOptions } from './bulk-pace';
 
 /**
  * The full sync's bulk write path. The engine (`syncRecord`) still decides everything per record — coupling,
@@ -35,34 +40,19 @@ import { type SyncError, toSyncError } from '../errors';
  * wave still running is waiting on a batch (nothing else can add to it); a short idle timer covers the rest.
  */
 
-/** Bulk-write options of the full sync. */
-export interface BulkWriteOptions {
-  /**
-   * Server time one bulk request should take; chunk sizes follow the measured time per row. Short requests keep the
-   * execution-time budget (counted when a request ends) from being overrun by a few long ones. Default 2,000 ms.
-   */
-  targetRequestMs?: number;
-  /** Largest bulk request (Microsoft: 1,000 "a reasonable place to start" on standard tables). Default 1,000. */
-  maxRows?: number;
-  /** Rows of the first request, before any time per row is measured. Default 100. */
-  firstRows?: number;
-  /**
-   * Write a history entry for every pair the full sync creates or couples (two Table requests per record), not
-   * only for changes to pairs already coupled. Default false: the coupling records the creation (as BC's full sync).
-   */
-  historyOfNewPairs?: boolean;
-  /** Most bulk requests in flight; lowered on throttling, raised again after successes. Default 6, start 4. */
-  maxParallel?: number;
-}
-
 const BC_BATCH = 100;
 /** BC processes 5 requests per user at a time (operational-limits-online.md). */
 const BC_PARALLEL = 5;
-/** Longest wait of a part-full batch for the rest of the wave (records still busy elsewhere). */
-const IDLE_FLUSH_MS = 250;
 const MAX_TRANSIENT_RETRIES = 6;
 /** Records of a wave in the engine at once, at least. */
 const RECORDS_IN_FLIGHT = 1000;
+/**
+ * Looks at a source record's coupling the engine makes before it writes anything: the own-echo check, then the
+ * first attempt. Both are answered from the wave's prefetch; a third look is a retry after a conflict and reads.
+ */
+const ENGINE_LOOKS = 2;
+/** Fresh coupling looks answered by one range read at most. */
+const LOOKS_PER_READ = 500;
 /** History appends in flight at once. */
 const HISTORY_PARALLEL = 64;
 
@@ -78,189 +68,19 @@ type CouplingsIn = (
   ids: string[],
 ) => Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }>;
 
+type ClaimAnswer = Awaited<ReturnType<CreationClaims['claim']>>;
+interface ClaimsMany {
+  claimMany(keys: string[], staleAfterMs: number): Promise<Array<ClaimAnswer | Error>>;
+  createdMany(items: Array<{ key: string; token: string; createdId: string }>): Promise<Array<undefined | Error>>;
+  releaseMany(keys: string[]): Promise<Array<undefined | Error>>;
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : toSyncError(e);
+}
+
 function couplingsInOf(store: CouplingStore): CouplingsIn | undefined {
   return (store as Partial<{ couplingsIn: CouplingsIn }>).couplingsIn?.bind(store);
-}
-
-/** Adapts the chunk size to the measured server time per row and the parallelism to throttling. */
-export class BulkPace {
-  private perRowMs: number | undefined;
-  private successes = 0;
-  parallel: number;
-
-  constructor(readonly options: Required<BulkWriteOptions>) {
-    this.parallel = Math.min(4, options.maxParallel);
-  }
-
-  rows(): number {
-    if (this.perRowMs === undefined) return this.options.firstRows;
-    return Math.max(1, Math.min(this.options.maxRows, Math.floor(this.options.targetRequestMs / Math.max(this.perRowMs, 0.01))));
-  }
-
-  observe(rows: number, ms: number): void {
-    const sample = ms / Math.max(rows, 1);
-    this.perRowMs = this.perRowMs === undefined ? sample : this.perRowMs * 0.7 + sample * 0.3;
-    if (++this.successes >= 4 && this.parallel < this.options.maxParallel) {
-      this.parallel++;
-      this.successes = 0;
-    }
-  }
-
-  throttled(): void {
-    // Dataverse allows 4 server-seconds per second per web server: fewer than 2 streams cannot use it.
-    this.parallel = Math.max(2, this.parallel - 1);
-    this.successes = 0;
-  }
-}
-
-/** Records of a wave still running, and how many of them wait on a batch. */
-class Gate {
-  active = 0;
-  blocked = 0;
-  private readonly batchers: Array<Batcher<unknown, unknown>> = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  register(b: Batcher<unknown, unknown>): void {
-    this.batchers.push(b);
-  }
-
-  changed(): void {
-    const pending = this.batchers.some((b) => b.pendingCount() > 0);
-    if (!pending) return;
-    if (this.blocked >= this.active) {
-      this.flushAll();
-      return;
-    }
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flushAll();
-      }, IDLE_FLUSH_MS);
-    }
-  }
-
-  /**
-   * Sends part-full batches, except where the batcher still has a batch out: its answer frees records that fill the
-   * pending one (a part-full request now would queue behind it anyway and spend a request on a few rows — under the
-   * request limit, the rows per request decide the rate). Its settling looks again.
-   */
-  private flushAll(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    for (const b of this.batchers) if (b.outstanding === 0) b.flush();
-  }
-
-  close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-}
-
-/** Gathers items; `run` answers one result or error per item, in order. */
-class Batcher<I, O> {
-  private pending: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
-  /** Batches sent and not yet answered. */
-  outstanding = 0;
-
-  constructor(
-    private readonly gate: Gate,
-    private readonly fullAt: () => number,
-    private readonly run: (items: I[]) => Promise<Array<O | Error>>,
-  ) {
-    gate.register(this as unknown as Batcher<unknown, unknown>);
-  }
-
-  pendingCount(): number {
-    return this.pending.length;
-  }
-
-  add(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.gate.blocked++;
-      if (this.pending.length >= this.fullAt()) this.flush();
-      else this.gate.changed();
-    });
-  }
-
-  flush(): void {
-    if (this.pending.length === 0) return;
-    const taken = this.pending;
-    this.pending = [];
-    const settle = (i: number) => {
-      this.gate.blocked--;
-      return taken[i] as (typeof taken)[number];
-    };
-    this.outstanding++;
-    this.run(taken.map((t) => t.item))
-      .then(
-        (results) => {
-          results.forEach((r, i) => {
-            const t = settle(i);
-            if (r instanceof Error) t.reject(r);
-            else t.resolve(r as O);
-          });
-        },
-        (err) => {
-          for (let i = 0; i < taken.length; i++) settle(i).reject(err);
-        },
-      )
-      .finally(() => {
-        this.outstanding--;
-        this.gate.changed();
-      });
-  }
-}
-
-/** Runs `f` over `items` with at most `limit()` at a time (the limit may change while it runs). */
-async function parallel<T>(items: T[], limit: () => number, f: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let running = 0;
-  await new Promise<void>((resolve, reject) => {
-    const pump = () => {
-      if (next >= items.length && running === 0) return resolve();
-      while (running < Math.max(1, limit()) && next < items.length) {
-        const item = items[next++] as T;
-        running++;
-        f(item).then(
-          () => {
-            running--;
-            pump();
-          },
-          (err) => reject(err),
-        );
-      }
-    };
-    pump();
-  });
-}
-
-/** At most `n()` calls of the returned function run at once (`n` may change); the others wait their turn. */
-function limiter(n: () => number): <T>(f: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const queue: Array<() => void> = [];
-  const next = () => {
-    while (running < Math.max(1, n()) && queue.length > 0) {
-      running++;
-      queue.shift()?.();
-    }
-  };
-  return async <T>(f: () => Promise<T>): Promise<T> => {
-    await new Promise<void>((r) => {
-      queue.push(r);
-      next();
-    });
-    try {
-      return await f();
-    } finally {
-      running--;
-      next();
-    }
-  };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**
@@ -276,8 +96,11 @@ function retryable(e: SyncError): boolean {
 export class BulkWrites {
   readonly deps: SyncDeps;
   readonly gate = new Gate();
-  private readonly knownUncoupled = new Set<string>();
+  /** Source records the prefetch found uncoupled, with how many of the engine's looks that answer still serves. */
+  private readonly knownUncoupled = new Map<string, number>();
   private bulkCreateRefused = false;
+  /** Fresh coupling looks gathered for a range read (where the store offers one). */
+  private readonly looks: Batcher<{ side: Side; id: string; read: () => Promise<Coupling | undefined> }, Coupling | undefined> | undefined;
   /** Bulk requests in flight across every flush: the pace's parallelism is one budget for the whole wave. */
   private readonly dvSlots: <T>(f: () => Promise<T>) => Promise<T>;
   private readonly historyOfNewPairs: boolean;
@@ -323,9 +146,22 @@ export class BulkWrites {
         ? bcCreates.add(values)
         : wrapped.bc.create(target, values, options);
     const couplings: CouplingStore = Object.create(wrapped.couplings);
+    const couplingsIn = couplingsInOf(raw.couplings);
+    if (couplingsIn) {
+      this.looks = new Batcher<{ side: Side; id: string; read: () => Promise<Coupling | undefined> }, Coupling | undefined>(
+        this.gate,
+        () => LOOKS_PER_READ,
+        (items) => this.lookMany(couplingsIn, items),
+      );
+    }
     couplings.getByBcId = (m, id) => this.lookup(m, 'bc', id, () => wrapped.couplings.getByBcId(m, id));
     couplings.getByDataverseId = (m, id) => this.lookup(m, 'dataverse', id, () => wrapped.couplings.getByDataverseId(m, id));
-    couplings.couple = (input) => (coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input));
+    couplings.couple = (input) => {
+      // Once a record tries to couple, whatever the answer, its later looks read: the prefetch may be out of date.
+      this.knownUncoupled.delete(`bc|${input.bcId.toLowerCase()}`);
+      this.knownUncoupled.delete(`dataverse|${input.dataverseId.toLowerCase()}`);
+      return coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input);
+    };
     // History rows go one per record and side (their partitions differ, so no transaction can carry them): one
     // Table request per record and side would cost more than the record's share of everything else. As BC's own
     // full sync, a row the full sync creates or couples is recorded by its coupling (CRM Integration Record: result,
@@ -336,8 +172,10 @@ export class BulkWrites {
       !this.historyOfNewPairs && (entry.result === 'inserted' || entry.result === 'coupled')
         ? Promise.resolve()
         : historySlots(() => wrapped.history.append(entry));
-    // Every record asks for its mapping (and a few for their parents'): read once per wave.
+    // Every record asks for its mapping (and a few for their parents'), and a new pair for every mapping (which of
+    // them refer to it): read once per wave, not once (and one copy of every definition) per record.
     const read = new Map<string, ReturnType<SyncDeps['mappings']['get']>>();
+    let every: ReturnType<SyncDeps['mappings']['all']> | undefined;
     const mappings: SyncDeps['mappings'] = {
       get: (name) => {
         let m = read.get(name);
@@ -348,9 +186,53 @@ export class BulkWrites {
         }
         return m;
       },
-      all: () => wrapped.mappings.all(),
+      all: () => {
+        if (!every) {
+          every = wrapped.mappings.all();
+          every.catch(() => {
+            every = undefined;
+          });
+        }
+        return every;
+      },
     };
-    this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history };
+    const claims = this.claimsInTransactions(wrapped.claims, raw.claims);
+    this.deps = { ...wrapped, mappings, dataverse, bc, couplings, history, ...(claims ? { claims } : {}) };
+  }
+
+  /**
+   * Creation claims (BC creates, one claim per new record) gathered into Table transactions where the claims store
+   * offers them: claim, record the created id and release for a batch of records in one request each. Each answer
+   * is the one the single call would give (a transaction that meets another claim is redone key by key).
+   */
+  private claimsInTransactions(wrapped: SyncDeps['claims'], raw: SyncDeps['claims']): SyncDeps['claims'] {
+    const many = raw as (CreationClaims & Partial<ClaimsMany>) | undefined;
+    if (!wrapped || !many?.claimMany || !many.createdMany || !many.releaseMany) return wrapped;
+    const { claimMany, createdMany, releaseMany } = many as ClaimsMany;
+    const full = () => 100 * 4;
+    const claimB = new Batcher<{ key: string; staleAfterMs: number }, ClaimAnswer>(this.gate, full, async (items) => {
+      const stale = items[0]?.staleAfterMs ?? 0;
+      if (items.some((i) => i.staleAfterMs !== stale))
+        return Promise.all(items.map((i) => wrapped.claim(i.key, i.staleAfterMs).catch((e: unknown) => toError(e))));
+      return claimMany.call(
+        many,
+        items.map((i) => i.key),
+        stale,
+      );
+    });
+    const createdB = new Batcher<{ key: string; token: string; createdId: string }, undefined>(this.gate, full, (items) =>
+      createdMany.call(many, items),
+    );
+    const releaseB = new Batcher<string, undefined>(this.gate, full, (keys) => releaseMany.call(many, keys));
+    const claims: CreationClaims = Object.create(wrapped);
+    claims.claim = (key, staleAfterMs) => claimB.add({ key, staleAfterMs });
+    claims.created = async (key, token, createdId) => {
+      await createdB.add({ key, token, createdId });
+    };
+    claims.release = async (key) => {
+      await releaseB.add(key);
+    };
+    return claims;
   }
 
   /** Learns which of the wave's source records are coupled, so the engine's first look-up of the others is free. */
@@ -365,25 +247,28 @@ export class BulkWrites {
     if (!complete) return;
     for (const r of records) {
       const id = r.id.toLowerCase();
-      if (!found.has(id)) this.knownUncoupled.add(`${side}|${id}`);
+      if (!found.has(id)) this.knownUncoupled.set(`${side}|${id}`, ENGINE_LOOKS);
     }
   }
 
   /**
    * One engine run per record, `inFlight` at a time (each holds Table Storage and HTTP requests open: unbounded, a
-   * wave of thousands would open as many connections); the gate knows how many are running.
+   * wave of thousands would open as many connections); the gate knows how many are running. Once `stop()` says so
+   * no further record starts: the outcomes are those of the records started, which are the first ones.
    */
   async run(
     records: VersionedRecord[],
     sync: (r: VersionedRecord) => Promise<SyncOutcome>,
     inFlight: () => number,
+    stop?: () => boolean,
   ): Promise<SyncOutcome[]> {
     const out = new Array<SyncOutcome>(records.length);
+    let started = records.length;
     // A record that still fails after its retries (a long outage) fails the wave, but only once every other record
     // of the wave has settled: the item is then redelivered with nothing of this attempt still running beside it.
     let failure: { error: unknown } | undefined;
     try {
-      await parallel(
+      started = await parallel(
         records.map((r, i) => ({ r, i })),
         inFlight,
         async ({ r, i }) => {
@@ -397,19 +282,55 @@ export class BulkWrites {
             this.gate.changed();
           }
         },
+        stop,
       );
     } finally {
       this.gate.close();
     }
     if (failure) throw failure.error;
+    out.length = started;
     return out;
   }
 
   private lookup(m: string, side: Side, id: string, read: () => Promise<Coupling | undefined>): Promise<Coupling | undefined> {
     const key = `${side}|${id.toLowerCase()}`;
-    // Answered once: a second look (a retry after a conflict) must see what other workers did since.
-    if (m === this.mapping.name && this.knownUncoupled.delete(key)) return Promise.resolve(undefined);
-    return read();
+    // Answered for the engine's first looks only: a look after a conflict must see what other workers did since.
+    const left = m === this.mapping.name ? this.knownUncoupled.get(key) : undefined;
+    if (left !== undefined) {
+      if (left <= 1) this.knownUncoupled.delete(key);
+      else this.knownUncoupled.set(key, left - 1);
+      return Promise.resolve(undefined);
+    }
+    if (m !== this.mapping.name || !this.looks) return read();
+    // A fresh look, asked together with the wave's other looks of the moment: one range read for many records.
+    return this.looks.add({ side, id, read });
+  }
+
+  /** Fresh coupling looks of many records: which are coupled, from range reads; a coupled one is then read whole. */
+  private async lookMany(
+    couplingsIn: CouplingsIn,
+    items: Array<{ side: Side; id: string; read: () => Promise<Coupling | undefined> }>,
+  ): Promise<Array<Coupling | undefined | Error>> {
+    const out = new Array<Coupling | undefined | Error>(items.length);
+    for (const side of ['bc', 'dataverse'] as const) {
+      const mine = items.map((it, i) => ({ it, i })).filter((x) => x.it.side === side);
+      if (mine.length === 0) continue;
+      const { found, complete } = await couplingsIn(
+        this.mapping.name,
+        side,
+        mine.map((x) => x.it.id),
+      );
+      await Promise.all(
+        mine.map(async ({ it, i }) => {
+          try {
+            out[i] = complete && !found.has(it.id.toLowerCase()) ? undefined : await it.read();
+          } catch (err) {
+            out[i] = err instanceof Error ? err : toSyncError(err);
+          }
+        }),
+      );
+    }
+    return out;
   }
 
   private async createDataverse(
@@ -512,20 +433,10 @@ export class BulkWrites {
   }
 }
 
-/** Default bulk options. */
-export function bulkOptions(o: BulkWriteOptions = {}): Required<BulkWriteOptions> {
-  return {
-    targetRequestMs: o.targetRequestMs ?? 2_000,
-    maxRows: o.maxRows ?? 1000,
-    firstRows: o.firstRows ?? 100,
-    historyOfNewPairs: o.historyOfNewPairs ?? false,
-    maxParallel: o.maxParallel ?? 6,
-  };
-}
-
 /**
  * Synchronizes one wave of records with bulk writes: `raw` are the runtime's ports (whose gateways and coupling
- * store offer the bulk calls), `wrapped` the per-chunk ports the engine otherwise gets.
+ * store offer the bulk calls), `wrapped` the per-chunk ports the engine otherwise gets. Once `stop()` says so, no
+ * further record starts: the outcomes are those of the first records, the ones started.
  */
 export async function syncWave(
   raw: SyncDeps,
@@ -535,6 +446,7 @@ export async function syncWave(
   records: VersionedRecord[],
   pace: BulkPace,
   sync: (record: VersionedRecord, deps: SyncDeps) => Promise<SyncOutcome>,
+  stop?: () => boolean,
 ): Promise<SyncOutcome[]> {
   const bulk = new BulkWrites(raw, wrapped, mapping, pace);
   await bulk.prefetchCouplings(side, records);
@@ -543,6 +455,7 @@ export async function syncWave(
     records,
     (r) => sync(r, bulk.deps),
     () => Math.max(RECORDS_IN_FLIGHT, pace.rows() * pace.options.maxParallel),
+    stop,
   );
 }
 

@@ -1,16 +1,54 @@
-import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
-import type { EntityTarget, RecordGateway, Side, SyncResult, VersionedRecord } from '../domain/ports';
-import { SYNC_RESULTS } from '../domain/ports';
+import type { Clock, EntityTarget, RecordGateway, Side, SyncResult, VersionedRecord } from '../domain/ports';
 import { syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
-import { SyncError, toSyncError } from '../errors';
+import { toSyncError } from '../errors';
 import { BatchedSyncDeps } from './batched-deps';
-import { BulkPace, type BulkWriteOptions, bulkOptions, syncedInRun, syncWave } from './full-sync-bulk';
-import { isStateConflict, type StatePort, type WorkQueue } from './ports';
+import { parallel } from './batching';
+import { BulkPace, bulkOptions } from './bulk-pace';
+import { syncedInRun, syncWave } from './full-sync-bulk';
+import {
+  checkpoint,
+  comparePosition,
+  emptyCounters,
+  type FullSyncCounters,
+  type FullSyncDelivery,
+  type FullSyncDeps,
+  type FullSyncItemResult,
+  type FullSyncOptions,
+  type FullSyncWorkItem,
+  finishMapping,
+  fullSyncRunSchema,
+  itemId,
+  type MappingRun,
+  runKey,
+  updateRun,
+} from './full-sync-run';
+
+export {
+  cancelFullSync,
+  FULL_SYNC_RESULTS,
+  FullSyncConflictError,
+  type FullSyncCounters,
+  type FullSyncDelivery,
+  type FullSyncDeps,
+  type FullSyncItemResult,
+  type FullSyncOptions,
+  type FullSyncProgress,
+  type FullSyncRun,
+  type FullSyncWorkItem,
+  fullSyncProgress,
+  fullSyncRunSchema,
+  fullSyncStatus,
+  fullSyncWorkItemSchema,
+  listFullSyncRuns,
+  type MappingRun,
+  mappingRunSchema,
+  resumeFullSync,
+  startFullSync,
+} from './full-sync-run';
 
 /**
  * Full synchronization (BC's "Full Synch. Review", bc-integration-reference 4.5/4.6), resumable:
@@ -24,255 +62,9 @@ import { isStateConflict, type StatePort, type WorkQueue } from './ports';
  *   re-processing a chunk after a crash never duplicates anything.
  * - A mapping starts when every mapping it depends on (within the run) has finished, as BC releases the lines
  *   of its review page.
- * - Pages are read at the side's maximum size, one at a time, and processed in chunks: memory is bounded by one
- *   page, whatever the table size.
+ * - Pages of 5,000 records are read one at a time and processed in chunks: memory is bounded by one page,
+ *   whatever the table size.
  */
-
-/** The results a full sync counts: every sync result. */
-export const FULL_SYNC_RESULTS = SYNC_RESULTS;
-
-const countersSchema = z.object({
-  inserted: z.number().int().default(0),
-  modified: z.number().int().default(0),
-  unchanged: z.number().int().default(0),
-  skipped: z.number().int().default(0),
-  failed: z.number().int().default(0),
-  coupled: z.number().int().default(0),
-  deleted: z.number().int().default(0),
-  deferred: z.number().int().default(0),
-});
-export type FullSyncCounters = z.infer<typeof countersSchema>;
-
-const emptyCounters = (): FullSyncCounters => countersSchema.parse({});
-
-export const mappingRunSchema = z.object({
-  name: z.string(),
-  status: z.enum(['waiting', 'running', 'completed', 'skipped', 'cancelled', 'failed']),
-  dependsOn: z.array(z.string()),
-  /** The sides read, in order: BC first for Bidirectional mappings (BC's order: To, then From). */
-  passes: z.array(z.enum(['bc', 'dataverse'])),
-  pass: z.number().int().min(0),
-  page: z.number().int().min(0),
-  offset: z.number().int().min(0),
-  continuation: z.string().optional(),
-  total: z.number().int().optional(),
-  done: z.number().int().min(0),
-  counters: countersSchema,
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-  /** Why the line failed, what it waits for, or which failed dependency it was skipped because of. */
-  message: z.string().optional(),
-  /** Set when the line was skipped because a dependency failed: the failed mapping's name. */
-  blockedBy: z.string().optional(),
-});
-export type MappingRun = z.infer<typeof mappingRunSchema>;
-
-export const fullSyncRunSchema = z.object({
-  runId: z.string(),
-  status: z.enum(['running', 'completed', 'cancelled', 'failed']),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  finishedAt: z.string().optional(),
-  mappings: z.array(mappingRunSchema),
-});
-export type FullSyncRun = z.infer<typeof fullSyncRunSchema>;
-
-export const fullSyncWorkItemSchema = z.object({
-  runId: z.string().min(1),
-  mapping: z.string().min(1),
-  pass: z.number().int().min(0),
-  page: z.number().int().min(0),
-  offset: z.number().int().min(0),
-  continuation: z.string().optional(),
-});
-export type FullSyncWorkItem = z.infer<typeof fullSyncWorkItemSchema>;
-
-export interface FullSyncOptions {
-  /** Records per chunk between checkpoints. Default 500. */
-  chunkSize?: number;
-  /** Records synchronized at the same time; the BC client's own limiter keeps BC at 5 requests. Default 16. */
-  concurrency?: number;
-  /** Time one work item may run before it hands the rest to a new item (keeps restarts quick). Default 20,000 ms. */
-  itemBudgetMs?: number;
-  /** Page size; default the side's maximum (BC 20,000, Dataverse 5,000). */
-  pageSize?: number;
-  /** Value of `{companyId}` in integration table filters (as the engine's option). */
-  dataverseCompanyId?: string;
-  /** Bulk writes (`full-sync-bulk.ts`): options, or `false` for one request per record. Default on. */
-  bulk?: BulkWriteOptions | false;
-}
-
-/** What one work item did: records processed, and whether it ended its run (its last mapping finished). */
-export interface FullSyncItemResult {
-  processed: number;
-  runEnded?: boolean;
-}
-
-/** The broker's delivery of a work item: the delivery that reaches the queue's max delivery count is the last. */
-export interface FullSyncDelivery {
-  /** 1-based delivery count as the Functions host reports it. */
-  deliveryCount: number;
-  maxDeliveryCount: number;
-}
-
-export interface FullSyncDeps {
-  sync: SyncDeps;
-  state: StatePort;
-  queue: WorkQueue<FullSyncWorkItem>;
-  options?: FullSyncOptions;
-}
-
-const RUN_PREFIX = 'fullsync/run/';
-const LATEST_KEY = 'fullsync/latest';
-
-export class FullSyncConflictError extends SyncError {
-  constructor(message: string) {
-    super('CONFIG.INVALID', message);
-    this.name = 'FullSyncConflictError';
-  }
-}
-
-function passesOf(m: TableMapping): Side[] {
-  if (m.direction === 'ToIntegrationTable') return ['bc'];
-  if (m.direction === 'FromIntegrationTable') return ['dataverse'];
-  return ['bc', 'dataverse'];
-}
-
-/** Starts a full sync of the given mappings (default: every enabled top-level mapping) in dependency order. */
-export async function startFullSync(deps: FullSyncDeps, request: { mappings?: string[] } = {}): Promise<FullSyncRun> {
-  const latest = await latestRun(deps);
-  if (latest?.status === 'running') {
-    throw new FullSyncConflictError(`Full synchronization ${latest.runId} is still running; cancel it or wait for it to finish.`);
-  }
-  const all = await deps.sync.mappings.all();
-  const candidates = all.filter((m) => m.enabled && m.parent === undefined);
-  let chosen = candidates;
-  if (request.mappings?.length) {
-    const byName = new Map(all.map((m) => [m.name, m]));
-    for (const name of request.mappings) {
-      const m = byName.get(name);
-      if (!m) throw new SyncError('MAP.INVALID', `There is no table mapping named '${name}'.`);
-      if (!m.enabled) throw new SyncError('MAP.INVALID', `Table mapping '${name}' is disabled.`);
-      if (m.parent !== undefined)
-        throw new SyncError('MAP.INVALID', `Table mapping '${name}' is a line mapping; synchronize its header '${m.parent}'.`);
-    }
-    chosen = candidates.filter((m) => request.mappings?.includes(m.name));
-  }
-  const names = new Set(chosen.map((m) => m.name));
-  const now = deps.sync.clock.now().toISOString();
-  const run: FullSyncRun = {
-    runId: `${now.replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`,
-    status: 'running',
-    createdAt: now,
-    updatedAt: now,
-    mappings: chosen.map((m) => ({
-      name: m.name,
-      // Option mappings couple option-set values to BC codes; there are no rows to read on the Dataverse side.
-      status: 'waiting' as const,
-      dependsOn: m.dependencies.filter((d) => names.has(d) && d !== m.name),
-      passes: passesOf(m),
-      pass: 0,
-      page: 0,
-      offset: 0,
-      done: 0,
-      counters: emptyCounters(),
-    })),
-  };
-  if (run.mappings.length === 0) throw new SyncError('MAP.INVALID', 'There is no enabled table mapping to synchronize.');
-  const stored = await deps.state.put(runKey(run.runId), run, { ifNotExists: true });
-  await deps.state.put(LATEST_KEY, { runId: run.runId });
-  const released = await updateRun(deps, run.runId, (r) => releaseReady(r, now), stored.etag);
-  await sendReleased(deps, run.runId, released.items);
-  return released.run;
-}
-
-/** The run's state; the latest run when no id is given. */
-export async function fullSyncStatus(deps: Pick<FullSyncDeps, 'state'>, runId?: string): Promise<FullSyncRun | undefined> {
-  if (!runId) return latestRun(deps);
-  return (await deps.state.get(runKey(runId), fullSyncRunSchema))?.value;
-}
-
-/** Every run, newest first. */
-export async function listFullSyncRuns(deps: Pick<FullSyncDeps, 'state'>): Promise<FullSyncRun[]> {
-  const rows = await deps.state.list(RUN_PREFIX, fullSyncRunSchema);
-  return rows.map((r) => r.value).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-}
-
-/** Cancels a running run: work items still queued find it cancelled and stop. Records already synced stay. */
-export async function cancelFullSync(deps: FullSyncDeps, runId?: string): Promise<FullSyncRun> {
-  const id = runId ?? (await latestRun(deps))?.runId;
-  if (!id) throw new SyncError('MAP.INVALID', 'There is no full synchronization to cancel.');
-  const now = deps.sync.clock.now().toISOString();
-  const { run } = await updateRun(deps, id, (r) => {
-    if (r.status !== 'running') return [];
-    r.status = 'cancelled';
-    r.finishedAt = now;
-    for (const m of r.mappings) {
-      if (m.status === 'running' || m.status === 'waiting') {
-        m.status = 'cancelled';
-        m.finishedAt = now;
-      }
-    }
-    return [];
-  });
-  return run;
-}
-
-/**
- * Re-queues the current position of every running mapping of a run (after the queue was purged, or to be
- * sure after an outage). Safe to call any time: an item behind the checkpoint is ignored, and re-processing
- * records is idempotent.
- */
-export async function resumeFullSync(deps: FullSyncDeps, runId?: string): Promise<FullSyncRun> {
-  const run = runId ? await fullSyncStatus(deps, runId) : await latestRun(deps);
-  if (!run) throw new SyncError('MAP.INVALID', 'There is no full synchronization to resume.');
-  if (run.status !== 'running') return run;
-  for (const m of run.mappings.filter((x) => x.status === 'running')) {
-    await deps.queue.send(itemAt(run.runId, m), { messageId: `${itemId(itemAt(run.runId, m))}|resume|${Date.now()}` });
-  }
-  return run;
-}
-
-/** Progress figures derived from a run: done/total, records per second, ETA. */
-export function fullSyncProgress(run: FullSyncRun, now: Date) {
-  const started = Date.parse(run.createdAt);
-  const end = run.finishedAt ? Date.parse(run.finishedAt) : now.getTime();
-  const done = run.mappings.reduce((s, m) => s + m.done, 0);
-  const knownTotal = run.mappings.every((m) => m.total !== undefined || m.status === 'skipped');
-  const total = run.mappings.reduce((s, m) => s + (m.total ?? 0), 0);
-  const seconds = Math.max((end - started) / 1000, 0.001);
-  const rate = done / seconds;
-  const counters = emptyCounters();
-  for (const m of run.mappings) for (const k of FULL_SYNC_RESULTS) counters[k] += m.counters[k];
-  const remaining = knownTotal ? Math.max(total - done, 0) : undefined;
-  return {
-    runId: run.runId,
-    status: run.status,
-    done,
-    total: knownTotal ? total : undefined,
-    percent: knownTotal && total > 0 ? Math.min(100, Math.round((done / total) * 1000) / 10) : undefined,
-    recordsPerSecond: Math.round(rate * 10) / 10,
-    etaSeconds: run.status === 'running' && remaining !== undefined && rate > 0 ? Math.round(remaining / rate) : undefined,
-    counters,
-    mappings: run.mappings.map((m) => {
-      const mStart = m.startedAt ? Date.parse(m.startedAt) : undefined;
-      const mEnd = m.finishedAt ? Date.parse(m.finishedAt) : now.getTime();
-      const mRate = mStart !== undefined ? m.done / Math.max((mEnd - mStart) / 1000, 0.001) : 0;
-      return {
-        ...m,
-        recordsPerSecond: Math.round(mRate * 10) / 10,
-        etaSeconds:
-          m.status === 'running' && m.total !== undefined && mRate > 0 ? Math.round(Math.max(m.total - m.done, 0) / mRate) : undefined,
-      };
-    }),
-    createdAt: run.createdAt,
-    finishedAt: run.finishedAt,
-  };
-}
-export type FullSyncProgress = ReturnType<typeof fullSyncProgress>;
-
-// -------------------------------------------------------------------------------------------------------------
-// Work items
 
 /**
  * Processes one work item: continues its mapping from the item's position until the page set ends or the time
@@ -300,14 +92,76 @@ export async function processFullSyncItem(
   }
 }
 
+/** Default records per page (see `FullSyncOptions.pageSize`). */
+const PAGE_SIZE = 5_000;
+/** How often a page being synchronized looks whether its run was cancelled. */
+const CANCEL_POLL_MS = 1_000;
+
+/** What an item works on once its run, its line and its mapping are known. */
+interface ItemContext {
+  item: FullSyncWorkItem;
+  line: MappingRun;
+  mapping: TableMapping;
+  runCreatedAt: string;
+  opts: FullSyncOptions;
+  pace: BulkPace | undefined;
+  chunkSize: number;
+  budget: ItemBudget;
+}
+
+/** The time one item may run before it hands the rest of its mapping to the next item, on the runtime's clock. */
+class ItemBudget {
+  private readonly started: number;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ms: number,
+  ) {
+    this.started = clock.now().getTime();
+  }
+
+  spent(): boolean {
+    return this.clock.now().getTime() - this.started > this.ms;
+  }
+}
+
 async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<FullSyncItemResult> {
+  const opened = await openItem(deps, item);
+  if ('processed' in opened) return opened;
+  const { line } = opened;
+  let pos: FullSyncWorkItem = { ...item };
+  let processed = 0;
+  for (;;) {
+    const side = line.passes[pos.pass];
+    if (!side) break;
+    const page = await readPage(deps, opened, side, pos);
+    if ('failed' in page) return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'failed', page.failed) };
+    const done = await syncPage(deps, opened, side, pos, page.items.slice(pos.offset));
+    processed += done.processed;
+    pos = done.pos;
+    if (done.stop) return { processed };
+    // Page finished: the next page, the next pass, or the mapping is done.
+    if (page.continuation) pos = { ...pos, page: pos.page + 1, offset: 0, continuation: page.continuation };
+    else if (pos.pass + 1 < line.passes.length) pos = { runId: pos.runId, mapping: pos.mapping, pass: pos.pass + 1, page: 0, offset: 0 };
+    else return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
+    if (opened.budget.spent()) {
+      await deps.queue.send(pos, { messageId: itemId(pos) });
+      await checkpoint(deps, pos, 0, emptyCounters());
+      return { processed };
+    }
+    if ((await checkpoint(deps, pos, 0, emptyCounters())) !== 'running') return { processed };
+  }
+  return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
+}
+
+/**
+ * Loads the item's run and line, and the line's total on its first item. An item with nothing to do (its run or
+ * line no longer running, a duplicate delivery behind the checkpoint, a mapping gone) answers its result instead.
+ */
+async function openItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<ItemContext | FullSyncItemResult> {
   const opts = deps.options ?? {};
   const pace = opts.bulk === false ? undefined : new BulkPace(bulkOptions(opts.bulk));
-  // A bulk wave keeps several bulk requests busy; one record at a time needs no more than 500 between checkpoints.
-  const chunkSize = opts.chunkSize ?? (pace ? 5000 : 500);
-  const concurrency = opts.concurrency ?? 16;
-  const budget = opts.itemBudgetMs ?? 20_000;
-  const started = Date.now();
+  const budget = new ItemBudget(deps.sync.clock, opts.itemBudgetMs ?? 20_000);
   const loaded = await deps.state.get(runKey(item.runId), fullSyncRunSchema);
   if (loaded?.value.status !== 'running') return { processed: 0 };
   const line = loaded.value.mappings.find((m) => m.name === item.mapping);
@@ -327,92 +181,133 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
       return [];
     });
   }
-
-  const runCreatedAt = loaded.value.createdAt;
-  let pos: FullSyncWorkItem = { ...item };
-  let processed = 0;
-  for (;;) {
-    const side = line.passes[pos.pass];
-    if (!side) break;
-    const target = side === 'bc' ? bcTarget(mapping) : dataverseTarget(mapping);
-    const gateway = (side === 'bc' ? deps.sync.bc : deps.sync.dataverse) as RecordGateway;
-    const filter = BatchedSyncDeps.sideFilter(mapping, side, opts.dataverseCompanyId);
-    const select = BatchedSyncDeps.engineSelect(mapping, side);
-    let page: { items: VersionedRecord[]; continuation?: string };
-    try {
-      page = await gateway.listPage(target as never, {
-        ...(pos.continuation ? { continuation: pos.continuation } : filter ? { filter } : {}),
-        ...(select ? { select } : {}),
-        ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
-      });
-    } catch (err) {
-      const e = toSyncError(err);
-      if (e.transient) throw e;
-      const runEnded = await finishMapping(
-        deps,
-        item.runId,
-        item.mapping,
-        'failed',
-        `Reading ${side === 'bc' ? 'Business Central' : 'Dataverse'}: ${e.message}`,
-      );
-      return { processed, runEnded };
-    }
-    let records = page.items.slice(pos.offset);
-    while (records.length > 0) {
-      const chunk = records.slice(0, chunkSize);
-      records = records.slice(chunkSize);
-      const counters = await syncChunk(deps, mapping, side, chunk, filter, {
-        concurrency,
-        runId: item.runId,
-        runCreatedAt,
-        secondPass: pos.pass > 0,
-        pace,
-      });
-      processed += chunk.length;
-      pos = { ...pos, offset: pos.offset + chunk.length };
-      const after = await checkpoint(deps, pos, chunk.length, counters);
-      if (after !== 'running') return { processed };
-      if (records.length > 0 && Date.now() - started > budget) {
-        await deps.queue.send(pos, { messageId: itemId(pos) });
-        return { processed };
-      }
-    }
-    // Page finished: the next page, the next pass, or the mapping is done.
-    if (page.continuation) pos = { ...pos, page: pos.page + 1, offset: 0, continuation: page.continuation };
-    else if (pos.pass + 1 < line.passes.length) pos = { runId: pos.runId, mapping: pos.mapping, pass: pos.pass + 1, page: 0, offset: 0 };
-    else return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
-    if (Date.now() - started > budget) {
-      await deps.queue.send(pos, { messageId: itemId(pos) });
-      await checkpoint(deps, pos, 0, emptyCounters());
-      return { processed };
-    }
-    if ((await checkpoint(deps, pos, 0, emptyCounters())) !== 'running') return { processed };
-  }
-  return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
+  // A bulk wave keeps several bulk requests busy; one record at a time needs no more than 500 between checkpoints.
+  const chunkSize = opts.chunkSize ?? (pace ? 5000 : 500);
+  return { item, line, mapping, runCreatedAt: loaded.value.createdAt, opts, pace, chunkSize, budget };
 }
 
+/** One page of the pass's side from the item's position; a non-transient failure fails the line (`failed`). */
+async function readPage(
+  deps: FullSyncDeps,
+  ctx: ItemContext,
+  side: Side,
+  pos: FullSyncWorkItem,
+): Promise<{ items: VersionedRecord[]; continuation?: string } | { failed: string }> {
+  const { mapping, opts } = ctx;
+  const target = side === 'bc' ? bcTarget(mapping) : dataverseTarget(mapping);
+  const gateway = (side === 'bc' ? deps.sync.bc : deps.sync.dataverse) as RecordGateway;
+  const filter = BatchedSyncDeps.sideFilter(mapping, side, opts.dataverseCompanyId);
+  const select = BatchedSyncDeps.engineSelect(mapping, side);
+  try {
+    return await gateway.listPage(target as never, {
+      ...(pos.continuation ? { continuation: pos.continuation } : filter ? { filter } : {}),
+      ...(select ? { select } : {}),
+      pageSize: opts.pageSize ?? PAGE_SIZE,
+    });
+  } catch (err) {
+    const e = toSyncError(err);
+    if (e.transient) throw e;
+    return { failed: `Reading ${side === 'bc' ? 'Business Central' : 'Dataverse'}: ${e.message}` };
+  }
+}
+
+/**
+ * Synchronizes the rest of a page chunk by chunk, checkpointing after each. Stops early (`stop`) when the run is
+ * no longer running, or when the budget is spent with records left: the rest is then handed to a new item.
+ */
+async function syncPage(
+  deps: FullSyncDeps,
+  ctx: ItemContext,
+  side: Side,
+  start: FullSyncWorkItem,
+  rest: VersionedRecord[],
+): Promise<{ pos: FullSyncWorkItem; processed: number; stop: boolean }> {
+  const filter = BatchedSyncDeps.sideFilter(ctx.mapping, side, ctx.opts.dataverseCompanyId);
+  const watch = new CancelWatch(deps, ctx.item.runId);
+  let pos = start;
+  let processed = 0;
+  try {
+    for (let at = 0; at < rest.length; ) {
+      const chunk = rest.slice(at, at + ctx.chunkSize);
+      const { counters, done } = await syncChunk(deps, ctx.mapping, side, chunk, filter, {
+        concurrency: ctx.opts.concurrency ?? 16,
+        runId: ctx.item.runId,
+        runCreatedAt: ctx.runCreatedAt,
+        secondPass: pos.pass > 0,
+        pace: ctx.pace,
+        stop: () => watch.cancelled,
+      });
+      at += done;
+      processed += done;
+      pos = { ...pos, offset: pos.offset + done };
+      if ((await checkpoint(deps, pos, done, counters)) !== 'running') return { pos, processed, stop: true };
+      if (at < rest.length && ctx.budget.spent()) {
+        await deps.queue.send(pos, { messageId: itemId(pos) });
+        return { pos, processed, stop: true };
+      }
+    }
+  } finally {
+    watch.close();
+  }
+  return { pos, processed, stop: false };
+}
+
+/**
+ * Whether the run was cancelled (or otherwise ended) while a page is being synchronized, read every
+ * {@link CANCEL_POLL_MS}: a chunk then starts no further record, so a cancel waits for the records in flight only.
+ */
+class CancelWatch {
+  cancelled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(deps: FullSyncDeps, runId: string) {
+    this.timer = setInterval(() => {
+      deps.state.get(runKey(runId), fullSyncRunSchema).then(
+        (r) => {
+          if (r && r.value.status !== 'running') this.cancelled = true;
+        },
+        // A failed look only leaves the check to the next one, or to the checkpoint after the chunk.
+        () => undefined,
+      );
+    }, CANCEL_POLL_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Synchronizes a chunk; once `stop()` says so (the run was cancelled), no further record starts. Answers the
+ * counters and how many of the chunk's records are done (all of them, or the first ones up to the first not started).
+ */
 async function syncChunk(
   deps: FullSyncDeps,
   mapping: TableMapping,
   side: Side,
   records: VersionedRecord[],
   filter: string,
-  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean; pace?: BulkPace },
-): Promise<FullSyncCounters> {
+  o: { concurrency: number; runId: string; runCreatedAt: string; secondPass: boolean; pace?: BulkPace; stop: () => boolean },
+): Promise<{ counters: FullSyncCounters; done: number }> {
   const counters = emptyCounters();
   const batched = new BatchedSyncDeps(deps.sync, mapping);
-  let todo = records;
+  let todo = records.map((r, at) => ({ r, at }));
   if (o.secondPass) {
     // The first pass of this run already synchronized these pairs; reading them again from the other side would
     // only find them equal.
     const fresh = await syncedInRun(deps.sync.couplings, mapping.name, side, records, o.runCreatedAt, o.concurrency);
-    todo = records.filter((_, i) => !fresh[i]);
-    counters.unchanged += records.length - todo.length;
+    todo = todo.filter((_, i) => !fresh[i]);
   }
-  if (todo.length === 0) return counters;
-  batched.rememberSource(side, todo, filter);
+  const unchangedBefore = (end: number) => end - todo.filter((t) => t.at < end).length;
+  if (todo.length === 0) {
+    counters.unchanged += records.length;
+    return { counters, done: records.length };
+  }
+  const sources = todo.map((t) => t.r);
+  batched.rememberSource(side, sources, filter);
   // Deterministic-id rows need no look-up: the engine creates with If-None-Match: * and reads only on a 412.
-  await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, todo, deps.options?.dataverseCompanyId)]);
+  await Promise.all([batched.loadOpenErrors(), batched.prefetchMatches(side, sources, deps.options?.dataverseCompanyId)]);
   const observedAt = deps.sync.clock.now().toISOString();
   const sync = (r: VersionedRecord, syncDeps: SyncDeps) =>
     syncWithRetry(
@@ -430,12 +325,15 @@ async function syncChunk(
       syncDeps,
     );
   const outcomes = o.pace
-    ? await syncWave(deps.sync, batched.deps, mapping, side, todo, o.pace, sync)
-    : await mapLimit(todo, o.concurrency, (r) => sync(r, batched.deps));
+    ? await syncWave(deps.sync, batched.deps, mapping, side, sources, o.pace, sync, o.stop)
+    : await mapLimit(sources, o.concurrency, (r) => sync(r, batched.deps), o.stop);
   await batched.flush();
   batched.clear();
   for (const out of outcomes) counters[out.result] += 1;
-  return counters;
+  // Records are started in order: those before the first not started are done (synced here, or fresh).
+  const done = outcomes.length === sources.length ? records.length : (todo[outcomes.length]?.at ?? records.length);
+  counters.unchanged += unchangedBefore(done);
+  return { counters, done };
 }
 
 /** Transient failures (throttling, a brief outage) are retried in place a few times before the item fails. */
@@ -469,165 +367,17 @@ async function countRecords(deps: FullSyncDeps, mapping: TableMapping, passes: S
   return total;
 }
 
-async function checkpoint(
-  deps: FullSyncDeps,
-  pos: FullSyncWorkItem,
-  done: number,
-  counters: FullSyncCounters,
-): Promise<FullSyncRun['status']> {
-  const { run } = await updateRun(deps, pos.runId, (r) => {
-    const l = r.mappings.find((m) => m.name === pos.mapping);
-    if (!l) return [];
-    l.done += done;
-    for (const k of FULL_SYNC_RESULTS) l.counters[k] += counters[k];
-    if (l.status === 'running' && comparePosition(pos, l) > 0) {
-      l.pass = pos.pass;
-      l.page = pos.page;
-      l.offset = pos.offset;
-      l.continuation = pos.continuation;
-    }
-    return [];
-  });
-  return run.status;
-}
-
-/** Ends a mapping's line; true when that ended the whole run. */
-async function finishMapping(
-  deps: FullSyncDeps,
-  runId: string,
-  name: string,
-  status: 'completed' | 'failed',
-  message?: string,
-): Promise<boolean> {
-  const now = deps.sync.clock.now().toISOString();
-  let ended = false;
-  const { items } = await updateRun(deps, runId, (r) => {
-    ended = false;
-    const l = r.mappings.find((m) => m.name === name);
-    if (l?.status !== 'running') return [];
-    l.status = status;
-    l.finishedAt = now;
-    if (message) l.message = message;
-    const released = releaseReady(r, now);
-    ended = r.status !== 'running';
-    return released;
-  });
-  await sendReleased(deps, runId, items);
-  return ended;
-}
-
-/**
- * Starts every waiting line whose dependencies finished (BC releases a line only when the lines in its dependency
- * filter are Finished). A failed or cancelled dependency skips its dependants, naming it; a line still waiting says
- * what for. Closes the run when nothing is left.
- */
-function releaseReady(run: FullSyncRun, now: string): FullSyncWorkItem[] {
-  const out: FullSyncWorkItem[] = [];
-  const byName = new Map(run.mappings.map((m) => [m.name, m]));
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const l of run.mappings) {
-      if (l.status !== 'waiting') continue;
-      const deps = l.dependsOn.map((d) => byName.get(d)).filter((d): d is MappingRun => d !== undefined);
-      const blocker = deps.find((d) => d.status === 'failed' || d.status === 'cancelled' || (d.status === 'skipped' && d.blockedBy));
-      if (blocker) {
-        const root = blocker.blockedBy ?? blocker.name;
-        const cause = byName.get(root);
-        l.status = 'skipped';
-        l.finishedAt = now;
-        l.blockedBy = root;
-        l.message = `skipped: depends on ${root}, which ${cause?.status === 'cancelled' ? 'was cancelled' : 'failed'}${cause?.message && cause.status === 'failed' ? ` (${cause.message})` : ''}`;
-        changed = true;
-        continue;
-      }
-      const pending = deps.filter((d) => d.status !== 'completed' && d.status !== 'skipped');
-      if (pending.length === 0) {
-        l.status = 'running';
-        l.startedAt = now;
-        l.message = undefined;
-        out.push(itemAt(run.runId, l));
-        changed = true;
-      } else {
-        l.message = `waiting for ${pending.map((d) => d.name).join(', ')}`;
-      }
-    }
-  }
-  if (run.status === 'running' && run.mappings.every((m) => m.status !== 'waiting' && m.status !== 'running')) {
-    run.status = run.mappings.some((m) => m.status === 'failed' || m.blockedBy) ? 'failed' : 'completed';
-    run.finishedAt = now;
-  }
-  return out;
-}
-
-async function sendReleased(deps: FullSyncDeps, _runId: string, items: FullSyncWorkItem[]): Promise<void> {
-  for (const it of items) await deps.queue.send(it, { messageId: itemId(it) });
-}
-
-/** Read-modify-write of a run with ETag concurrency (two mappings' items may finish at the same time). */
-async function updateRun(
-  deps: Pick<FullSyncDeps, 'state' | 'sync'>,
-  runId: string,
-  edit: (run: FullSyncRun) => FullSyncWorkItem[],
-  knownEtag?: string,
-): Promise<{ run: FullSyncRun; items: FullSyncWorkItem[] }> {
-  for (let attempt = 0; ; attempt++) {
-    const current = await deps.state.get(runKey(runId), fullSyncRunSchema);
-    if (!current) throw new SyncError('MAP.INVALID', `There is no full synchronization '${runId}'.`);
-    const run = structuredClone(current.value);
-    const items = edit(run);
-    run.updatedAt = deps.sync.clock.now().toISOString();
-    try {
-      await deps.state.put(runKey(runId), run, { etag: attempt === 0 && knownEtag ? knownEtag : current.etag });
-      return { run, items };
-    } catch (err) {
-      if (!isStateConflict(err) || attempt >= 20) throw err;
-    }
-  }
-}
-
-async function latestRun(deps: Pick<FullSyncDeps, 'state'>): Promise<FullSyncRun | undefined> {
-  const p = await deps.state.get(LATEST_KEY, z.object({ runId: z.string() }));
-  if (!p) return undefined;
-  return (await deps.state.get(runKey(p.value.runId), fullSyncRunSchema))?.value;
-}
-
-function runKey(runId: string): string {
-  return `${RUN_PREFIX}${runId}`;
-}
-
-function itemAt(runId: string, l: MappingRun): FullSyncWorkItem {
-  return {
-    runId,
-    mapping: l.name,
-    pass: l.pass,
-    page: l.page,
-    offset: l.offset,
-    ...(l.continuation ? { continuation: l.continuation } : {}),
-  };
-}
-
-function itemId(i: FullSyncWorkItem): string {
-  return `fs|${i.runId}|${i.mapping}|${i.pass}|${i.page}|${i.offset}`.slice(0, 128);
-}
-
-function comparePosition(
-  a: Pick<FullSyncWorkItem, 'pass' | 'page' | 'offset'>,
-  b: Pick<FullSyncWorkItem, 'pass' | 'page' | 'offset'>,
-): number {
-  return a.pass - b.pass || a.page - b.page || a.offset - b.offset;
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>, stop: () => boolean): Promise<R[]> {
   const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await f(items[i] as T);
-      }
-    }),
+  const started = await parallel(
+    items.map((item, i) => ({ item, i })),
+    () => limit,
+    async ({ item, i }) => {
+      out[i] = await f(item);
+    },
+    stop,
   );
+  out.length = started;
   return out;
 }
 

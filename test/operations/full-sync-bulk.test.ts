@@ -107,3 +107,59 @@ describe('full sync bulk writes (CreateMultiple pacing)', () => {
     expect(g.bulkSizes.reduce((a, b) => a + b, 0)).toBe(300);
   });
 });
+
+describe('full sync bulk writes (coupling looks)', () => {
+  it("answers a record's first two looks from the wave's prefetch, and reads fresh after that or once it couples", async () => {
+    const reads: string[] = [];
+    const coupled = new Set<string>();
+    const store = {
+      couplingsIn: async (_m: string, _side: string, ids: string[]) => {
+        reads.push(`range:${ids.length}`);
+        return { found: new Map(ids.filter((id) => coupled.has(id)).map((id) => [id, {}])), complete: true };
+      },
+      getByBcId: async (_m: string, id: string) => {
+        reads.push(`point:${id}`);
+        return coupled.has(id) ? ({ bcId: id, dataverseId: `dv-${id}` } as never) : undefined;
+      },
+      couple: async () => {
+        throw new Error('coupleMany is used');
+      },
+      coupleMany: async (inputs: Array<{ bcId: string }>) =>
+        inputs.map((i) => {
+          coupled.add(i.bcId);
+          return { ...i, etag: 'bc:1' };
+        }),
+    };
+    const g: Gateway = { bulkSizes: [], singles: 0, throttleFirst: 0 };
+    const { raw, wrapped } = ports(g, 0);
+    const deps = { ...wrapped, couplings: store } as unknown as SyncDeps;
+    const bulk = new BulkWrites({ ...raw, couplings: store } as unknown as SyncDeps, deps, customer, new BulkPace(bulkOptions()));
+    const records = ['a', 'b'].map((id) => ({ id, etag: '', values: {} }) as VersionedRecord);
+    await bulk.prefetchCouplings('bc', records);
+    expect(reads).toEqual(['range:2']);
+    const looks: Array<unknown> = [];
+    await bulk.run(
+      records,
+      async (r) => {
+        // The engine's own-echo check: answered without a read.
+        looks.push(await bulk.deps.couplings.getByBcId('CUSTOMER', r.id));
+        if (r.id === 'a') {
+          await bulk.deps.couplings.couple({ mapping: 'CUSTOMER', bcId: 'a', dataverseId: 'dv-a', environment: 'e' });
+          // Once the record coupled, a look reads (gathered with the wave's other looks, then read whole).
+          looks.push(await bulk.deps.couplings.getByBcId('CUSTOMER', 'a'));
+        } else {
+          // The first attempt is answered from the prefetch too; a third look (a retry after a conflict) reads.
+          looks.push(await bulk.deps.couplings.getByBcId('CUSTOMER', 'b'));
+          looks.push(await bulk.deps.couplings.getByBcId('CUSTOMER', 'b'));
+        }
+        return { result: 'inserted', mapping: 'CUSTOMER' };
+      },
+      () => 2,
+    );
+    expect(looks.filter((l) => l === undefined)).toHaveLength(4);
+    expect(looks).toContainEqual({ bcId: 'a', dataverseId: 'dv-a' });
+    expect(reads.filter((r) => r.startsWith('range:')).length).toBeGreaterThanOrEqual(2);
+    expect(reads).toContain('point:a');
+    expect(reads).not.toContain('point:b');
+  });
+});

@@ -1,4 +1,4 @@
-import { odata, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../domain/ports';
 import { SyncError } from '../../errors';
@@ -94,6 +94,35 @@ export class TableCheckpointStore implements StatePort {
     } catch (err) {
       if (hasStatus(err, 404)) return false;
       if (hasStatus(err, 412)) throw new CheckpointConflictError(`checkpoint ${key} changed meanwhile`, key);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes several values in one entity-group transaction (all rows share one partition; at most 100): each is
+   * created (`ifNotExists`), replaced if unchanged (`etag`), overwritten, or deleted (`delete`, unconditionally;
+   * a missing row fails the transaction). All or nothing: a conflict on any row throws `CheckpointConflictError` and writes none. Answers the new
+   * ETags in order ('' for a delete).
+   */
+  async transact(ops: Array<{ key: string; value?: unknown; ifNotExists?: boolean; etag?: string; delete?: true }>): Promise<string[]> {
+    if (ops.length === 0) return [];
+    if (ops.length > 100) throw new SyncError('EVENT.INVALID', 'a checkpoint transaction takes at most 100 operations');
+    const updatedAt = this.clock.now().toISOString();
+    const actions: TransactionAction[] = ops.map((op) => {
+      // A delete inside a transaction carries no ETag (as the service defines it): it is unconditional.
+      if (op.delete) return ['delete', { partitionKey: PK, rowKey: rowKey(op.key) }];
+      if (op.value === undefined) throw new SyncError('EVENT.INVALID', `checkpoint ${op.key}: value is undefined`);
+      const entity = { partitionKey: PK, rowKey: rowKey(op.key), key: op.key, updatedAt, ...jsonProperties('value', op.value) };
+      if (op.ifNotExists) return ['create', entity];
+      if (op.etag !== undefined) return ['update', entity, 'Replace', { etag: op.etag }];
+      return ['upsert', entity, 'Replace'];
+    });
+    try {
+      const res = await storeCall('writing checkpoints', () => this.client.submitTransaction(actions));
+      return ops.map((op, i) => (op.delete ? '' : (res.subResponses[i]?.etag ?? '')));
+    } catch (err) {
+      if (hasStatus(err, 409, 412, 404))
+        throw new CheckpointConflictError(`a checkpoint of the transaction exists, changed or was removed meanwhile`, ops[0]?.key ?? '');
       throw err;
     }
   }

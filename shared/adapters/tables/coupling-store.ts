@@ -104,6 +104,11 @@ const newCouplingSchema = z.object({
   environment: z.string().max(1000),
 });
 
+/** Rows one range of {@link TableCouplingStore.couplingsIn} aims at: within one result page. */
+const RANGE_ROWS = 800;
+/** Range queries of {@link TableCouplingStore.couplingsIn} in flight at once. */
+const RANGES_IN_FLIGHT = 3;
+
 /** Budget for one row's snapshot; two rows go in one transaction (4 MiB) and each entity holds 1 MiB. */
 const SNAPSHOT_MAX_BYTES = 256 * 1024;
 /** Error texts are kept whole up to this length; a longer text is cut (the errors table keeps the details). */
@@ -268,44 +273,75 @@ export class TableCouplingStore implements CouplingStore {
   }
 
   /**
-   * The couplings of these ids (one side, one mapping), from one range query over the sorted ids' row keys instead
-   * of a point read each, so a full-sync wave learns its couplings in a request or two. The range may hold other
-   * records' couplings too; after `maxRows` rows the answer is marked incomplete (ids not seen are then unknown).
+   * The couplings of these ids (one side, one mapping), from range queries over the sorted ids' row keys instead of
+   * a point read each, so a full-sync wave learns its couplings in a few requests. The sorted ids are taken in
+   * groups, one range query each, sized from the rows the previous ranges held so a range stays within one result
+   * page (1,000 rows): a range holds other records' couplings too, and as the table grows, one range over all the
+   * ids would read the whole side. After `maxRows` rows in all (default 200 per id: still fewer requests than a point
+   * read each) the answer is marked incomplete (ids not seen are then unknown).
    */
   async couplingsIn(
     mapping: string,
     side: 'bc' | 'dataverse',
     ids: string[],
-    maxRows = ids.length * 3,
+    maxRows = ids.length * 200,
   ): Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }> {
     const prefix = side === 'bc' ? BC : DV;
-    const keys = ids.map((id) => prefix + encodeKey(normalizeId(id))).sort();
+    const keys = [...new Set(ids.map((id) => prefix + encodeKey(normalizeId(id))))].sort();
     const found = new Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>();
-    if (keys.length === 0) return { found, complete: true };
     const wanted = new Set(keys);
-    const filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${keys[0] as string} and RowKey le ${keys[keys.length - 1] as string} and tombstone eq false`;
     let seen = 0;
-    let complete = true;
-    await storeCall('reading couplings', async () => {
+    let rowsPerId = 1;
+    for (let at = 0; at < keys.length; ) {
+      // A few ranges at a time, each sized from the density measured so far.
+      const size = Math.max(10, Math.min(1000, Math.floor(RANGE_ROWS / rowsPerId)));
+      const ranges: string[][] = [];
+      for (let r = 0; r < RANGES_IN_FLIGHT && at < keys.length; r++, at += size) ranges.push(keys.slice(at, at + size));
+      const counts = await Promise.all(
+        ranges.map((range) =>
+          this.readRange(mapping, range[0] as string, range[range.length - 1] as string, maxRows - seen, (row) => {
+            const rk = String(row.rowKey);
+            if (!wanted.has(rk)) return;
+            const lastResult =
+              typeof row.lastResult === 'string' && row.lastResult !== '' ? (row.lastResult as Coupling['lastResult']) : undefined;
+            found.set(decodeKey(rk.slice(prefix.length)), {
+              ...(typeof row.lastSyncedAt === 'string' ? { lastSyncedAt: row.lastSyncedAt } : {}),
+              ...(lastResult ? { lastResult } : {}),
+            });
+          }),
+        ),
+      );
+      for (const c of counts) {
+        if (c === undefined) return { found, complete: false };
+        seen += c;
+      }
+      if (seen > maxRows) return { found, complete: false };
+      const idsRead = ranges.reduce((n, r) => n + r.length, 0);
+      rowsPerId = Math.max(1, counts.reduce((n: number, c) => n + (c ?? 0), 0) / idsRead);
+    }
+    return { found, complete: true };
+  }
+
+  /** Rows of one mapping's key range (live couplings only); undefined when it held more than `budget` rows. */
+  private async readRange(
+    mapping: string,
+    from: string,
+    to: string,
+    budget: number,
+    each: (row: Record<string, unknown>) => void,
+  ): Promise<number | undefined> {
+    const filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${from} and RowKey le ${to} and tombstone eq false`;
+    let seen = 0;
+    return storeCall('reading couplings', async () => {
       const rows = this.client.listEntities<Record<string, unknown>>({
         queryOptions: { filter, select: ['RowKey', 'lastSyncedAt', 'lastResult'] },
       });
       for await (const row of rows) {
-        if (++seen > maxRows) {
-          complete = false;
-          break;
-        }
-        const rk = String(row.rowKey);
-        if (!wanted.has(rk)) continue;
-        const lastResult =
-          typeof row.lastResult === 'string' && row.lastResult !== '' ? (row.lastResult as Coupling['lastResult']) : undefined;
-        found.set(decodeKey(rk.slice(prefix.length)), {
-          ...(typeof row.lastSyncedAt === 'string' ? { lastSyncedAt: row.lastSyncedAt } : {}),
-          ...(lastResult ? { lastResult } : {}),
-        });
+        if (++seen > budget) return undefined;
+        each(row);
       }
+      return seen;
     });
-    return { found, complete };
   }
 
   async update(

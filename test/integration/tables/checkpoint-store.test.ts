@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
 import { CheckpointConflictError, TableCheckpointStore } from '../../../shared/adapters/tables/checkpoint-store';
+import { TableCreationClaims } from '../../../shared/adapters/tables/creation-claims';
 import { freshTable } from './fixture';
 
 const watermark = z.object({ modifiedSince: z.string(), page: z.number().int() });
@@ -56,5 +57,47 @@ describe('TableCheckpointStore (Azurite)', () => {
     await store.put('fullsync/ITEM', { ids });
     expect((await store.get<{ ids: string[] }>('fullsync/ITEM'))?.value.ids).toEqual(ids);
     await expect(store.get('fullsync/ITEM', watermark)).rejects.toThrow(/invalid value/);
+  });
+
+  it('writes several values in one transaction, all or nothing', async () => {
+    const [a, b] = await store.transact([
+      { key: 'tx/a', value: { n: 1 }, ifNotExists: true },
+      { key: 'tx/b', value: { n: 2 }, ifNotExists: true },
+    ]);
+    expect((await store.get('tx/a'))?.etag).toBe(a);
+    // One row of the transaction conflicts (tx/b exists): nothing of it is written.
+    await expect(
+      store.transact([
+        { key: 'tx/c', value: { n: 3 }, ifNotExists: true },
+        { key: 'tx/b', value: { n: 9 }, ifNotExists: true },
+      ]),
+    ).rejects.toBeInstanceOf(CheckpointConflictError);
+    expect(await store.get('tx/c')).toBeUndefined();
+    await store.transact([
+      { key: 'tx/a', value: { n: 10 }, etag: a as string },
+      { key: 'tx/b', delete: true },
+    ]);
+    expect((await store.get('tx/a'))?.value).toEqual({ n: 10 });
+    expect(await store.get('tx/b')).toBeUndefined();
+    expect(b).not.toBe('');
+  });
+
+  it('claims many creations at once, answering a key held elsewhere as a single claim would', async () => {
+    const claims = new TableCreationClaims(store);
+    const held = await claims.claim('many/2', 60_000);
+    expect(held.won).toBe(true);
+    const answers = await claims.claimMany(['many/1', 'many/2', 'many/3'], 60_000);
+    expect(answers.map((a) => !(a instanceof Error) && a.won)).toEqual([true, false, true]);
+    const won = answers.filter((a): a is { won: true; token: string } => !(a instanceof Error) && a.won);
+    await claims.createdMany([
+      { key: 'many/1', token: won[0]?.token as string, createdId: 'id-1' },
+      { key: 'many/3', token: won[1]?.token as string, createdId: 'id-3' },
+    ]);
+    expect(await claims.claim('many/3', 60_000)).toEqual({ won: false, createdId: 'id-3' });
+    // A release of a claim already gone does not stop the others.
+    expect(await claims.releaseMany(['many/1', 'many/gone', 'many/3'])).toEqual([undefined, undefined, undefined]);
+    expect(await store.get('create-claim/many/1')).toBeUndefined();
+    expect(await store.get('create-claim/many/3')).toBeUndefined();
+    expect(await store.get('create-claim/many/2')).toBeDefined();
   });
 });
