@@ -27,6 +27,14 @@ beforeAll(async () => {
   const reset = await fetch(`${stack.bc.url}/_sim/reset?seed=empty`, { method: 'POST' });
   if (!reset.ok) throw new Error(`BC reset: ${reset.status}`);
   await seedCustomers(stack, N);
+  // Every row Dataverse writes costs it 10 ms of server time (the simulator's execution-time model), so the page runs
+  // for seconds after its first accounts on any machine: the cancel always lands while the page is under way.
+  const slow = await fetch(`${stack.dataverse.url}/_sim/limits`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rowCostMs: 10 }),
+  });
+  if (!slow.ok) throw new Error(`Dataverse limits: ${slow.status}`);
 }, 120_000);
 
 afterAll(async () => {
