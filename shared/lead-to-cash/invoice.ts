@@ -1,8 +1,9 @@
 import { newChangeEvent } from '../domain/change-event';
-import { deterministicId } from '../domain/ids';
+import { deterministicId, idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget } from '../domain/mappings/targets';
 import type { VersionedRecord } from '../domain/ports';
+import { recordOutcome } from '../domain/sync/record-outcome';
 import { syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps } from '../domain/sync/types';
 import { SyncError } from '../errors';
@@ -249,8 +250,8 @@ export async function pushInvoiceLines(
     await deps.couplings
       .couple({
         mapping: M.invoiceLine,
-        bcId: line.id.toLowerCase(),
-        dataverseId: created.id.toLowerCase(),
+        bcId: idKey(line.id),
+        dataverseId: idKey(created.id),
         bcModifiedOn: line.modifiedOn,
         dataverseModifiedOn: created.modifiedOn,
         lastResult: 'inserted',
@@ -258,7 +259,13 @@ export async function pushInvoiceLines(
         environment: deps.options.environment,
       })
       .catch(() => undefined);
-    await deps.counters.increment(M.invoiceLine, 'inserted');
+    await recordOutcome(deps, {
+      result: 'inserted',
+      mapping: M.invoiceLine,
+      bcId: idKey(line.id),
+      dataverseId: created.id,
+      book: { direction: 'ToIntegrationTable', correlationId: `invoice-${invoice.id}`, mayHaveOpenError: true },
+    });
     pushed++;
   }
   const current = await deps.dataverse.get(DV.invoices, invoice.id, ['invoiceid', 'statecode', 'statuscode']);

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { newChangeEvent } from '../domain/change-event';
 import { deterministicId, guidSchema, idKey, recordId } from '../domain/ids';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
-import { recordOutcome } from '../domain/sync/record-outcome';
+import { recordFailure, recordOutcome } from '../domain/sync/record-outcome';
 import type { SyncDeps } from '../domain/sync/types';
 import { SyncError, toSyncError } from '../errors';
 import { orderLines, syncFirst } from './sales-order-lines';
@@ -346,17 +347,15 @@ export async function handleSalesOrderRequest(
   } catch (err) {
     const error = toSyncError(err);
     if (error.transient) throw error;
-    await deps.errors.record({
+    const event = newChangeEvent({
       mapping: M.order,
-      dataverseId: request.salesOrderId,
-      direction: 'FromIntegrationTable',
-      code: error.code,
-      category: error.category,
-      message: error.message,
-      correlationId: request.correlationId,
-      values: error.details,
+      source: 'dataverse',
+      recordId: request.salesOrderId,
+      origin: 'manual',
+      correlationId: request.correlationId ?? `sales-order-${request.salesOrderId}`,
+      observedAt: deps.clock.now(),
     });
-    await deps.counters.increment(M.order, 'failed');
+    await recordFailure(deps, M.order, event, error, 'FromIntegrationTable');
     return { result: 'failed', salesOrderId: request.salesOrderId, code: error.code, message: error.message };
   }
 }
