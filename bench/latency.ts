@@ -12,7 +12,7 @@
  * against simulators with no added latency (issue 7's figure): inserts (BC customer → new account) and updates, and
  * Dataverse → BC updates; with each, issue 14's API requests per change (`BENCH_DEBUG=1` prints where they went).
  */
-import type { ChangeEvent } from '../shared/domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../shared/domain/change-event';
 import { syncRecord } from '../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../shared/runtime';
 import { PROOF_SECRETS, type ProofStack, startProofStack } from '../test/proof/harness';
@@ -41,17 +41,15 @@ export function percentile(sorted: number[], p: number): number {
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 function manual(recordId: string, source: 'bc' | 'dataverse', origin: ChangeEvent['origin'] = 'manual'): ChangeEvent {
-  return {
-    v: 1,
+  return newChangeEvent({
     mapping: 'CUSTOMER',
     source,
     recordId,
     changeType: 'updated',
     origin,
     correlationId: `bench-${recordId}`,
-    observedAt: new Date().toISOString(),
-    deferrals: 0,
-  };
+    observedAt: new Date(),
+  });
 }
 
 async function asUser(stack: ProofStack, body: unknown): Promise<Record<string, unknown>> {

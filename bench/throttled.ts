@@ -14,7 +14,7 @@
  * failed (must be 0), and requests per record on each side.
  */
 import { LocalFunctionsHost } from '../dev/local-host/host';
-import type { ChangeEvent } from '../shared/domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../shared/domain/change-event';
 import { syncRecord } from '../shared/domain/sync/sync-record';
 import { fullSyncDeps } from '../shared/operations/context';
 import { fullSyncProgress, startFullSync } from '../shared/operations/full-sync';
@@ -41,17 +41,15 @@ const bcUser = { Authorization: 'Bearer bench-user', 'Content-Type': 'applicatio
 const round = (v: number) => Math.round(v * 10) / 10;
 
 function event(recordId: string, source: 'bc' | 'dataverse'): ChangeEvent {
-  return {
-    v: 1,
+  return newChangeEvent({
     mapping: 'CUSTOMER',
     source,
     recordId,
     changeType: 'created',
     origin: 'manual',
     correlationId: `throttled-${recordId}`,
-    observedAt: new Date().toISOString(),
-    deferrals: 0,
-  };
+    observedAt: new Date(),
+  });
 }
 
 async function post(url: string, body: unknown): Promise<Response> {

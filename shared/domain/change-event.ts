@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type Side, SyncDirectionSchema, sideSchema } from './direction';
-import { guidSchema } from './ids';
+import { recordIdSchema } from './ids';
 
 /**
  * A change event is a hint that a record may have changed, never the record itself: the handler reads the
@@ -24,7 +24,7 @@ export const changeEventSchema = z.object({
   /** BC SystemId or Dataverse primary key of the changed record. */
   // A plain string, not a RecordId, until every producer builds events with newChangeEvent (the engine's
   // dependency and referrer events and the bench still build them by hand).
-  recordId: guidSchema,
+  recordId: recordIdSchema,
   changeType: changeTypeSchema,
   /**
    * Modified-on the notifier reported, if any. Only the message id uses it (to tell two states apart when there is

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SyncError } from '../errors';
 
@@ -70,3 +71,15 @@ export const dataverseGuidSchema = z
   .string()
   .refine((s) => isGuid(s, { braces: true }), 'must be a GUID')
   .transform((s): string => toRecordId(s)!);
+
+/**
+ * A GUID derived from the mapping and the BC record (RFC 4122 version 5 layout over SHA-1), so creating the
+ * Dataverse row for the same BC record twice addresses the same row.
+ */
+export function deterministicId(mapping: string, sourceId: string): string {
+  const h = createHash('sha1').update(`bc-dataverse-sync|${mapping}|${sourceId.toLowerCase()}`).digest();
+  h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
+  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,5 +1,6 @@
 import type { ChangeEvent } from '../domain/change-event';
 import { otherSide, passOf, type Side, type SyncDirection, sourceOf } from '../domain/direction';
+import { recordId as parseRecordId } from '../domain/ids';
 import type { Coupling } from '../domain/ports';
 import { syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps, SyncOutcome } from '../domain/sync/types';
@@ -75,7 +76,7 @@ async function reconcileLines(deps: SyncDeps, event: ChangeEvent, header: Coupli
     ...event,
     mapping: M.orderLine,
     source,
-    recordId,
+    recordId: parseRecordId(recordId),
     changeType: 'unknown',
     direction: pass,
   });

@@ -1,8 +1,9 @@
 import { newChangeEvent } from '../domain/change-event';
+import { deterministicId } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget } from '../domain/mappings/targets';
 import type { VersionedRecord } from '../domain/ports';
-import { deterministicId, syncRecord } from '../domain/sync/sync-record';
+import { syncRecord } from '../domain/sync/sync-record';
 import type { SyncDeps } from '../domain/sync/types';
 import { SyncError } from '../errors';
 import { defaultPriceList, lcyTransactionCurrency, priceListNamed, productDefaultUnit } from './prices';

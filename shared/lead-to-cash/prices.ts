@@ -1,10 +1,9 @@
 import { newChangeEvent } from '../domain/change-event';
-import { idKey } from '../domain/ids';
+import { deterministicId, idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget } from '../domain/mappings/targets';
 import { odataLiteral } from '../domain/odata/literal';
 import type { VersionedRecord } from '../domain/ports';
-import { deterministicId } from '../domain/sync/sync-record';
 import type { SyncDeps } from '../domain/sync/types';
 import { toSyncError } from '../errors';
 import { DV, eq, lcyCodeOf, listAll, M, num, str } from './targets';

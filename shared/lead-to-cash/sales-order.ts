@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { guidSchema, idKey, recordId } from '../domain/ids';
+import { deterministicId, guidSchema, idKey, recordId } from '../domain/ids';
 import type { VersionedRecord } from '../domain/ports';
 import { CouplingConflictError } from '../domain/ports';
 import { recordOutcome } from '../domain/sync/record-outcome';
-import { deterministicId } from '../domain/sync/sync-record';
 import type { SyncDeps } from '../domain/sync/types';
 import { SyncError, toSyncError } from '../errors';
 import { orderLines, syncFirst } from './sales-order-lines';

@@ -1,3 +1,5 @@
+import { otherSide } from '../domain/direction';
+import { idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget, dataverseTarget, recordSelect } from '../domain/mappings/targets';
 import { resolveFilter } from '../domain/odata/literal';
@@ -83,7 +85,7 @@ export class BatchedSyncDeps {
       resolve: async (mapping, recordKey) => {
         const open = this.openErrorKeys;
         if (open && mapping === this.mapping.name) {
-          const ids = [recordKey.bcId, recordKey.dataverseId].filter((x): x is string => Boolean(x)).map((x) => x.toLowerCase());
+          const ids = [recordKey.bcId, recordKey.dataverseId].filter((x): x is string => Boolean(x)).map(idKey);
           if (!ids.some((id) => open.has(id))) return;
         }
         return base.errors.resolve(mapping, recordKey);
@@ -153,8 +155,8 @@ export class BatchedSyncDeps {
     }
     const keys = new Set<string>();
     for (const e of page.items) {
-      if (e.bcId) keys.add(e.bcId.toLowerCase());
-      if (e.dataverseId) keys.add(e.dataverseId.toLowerCase());
+      if (e.bcId) keys.add(idKey(e.bcId));
+      if (e.dataverseId) keys.add(idKey(e.dataverseId));
     }
     this.openErrorKeys = keys;
   }
@@ -167,7 +169,7 @@ export class BatchedSyncDeps {
     // An option mapping's match rule pairs a BC code with a choice column's option label, which the engine resolves
     // through the option-set metadata: a choice column compares by option value, never by a label string.
     if (this.mapping.optionMapping || this.mapping.couplingRules.matchFields.length === 0 || records.length === 0) return;
-    const dest: Side = source === 'bc' ? 'dataverse' : 'bc';
+    const dest = otherSide(source);
     const target = dest === 'bc' ? bcTarget(this.mapping) : dataverseTarget(this.mapping);
     const gateway = (dest === 'bc' ? this.base.bc : this.base.dataverse) as RecordGateway;
     const select = BatchedSyncDeps.engineSelect(this.mapping, dest);
@@ -218,7 +220,7 @@ export class BatchedSyncDeps {
 }
 
 function getKey(target: EntityTarget, id: string): string {
-  return `${target.side}|${target.entitySet}|${id.toLowerCase()}`;
+  return `${target.side}|${target.entitySet}|${idKey(id)}`;
 }
 
 function queryKey(target: EntityTarget, filter: string): string {

@@ -1,3 +1,4 @@
+import { idKey } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import type {
@@ -158,8 +159,8 @@ export class BulkWrites {
     couplings.getByDataverseId = (m, id) => this.lookup(m, 'dataverse', id, () => wrapped.couplings.getByDataverseId(m, id));
     couplings.couple = (input) => {
       // Once a record tries to couple, whatever the answer, its later looks read: the prefetch may be out of date.
-      this.knownUncoupled.delete(`bc|${input.bcId.toLowerCase()}`);
-      this.knownUncoupled.delete(`dataverse|${input.dataverseId.toLowerCase()}`);
+      this.knownUncoupled.delete(`bc|${idKey(input.bcId)}`);
+      this.knownUncoupled.delete(`dataverse|${idKey(input.dataverseId)}`);
       return coupleMany && input.mapping === mapping.name ? couples.add(input) : wrapped.couplings.couple(input);
     };
     // History rows go one per record and side (their partitions differ, so no transaction can carry them): one
@@ -246,7 +247,7 @@ export class BulkWrites {
     );
     if (!complete) return;
     for (const r of records) {
-      const id = r.id.toLowerCase();
+      const id = idKey(r.id);
       if (!found.has(id)) this.knownUncoupled.set(`${side}|${id}`, ENGINE_LOOKS);
     }
   }
@@ -293,7 +294,7 @@ export class BulkWrites {
   }
 
   private lookup(m: string, side: Side, id: string, read: () => Promise<Coupling | undefined>): Promise<Coupling | undefined> {
-    const key = `${side}|${id.toLowerCase()}`;
+    const key = `${side}|${idKey(id)}`;
     // Answered for the engine's first looks only: a look after a conflict must see what other workers did since.
     const left = m === this.mapping.name ? this.knownUncoupled.get(key) : undefined;
     if (left !== undefined) {
@@ -323,7 +324,7 @@ export class BulkWrites {
       await Promise.all(
         mine.map(async ({ it, i }) => {
           try {
-            out[i] = complete && !found.has(it.id.toLowerCase()) ? undefined : await it.read();
+            out[i] = complete && !found.has(idKey(it.id)) ? undefined : await it.read();
           } catch (err) {
             out[i] = err instanceof Error ? err : toSyncError(err);
           }
@@ -481,7 +482,7 @@ export async function syncedInRun(
       side,
       records.map((r) => r.id),
     );
-    if (complete) return records.map((r) => fresh(found.get(r.id.toLowerCase())));
+    if (complete) return records.map((r) => fresh(found.get(idKey(r.id))));
   }
   const out = new Array<boolean>(records.length);
   await parallel(

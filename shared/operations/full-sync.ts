@@ -1,4 +1,4 @@
-import type { ChangeEvent } from '../domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import { bcTarget, dataverseTarget } from '../domain/mappings/targets';
 import type { Clock, EntityTarget, RecordGateway, Side, SyncResult, VersionedRecord } from '../domain/ports';
@@ -311,17 +311,14 @@ async function syncChunk(
   const observedAt = deps.sync.clock.now().toISOString();
   const sync = (r: VersionedRecord, syncDeps: SyncDeps) =>
     syncWithRetry(
-      {
-        v: 1,
+      newChangeEvent({
         mapping: mapping.name,
         source: side,
-        recordId: r.id.toLowerCase(),
-        changeType: 'unknown',
+        recordId: r.id,
         origin: 'full-sync',
         correlationId: `fullsync-${o.runId}`,
         observedAt,
-        deferrals: 0,
-      },
+      }),
       syncDeps,
     );
   const outcomes = o.pace

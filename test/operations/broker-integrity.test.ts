@@ -3,6 +3,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LOCAL_MASTER_KEY, LocalFunctionsHost } from '../../dev/local-host/host';
 import type { DeadLetter } from '../../shared/adapters/servicebus/dead-letters';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { fullSyncDeps } from '../../shared/operations/context';
 import { retryDeadLetters } from '../../shared/operations/dead-letters';
 import { reconcile as reconcileMapping } from '../../shared/operations/reconcile';
@@ -155,7 +156,7 @@ describe('error Retry and Retry all inside the duplicate-detection window', () =
           v: 1,
           mapping: 'CUSTOMER',
           source: 'bc',
-          recordId: bcId,
+          recordId: parseRecordId(bcId),
           changeType: 'updated',
           modifiedOn: new Date().toISOString(),
           origin: 'webhook',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/main';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { CUSTOM_MAPPING_QUEUE, type FieldMapping, type TableMapping } from '../../shared/domain/mappings';
 import { allQueueNames } from '../../shared/queues';
 import { getRuntime } from '../../shared/runtime';
@@ -59,7 +60,7 @@ describe('a user-defined mapping gets a queue and a trigger without a redeploy',
         v: 1,
         mapping: 'CUSTOMER-PERSON',
         source: 'bc',
-        recordId: customer.id,
+        recordId: parseRecordId(customer.id),
         changeType: 'created',
         origin: 'webhook',
         correlationId: 'custom-mapping',

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildProgram } from '../../cli/main';
 import { LocalFunctionsHost } from '../../dev/local-host/host';
 import type { DeadLetter } from '../../shared/adapters/servicebus/dead-letters';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { retryDeadLetters } from '../../shared/operations/dead-letters';
 import { getRuntime } from '../../shared/runtime';
 import { type Stack, startStack, TEST_LOCAL_KEY } from '../support/stack';
@@ -42,7 +43,7 @@ async function deadLetter(recordId: string): Promise<void> {
       v: 1,
       mapping: 'CUSTOMER',
       source: 'bc',
-      recordId,
+      recordId: parseRecordId(recordId),
       changeType: 'updated',
       origin: 'webhook',
       correlationId: `dl-${recordId}`,

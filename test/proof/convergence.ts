@@ -1,5 +1,6 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import type { DeadLetter } from '../../shared/adapters/servicebus/dead-letters';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import type { SyncErrorRecord } from '../../shared/domain/ports';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { SYNC_KEY_HEADER } from '../../shared/operations/admin-access';
@@ -525,7 +526,7 @@ async function coupleOptionsLate(rt: Runtime, optionIds: Record<string, string[]
               v: 1,
               mapping: o.mapping,
               source: 'bc',
-              recordId: id,
+              recordId: parseRecordId(id),
               changeType: 'unknown',
               origin: 'full-sync',
               correlationId: `convergence-options-${id}`,
@@ -1138,7 +1139,7 @@ async function sweepOwnWrites(
       v: 1 as const,
       mapping: 'CUSTOMER',
       source: 'dataverse' as const,
-      recordId: r.accountid.toLowerCase(),
+      recordId: parseRecordId(r.accountid.toLowerCase()),
       changeType: 'updated' as const,
       origin: 'reconcile' as const,
       correlationId: `echo-sweep-${r.accountid}`,

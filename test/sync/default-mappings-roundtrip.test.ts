@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../shared/domain/change-event';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import type { FieldMapping, TableMapping } from '../../shared/domain/mappings/schema';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import type { SyncOutcome } from '../../shared/domain/sync/types';
@@ -49,7 +50,7 @@ const event = (mapping: string, source: 'bc' | 'dataverse', recordId: string): C
   v: 1,
   mapping,
   source,
-  recordId,
+  recordId: parseRecordId(recordId),
   changeType: 'updated',
   origin: 'manual',
   correlationId: `roundtrip-${mapping}-${Math.random().toString(36).slice(2)}`,

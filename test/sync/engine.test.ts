@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { eventBuilder } from '../support/events';
@@ -140,7 +141,7 @@ describe('special rule: contacts follow their company', () => {
       deferrals: 0,
     };
     const outcome = await syncRecord(
-      { ...base, mapping: 'CONTACT', source: 'bc', recordId: String(person?.id), origin: 'manual' },
+      { ...base, mapping: 'CONTACT', source: 'bc', recordId: parseRecordId(String(person?.id)), origin: 'manual' },
       rt.syncDeps,
     );
     expect(outcome.result, outcome.message).toBe('inserted');
@@ -164,7 +165,7 @@ describe('special rule: contacts follow their company', () => {
       deferrals: 0,
     };
     const outcome = await syncRecord(
-      { ...base, mapping: 'CONTACT', source: 'bc', recordId: String(company?.id), origin: 'manual' },
+      { ...base, mapping: 'CONTACT', source: 'bc', recordId: parseRecordId(String(company?.id)), origin: 'manual' },
       rt.syncDeps,
     );
     expect(outcome.result).toBe('skipped');

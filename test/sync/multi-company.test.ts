@@ -9,6 +9,7 @@ import {
   webhookInstallation,
 } from '../../shared/capture/dataverse-registration';
 import { parseSettings } from '../../shared/config';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import type { TableMapping } from '../../shared/domain/mappings';
 import { bcTarget, recordSelect } from '../../shared/domain/mappings/targets';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
@@ -54,7 +55,7 @@ describe('two BC companies on one Dataverse (MULTI_COMPANY_SYNC)', () => {
         v: 1,
         mapping: 'CUSTOMER',
         source,
-        recordId,
+        recordId: parseRecordId(recordId),
         changeType: 'updated',
         origin,
         correlationId: 'multi-company',
@@ -153,7 +154,7 @@ describe('two BC companies on one Dataverse (MULTI_COMPANY_SYNC)', () => {
           v: 1,
           mapping: 'CUSTOMER',
           source: 'bc',
-          recordId: r.id,
+          recordId: parseRecordId(r.id),
           changeType: 'unknown',
           origin: 'full-sync',
           correlationId: 'multi-company-bulk',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../../shared/domain/change-event';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { getRuntime, type Runtime } from '../../shared/runtime';
 import { type Stack, startStack } from '../support/stack';
@@ -13,7 +14,7 @@ describe('option mappings', () => {
     v: 1,
     mapping,
     source: 'bc',
-    recordId,
+    recordId: parseRecordId(recordId),
     changeType: 'updated',
     origin: 'full-sync',
     correlationId: `opt-${mapping}`,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DemoIds } from '../../dev/dataverse-simulator';
 import { checkConnections } from '../../shared/adapters/connection-check';
 import { parseSettings } from '../../shared/config';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { syncRecord } from '../../shared/domain/sync/sync-record';
 import { buildRuntime, getRuntime, type Runtime } from '../../shared/runtime';
 import { type Stack, startStack } from '../support/stack';
@@ -41,7 +42,7 @@ describe('Team ownership model', () => {
         v: 1,
         mapping: 'CUSTOMER',
         source: 'bc',
-        recordId,
+        recordId: parseRecordId(recordId),
         changeType: 'created',
         origin: 'manual',
         correlationId: 'team',
@@ -96,7 +97,7 @@ describe('Team ownership model', () => {
           v: 1,
           mapping: 'CUSTOMER',
           source: 'bc',
-          recordId: await newCustomer('Orphan Ltd'),
+          recordId: parseRecordId(await newCustomer('Orphan Ltd')),
           changeType: 'created',
           origin: 'manual',
           correlationId: 'team-missing',

@@ -3,6 +3,7 @@ import { toMessage } from '../../shared/adapters/servicebus/publisher';
 import { remoteExecutionContextSchema } from '../../shared/capture/dataverse-context';
 import { notificationIdentity } from '../../shared/capture/dataverse-webhook';
 import { type ChangeEvent, changeEventMessageId, MAX_MESSAGE_ID_LENGTH } from '../../shared/domain/change-event';
+import { recordId as parseRecordId } from '../../shared/domain/ids';
 import { replayEvent } from '../../shared/operations/errors';
 
 /**
@@ -13,7 +14,7 @@ const base: ChangeEvent = {
   v: 1,
   mapping: 'CUSTOMER',
   source: 'dataverse',
-  recordId: '6d81597f-0f9f-e711-8122-000d3aa2331c',
+  recordId: parseRecordId('6d81597f-0f9f-e711-8122-000d3aa2331c'),
   changeType: 'updated',
   modifiedOn: '2026-12-06T10:00:00.000Z',
   origin: 'webhook',

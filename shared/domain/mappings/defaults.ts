@@ -15,7 +15,8 @@ import {
 
 /**
  * BC's default Integration Table / Field Mappings (codeunits 7204 "CDS Setup Defaults" and 5334 "CRM Setup
- * Defaults"), transcribed from bc-integration-reference.md sections 1.3 and 2. BC fields are the API v2.0
+ * Defaults"), transcribed from bc-integration-reference.md sections 1.3 and 2. Longer than 500 lines on purpose: it is
+ * a catalogue (one entry per default mapping, one line per field), read side by side with BC's tables. BC fields are the API v2.0
  * property names where the standard page has the field; otherwise camelCase of the AL name on our companion
  * custom API page (`bcExtension: true`).
  */
@@ -70,15 +71,12 @@ export type DefaultMappingName = (typeof ALL_DEFAULT_MAPPING_NAMES)[number];
 export const COMPANY_FILTER = '(_bcbi_companyid_value eq {companyId} or _bcbi_companyid_value eq null)';
 
 // ---------------------------------------------------------------------------------------------------------
-// Builders. `Dir` shorthand follows the reference tables: Bi, ToDV (→DV), ToBC (→BC).
-
-type Dir = 'Bi' | 'ToDV' | 'ToBC';
-const DIR: Record<Dir, Direction> = { Bi: 'Bidirectional', ToDV: 'ToIntegrationTable', ToBC: 'FromIntegrationTable' };
+// Builders. Directions in BC's words: ToIntegrationTable = BC → Dataverse, FromIntegrationTable = Dataverse → BC.
 
 type FieldExtra = Omit<Partial<FieldMappingInput>, 'direction'>;
 
-function field(alField: string, bcField: string, dataverseColumn: string, dir: Dir, extra: FieldExtra = {}): FieldMapping {
-  return FieldMappingSchema.parse({ alField, bcField, dataverseColumn, direction: DIR[dir], ...extra });
+function field(alField: string, bcField: string, dataverseColumn: string, direction: Direction, extra: FieldExtra = {}): FieldMapping {
+  return FieldMappingSchema.parse({ alField, bcField, dataverseColumn, direction, ...extra });
 }
 
 /** A row with BC field 0: the constant is written to the Dataverse column. */
@@ -132,7 +130,7 @@ function ownerRows(alField: string, bcField: string, bcExtension: boolean): Fiel
       dataverseType: 'EntityName',
       note: 'Selects the systemuser target of ownerid; not written as a column of its own.',
     }),
-    field(alField, bcField, 'ownerid', 'ToDV', {
+    field(alField, bcField, 'ownerid', 'ToIntegrationTable', {
       notNull: true,
       onlyForOwnership: 'Person',
       bcExtension,
@@ -184,11 +182,11 @@ function salespeople(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
-      field('E-Mail', 'email', 'internalemailaddress', 'ToBC'),
-      field('Name', 'displayName', 'fullname', 'ToBC'),
-      field('Phone No.', 'phoneNo', 'mobilephone', 'ToBC'),
-      field('Job Title', 'jobTitle', 'jobtitle', 'Bi', { status: 'Disabled' }),
-      field('E-Mail 2', 'email2', 'personalemailaddress', 'Bi', { status: 'Disabled' }),
+      field('E-Mail', 'email', 'internalemailaddress', 'FromIntegrationTable'),
+      field('Name', 'displayName', 'fullname', 'FromIntegrationTable'),
+      field('Phone No.', 'phoneNo', 'mobilephone', 'FromIntegrationTable'),
+      field('Job Title', 'jobTitle', 'jobtitle', 'Bidirectional', { status: 'Disabled' }),
+      field('E-Mail 2', 'email2', 'personalemailaddress', 'Bidirectional', { status: 'Disabled' }),
     ],
   });
 }
@@ -198,41 +196,43 @@ function accountFields(kind: 'customer' | 'vendor'): FieldMapping[] {
   const customer = kind === 'customer';
   return [
     ...(customer ? ownerRows('Salesperson Code', 'salespersonCode', false) : ownerRows('Purchaser Code', 'purchaserCode', true)),
-    field('Name', 'displayName', 'name', 'Bi'),
-    field('Contact', 'contactName', 'address1_primarycontactname', 'Bi', { validateOnWrite: false, bcExtension: true }),
-    field('Address', 'addressLine1', 'address1_line1', 'Bi'),
-    field('Address 2', 'addressLine2', 'address1_line2', 'Bi'),
-    field('Post Code', 'postalCode', 'address1_postalcode', 'Bi'),
-    field('City', 'city', 'address1_city', 'Bi'),
-    field('Country/Region Code', 'country', 'address1_country', 'Bi', { validateOnWrite: false }),
-    field('County', 'state', 'address1_stateorprovince', 'Bi'),
-    field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bi', { transformation: currency }),
-    field('E-Mail', 'email', 'emailaddress1', 'Bi'),
-    field('Fax No.', 'faxNumber', 'fax', 'Bi', { bcExtension: true }),
-    field('Home Page', 'website', 'websiteurl', 'Bi'),
-    field('Phone No.', 'phoneNumber', 'telephone1', 'Bi'),
+    field('Name', 'displayName', 'name', 'Bidirectional'),
+    field('Contact', 'contactName', 'address1_primarycontactname', 'Bidirectional', { validateOnWrite: false, bcExtension: true }),
+    field('Address', 'addressLine1', 'address1_line1', 'Bidirectional'),
+    field('Address 2', 'addressLine2', 'address1_line2', 'Bidirectional'),
+    field('Post Code', 'postalCode', 'address1_postalcode', 'Bidirectional'),
+    field('City', 'city', 'address1_city', 'Bidirectional'),
+    field('Country/Region Code', 'country', 'address1_country', 'Bidirectional', { validateOnWrite: false }),
+    field('County', 'state', 'address1_stateorprovince', 'Bidirectional'),
+    field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bidirectional', { transformation: currency }),
+    field('E-Mail', 'email', 'emailaddress1', 'Bidirectional'),
+    field('Fax No.', 'faxNumber', 'fax', 'Bidirectional', { bcExtension: true }),
+    field('Home Page', 'website', 'websiteurl', 'Bidirectional'),
+    field('Phone No.', 'phoneNumber', 'telephone1', 'Bidirectional'),
     // The vendors API v2.0 page has no shipment method, the customers page only its SystemId.
     customer
-      ? field('Shipment Method Code', 'shipmentMethodId', 'address1_freighttermscode', 'Bi', {
+      ? field('Shipment Method Code', 'shipmentMethodId', 'address1_freighttermscode', 'Bidirectional', {
           transformation: optionMap('SHIPMENT METHOD', 'id'),
         })
-      : field('Shipment Method Code', 'shipmentMethodCode', 'address1_freighttermscode', 'Bi', {
+      : field('Shipment Method Code', 'shipmentMethodCode', 'address1_freighttermscode', 'Bidirectional', {
           transformation: optionMap('SHIPMENT METHOD', 'code'),
           bcExtension: true,
         }),
-    field('Shipping Agent Code', 'shippingAgentCode', 'address1_shippingmethodcode', 'Bi', {
+    field('Shipping Agent Code', 'shippingAgentCode', 'address1_shippingmethodcode', 'Bidirectional', {
       transformation: optionMap('SHIPPING AGENT', 'code'),
       bcExtension: true,
     }),
-    field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'Bi', { transformation: optionMap('PAYMENT TERMS', 'id') }),
-    ...(customer ? [field('Credit Limit (LCY)', 'creditLimit', 'creditlimit', 'ToDV')] : []),
-    field('Primary Contact No.', 'primaryContactNumber', 'primarycontactid', 'Bi', {
+    field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'Bidirectional', {
+      transformation: optionMap('PAYMENT TERMS', 'id'),
+    }),
+    ...(customer ? [field('Credit Limit (LCY)', 'creditLimit', 'creditlimit', 'ToIntegrationTable')] : []),
+    field('Primary Contact No.', 'primaryContactNumber', 'primarycontactid', 'Bidirectional', {
       clearValueOnFailedSync: true,
       bcExtension: true,
       transformation: lookup('CONTACT', 'contacts'),
     }),
-    field('No.', 'number', 'accountnumber', 'ToDV', { status: 'Disabled' }),
-    field('Mobile Phone No.', 'mobilePhoneNumber', 'telephone2', 'Bi', { status: 'Disabled', bcExtension: true }),
+    field('No.', 'number', 'accountnumber', 'ToIntegrationTable', { status: 'Disabled' }),
+    field('Mobile Phone No.', 'mobilePhoneNumber', 'telephone2', 'Bidirectional', { status: 'Disabled', bcExtension: true }),
   ];
 }
 
@@ -292,29 +292,29 @@ function contact(): TableMapping {
     polling: job(720),
     fields: [
       ...ownerRows('Salesperson Code', 'salespersonCode', true),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bi', { transformation: currency, bcExtension: true }),
-      field('Address', 'addressLine1', 'address1_line1', 'Bi'),
-      field('Address 2', 'addressLine2', 'address1_line2', 'Bi'),
-      field('Post Code', 'postalCode', 'address1_postalcode', 'Bi'),
-      field('City', 'city', 'address1_city', 'Bi'),
-      field('Country/Region Code', 'country', 'address1_country', 'Bi', { validateOnWrite: false }),
-      field('County', 'state', 'address1_stateorprovince', 'Bi'),
-      field('E-Mail', 'email', 'emailaddress1', 'Bi'),
-      field('Fax No.', 'faxNumber', 'fax', 'Bi', { bcExtension: true }),
-      field('First Name', 'firstName', 'firstname', 'Bi', { bcExtension: true }),
-      field('Middle Name', 'middleName', 'middlename', 'Bi', { bcExtension: true }),
-      field('Surname', 'surname', 'lastname', 'Bi', { bcExtension: true }),
-      field('Home Page', 'website', 'websiteurl', 'Bi'),
-      field('Mobile Phone No.', 'mobilePhoneNumber', 'mobilephone', 'Bi'),
-      field('Pager', 'pager', 'pager', 'Bi', { bcExtension: true }),
-      field('Phone No.', 'phoneNumber', 'telephone1', 'Bi'),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bidirectional', { transformation: currency, bcExtension: true }),
+      field('Address', 'addressLine1', 'address1_line1', 'Bidirectional'),
+      field('Address 2', 'addressLine2', 'address1_line2', 'Bidirectional'),
+      field('Post Code', 'postalCode', 'address1_postalcode', 'Bidirectional'),
+      field('City', 'city', 'address1_city', 'Bidirectional'),
+      field('Country/Region Code', 'country', 'address1_country', 'Bidirectional', { validateOnWrite: false }),
+      field('County', 'state', 'address1_stateorprovince', 'Bidirectional'),
+      field('E-Mail', 'email', 'emailaddress1', 'Bidirectional'),
+      field('Fax No.', 'faxNumber', 'fax', 'Bidirectional', { bcExtension: true }),
+      field('First Name', 'firstName', 'firstname', 'Bidirectional', { bcExtension: true }),
+      field('Middle Name', 'middleName', 'middlename', 'Bidirectional', { bcExtension: true }),
+      field('Surname', 'surname', 'lastname', 'Bidirectional', { bcExtension: true }),
+      field('Home Page', 'website', 'websiteurl', 'Bidirectional'),
+      field('Mobile Phone No.', 'mobilePhoneNumber', 'mobilephone', 'Bidirectional'),
+      field('Pager', 'pager', 'pager', 'Bidirectional', { bcExtension: true }),
+      field('Phone No.', 'phoneNumber', 'telephone1', 'Bidirectional'),
       constToBc('Type', 'type', 'Person'),
       constToDataverse('parentcustomeridtype', 'account', 'account', {
         validateOnWrite: false,
         dataverseType: 'EntityName',
         note: 'The company link (parentcustomerid) is set by the engine from the business relation, not by a field mapping.',
       }),
-      field('Salutation Code', 'salutationCode', 'salutation', 'Bi', { status: 'Disabled', bcExtension: true }),
+      field('Salutation Code', 'salutationCode', 'salutation', 'Bidirectional', { status: 'Disabled', bcExtension: true }),
     ],
   });
 }
@@ -340,9 +340,9 @@ function currencyMapping(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('Code', 'code', 'isocurrencycode', 'ToDV'),
-      field('Symbol', 'symbol', 'currencysymbol', 'ToDV', { note: 'Empty symbol is written as the ISO code.' }),
-      field('Description', 'displayName', 'currencyname', 'ToDV'),
+      field('Code', 'code', 'isocurrencycode', 'ToIntegrationTable'),
+      field('Symbol', 'symbol', 'currencysymbol', 'ToIntegrationTable', { note: 'Empty symbol is written as the ISO code.' }),
+      field('Description', 'displayName', 'currencyname', 'ToIntegrationTable'),
     ],
   });
 }
@@ -373,7 +373,7 @@ function optionMappingTable(
         'Code',
         'code',
         column,
-        'ToDV',
+        'ToIntegrationTable',
         name === 'PAYMENT TERMS'
           ? {}
           : {
@@ -398,7 +398,7 @@ function unitOfMeasure(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('Code', 'code', 'baseuomname', 'ToDV', {
+      field('Code', 'code', 'baseuomname', 'ToIntegrationTable', {
         note: "After transfer the unit group is named 'NAV <Code>' and its single unit renamed to the code; uncoupled units match a group of that name.",
       }),
     ],
@@ -422,11 +422,11 @@ function unitGroup(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('Source No.', 'sourceNumber', 'name', 'ToDV', {
+      field('Source No.', 'sourceNumber', 'name', 'ToIntegrationTable', {
         transformation: code,
         note: 'UnitGroup.GetCode(): ITEM <No.> UOM GR / RESOURCE <No.> UOM GR.',
       }),
-      field('Source No.', 'sourceNumber', 'baseuomname', 'ToDV', { transformation: code }),
+      field('Source No.', 'sourceNumber', 'baseuomname', 'ToIntegrationTable', { transformation: code }),
     ],
   });
 }
@@ -451,8 +451,8 @@ function ownerUnitOfMeasure(name: 'ITEM UOM' | 'RESOURCE UOM'): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('Code', 'code', 'name', 'ToDV'),
-      field('Qty. per Unit of Measure', 'qtyPerUnitOfMeasure', 'quantity', 'ToDV', {
+      field('Code', 'code', 'name', 'ToIntegrationTable'),
+      field('Qty. per Unit of Measure', 'qtyPerUnitOfMeasure', 'quantity', 'ToIntegrationTable', {
         note: 'After insert, product price-list lines are created for the new unit.',
       }),
     ],
@@ -474,24 +474,24 @@ function itemProduct(unitGroups: boolean): TableMapping {
     changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
-      field('No.', 'number', 'productnumber', 'ToDV'),
-      field('Description', 'displayName', 'name', 'Bi'),
-      field('Unit Price', 'unitPrice', 'price', 'ToDV', { transformation: nonNegative }),
-      field('Unit Cost', 'unitCost', 'standardcost', 'ToDV'),
-      field('Unit Cost', 'unitCost', 'currentcost', 'ToDV'),
-      field('Unit Volume', 'unitVolume', 'stockvolume', 'ToDV', { bcExtension: true }),
-      field('Gross Weight', 'grossWeight', 'stockweight', 'ToDV', { bcExtension: true }),
-      field('Vendor No.', 'vendorNumber', 'vendorid', 'ToDV', {
+      field('No.', 'number', 'productnumber', 'ToIntegrationTable'),
+      field('Description', 'displayName', 'name', 'Bidirectional'),
+      field('Unit Price', 'unitPrice', 'price', 'ToIntegrationTable', { transformation: nonNegative }),
+      field('Unit Cost', 'unitCost', 'standardcost', 'ToIntegrationTable'),
+      field('Unit Cost', 'unitCost', 'currentcost', 'ToIntegrationTable'),
+      field('Unit Volume', 'unitVolume', 'stockvolume', 'ToIntegrationTable', { bcExtension: true }),
+      field('Gross Weight', 'grossWeight', 'stockweight', 'ToIntegrationTable', { bcExtension: true }),
+      field('Vendor No.', 'vendorNumber', 'vendorid', 'ToIntegrationTable', {
         bcExtension: true,
         note: 'product.vendorid is a text column; the vendor name column is refreshed too.',
       }),
-      field('Vendor Item No.', 'vendorItemNumber', 'vendorpartnumber', 'ToDV', { bcExtension: true }),
-      field('Inventory', 'inventory', 'quantityonhand', 'ToDV', { transformation: nonNegative }),
+      field('Vendor Item No.', 'vendorItemNumber', 'vendorpartnumber', 'ToIntegrationTable', { bcExtension: true }),
+      field('Inventory', 'inventory', 'quantityonhand', 'ToIntegrationTable', { transformation: nonNegative }),
       unitGroups
-        ? field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomid', 'Bi', {
+        ? field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomid', 'Bidirectional', {
             transformation: { kind: 'unit', mapping: 'ITEM UOM', entitySet: 'uoms', ownerBcField: 'number' },
           })
-        : field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomscheduleid', 'Bi', {
+        : field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomscheduleid', 'Bidirectional', {
             transformation: { kind: 'unit', mapping: 'UNIT OF MEASURE', entitySet: 'uomschedules' },
           }),
     ],
@@ -513,16 +513,16 @@ function resourceProduct(unitGroups: boolean): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('No.', 'number', 'productnumber', 'ToDV'),
-      field('Name', 'name', 'name', 'Bi'),
-      field('Unit Price', 'unitPrice', 'price', 'ToDV'),
-      field('Unit Cost', 'unitCost', 'standardcost', 'ToDV'),
-      field('Unit Cost', 'unitCost', 'currentcost', 'ToDV'),
-      field('Vendor No.', 'vendorNumber', 'vendorid', 'ToDV'),
-      field('Capacity', 'capacity', 'quantityonhand', 'ToDV'),
+      field('No.', 'number', 'productnumber', 'ToIntegrationTable'),
+      field('Name', 'name', 'name', 'Bidirectional'),
+      field('Unit Price', 'unitPrice', 'price', 'ToIntegrationTable'),
+      field('Unit Cost', 'unitCost', 'standardcost', 'ToIntegrationTable'),
+      field('Unit Cost', 'unitCost', 'currentcost', 'ToIntegrationTable'),
+      field('Vendor No.', 'vendorNumber', 'vendorid', 'ToIntegrationTable'),
+      field('Capacity', 'capacity', 'quantityonhand', 'ToIntegrationTable'),
       ...(unitGroups
         ? [
-            field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomid', 'ToDV', {
+            field('Base Unit of Measure', 'baseUnitOfMeasureCode', 'defaultuomid', 'ToIntegrationTable', {
               transformation: { kind: 'unit', mapping: 'RESOURCE UOM', entitySet: 'uoms', ownerBcField: 'number' },
             }),
           ]
@@ -553,7 +553,7 @@ function customerPriceGroup(): TableMapping {
     ownership: 'None',
     changeCapture: webhookBoth,
     polling: job(1440),
-    fields: [field('Code', 'code', 'name', 'ToDV')],
+    fields: [field('Code', 'code', 'name', 'ToIntegrationTable')],
   });
 }
 
@@ -575,16 +575,16 @@ function salesPrice(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
-      field('Sales Code', 'salesCode', 'pricelevelid', 'ToDV', { transformation: lookup('CUSTPRCGRP-PRICE', 'pricelevels') }),
-      field('Item No.', 'itemNumber', 'productid', 'ToDV', { transformation: lookup('ITEM-PRODUCT', 'products') }),
-      field('Item No.', 'itemNumber', 'productnumber', 'ToDV', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', {
+      field('Sales Code', 'salesCode', 'pricelevelid', 'ToIntegrationTable', { transformation: lookup('CUSTPRCGRP-PRICE', 'pricelevels') }),
+      field('Item No.', 'itemNumber', 'productid', 'ToIntegrationTable', { transformation: lookup('ITEM-PRODUCT', 'products') }),
+      field('Item No.', 'itemNumber', 'productnumber', 'ToIntegrationTable', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToIntegrationTable', {
         transformation: currency,
         status: 'Disabled',
         note: PRICE_LINE_CURRENCY,
       }),
       pricingMethodCurrencyAmount(),
-      field('Unit Price', 'unitPrice', 'amount', 'ToDV'),
+      field('Unit Price', 'unitPrice', 'amount', 'ToIntegrationTable'),
     ],
   });
 }
@@ -603,11 +603,11 @@ function priceListHeader(defaultPriceListCodeSet: boolean): TableMapping {
     changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
-      field('Code', 'code', 'name', 'ToDV'),
-      field('Description', 'description', 'description', 'ToDV'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
-      field('Starting Date', 'startingDate', 'begindate', 'ToDV'),
-      field('Ending Date', 'endingDate', 'enddate', 'ToDV'),
+      field('Code', 'code', 'name', 'ToIntegrationTable'),
+      field('Description', 'description', 'description', 'ToIntegrationTable'),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToIntegrationTable', { transformation: currency }),
+      field('Starting Date', 'startingDate', 'begindate', 'ToIntegrationTable'),
+      field('Ending Date', 'endingDate', 'enddate', 'ToIntegrationTable'),
     ],
   });
 }
@@ -631,25 +631,27 @@ function priceListLine(unitGroups: boolean): TableMapping {
     changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
-      field('Price List Code', 'priceListCode', 'pricelevelid', 'ToDV', { transformation: lookup('PLHEADER-PRICE', 'pricelevels') }),
-      field('Asset No.', 'assetNumber', 'productid', 'ToDV', {
+      field('Price List Code', 'priceListCode', 'pricelevelid', 'ToIntegrationTable', {
+        transformation: lookup('PLHEADER-PRICE', 'pricelevels'),
+      }),
+      field('Asset No.', 'assetNumber', 'productid', 'ToIntegrationTable', {
         transformation: lookup('ITEM-PRODUCT', 'products', { alsoMappings: ['RESOURCE-PRODUCT'] }),
       }),
-      field('Asset No.', 'assetNumber', 'productnumber', 'ToDV', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', {
+      field('Asset No.', 'assetNumber', 'productnumber', 'ToIntegrationTable', { status: 'Disabled', note: READ_ONLY_PRODUCT_NUMBER }),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToIntegrationTable', {
         transformation: currency,
         status: 'Disabled',
         note: PRICE_LINE_CURRENCY,
       }),
       pricingMethodCurrencyAmount(),
       unitGroups
-        ? field('Unit of Measure Code', 'unitOfMeasureCode', 'uomid', 'ToDV', {
+        ? field('Unit of Measure Code', 'unitOfMeasureCode', 'uomid', 'ToIntegrationTable', {
             transformation: { kind: 'unit', mapping: 'ITEM UOM', entitySet: 'uoms', ownerBcField: 'assetNumber' },
           })
-        : field('Unit of Measure Code', 'unitOfMeasureCode', 'uomscheduleid', 'ToDV', {
+        : field('Unit of Measure Code', 'unitOfMeasureCode', 'uomscheduleid', 'ToIntegrationTable', {
             transformation: { kind: 'unit', mapping: 'UNIT OF MEASURE', entitySet: 'uomschedules' },
           }),
-      field('Unit Price', 'unitPrice', 'amount', 'ToDV'),
+      field('Unit Price', 'unitPrice', 'amount', 'ToIntegrationTable'),
     ],
   });
 }
@@ -674,23 +676,23 @@ function opportunity(): TableMapping {
     // ResetOpportunityMapping creates no job queue entry.
     polling: null,
     fields: [
-      field('Description', 'description', 'name', 'Bi'),
-      field('Contact No.', 'contactNumber', 'parentcontactid', 'ToDV', { transformation: lookup('CONTACT', 'contacts') }),
-      field('Contact Company No.', 'contactCompanyNumber', 'parentaccountid', 'ToDV', {
+      field('Description', 'description', 'name', 'Bidirectional'),
+      field('Contact No.', 'contactNumber', 'parentcontactid', 'ToIntegrationTable', { transformation: lookup('CONTACT', 'contacts') }),
+      field('Contact Company No.', 'contactCompanyNumber', 'parentaccountid', 'ToIntegrationTable', {
         transformation: lookup('CUSTOMER', 'accounts', { via: 'contactCompany' }),
         note: 'The account coupled with the customer related to the contact company.',
       }),
       ...ownerRows('Salesperson Code', 'salespersonCode', false),
-      field('Estimated Value (LCY)', 'estimatedValue', 'estimatedvalue', 'ToDV'),
-      field('Estimated Closing Date', 'estimatedClosingDate', 'estimatedclosedate', 'ToDV'),
-      field('Date Closed', 'dateClosed', 'actualclosedate', 'ToDV', { status: 'Disabled' }),
-      field('Probability %', 'probabilityPercent', 'closeprobability', 'ToDV', { status: 'Disabled' }),
-      field('Calcd. Current Value (LCY)', 'calculatedCurrentValue', 'actualvalue', 'ToDV', { status: 'Disabled' }),
+      field('Estimated Value (LCY)', 'estimatedValue', 'estimatedvalue', 'ToIntegrationTable'),
+      field('Estimated Closing Date', 'estimatedClosingDate', 'estimatedclosedate', 'ToIntegrationTable'),
+      field('Date Closed', 'dateClosed', 'actualclosedate', 'ToIntegrationTable', { status: 'Disabled' }),
+      field('Probability %', 'probabilityPercent', 'closeprobability', 'ToIntegrationTable', { status: 'Disabled' }),
+      field('Calcd. Current Value (LCY)', 'calculatedCurrentValue', 'actualvalue', 'ToIntegrationTable', { status: 'Disabled' }),
     ],
   });
 }
 
-const shipTo = (dir: Dir): FieldMapping[] => [
+const shipTo = (dir: Direction): FieldMapping[] => [
   field('Ship-to Name', 'shipToName', 'shipto_name', dir),
   field('Ship-to Address', 'shipToAddressLine1', 'shipto_line1', dir),
   field('Ship-to Address 2', 'shipToAddressLine2', 'shipto_line2', dir),
@@ -700,7 +702,7 @@ const shipTo = (dir: Dir): FieldMapping[] => [
   field('Ship-to County', 'shipToState', 'shipto_stateorprovince', dir),
 ];
 
-const billTo = (dir: Dir, withName: boolean): FieldMapping[] => [
+const billTo = (dir: Direction, withName: boolean): FieldMapping[] => [
   ...(withName ? [field('Bill-to Name', 'billToName', 'billto_name', dir)] : []),
   field('Bill-to Address', 'billToAddressLine1', 'billto_line1', dir),
   field('Bill-to Address 2', 'billToAddressLine2', 'billto_line2', dir),
@@ -731,22 +733,24 @@ function postedSalesInvoice(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(1440),
     fields: [
-      field('No.', 'number', 'invoicenumber', 'ToDV'),
+      field('No.', 'number', 'invoicenumber', 'ToIntegrationTable'),
       ...ownerRows('Salesperson Code', 'salesperson', false),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
-      field('Due Date', 'dueDate', 'duedate', 'ToDV'),
-      ...shipTo('ToDV'),
-      field('Shipment Date', 'shipmentDate', 'datedelivered', 'ToDV', { bcExtension: true }),
-      ...billTo('ToDV', true),
-      field('Amount', 'totalAmountExcludingTax', 'totalamountlessfreight', 'ToDV'),
-      field('Amount Including VAT', 'totalAmountIncludingTax', 'totalamount', 'ToDV'),
-      field('Invoice Discount Amount', 'discountAmount', 'discountamount', 'ToDV'),
-      field('Shipping Agent Code', 'shippingAgentCode', 'shippingmethodcode', 'ToDV', {
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToIntegrationTable', { transformation: currency }),
+      field('Due Date', 'dueDate', 'duedate', 'ToIntegrationTable'),
+      ...shipTo('ToIntegrationTable'),
+      field('Shipment Date', 'shipmentDate', 'datedelivered', 'ToIntegrationTable', { bcExtension: true }),
+      ...billTo('ToIntegrationTable', true),
+      field('Amount', 'totalAmountExcludingTax', 'totalamountlessfreight', 'ToIntegrationTable'),
+      field('Amount Including VAT', 'totalAmountIncludingTax', 'totalamount', 'ToIntegrationTable'),
+      field('Invoice Discount Amount', 'discountAmount', 'discountamount', 'ToIntegrationTable'),
+      field('Shipping Agent Code', 'shippingAgentCode', 'shippingmethodcode', 'ToIntegrationTable', {
         transformation: optionMap('SHIPPING AGENT', 'code'),
         bcExtension: true,
       }),
-      field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'ToDV', { transformation: optionMap('PAYMENT TERMS', 'id') }),
-      field('Work Description', 'workDescription', 'description', 'ToDV', { validateOnWrite: false, bcExtension: true }),
+      field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'ToIntegrationTable', {
+        transformation: optionMap('PAYMENT TERMS', 'id'),
+      }),
+      field('Work Description', 'workDescription', 'description', 'ToIntegrationTable', { validateOnWrite: false, bcExtension: true }),
     ],
   });
 }
@@ -769,12 +773,12 @@ function postedSalesInvoiceLine(): TableMapping {
     polling: null,
     parent: 'POSTEDSALESINV-INV',
     fields: [
-      field('Quantity', 'quantity', 'quantity', 'ToDV'),
-      field('Line Discount Amount', 'discountAmount', 'manualdiscountamount', 'ToDV'),
-      field('Unit Price', 'unitPrice', 'priceperunit', 'ToDV'),
+      field('Quantity', 'quantity', 'quantity', 'ToIntegrationTable'),
+      field('Line Discount Amount', 'discountAmount', 'manualdiscountamount', 'ToIntegrationTable'),
+      field('Unit Price', 'unitPrice', 'priceperunit', 'ToIntegrationTable'),
       constToDataverse('ispriceoverridden', true, '1', { dataverseType: 'Boolean' }),
-      field('Amount', 'amountExcludingTax', 'baseamount', 'ToDV'),
-      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'ToDV'),
+      field('Amount', 'amountExcludingTax', 'baseamount', 'ToIntegrationTable'),
+      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'ToIntegrationTable'),
     ],
   });
 }
@@ -794,21 +798,23 @@ function salesOrderLegacy(): TableMapping {
     changeCapture: webhookBoth,
     polling: job(720),
     fields: [
-      field('No.', 'number', 'ordernumber', 'ToDV'),
+      field('No.', 'number', 'ordernumber', 'ToIntegrationTable'),
       ...ownerRows('Salesperson Code', 'salesperson', false),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
-      ...shipTo('ToDV'),
-      field('Last Shipment Date', 'lastShipmentDate', 'datefulfilled', 'ToDV', { bcExtension: true }),
-      ...billTo('ToDV', true),
-      field('Amount', 'totalAmountExcludingTax', 'totalamountlessfreight', 'ToDV'),
-      field('Amount Including VAT', 'totalAmountIncludingTax', 'totalamount', 'ToDV'),
-      field('Invoice Discount Amount', 'discountAmount', 'discountamount', 'ToDV'),
-      field('Shipping Agent Code', 'shippingAgentCode', 'shippingmethodcode', 'ToDV', {
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToIntegrationTable', { transformation: currency }),
+      ...shipTo('ToIntegrationTable'),
+      field('Last Shipment Date', 'lastShipmentDate', 'datefulfilled', 'ToIntegrationTable', { bcExtension: true }),
+      ...billTo('ToIntegrationTable', true),
+      field('Amount', 'totalAmountExcludingTax', 'totalamountlessfreight', 'ToIntegrationTable'),
+      field('Amount Including VAT', 'totalAmountIncludingTax', 'totalamount', 'ToIntegrationTable'),
+      field('Invoice Discount Amount', 'discountAmount', 'discountamount', 'ToIntegrationTable'),
+      field('Shipping Agent Code', 'shippingAgentCode', 'shippingmethodcode', 'ToIntegrationTable', {
         transformation: optionMap('SHIPPING AGENT', 'code'),
         bcExtension: true,
       }),
-      field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'ToDV', { transformation: optionMap('PAYMENT TERMS', 'id') }),
-      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'ToDV'),
+      field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'ToIntegrationTable', {
+        transformation: optionMap('PAYMENT TERMS', 'id'),
+      }),
+      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'ToIntegrationTable'),
     ],
   });
 }
@@ -830,37 +836,41 @@ function salesOrderBidirectional(): TableMapping {
     fields: [
       ...ownerRows('Salesperson Code', 'salesperson', false),
       constToBc('Document Type', 'documentType', 'Order', { bcExtension: true }),
-      field('No.', 'number', 'bcbi_businesscentralordernumber', 'ToDV'),
-      field('Your Reference', 'yourReference', 'ordernumber', 'ToBC', { bcExtension: true }),
+      field('No.', 'number', 'bcbi_businesscentralordernumber', 'ToIntegrationTable'),
+      field('Your Reference', 'yourReference', 'ordernumber', 'FromIntegrationTable', { bcExtension: true }),
       constToDataverse('customeridtype', 'account', 'account', { validateOnWrite: false, dataverseType: 'EntityName' }),
-      field('Sell-to Customer No.', 'customerNumber', 'customerid', 'Bi', {
+      field('Sell-to Customer No.', 'customerNumber', 'customerid', 'Bidirectional', {
         transformation: lookup('CUSTOMER', 'accounts', { navigationProperty: 'customerid_account' }),
       }),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bi', { transformation: currency }),
-      field('Ship-to Name', 'shipToName', 'shipto_name', 'Bi'),
-      field('Ship-to Address', 'shipToAddressLine1', 'shipto_line1', 'Bi'),
-      field('Ship-to Address 2', 'shipToAddressLine2', 'shipto_line2', 'Bi'),
-      field('Ship-to Post Code', 'shipToPostCode', 'shipto_postalcode', 'Bi'),
-      field('Ship-to City', 'shipToCity', 'shipto_city', 'Bi'),
-      field('Ship-to Country/Region Code', 'shipToCountry', 'shipto_country', 'Bi'),
-      field('Ship-to County', 'shipToState', 'shipto_stateorprovince', 'Bi'),
-      field('Last Shipment Date', 'lastShipmentDate', 'datefulfilled', 'ToDV', { bcExtension: true }),
-      field('Bill-to Address', 'billToAddressLine1', 'billto_line1', 'Bi'),
-      field('Bill-to Address 2', 'billToAddressLine2', 'billto_line2', 'Bi'),
-      field('Bill-to Post Code', 'billToPostCode', 'billto_postalcode', 'Bi'),
-      field('Bill-to City', 'billToCity', 'billto_city', 'Bi'),
-      field('Bill-to Country/Region Code', 'billToCountry', 'billto_country', 'Bi'),
-      field('Bill-to County', 'billToState', 'billto_stateorprovince', 'Bi'),
-      field('Invoice Discount Amount', 'discountAmount', 'discountamount', 'ToDV'),
-      field('Shipping Agent Code', 'shippingAgentCode', 'shippingmethodcode', 'Bi', {
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'Bidirectional', { transformation: currency }),
+      field('Ship-to Name', 'shipToName', 'shipto_name', 'Bidirectional'),
+      field('Ship-to Address', 'shipToAddressLine1', 'shipto_line1', 'Bidirectional'),
+      field('Ship-to Address 2', 'shipToAddressLine2', 'shipto_line2', 'Bidirectional'),
+      field('Ship-to Post Code', 'shipToPostCode', 'shipto_postalcode', 'Bidirectional'),
+      field('Ship-to City', 'shipToCity', 'shipto_city', 'Bidirectional'),
+      field('Ship-to Country/Region Code', 'shipToCountry', 'shipto_country', 'Bidirectional'),
+      field('Ship-to County', 'shipToState', 'shipto_stateorprovince', 'Bidirectional'),
+      field('Last Shipment Date', 'lastShipmentDate', 'datefulfilled', 'ToIntegrationTable', { bcExtension: true }),
+      field('Bill-to Address', 'billToAddressLine1', 'billto_line1', 'Bidirectional'),
+      field('Bill-to Address 2', 'billToAddressLine2', 'billto_line2', 'Bidirectional'),
+      field('Bill-to Post Code', 'billToPostCode', 'billto_postalcode', 'Bidirectional'),
+      field('Bill-to City', 'billToCity', 'billto_city', 'Bidirectional'),
+      field('Bill-to Country/Region Code', 'billToCountry', 'billto_country', 'Bidirectional'),
+      field('Bill-to County', 'billToState', 'billto_stateorprovince', 'Bidirectional'),
+      field('Invoice Discount Amount', 'discountAmount', 'discountamount', 'ToIntegrationTable'),
+      field('Shipping Agent Code', 'shippingAgentCode', 'shippingmethodcode', 'Bidirectional', {
         transformation: optionMap('SHIPPING AGENT', 'code'),
         bcExtension: true,
       }),
-      field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'Bi', { transformation: optionMap('PAYMENT TERMS', 'id') }),
-      field('Shipment Method Code', 'shipmentMethodId', 'freighttermscode', 'Bi', { transformation: optionMap('SHIPMENT METHOD', 'id') }),
-      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bi'),
-      field('Payment Discount %', 'paymentDiscountPercent', 'discountpercentage', 'Bi', { bcExtension: true }),
-      field('Work Description', 'workDescription', 'description', 'Bi', { validateOnWrite: false, bcExtension: true }),
+      field('Payment Terms Code', 'paymentTermsId', 'paymenttermscode', 'Bidirectional', {
+        transformation: optionMap('PAYMENT TERMS', 'id'),
+      }),
+      field('Shipment Method Code', 'shipmentMethodId', 'freighttermscode', 'Bidirectional', {
+        transformation: optionMap('SHIPMENT METHOD', 'id'),
+      }),
+      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bidirectional'),
+      field('Payment Discount %', 'paymentDiscountPercent', 'discountpercentage', 'Bidirectional', { bcExtension: true }),
+      field('Work Description', 'workDescription', 'description', 'Bidirectional', { validateOnWrite: false, bcExtension: true }),
     ],
   });
 }
@@ -890,19 +900,19 @@ function salesOrderLine(): TableMapping {
       constToBc('Document Type', 'documentType', 'Order'),
       // producttypecode 1 = Product.
       constToDataverse('producttypecode', 1, 'Product', { validateOnWrite: false, dataverseType: 'Picklist' }),
-      field('No.', 'lineObjectNumber', 'productid', 'Bi', {
+      field('No.', 'lineObjectNumber', 'productid', 'Bidirectional', {
         transformation: lookup('ITEM-PRODUCT', 'products', { alsoMappings: ['RESOURCE-PRODUCT'] }),
       }),
-      field('Line No.', 'sequence', 'bcbi_businesscentrallinenumber', 'Bi'),
-      field('Quantity', 'quantity', 'quantity', 'Bi'),
+      field('Line No.', 'sequence', 'bcbi_businesscentrallinenumber', 'Bidirectional'),
+      field('Quantity', 'quantity', 'quantity', 'Bidirectional'),
       // BC computes these (read-only on the page): they only flow to Dataverse.
-      field('Quantity Shipped', 'shippedQuantity', 'quantityshipped', 'ToDV'),
+      field('Quantity Shipped', 'shippedQuantity', 'quantityshipped', 'ToIntegrationTable'),
       constToDataverse('ispriceoverridden', true, '1', { dataverseType: 'Boolean' }),
-      field('Unit Price', 'unitPrice', 'priceperunit', 'Bi'),
-      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToDV', { transformation: currency }),
-      field('Amount', 'amountExcludingTax', 'baseamount', 'ToDV'),
-      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'ToDV'),
-      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bi'),
+      field('Unit Price', 'unitPrice', 'priceperunit', 'Bidirectional'),
+      field('Currency Code', 'currencyCode', 'transactioncurrencyid', 'ToIntegrationTable', { transformation: currency }),
+      field('Amount', 'amountExcludingTax', 'baseamount', 'ToIntegrationTable'),
+      field('Amount Including VAT', 'amountIncludingTax', 'extendedamount', 'ToIntegrationTable'),
+      field('Requested Delivery Date', 'requestedDeliveryDate', 'requestdeliveryby', 'Bidirectional'),
     ],
   });
 }

@@ -1,4 +1,5 @@
 import { SyncError } from '../../errors';
+import { toRecordId } from '../ids';
 
 /** Fills `{companyId}`; without a company id the company clause is dropped (single-company installations). */
 export function resolveFilter(filter: string, companyId: string | undefined): string {
@@ -27,9 +28,7 @@ export function odataLiteral(value: unknown): string {
 
 /** The OData literal of a GUID-typed column's value (unquoted); anything that is not a GUID is a data error. */
 export function odataGuid(value: unknown): string {
-  const s = String(value);
-  if (!GUID_TEXT.test(s)) throw new SyncError('MAP.TRANSFORM_FAILED', `'${s}' is not a GUID.`);
-  return s.toLowerCase();
+  const id = toRecordId(value);
+  if (!id) throw new SyncError('MAP.TRANSFORM_FAILED', `'${String(value)}' is not a GUID.`);
+  return id;
 }
-
-const GUID_TEXT = /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/;

@@ -1,3 +1,5 @@
+import { isGuid } from '../ids';
+
 /**
  * Value equality as the sync engine needs it: two systems store "the same" value differently (Dataverse returns
  * `null` where BC returns `''`, BC returns `0` for an empty decimal, dates come with or without milliseconds),
@@ -5,7 +7,6 @@
  */
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
-const GUID = /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/;
 
 /** The canonical form of a value for comparison and fingerprints. */
 export function normalizeValue(value: unknown): unknown {
@@ -16,7 +17,7 @@ export function normalizeValue(value: unknown): unknown {
       const ms = Date.parse(value);
       if (!Number.isNaN(ms)) return new Date(ms).toISOString();
     }
-    if (GUID.test(value)) return value.toLowerCase();
+    if (isGuid(value)) return value.toLowerCase();
     // The empty GUID is how Dataverse and BC say "no reference".
     return value;
   }

@@ -1,5 +1,6 @@
 import { SyncError } from '../../errors';
 import type { ChangeEvent } from '../change-event';
+import { otherSide, sourceOf } from '../direction';
 import type { SyncDirection, TableMapping } from '../mappings/schema';
 import { bcTarget, dataverseTarget, recordSelect } from '../mappings/targets';
 import type { MapRecordOptions } from '../mappings/transform';
@@ -11,10 +12,6 @@ import type { StepOutcome, SyncDeps, SyncOutcome } from './types';
 
 /** A creation claim older than this, with nothing created, belonged to a worker that died. */
 export const CLAIM_STALE_MS = 120_000;
-
-export const otherSide = (side: Side): Side => (side === 'bc' ? 'dataverse' : 'bc');
-export const passFrom = (source: Side): SyncDirection => (source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable');
-export const sourceOf = (pass: SyncDirection): Side => (pass === 'ToIntegrationTable' ? 'bc' : 'dataverse');
 
 /**
  * The engine's steps that other steps call back into (a restore re-creates through the uncoupled path, a first

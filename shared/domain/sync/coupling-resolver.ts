@@ -1,3 +1,4 @@
+import { idKey } from '../ids';
 import type { TableMapping } from '../mappings/schema';
 import { bcCodeField, bcTarget } from '../mappings/targets';
 import type { LookupResolver, MapRecordOptions } from '../mappings/transform';
@@ -72,13 +73,13 @@ export class CouplingResolver {
       if (!mapping) return undefined;
       const bcId = await this.bcIdOf(mapping, bcValue, bcKey);
       if (!bcId) return undefined;
-      return (await this.deps.couplings.getByBcId(mappingName, bcId.toLowerCase()))?.dataverseId;
+      return (await this.deps.couplings.getByBcId(mappingName, idKey(bcId)))?.dataverseId;
     });
   }
 
   async toBc(mappingName: string, dataverseId: string, bcKey: 'code' | 'id'): Promise<string | undefined> {
     return this.memo(`bc|${mappingName}|${bcKey}|${dataverseId}`, async () => {
-      const coupling = await this.deps.couplings.getByDataverseId(mappingName, dataverseId.toLowerCase());
+      const coupling = await this.deps.couplings.getByDataverseId(mappingName, idKey(dataverseId));
       if (!coupling) return undefined;
       if (bcKey === 'id') return coupling.bcId;
       const mapping = await this.deps.mappings.get(mappingName);

@@ -1,4 +1,5 @@
 import { SyncError } from '../../errors';
+import { idKey } from '../ids';
 import type { DataverseEntityTarget } from '../ports';
 import type { DerivedField, RuleContext, SyncRule } from './rules';
 
@@ -168,7 +169,7 @@ export const companyIdRule: SyncRule = {
           writeKey: `${COMPANY_COLUMN}@odata.bind`,
           destKey: COMPANY_READ_KEY,
           payload: `/bcbi_companies(${id})`,
-          comparable: id.toLowerCase(),
+          comparable: idKey(id),
           direction: 'ToIntegrationTable',
         },
       ],

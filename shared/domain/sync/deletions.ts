@@ -1,6 +1,8 @@
 import { SyncError } from '../../errors';
+import { passOf } from '../direction';
+import { recordId as parseRecordId } from '../ids';
 import type { Coupling, VersionedRecord } from '../ports';
-import { passFrom, type RecordContext } from './context';
+import type { RecordContext } from './context';
 import type { StepOutcome } from './types';
 
 /**
@@ -83,7 +85,7 @@ async function restore(ctx: RecordContext, coupling: Coupling, deletedId: string
       coupling,
     );
     // Booked as the restore would run: from the survivor, the reverse pass of this event.
-    return booked.book ? { ...booked, book: { ...booked.book, direction: passFrom(ctx.dest) } } : booked;
+    return booked.book ? { ...booked, book: { ...booked.book, direction: passOf(ctx.dest) } } : booked;
   }
   const survivorSide = ctx.dest;
   const survivorId = ctx.destIdOf(coupling);
@@ -92,9 +94,9 @@ async function restore(ctx: RecordContext, coupling: Coupling, deletedId: string
     {
       ...ctx.event,
       source: survivorSide,
-      recordId: survivorId,
+      recordId: parseRecordId(survivorId),
       origin: 'manual',
-      direction: passFrom(survivorSide),
+      direction: passOf(survivorSide),
       changeType: 'unknown',
     },
     ctx.deps,

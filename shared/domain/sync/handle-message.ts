@@ -1,5 +1,6 @@
 import { SyncError, toSyncError } from '../../errors';
-import { changeEventSchema } from '../change-event';
+import type { ChangeEvent } from '../change-event';
+import { passOf } from '../direction';
 import { markOpenError } from './record-outcome';
 import { syncRecord } from './sync-record';
 import type { SyncDeps, SyncOutcome } from './types';
@@ -13,34 +14,16 @@ export interface DeliveryInfo {
 }
 
 /**
- * What a Service Bus-triggered sync function does with one message. Returns normally to complete the message;
- * throws to abandon it, so the broker redelivers it and finally dead-letters it.
+ * What a Service Bus-triggered sync function does with one change event (its message already parsed by the trigger's
+ * one bad-message policy, `parseMessage`). Returns normally to complete the message; throws to abandon it, so the
+ * broker redelivers it and finally dead-letters it.
  *
- * - Invalid body: recorded as an EVENT.INVALID sync error (visible, replayable by hand) and completed.
  * - Throttled: a copy is scheduled for Retry-After and the message completed, instead of holding its lock.
  * - Other transient failures: thrown; on the last delivery the error is recorded first, so the dead letter has a
  *   row saying why.
  * - Data and configuration failures: recorded by `syncRecord` and completed.
  */
-export async function handleChangeMessage(body: unknown, delivery: DeliveryInfo, deps: SyncDeps): Promise<SyncOutcome | undefined> {
-  const parsed = changeEventSchema.safeParse(typeof body === 'string' ? safeJson(body) : body);
-  if (!parsed.success) {
-    const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-    const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    // The error row is keyed by a record; an event too broken to name one is keyed by its message id.
-    const key = typeof raw.recordId === 'string' && raw.recordId ? raw.recordId : `message:${delivery.messageId ?? 'unknown'}`;
-    await deps.errors.record({
-      mapping: typeof raw.mapping === 'string' && raw.mapping ? raw.mapping.slice(0, 100) : '(unknown)',
-      ...(raw.source === 'dataverse' ? { dataverseId: key } : { bcId: key }),
-      direction: raw.source === 'dataverse' ? 'FromIntegrationTable' : 'ToIntegrationTable',
-      code: 'EVENT.INVALID',
-      category: 'data',
-      message: `Change event ${delivery.messageId ?? ''} is not valid: ${message}`,
-      values: { body: raw },
-    });
-    return undefined;
-  }
-  const event = parsed.data;
+export async function handleChangeMessage(event: ChangeEvent, delivery: DeliveryInfo, deps: SyncDeps): Promise<SyncOutcome | undefined> {
   try {
     return await syncRecord(event, deps);
   } catch (err) {
@@ -60,7 +43,7 @@ export async function handleChangeMessage(body: unknown, delivery: DeliveryInfo,
         mapping: event.mapping,
         bcId: event.source === 'bc' ? event.recordId : undefined,
         dataverseId: event.source === 'dataverse' ? event.recordId : undefined,
-        direction: event.direction ?? (event.source === 'bc' ? 'ToIntegrationTable' : 'FromIntegrationTable'),
+        direction: passOf(event.source, event.direction),
         code: error.code,
         category: error.category,
         message: `${error.message} (dead-lettered after ${delivery.deliveryCount} deliveries)`,
@@ -74,13 +57,5 @@ export async function handleChangeMessage(body: unknown, delivery: DeliveryInfo,
       );
     }
     throw error instanceof SyncError ? error : new SyncError('INTERNAL', String(err));
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }

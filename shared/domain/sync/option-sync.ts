@@ -1,10 +1,11 @@
 import { SyncError, toSyncError } from '../../errors';
-import type { ChangeEvent } from '../change-event';
+import { type ChangeEvent, newChangeEvent } from '../change-event';
+import { passOf } from '../direction';
 import type { TableMapping } from '../mappings/schema';
 import { bcCodeField, bcTarget, dataverseTarget } from '../mappings/targets';
 import { odataGuid, odataLiteral } from '../odata/literal';
 import type { Coupling, RecordGateway, Side } from '../ports';
-import { CLAIM_STALE_MS, passFrom, type RecordContext } from './context';
+import { CLAIM_STALE_MS, type RecordContext } from './context';
 import { activeFields, fieldAllowsPass } from './field-values';
 import { markOpenError, untilResolved } from './record-outcome';
 import type { StepOutcome, SyncDeps } from './types';
@@ -135,7 +136,7 @@ export async function resyncReferrers(
           await deps.errors.record({
             mapping: m.name,
             ...(q.side === 'bc' ? { bcId: coupling.bcId } : { dataverseId: coupling.dataverseId }),
-            direction: passFrom(q.side),
+            direction: passOf(q.side),
             code: e.code,
             category: e.category,
             message: `Could not queue the ${m.name} records that refer to ${referenced.name} ${q.side === 'bc' ? coupling.bcId : coupling.dataverseId} for a new synchronization: ${e.message}`,
@@ -158,18 +159,18 @@ async function queueReferrers(deps: SyncDeps, m: TableMapping, q: { side: Side; 
     for (const r of page) {
       const c = q.side === 'bc' ? await deps.couplings.getByBcId(m.name, r.id) : await deps.couplings.getByDataverseId(m.name, r.id);
       if (!c) continue;
-      events.push({
-        v: 1,
-        mapping: m.name,
-        source: q.side,
-        recordId: r.id.toLowerCase(),
-        changeType: 'updated',
-        origin: 'reconcile',
-        correlationId,
-        observedAt: deps.clock.now().toISOString(),
-        direction: passFrom(q.side),
-        deferrals: 0,
-      });
+      events.push(
+        newChangeEvent({
+          mapping: m.name,
+          source: q.side,
+          recordId: r.id,
+          changeType: 'updated',
+          origin: 'reconcile',
+          correlationId,
+          observedAt: deps.clock.now(),
+          direction: passOf(q.side),
+        }),
+      );
     }
     if (events.length > 0) await deps.publisher.publish(events);
   }

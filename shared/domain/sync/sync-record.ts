@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import { SyncError, toSyncError } from '../../errors';
 import type { ChangeEvent } from '../change-event';
+import { passOf, sourceOf } from '../direction';
+import { deterministicId, recordId as parseRecordId } from '../ids';
 import type { SyncDirection, TableMapping } from '../mappings/schema';
 import { type Coupling, CouplingConflictError, type VersionedRecord } from '../ports';
 import { fingerprint, sameValue } from './compare';
-import { type Engine, passFrom, RecordContext, sourceOf } from './context';
+import { type Engine, RecordContext } from './context';
 import { createDestination, dropOrphanRow } from './creation';
 import { destinationDeleted, sourceDeleted } from './deletions';
 import { findUncoupledMatch, matchQueries } from './match';
@@ -45,7 +46,7 @@ export function initialDirectionOf(m: TableMapping): SyncDirection {
  */
 export async function syncRecord(event: ChangeEvent, deps: SyncDeps, depth = 0): Promise<SyncOutcome> {
   const mapping = await deps.mappings.get(event.mapping);
-  const pass: SyncDirection = event.direction ?? passFrom(event.source);
+  const pass: SyncDirection = event.direction ?? passOf(event.source);
   if (!mapping) {
     const error = new SyncError('MAP.INVALID', `There is no table mapping named '${event.mapping}'.`);
     return recordFailure(deps, event.mapping, event, error, pass);
@@ -352,7 +353,7 @@ async function syncInitialDirection(ctx: RecordContext, coupling: Coupling, init
     {
       ...ctx.event,
       source: from,
-      recordId: from === 'bc' ? coupling.bcId : coupling.dataverseId,
+      recordId: parseRecordId(from === 'bc' ? coupling.bcId : coupling.dataverseId),
       origin: 'manual',
       direction: initial,
       changeType: 'unknown',
@@ -361,18 +362,6 @@ async function syncInitialDirection(ctx: RecordContext, coupling: Coupling, init
     ctx.depth + 1,
   );
   return { ...outcome, message: `first synchronization after coupling, ${initial}${outcome.message ? `: ${outcome.message}` : ''}` };
-}
-
-/**
- * A GUID derived from the mapping and the BC record (RFC 4122 version 5 layout over SHA-1), so creating the
- * Dataverse row for the same BC record twice addresses the same row.
- */
-export function deterministicId(mapping: string, sourceId: string): string {
-  const h = createHash('sha1').update(`bc-dataverse-sync|${mapping}|${sourceId.toLowerCase()}`).digest();
-  h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
-  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** BC has no nulls: an emptied value is '' for text, 0 for numbers, false for booleans (by the field's current value). */

@@ -1,4 +1,5 @@
 import { SyncError } from '../../errors';
+import { newChangeEvent } from '../change-event';
 import type { VersionedRecord } from '../ports';
 import type { RecordContext } from './context';
 import { findSourceRecordId } from './coupling-resolver';
@@ -73,18 +74,15 @@ async function resolveDependencies(ctx: RecordContext, missing: MissingReference
       const parentId = await findSourceRecordId(ctx.deps, parent, ctx.source, ref);
       if (!parentId) continue;
       await ctx.engine.syncRecord(
-        {
-          v: 1,
+        newChangeEvent({
           mapping: parent.name,
           source: ctx.source,
           recordId: parentId,
-          changeType: 'unknown',
           origin: 'dependency',
           correlationId: ctx.event.correlationId,
-          observedAt: ctx.deps.clock.now().toISOString(),
+          observedAt: ctx.deps.clock.now(),
           direction: ctx.pass,
-          deferrals: 0,
-        },
+        }),
         ctx.deps,
         ctx.depth + 1,
       );

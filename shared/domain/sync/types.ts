@@ -97,7 +97,7 @@ export interface SyncDeps {
   counters: CounterStore;
   /** Queues change events: deferrals and referrers to synchronize again. */
   publisher: ChangePublisher;
-  /** Claims on BC creates (BC takes no client-chosen id); without it two workers may both create. */
+  /** Claims on BC creates (BC's v2.0 pages assign the SystemId themselves; see RecordGateway.create); without it two workers may both create. */
   claims?: CreationClaims;
   /** Dataverse option sets, for option mappings. */
   optionSets?: OptionSets;

@@ -3,6 +3,7 @@ import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
 import { REDACTED, redact, redactText } from '../../../shared/adapters/tables/redact';
 import { TableSyncErrorStore } from '../../../shared/adapters/tables/sync-error-store';
 import type { ChangeEvent } from '../../../shared/domain/change-event';
+import { recordId as parseRecordId } from '../../../shared/domain/ids';
 import type { Clock, SyncErrorRecord } from '../../../shared/domain/ports';
 import { freshTable, guid } from './fixture';
 
@@ -88,7 +89,7 @@ describe('TableSyncErrorStore (Azurite)', () => {
       v: 1,
       mapping: 'CUSTOMER',
       source: 'bc',
-      recordId: guid(1, 1),
+      recordId: parseRecordId(guid(1, 1)),
       changeType: 'updated',
       origin: 'webhook',
       correlationId: 'c-1',
