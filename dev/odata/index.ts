@@ -4,15 +4,9 @@
  * message is meant for the client in a 400 response.
  */
 export { ODataQueryError, type Row } from '../../shared/domain/odata/errors';
-export {
-  compileFilter,
-  type FilterComparison,
-  type FilterNode,
-  filterComparisons,
-  filterProperties,
-  hasOrOnDistinctFields,
-  parseFilter,
-} from '../../shared/domain/odata/filter';
+export { type FilterComparison, filterComparisons, filterProperties, hasOrOnDistinctFields } from '../../shared/domain/odata/filter';
+export { compileFilter } from '../../shared/domain/odata/filter-compile';
+export { type FilterNode, parseFilter } from '../../shared/domain/odata/filter-parser';
 export {
   applySelect,
   compileOrderBy,

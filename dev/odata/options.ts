@@ -1,5 +1,5 @@
 import { ODataQueryError, type Row } from '../../shared/domain/odata/errors';
-import { compileFilter } from '../../shared/domain/odata/filter';
+import { compileFilter } from '../../shared/domain/odata/filter-compile';
 import { compareForOrder, readPath } from '../../shared/domain/odata/values';
 
 const PROPERTY_PATH = /^[A-Za-z_]\w*(?:\/[A-Za-z_]\w*)*$/;

@@ -3,15 +3,14 @@ import { isGuid } from '../../domain/ids';
 import type { BcEntityTarget } from '../../domain/ports';
 import { SyncError } from '../../errors';
 import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, odataUrl } from '../http/client';
-import { httpError } from '../http/errors';
 import type { RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataEntity } from '../http/schemas';
-import { odataDateTime } from '../odata';
+import { allPages, odataDateTime } from '../odata';
+import { type BcBatchOperation, type BcBatchResult, sendBatch } from './batch';
 import { type BcEntityFields, type BcFieldInfo, inferFieldsFromRecord, parseCsdl } from './metadata';
 
-/** BC's documented operational limits (api-contracts.md C.4, C.5). */
+/** BC's documented operational limits (api-contracts.md C.5; the batch size, C.4, is in `batch.ts`). */
 export const BC_MAX_PAGE_SIZE = 20_000;
-export const BC_MAX_BATCH = 100;
 export const BC_MAX_CONCURRENCY = 5;
 
 export interface BcClientOptions {
@@ -57,26 +56,6 @@ export interface BcPage {
   nextLink?: string;
 }
 
-export interface BcBatchOperation {
-  /** Correlates the response; assigned (1, 2, …) when absent. */
-  id?: string;
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  /** Relative to the company, e.g. `customers(<id>)`, or to the API root when it starts with `companies(`. */
-  url: string;
-  body?: Record<string, unknown>;
-  /** Required by BC on PATCH and DELETE; `*` when absent on those methods. */
-  ifMatch?: string;
-  headers?: Record<string, string>;
-}
-
-export interface BcBatchResult {
-  id: string;
-  status: number;
-  body: unknown;
-  /** The classified failure for a non-2xx status. */
-  error?: SyncError;
-}
-
 export const bcCompanySchema = z.looseObject({
   id: z.string(),
   name: z.string(),
@@ -105,17 +84,6 @@ export interface BcSubscriptionInput {
   /** Up to 2,048 characters, echoed in every notification. */
   clientState?: string;
 }
-
-const batchResponseSchema = z.looseObject({
-  responses: z.array(
-    z.looseObject({
-      id: z.string().nullish(),
-      status: z.number().int(),
-      headers: z.record(z.string(), z.string()).optional(),
-      body: z.unknown().optional(),
-    }),
-  ),
-});
 
 /** A key inside `(...)`: SystemId GUIDs unquoted (API pages), anything else an OData string literal. */
 export function bcKeyLiteral(id: string): string {
@@ -262,13 +230,8 @@ export class BcClient {
   }
 
   /** Every page, lazily, following `@odata.nextLink`. */
-  async *listAll(target: BcEntityTarget, options: BcListOptions = {}): AsyncGenerator<ODataEntity[]> {
-    let continuation = options.continuation;
-    do {
-      const page = await this.listPage(target, { ...options, continuation });
-      if (page.value.length > 0) yield page.value;
-      continuation = page.nextLink;
-    } while (continuation);
+  listAll(target: BcEntityTarget, options: BcListOptions = {}): AsyncGenerator<ODataEntity[]> {
+    return allPages((continuation) => this.listPage(target, { ...options, continuation }), options.continuation);
   }
 
   /** POST; BC answers 201 with the entity. */
@@ -307,61 +270,8 @@ export class BcClient {
    * JSON `$batch` (api-contracts.md C.4), chunked at 100 operations. Results come back in request order. With
    * `isolation: 'snapshot'` each chunk is all-or-nothing (BC 17.1+); atomicity never spans chunks.
    */
-  async batch(
-    operations: BcBatchOperation[],
-    options: { kind?: 'apiV2' | 'customApi'; isolation?: 'snapshot' } = {},
-  ): Promise<BcBatchResult[]> {
-    const root = this.apiRoot(options.kind ?? 'apiV2');
-    const results: BcBatchResult[] = [];
-    for (let start = 0; start < operations.length; start += BC_MAX_BATCH) {
-      const chunk = operations.slice(start, start + BC_MAX_BATCH).map((op, i) => ({ ...op, id: op.id ?? String(start + i + 1) }));
-      const ids = new Set(chunk.map((op) => op.id));
-      if (ids.size !== chunk.length) throw new SyncError('CONFIG.INVALID', 'batch operation ids must be unique');
-      const requests = chunk.map((op) => {
-        const headers: Record<string, string> = { ...op.headers };
-        if (op.body !== undefined) headers['Content-Type'] = 'application/json';
-        if (op.method === 'PATCH' || op.method === 'DELETE') headers['If-Match'] = op.ifMatch ?? '*';
-        return {
-          id: op.id,
-          method: op.method,
-          url: op.url.startsWith('companies(') ? op.url : `companies(${this.companyId})/${op.url}`,
-          headers,
-          ...(op.body !== undefined ? { body: op.body } : {}),
-        };
-      });
-      const headers: Record<string, string> = {};
-      if (options.isolation) headers.Isolation = options.isolation;
-      const req: HttpRequest = {
-        method: 'POST',
-        url: `${root}/$batch`,
-        body: { requests },
-        headers,
-        idempotent: chunk.every((op) => op.method === 'GET'),
-      };
-      const { data } = await this.http.json(req, batchResponseSchema);
-      const byId = new Map(data.responses.map((r) => [r.id ?? '', r]));
-      for (const [i, op] of chunk.entries()) {
-        // BC echoes ids; fall back to position if a server answers "id": null (as the doc sample does without ids).
-        const r = byId.get(op.id) ?? data.responses[i];
-        if (!r) throw new SyncError('BC.UNAVAILABLE', `Business Central $batch returned no response for operation ${op.id}`);
-        const ok = r.status >= 200 && r.status < 300;
-        results.push({
-          id: op.id,
-          status: r.status,
-          body: r.body,
-          ...(ok
-            ? {}
-            : {
-                error: httpError(
-                  'bc',
-                  { method: op.method, url: `${root}/${requests[i]?.url ?? op.url}` },
-                  { status: r.status, body: r.body },
-                ),
-              }),
-        });
-      }
-    }
-    return results;
+  batch(operations: BcBatchOperation[], options: { kind?: 'apiV2' | 'customApi'; isolation?: 'snapshot' } = {}): Promise<BcBatchResult[]> {
+    return sendBatch(this.http, this.apiRoot(options.kind ?? 'apiV2'), this.companyId, operations, options);
   }
 
   /** `GET .../api/v2.0/companies`. */

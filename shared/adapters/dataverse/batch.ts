@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SyncError } from '../../errors';
 
 /**
  * Multipart `$batch` wire format of the Dataverse Web API (api-contracts.md B.10): parts of `application/http`,
@@ -146,4 +147,24 @@ function parseHttpResponse(text: string): Omit<DvBatchPartResponse, 'contentId'>
     }
   }
   return { status: Number(m[1]), headers, body };
+}
+
+/** Items in requests of at most `max` operations each, never splitting a change set (B.10). */
+export function chunkBatch(items: DvBatchItem[], max: number): DvBatchItem[][] {
+  const chunks: DvBatchItem[][] = [];
+  let current: DvBatchItem[] = [];
+  let size = 0;
+  for (const item of items) {
+    const n = requestCount(item);
+    if (n > max) throw new SyncError('DV.VALIDATION', `a change set holds ${n} requests; Dataverse allows ${max} per batch`);
+    if (size + n > max) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += n;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
 }

@@ -5,16 +5,10 @@ import { type AccessTokenSource, HttpClient, type HttpHooks, type HttpRequest, t
 import { httpError, responseShapeError } from '../http/errors';
 import { parseRetryAfter, type RetryPolicy } from '../http/retry';
 import { collectionSchema, entitySchema, etaggedEntitySchema, type ODataCollection, type ODataEntity } from '../http/schemas';
-import { boundaryOf, buildBatchBody, type DvBatchItem, type DvBatchPartResponse, parseBatchResponse, requestCount } from './batch';
-import {
-  attributeSchema,
-  attributeType,
-  type DataverseColumnInfo,
-  type DataverseEntityInfo,
-  entityDefinitionSchema,
-  optionAttributeSchema,
-  optionsOf,
-} from './metadata';
+import { allPages } from '../odata';
+import { boundaryOf, buildBatchBody, chunkBatch, type DvBatchItem, type DvBatchPartResponse, parseBatchResponse } from './batch';
+import { type DataverseColumnInfo, type DataverseEntityInfo, fetchEntityInfo } from './metadata';
+import { parseWith } from './response';
 
 /** Dataverse's documented limits (api-contracts.md B.8, B.10, B.12). */
 /** The bulk operation messages of the Web API. */
@@ -195,13 +189,8 @@ export class DataverseClient {
     return { value: data.value, nextLink: data['@odata.nextLink'] };
   }
 
-  async *listAll(entitySet: string, options: DvQueryOptions = {}): AsyncGenerator<ODataEntity[]> {
-    let continuation = options.continuation;
-    do {
-      const page = await this.listPage(entitySet, { ...options, continuation });
-      if (page.value.length > 0) yield page.value;
-      continuation = page.nextLink;
-    } while (continuation);
+  listAll(entitySet: string, options: DvQueryOptions = {}): AsyncGenerator<ODataEntity[]> {
+    return allPages((continuation) => this.listPage(entitySet, { ...options, continuation }), options.continuation);
   }
 
   /** POST with `return=representation` (201 + row, one round trip). */
@@ -316,7 +305,7 @@ export class DataverseClient {
    */
   async batch(items: DvBatchItem[], options: { continueOnError?: boolean } = {}): Promise<DvBatchResult[]> {
     const results: DvBatchResult[] = [];
-    for (const chunk of chunkBatch(items)) {
+    for (const chunk of chunkBatch(items, DV_MAX_BATCH)) {
       const { boundary, body } = buildBatchBody(chunk, this.apiBase);
       const headers: Record<string, string> = { 'Content-Type': `multipart/mixed; boundary=${boundary}` };
       if (options.continueOnError) headers.Prefer = 'odata.continue-on-error';
@@ -388,7 +377,7 @@ export class DataverseClient {
     const key = logicalName.toLowerCase();
     let p = this.shared.entities.get(key);
     if (!p) {
-      p = this.fetchEntityInfo(key);
+      p = fetchEntityInfo({ http: this.http, apiBase: this.apiBase, req: (r) => this.req(r) }, key);
       this.shared.entities.set(key, p);
       p.catch(() => this.shared.entities.delete(key));
     }
@@ -426,56 +415,6 @@ export class DataverseClient {
     );
     this.shared.entities.delete(entityLogicalName);
     return data.NewOptionValue;
-  }
-
-  private async fetchEntityInfo(logicalName: string): Promise<DataverseEntityInfo | undefined> {
-    if (!/^[a-z_][a-z0-9_]*$/.test(logicalName))
-      throw new SyncError('DV.VALIDATION', `not a table logical name: ${JSON.stringify(logicalName)}`);
-    const def = `${this.apiBase}EntityDefinitions(LogicalName='${logicalName}')`;
-    const defReq = this.req({
-      method: 'GET',
-      url: `${def}?$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled`,
-      accept: [404],
-    });
-    const defRes = await this.http.send(defReq);
-    if (defRes.status === 404) return undefined;
-    const entity = parseWith(defReq, defRes.body, entityDefinitionSchema);
-    const { data: attrs } = await this.http.json(
-      this.req({ method: 'GET', url: `${def}/Attributes` }),
-      z.looseObject({ value: z.array(attributeSchema) }),
-    );
-    const columns = new Map<string, DataverseColumnInfo>();
-    for (const a of attrs.value) {
-      columns.set(a.LogicalName.toLowerCase(), {
-        type: attributeType(a),
-        ...(a.MaxLength != null ? { maxLength: a.MaxLength } : {}),
-        ...(a.Targets?.length ? { targets: a.Targets } : {}),
-        ...(a.IsValidForCreate != null ? { isValidForCreate: a.IsValidForCreate } : {}),
-        ...(a.IsValidForUpdate != null ? { isValidForUpdate: a.IsValidForUpdate } : {}),
-      });
-    }
-    const optionCasts = ['PicklistAttributeMetadata', 'StateAttributeMetadata', 'StatusAttributeMetadata'];
-    for (const cast of optionCasts) {
-      if (![...columns.values()].some((c) => c.type === cast.replace('AttributeMetadata', ''))) continue;
-      const req = this.req({
-        method: 'GET',
-        url: `${def}/Attributes/Microsoft.Dynamics.CRM.${cast}?$select=LogicalName&$expand=OptionSet($select=Options)${cast === 'PicklistAttributeMetadata' ? ',GlobalOptionSet($select=Options)' : ''}`,
-      });
-      const { data } = await this.http.json(req, z.looseObject({ value: z.array(optionAttributeSchema) }));
-      for (const a of data.value) {
-        const col = columns.get(a.LogicalName.toLowerCase());
-        const options = optionsOf(a);
-        if (col && options) col.options = options;
-      }
-    }
-    return {
-      logicalName: entity.LogicalName,
-      ...(entity.EntitySetName ? { entitySetName: entity.EntitySetName } : {}),
-      ...(entity.PrimaryIdAttribute ? { primaryIdAttribute: entity.PrimaryIdAttribute } : {}),
-      ...(entity.PrimaryNameAttribute ? { primaryNameAttribute: entity.PrimaryNameAttribute } : {}),
-      ...(entity.ChangeTrackingEnabled != null ? { changeTrackingEnabled: entity.ChangeTrackingEnabled } : {}),
-      columns,
-    };
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
@@ -518,12 +457,6 @@ export class DataverseClient {
   }
 }
 
-function parseWith<T>(req: HttpRequest, body: unknown, schema: z.ZodType<T>): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw responseShapeError('dataverse', req, parsed.error.message.slice(0, 300));
-  return parsed.data;
-}
-
 /** `$deletedEntity` rows (B.9) and, for OData 4.01 servers, `@removed` / `@odata.removed` rows. */
 function deletedRowId(row: ODataEntity, primaryKey?: string): string | undefined {
   const context = row['@odata.context'];
@@ -533,24 +466,4 @@ function deletedRowId(row: ODataEntity, primaryKey?: string): string | undefined
   const id =
     row.id ?? (primaryKey ? row[primaryKey] : undefined) ?? idFromEntityId(typeof row['@odata.id'] === 'string' ? row['@odata.id'] : null);
   return typeof id === 'string' ? id : undefined;
-}
-
-function chunkBatch(items: DvBatchItem[]): DvBatchItem[][] {
-  const chunks: DvBatchItem[][] = [];
-  let current: DvBatchItem[] = [];
-  let size = 0;
-  for (const item of items) {
-    const n = requestCount(item);
-    if (n > DV_MAX_BATCH)
-      throw new SyncError('DV.VALIDATION', `a change set holds ${n} requests; Dataverse allows ${DV_MAX_BATCH} per batch`);
-    if (size + n > DV_MAX_BATCH) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(item);
-    size += n;
-  }
-  if (current.length) chunks.push(current);
-  return chunks;
 }

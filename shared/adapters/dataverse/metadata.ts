@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { OPTION_SETS } from '../../domain/mappings/option-sets';
+import { SyncError } from '../../errors';
+import type { HttpClient, HttpRequest } from '../http/client';
+import { parseWith } from './response';
 
 /** What mapping validation needs to know about a Dataverse column. */
 export interface DataverseColumnInfo {
@@ -99,4 +102,67 @@ export async function appendOption(dataverse: OptionSetWriter, entityLogicalName
     await dataverse.insertOptionValue(doc.entityLogicalName, doc.column, label, undefined, value);
   }
   return value;
+}
+
+/** The client's Web API access that metadata reads go through. */
+export interface MetadataApi {
+  http: HttpClient;
+  /** `https://<org>/api/data/v9.2/`. */
+  apiBase: string;
+  /** Adds the client's caller headers to a request. */
+  req(r: HttpRequest): HttpRequest;
+}
+
+/**
+ * Table metadata from `EntityDefinitions(LogicalName='…')`, its attributes and the options of its option columns;
+ * undefined when the table does not exist.
+ */
+export async function fetchEntityInfo(api: MetadataApi, logicalName: string): Promise<DataverseEntityInfo | undefined> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(logicalName))
+    throw new SyncError('DV.VALIDATION', `not a table logical name: ${JSON.stringify(logicalName)}`);
+  const def = `${api.apiBase}EntityDefinitions(LogicalName='${logicalName}')`;
+  const defReq = api.req({
+    method: 'GET',
+    url: `${def}?$select=LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ChangeTrackingEnabled`,
+    accept: [404],
+  });
+  const defRes = await api.http.send(defReq);
+  if (defRes.status === 404) return undefined;
+  const entity = parseWith(defReq, defRes.body, entityDefinitionSchema);
+  const { data: attrs } = await api.http.json(
+    api.req({ method: 'GET', url: `${def}/Attributes` }),
+    z.looseObject({ value: z.array(attributeSchema) }),
+  );
+  const columns = new Map<string, DataverseColumnInfo>();
+  for (const a of attrs.value) {
+    columns.set(a.LogicalName.toLowerCase(), {
+      type: attributeType(a),
+      ...(a.MaxLength != null ? { maxLength: a.MaxLength } : {}),
+      ...(a.Targets?.length ? { targets: a.Targets } : {}),
+      ...(a.IsValidForCreate != null ? { isValidForCreate: a.IsValidForCreate } : {}),
+      ...(a.IsValidForUpdate != null ? { isValidForUpdate: a.IsValidForUpdate } : {}),
+    });
+  }
+  const optionCasts = ['PicklistAttributeMetadata', 'StateAttributeMetadata', 'StatusAttributeMetadata'];
+  for (const cast of optionCasts) {
+    if (![...columns.values()].some((c) => c.type === cast.replace('AttributeMetadata', ''))) continue;
+    const req = api.req({
+      method: 'GET',
+      url: `${def}/Attributes/Microsoft.Dynamics.CRM.${cast}?$select=LogicalName&$expand=OptionSet($select=Options)${cast === 'PicklistAttributeMetadata' ? ',GlobalOptionSet($select=Options)' : ''}`,
+    });
+    const { data } = await api.http.json(req, z.looseObject({ value: z.array(optionAttributeSchema) }));
+    for (const a of data.value) {
+      const col = columns.get(a.LogicalName.toLowerCase());
+      const options = optionsOf(a);
+      if (col && options) col.options = options;
+    }
+  }
+  return {
+    logicalName: entity.LogicalName,
+    ...(entity.EntitySetName ? { entitySetName: entity.EntitySetName } : {}),
+    ...(entity.PrimaryIdAttribute ? { primaryIdAttribute: entity.PrimaryIdAttribute } : {}),
+    ...(entity.PrimaryNameAttribute ? { primaryNameAttribute: entity.PrimaryNameAttribute } : {}),
+    ...(entity.ChangeTrackingEnabled != null ? { changeTrackingEnabled: entity.ChangeTrackingEnabled } : {}),
+    columns,
+  };
 }

@@ -75,6 +75,18 @@ export async function storeCall<T>(what: string, fn: () => Promise<T>): Promise<
   }
 }
 
+/** One entity by its keys, or undefined when there is none (404); other failures as {@link storeCall} maps them. */
+export async function readEntity(client: TableClient, what: string, pk: string, rk: string): Promise<Record<string, unknown> | undefined> {
+  return storeCall(what, async () => {
+    try {
+      return await client.getEntity<Record<string, unknown>>(pk, rk);
+    } catch (err) {
+      if (hasStatus(err, 404)) return undefined;
+      throw err;
+    }
+  });
+}
+
 /** A string property may hold 32K UTF-16 units; stay clearly below. */
 const MAX_STRING_CHARS = 30_000;
 /** A binary property may hold 64 KiB. */

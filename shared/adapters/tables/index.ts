@@ -12,13 +12,8 @@ import { createTableClient, type TableClientOptions, type TablesConnectionSettin
 export { type Checkpoint, CheckpointConflictError, type PutCheckpointOptions, TableCheckpointStore } from './checkpoint-store';
 export { ensureTable, normalizeId } from './common';
 export { SYNC_RESULTS, type SyncRun, TableCounterStore } from './counter-store';
-export {
-  environmentIdentity,
-  hashSnapshotValue,
-  isHashedSnapshotValue,
-  snapshotValueEquals,
-  TableCouplingStore,
-} from './coupling-store';
+export { hashSnapshotValue, isHashedSnapshotValue, snapshotValueEquals } from './coupling-rows';
+export { environmentIdentity, TableCouplingStore } from './coupling-store';
 export { TableCreationClaims } from './creation-claims';
 export { TableHistoryStore } from './history-store';
 export {

@@ -13,6 +13,7 @@ import {
   jsonProperties,
   normalizeId,
   prefixEnd,
+  readEntity,
   readJsonProperty,
   storeCall,
   ValueTooLargeError,
@@ -263,15 +264,8 @@ export class TableSyncErrorStore implements SyncErrorStore {
     return undefined;
   }
 
-  private async readRaw(pk: string, rk: string): Promise<Record<string, unknown> | undefined> {
-    return storeCall('reading a sync error', async () => {
-      try {
-        return await this.client.getEntity<Record<string, unknown>>(pk, rk);
-      } catch (err) {
-        if (hasStatus(err, 404)) return undefined;
-        throw err;
-      }
-    });
+  private readRaw(pk: string, rk: string): Promise<Record<string, unknown> | undefined> {
+    return readEntity(this.client, 'reading a sync error', pk, rk);
   }
 
   private async readRow(pk: string, rk: string): Promise<z.infer<typeof errorRowSchema> | undefined> {

@@ -5,4 +5,5 @@ export * from './option-sets';
 export * from './queue';
 export * from './schema';
 export * from './transform';
+export * from './type-compatibility';
 export * from './validate';

@@ -159,3 +159,17 @@ function orderKey(v: unknown): OrderKey {
   }
   return { rank: 5, key: JSON.stringify(v) ?? '' };
 }
+
+/** The test an ordering operator applies to a comparison result (negative, zero, positive). */
+export function orderTest(op: 'gt' | 'ge' | 'lt' | 'le'): (c: number) => boolean {
+  switch (op) {
+    case 'gt':
+      return (c) => c > 0;
+    case 'ge':
+      return (c) => c >= 0;
+    case 'lt':
+      return (c) => c < 0;
+    case 'le':
+      return (c) => c <= 0;
+  }
+}

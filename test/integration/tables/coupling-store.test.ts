@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
-import {
-  environmentIdentity,
-  isHashedSnapshotValue,
-  snapshotValueEquals,
-  TableCouplingStore,
-} from '../../../shared/adapters/tables/coupling-store';
+import { isHashedSnapshotValue, snapshotValueEquals } from '../../../shared/adapters/tables/coupling-rows';
+import { environmentIdentity, TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
 import { type Coupling, CouplingConflictError, type NewCoupling } from '../../../shared/domain/ports';
 import { SyncError } from '../../../shared/errors';
 import { collect, freshTable, guid } from './fixture';
