@@ -93,7 +93,11 @@ async function resolveDependencies(ctx: RecordContext, missing: MissingReference
 export async function deferOrFail(ctx: RecordContext, missing: MissingReference[], sourceRecord: VersionedRecord): Promise<StepOutcome> {
   const names = missing.map((r) => `${r.mapping} '${r.sourceValue}' (field ${r.field})`).join(', ');
   const maxDeferrals = ctx.deps.options.maxDeferrals ?? 5;
-  if (ctx.event.deferrals < maxDeferrals && ctx.event.origin !== 'dependency' && ctx.event.origin !== 'manual') {
+  // Waiting helps a change that raced its parent's. A full sync has already synchronized every parent mapping before
+  // this one (dependency order), so a parent still not coupled will not come by waiting: it fails now, visibly, as
+  // in BC's full synchronization, instead of minutes after the run said it was complete.
+  const mayWait = ctx.event.origin !== 'dependency' && ctx.event.origin !== 'manual' && ctx.event.origin !== 'full-sync';
+  if (ctx.event.deferrals < maxDeferrals && mayWait) {
     const base = ctx.deps.options.deferralBaseMs ?? 15_000;
     const delay = base * 2 ** ctx.event.deferrals;
     await ctx.deps.publisher.publish([{ ...ctx.event, deferrals: ctx.event.deferrals + 1 }], {
