@@ -103,16 +103,19 @@ interface ExecutionLog {
 
 const executionLogs = new Map<string, ExecutionLog>();
 
-/** Recent per-row samples kept; their minimum is the estimate (waits only ever add to a sample). */
+/**
+ * Recent per-row samples kept. Their minimum sizes chunks and prices a request about to start (waits only ever add to
+ * a sample); their median is what a finished request is taken to have cost the server.
+ */
 const PER_ROW_SAMPLES = 8;
 
 /**
  * Paces the full sync's bulk requests to Dataverse's execution-time limit (powerapps-docs `api-limits.md`: 1,200 s
  * of combined execution time per user and web server in a 300 s sliding window; bulk messages count as one request
- * each, so this limit binds). The pace keeps its own copy of that window (its requests' measured durations) and
- * starts a request only when the request's expected time still fits the budget: steady use at the limit without
- * spending time on 429s, and after an idle stretch (a page read, the start of the run) the unused budget of the
- * window is used up at up to `maxParallel` requests at once, as the sliding window allows. Chunk sizes follow the
+ * each, so this limit binds). The pace keeps its own copy of that window and starts a request only while the
+ * window is not used up, as Dataverse admits: steady use at the limit without spending time on 429s, and after an
+ * idle stretch (a page read, the start of the run) the unused budget of the window is used up at up to
+ * `maxParallel` requests at once, as the sliding window allows. Chunk sizes follow the
  * measured server time per row so one request stays near `targetRequestMs`. A 429 that still comes (another
  * process, a lower limit on the environment) is answered by the HTTP client's Retry-After hold.
  */
@@ -136,6 +139,7 @@ export class BulkPace {
     return this.log.perRow.length === 0 ? undefined : Math.min(...this.log.perRow);
   }
 
+  /** The median recent time per row: what a request's rows are taken to have cost the server. */
   private typicalPerRowMs(): number | undefined {
     const sorted = [...this.log.perRow].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
@@ -148,7 +152,7 @@ export class BulkPace {
   }
 
   /** Execution time counted in the window now: finished requests, and running ones at no less than expected. */
-  usedMs(now: number = Date.now()): number {
+  private usedMs(now: number = Date.now()): number {
     const cutoff = now - this.options.executionWindowMs;
     const f = this.log.finished;
     while (f.length > 0 && (f[0] as { at: number }).at <= cutoff) f.shift();
@@ -159,8 +163,8 @@ export class BulkPace {
   }
 
   /**
-   * Runs one bulk request of `rows` rows once its expected time fits the window's budget (alone, it is always let
-   * through), and learns the time per row from it.
+   * Runs one bulk request of `rows` rows once the window has budget left (the first request of the process alone),
+   * and learns the time per row from it.
    */
   async run<T>(rows: number, request: () => Promise<T>): Promise<T> {
     // Until one request has measured the time per row, it goes alone: a burst of requests of unknown cost could

@@ -110,7 +110,7 @@ describe('full sync bulk writes (CreateMultiple pacing)', () => {
         }),
       ),
     );
-    const [first, ...rest] = spans as Array<{ start: number; end: number }>;
+    const [first, ...rest] = spans as [{ start: number; end: number }, ...Array<{ start: number; end: number }>];
     expect(rest.every((s) => s.start >= first.end)).toBe(true);
     // When each request started, the window held less than the budget (running ones at their expected 100 ms),
     // allowing the timers' lateness.
