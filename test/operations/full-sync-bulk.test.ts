@@ -123,9 +123,10 @@ describe('full sync bulk writes (CreateMultiple pacing)', () => {
       }
       expect(used).toBeLessThan(300 + 60);
     }
-    // 1.2 s of execution at 300 ms per second cannot end inside 2.5 s.
+    // Admitted while the window holds less than 300 ms, a window holds at most 400 ms (300 + one request): 1.2 s of
+    // execution cannot end inside 2 s (unpaced, six at a time, it ends in about 0.3 s).
     const last = Math.max(...spans.map((s) => s.end as number));
-    expect(last - first.start).toBeGreaterThanOrEqual(2_500);
+    expect(last - first.start).toBeGreaterThanOrEqual(1_900);
   });
 
   it('sends a throttled chunk again as a chunk after Retry-After, not split into single rows', async () => {
