@@ -38,7 +38,7 @@ import { type SyncError, toSyncError } from '../errors';
 export interface BulkWriteOptions {
   /**
    * Server time one bulk request should take; chunk sizes follow the measured time per row. Short requests keep the
-   * execution-time budget (counted when a request ends) from being overrun by a few long ones. Default 2,000 ms.
+   * execution-time window from being overrun by a few long ones admitted just under its budget. Default 2,000 ms.
    */
   targetRequestMs?: number;
   /** Largest bulk request (Microsoft: 1,000 "a reasonable place to start" on standard tables). Default 1,000. */
