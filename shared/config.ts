@@ -133,6 +133,13 @@ export const settingsSchema = z.object({
   BC_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(5).default(5),
   /** Maximum concurrent requests to Dataverse (the server's x-ms-dop-hint lowers it; limit 52). Default 16. */
   DATAVERSE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(52).default(16),
+  /**
+   * Dataverse's combined execution time per user and web server in one window, in seconds; the full sync paces its
+   * bulk writes to it. Microsoft's documented default 1,200 ("may vary between environments"). Default 1200.
+   */
+  DATAVERSE_EXECUTION_LIMIT_SECONDS: z.coerce.number().positive().default(1200),
+  /** The sliding window of that limit, in seconds (Microsoft: 300). Default 300. */
+  DATAVERSE_LIMIT_WINDOW_SECONDS: z.coerce.number().positive().default(300),
   /** Dry run: compute and record changes, write nothing to BC or Dataverse. Default `false`. */
   DRY_RUN: bool.default(false),
 

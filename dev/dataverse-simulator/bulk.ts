@@ -15,7 +15,7 @@ import { errorResponse, json, type SimRequest, type SimResponse, type WebApi } f
  * - Pipelines merged: each target runs the single-row Create / Update (so their checks apply per row) and raises the
  *   Create / Update event per row; webhook steps fire per row after the commit, none when the request failed.
  * - Service protection: one request; execution time is the real time spent, plus `rowCostMs` per row when the
- *   control API sets it (`POST /_sim/limits {"bulkRowCostMs": n}`) — the bulk-operations FAQ: "each bulk operation
+ *   control API sets it (`POST /_sim/limits {"rowCostMs": n}`) — the bulk-operations FAQ: "each bulk operation
  *   message counts as single request", but "you're more likely to hit the execution time limit".
  * - Size: no record-count limit on standard tables; a request over 116.85 MB fails ("Message size exceeded when
  *   sending context to Sandbox"). The doc says this happens only with a plug-in registered; the simulator refuses

@@ -15,6 +15,13 @@ export function fullSyncDeps(runtime: Runtime, options: FullSyncOptions = {}): F
     sync: runtime.syncDeps,
     state: runtime.stores.checkpoints,
     queue: fullSyncQueue(runtime),
-    options: { dataverseCompanyId: runtime.syncDeps.options.dataverseCompanyId, ...options },
+    options: {
+      dataverseCompanyId: runtime.syncDeps.options.dataverseCompanyId,
+      bulk: {
+        executionBudgetMs: runtime.settings.DATAVERSE_EXECUTION_LIMIT_SECONDS * 1000,
+        executionWindowMs: runtime.settings.DATAVERSE_LIMIT_WINDOW_SECONDS * 1000,
+      },
+      ...options,
+    },
   };
 }

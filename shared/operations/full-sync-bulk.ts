@@ -373,12 +373,7 @@ export class BulkWrites {
       try {
         // Timed inside the slot: a chunk queued behind the others must not count its wait as server time (the
         // pace would shrink chunks towards single rows and spend the request limit instead of execution time).
-        return await this.dvSlots(async () => {
-          const started = Date.now();
-          const created = await createMany(target, rows);
-          this.pace.observe(rows.length, Date.now() - started);
-          return created;
-        });
+        return await this.dvSlots(() => this.pace.run(rows.length, () => createMany(target, rows)));
       } catch (err) {
         const e = toSyncError(err);
         if (retryable(e)) {

@@ -193,4 +193,30 @@ describe('service protection', () => {
     expect(second.body.error.code).toBe('0x80072321');
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
   });
+
+  it('answers a Retry-After that lasts until the execution time is under the budget again, not until the oldest request leaves', async () => {
+    // "a value indicating the duration before any new requests from the user can be processed" (api-limits.md).
+    await control(sim, 'POST', 'clock', { set: '2026-01-01T00:00:00Z' });
+    await control(sim, 'POST', 'limits', { enabled: true, rowCostMs: 20, executionMs: 100, windowMs: 60_000 });
+    try {
+      expect((await call(sim, 'accounts?$top=1')).status).toBe(200); // a few ms, the window's oldest
+      await control(sim, 'POST', 'clock', { advanceMs: 20_000 });
+      const bulk = await call(sim, 'accounts/Microsoft.Dynamics.CRM.CreateMultiple', {
+        method: 'POST',
+        body: { Targets: accounts(10, 200) },
+      });
+      expect(bulk.status).toBe(200); // 200 ms: alone over the 100 ms budget
+      const refused = await call(sim, 'accounts?$top=1');
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('0x80072321');
+      // The first request leaves the window in 40 s, but only the bulk request's leaving (60 s) frees the budget.
+      expect(Number(refused.headers.get('retry-after'))).toBe(60);
+      await control(sim, 'POST', 'clock', { advanceMs: 45_000 });
+      expect((await call(sim, 'accounts?$top=1')).status).toBe(429);
+      await control(sim, 'POST', 'clock', { advanceMs: 16_000 });
+      expect((await call(sim, 'accounts?$top=1')).status).toBe(200);
+    } finally {
+      await control(sim, 'POST', 'clock', { unfreeze: true });
+    }
+  });
 });

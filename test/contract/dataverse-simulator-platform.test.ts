@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DataverseSimulator, DemoIds } from '../../dev/dataverse-simulator';
+import { until } from '../support/until';
 import { call, control, startSim } from './dataverse-simulator-helpers';
 
 let sim: DataverseSimulator;
@@ -242,6 +243,57 @@ describe('service protection limits (B.12) and faults', () => {
       expect(r.body.error.message).toContain('Combined execution time of incoming requests exceeded limit of 100  milliseconds');
     } finally {
       await control(sim, 'POST', 'limits', { enabled: false, concurrent: 52, executionMs: 1_200_000, latencyMs: 0 });
+    }
+  });
+
+  it('counts the execution time of a request still running: the next request is refused while it runs', async () => {
+    // api-limits.md does not say when a request's time is counted; the simulator counts it while it runs (stricter
+    // than counting it when it ends, which let a burst of long requests all in against a budget they then overran).
+    await control(sim, 'POST', 'limits', { enabled: true, executionMs: 300, windowMs: 60_000, latencyMs: 1_500 });
+    try {
+      const slow = call(sim, 'WhoAmI');
+      await until('the slow request to have run 300 ms', async () => {
+        const u = (await control(sim, 'GET', 'limits')).body.usage[sim.integrationUserId];
+        return u?.inFlight === 1 && u.executionMs >= 300;
+      });
+      const r = await call(sim, 'WhoAmI');
+      expect(r.status).toBe(429);
+      expect(r.body.error.code).toBe('0x80072321');
+      expect((await slow).status).toBe(200);
+      const usage = (await control(sim, 'GET', 'limits')).body.usage[sim.integrationUserId];
+      expect(usage.refused).toEqual({ '0x80072321': 1 });
+      expect(usage.executionMsTotal).toBeGreaterThanOrEqual(1_500);
+    } finally {
+      await control(sim, 'POST', 'limits', { enabled: false, executionMs: 1_200_000, windowMs: 300_000, latencyMs: 0 });
+    }
+  });
+
+  it('refuses every request of the user until the Retry-After of a 429 has passed', async () => {
+    // "a service protection API Limit error will be returned on subsequent requests … until the Retry-After
+    // duration has ended" (api-limits.md): here after a concurrency refusal, once the request in the way is done.
+    await control(sim, 'POST', 'clock', { set: '2026-01-01T00:00:00Z' });
+    await control(sim, 'POST', 'limits', { enabled: true, concurrent: 1, latencyMs: 400 });
+    try {
+      const slow = call(sim, 'WhoAmI');
+      await until(
+        'the first request in flight',
+        async () => (await control(sim, 'GET', 'limits')).body.usage[sim.integrationUserId]?.inFlight === 1,
+      );
+      const refused = await call(sim, 'WhoAmI');
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('0x80072326');
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect((await slow).status).toBe(200);
+      // Nothing is in flight any more, but the clock has not moved past the Retry-After: still refused.
+      const held = await call(sim, 'WhoAmI');
+      expect(held.status).toBe(429);
+      expect(held.body.error.code).toBe('0x80072326');
+      expect(held.headers.get('retry-after')).toBe('1');
+      await control(sim, 'POST', 'clock', { advanceMs: 1_000 });
+      expect((await call(sim, 'WhoAmI')).status).toBe(200);
+    } finally {
+      await control(sim, 'POST', 'limits', { enabled: false, concurrent: 52, latencyMs: 0 });
+      await control(sim, 'POST', 'clock', { unfreeze: true });
     }
   });
 

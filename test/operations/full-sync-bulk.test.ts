@@ -97,6 +97,39 @@ describe('full sync bulk writes (CreateMultiple pacing)', () => {
     expect(g.bulkSizes.length).toBeLessThanOrEqual(1500 / 25 + 4);
   });
 
+  it("keeps its bulk requests inside Dataverse's execution-time window, the first request alone", async () => {
+    // 300 ms of execution per 1 s window; 12 requests of 20 rows at 5 ms per row are 1.2 s of execution.
+    const pace = new BulkPace(bulkOptions({ executionBudgetMs: 300, executionWindowMs: 1_000, firstRows: 20 }));
+    const spans: Array<{ start: number; end?: number }> = [];
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        pace.run(20, async () => {
+          const span: { start: number; end?: number } = { start: Date.now() };
+          spans.push(span);
+          await new Promise((r) => setTimeout(r, 100));
+          span.end = Date.now();
+        }),
+      ),
+    );
+    const [first, ...rest] = spans as [{ start: number; end: number }, ...Array<{ start: number; end: number }>];
+    expect(rest.every((s) => s.start >= first.end)).toBe(true);
+    // When each request started, the window held less than the budget (running ones at their expected 100 ms),
+    // allowing the timers' lateness.
+    for (const s of rest as Array<{ start: number; end: number }>) {
+      let used = 0;
+      for (const o of spans as Array<{ start: number; end: number }>) {
+        if (o === s || o.start > s.start) continue;
+        if (o.end <= s.start) used += o.end > s.start - 1_000 ? o.end - o.start : 0;
+        else used += Math.max(100, s.start - o.start);
+      }
+      expect(used).toBeLessThan(300 + 60);
+    }
+    // Admitted while the window holds less than 300 ms, a window holds at most 400 ms (300 + one request): 1.2 s of
+    // execution cannot end inside 2 s (unpaced, six at a time, it ends in about 0.3 s).
+    const last = Math.max(...spans.map((s) => s.end as number));
+    expect(last - first.start).toBeGreaterThanOrEqual(1_900);
+  });
+
   it('sends a throttled chunk again as a chunk after Retry-After, not split into single rows', async () => {
     const g: Gateway = { bulkSizes: [], singles: 0, throttleFirst: 3 };
     const { raw, wrapped } = ports(g, 0);

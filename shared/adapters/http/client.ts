@@ -1,7 +1,7 @@
 import { SyncError } from '../../errors';
-import { type HttpSide, httpError, networkError, responseShapeError } from './errors';
+import { type HttpSide, heldError, httpError, networkError, responseShapeError } from './errors';
 import { ConcurrencyLimiter } from './limiter';
-import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy, sleep } from './retry';
+import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, RetryAfterHold, type RetryPolicy, sleep } from './retry';
 
 /** Where bearer tokens come from; `invalidate` lets a 401 force a fresh token once. */
 export interface AccessTokenSource {
@@ -99,6 +99,8 @@ export class HttpClient {
   private readonly origin: string;
   /** The last `x-ms-dop-hint` the server sent. */
   dopHint: number | undefined;
+  /** The last 429's Retry-After, which holds every new attempt of this client until it has passed. */
+  readonly hold = new RetryAfterHold();
 
   constructor(options: HttpClientOptions) {
     this.options = options;
@@ -121,6 +123,11 @@ export class HttpClient {
     const started = Date.now();
     let refreshedToken = false;
     for (let attempt = 1; ; attempt++) {
+      // Another request's 429 holds this one too; past the budget the caller reschedules instead of waiting.
+      for (let held = this.hold.remainingMs(); held > 0; held = this.hold.remainingMs()) {
+        if (Date.now() - started + held > this.retry.budgetMs) throw heldError(this.side, req, held);
+        await sleep(held, req.signal);
+      }
       const outcome = await this.attempt(req, attempt);
       if ('response' in outcome) {
         const res = outcome.response;
@@ -135,6 +142,7 @@ export class HttpClient {
         const serverDelay = parseRetryAfter(res.headers.get('retry-after'));
         const retryable = res.status === 429 || ((res.status >= 500 || res.status === 408) && idempotent);
         const delay = serverDelay ?? backoffDelay(attempt, this.retry);
+        if (res.status === 429 && serverDelay !== undefined) this.hold.extend(serverDelay);
         if (!retryable) {
           this.report(req, attempt, outcome);
           throw httpError(this.side, req, res, res.status === 429 || res.status >= 500 ? delay : undefined);

@@ -67,6 +67,15 @@ export function httpError(
   });
 }
 
+/** A request not sent because an earlier 429's Retry-After still holds its client for longer than its budget. */
+export function heldError(side: HttpSide, request: { method: string; url: string }, retryAfterMs: number): SyncError {
+  return new SyncError(
+    `${PREFIX[side]}.THROTTLED`,
+    `${LABEL[side]} ${request.method} ${describeUrl(request.url)} not sent: the server asked for no requests for another ${Math.ceil(retryAfterMs / 1000)} s (Retry-After of an earlier 429)`,
+    { retryAfterMs, details: { method: request.method, url: describeUrl(request.url), held: true } },
+  );
+}
+
 export function networkError(side: HttpSide, request: { method: string; url: string }, cause: unknown, retryAfterMs?: number): SyncError {
   const reason = describeCause(cause);
   return new SyncError(`${PREFIX[side]}.UNAVAILABLE`, `${LABEL[side]} ${request.method} ${describeUrl(request.url)} failed: ${reason}`, {

@@ -51,3 +51,24 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * The wait a server announced with `Retry-After` on a 429, kept for every later request of the same client (one user
+ * on one service). Dataverse refuses all of a user's requests until that duration has ended ("a service protection
+ * API Limit error will be returned on subsequent requests … until the Retry-After duration has ended";
+ * powerapps-docs `developer/data-platform/api-limits.md`), so a request sent meanwhile only earns another 429 and
+ * spends one of its attempts.
+ */
+export class RetryAfterHold {
+  private until = 0;
+
+  /** A 429 answered with `Retry-After: ms`: hold new requests until then (a shorter answer never shortens the hold). */
+  extend(ms: number, now: number = Date.now()): void {
+    this.until = Math.max(this.until, now + ms);
+  }
+
+  /** How long a new request must still wait, in ms (0 when none). */
+  remainingMs(now: number = Date.now()): number {
+    return Math.max(0, this.until - now);
+  }
+}

@@ -10,6 +10,7 @@ import { RequestCounter } from '../../../shared/adapters/http/counters';
 import { ConcurrencyLimiter } from '../../../shared/adapters/http/limiter';
 import { parseRetryAfter } from '../../../shared/adapters/http/retry';
 import { SyncError } from '../../../shared/errors';
+import { until } from '../../support/until';
 
 /**
  * The shared HTTP plumbing against a scripted loopback server: each test queues the answers it wants, so the
@@ -93,6 +94,41 @@ describe('HttpClient retries', () => {
     expect((err as SyncError).retryAfterMs).toBe(120_000);
     expect((err as SyncError).message).toContain('0x80072322');
     expect((err as SyncError).message).not.toContain('secret-token-value');
+    expect(counter.requests).toBe(1);
+  });
+
+  it("holds every request of the client until a 429's Retry-After has passed (Dataverse refuses them all meanwhile)", async () => {
+    const { http, counter } = client();
+    const arrivals: Array<{ url: string; at: number }> = [];
+    script = [
+      (q, r) => {
+        arrivals.push({ url: q.url ?? '', at: Date.now() });
+        json(r, 429, dvError('0x80072321', 'Combined execution time of incoming requests exceeded limit'), { 'Retry-After': '1' });
+      },
+    ];
+    fallback = (q, r) => {
+      arrivals.push({ url: q.url ?? '', at: Date.now() });
+      json(r, 200, { ok: true });
+    };
+    const first = http.send({ method: 'GET', url: `${origin}/a` });
+    await until('the first request to be refused', async () => arrivals.length === 1);
+    const second = await http.send({ method: 'GET', url: `${origin}/b` });
+    expect(second.status).toBe(200);
+    expect((await first).status).toBe(200);
+    const refusedAt = arrivals[0]?.at as number;
+    for (const later of arrivals.slice(1)) expect(later.at - refusedAt).toBeGreaterThanOrEqual(950);
+    expect(counter.status(429)).toBe(1);
+    expect(http.hold.remainingMs()).toBe(0);
+  });
+
+  it('fails a held request at once with retryAfterMs when the hold outlasts its budget, without sending it', async () => {
+    const { http, counter } = client({ retry: { budgetMs: 1_000 } });
+    script = [(_q, r) => json(r, 429, dvError('0x80072322', 'Number of requests exceeded the limit'), { 'Retry-After': '120' })];
+    await http.send({ method: 'GET', url: `${origin}/a` }).catch(() => undefined);
+    const err = (await http.send({ method: 'GET', url: `${origin}/b` }).catch((e: unknown) => e)) as SyncError;
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err.code).toBe('DV.THROTTLED');
+    expect(err.retryAfterMs).toBeGreaterThan(110_000);
     expect(counter.requests).toBe(1);
   });
 
