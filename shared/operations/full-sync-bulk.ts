@@ -334,6 +334,11 @@ export class BulkWrites {
     return out;
   }
 
+  /**
+   * Creates a batch's rows in chunks cut when a bulk slot is free and the pace admits a request, each sized from the
+   * time per row measured by then: chunks cut when the batch arrives would all take the first request's size (its
+   * rows still unmeasured), or a stale one.
+   */
   private async createDataverse(
     target: DataverseEntityTarget,
     rows: Array<{ id: string; values: Record<string, unknown> }>,
@@ -341,26 +346,49 @@ export class BulkWrites {
     single: RecordGateway<DataverseEntityTarget>,
   ): Promise<Array<VersionedRecord | Error>> {
     const out: Array<VersionedRecord | Error> = new Array(rows.length);
-    const chunks: Array<{ at: number; rows: typeof rows }> = [];
-    const size = this.pace.rows();
-    for (let i = 0; i < rows.length; i += size) chunks.push({ at: i, rows: rows.slice(i, i + size) });
-    await Promise.all(
-      chunks.map(async (c) => {
-        const results = await this.dataverseChunk(target, c.rows, createMany, single);
-        results.forEach((r, k) => {
-          out[c.at + k] = r;
+    let next = 0;
+    const place = (at: number, results: Array<VersionedRecord | Error>) =>
+      results.forEach((r, k) => {
+        out[at + k] = r;
+      });
+    type Cut = { at: number; chunk: typeof rows; results?: Array<VersionedRecord | Error>; error?: unknown };
+    const stream = async () => {
+      while (next < rows.length) {
+        const cut = await this.dvSlots(async (): Promise<Cut | undefined> => {
+          for (let wait = this.pace.ready(); wait; wait = this.pace.ready()) await wait;
+          if (next >= rows.length || this.bulkCreateRefused) return undefined;
+          // Cut and entered into the pace in one synchronous step (the pace admits on the look just taken).
+          const at = next;
+          const chunk = rows.slice(at, at + this.pace.rows());
+          next += chunk.length;
+          if (chunk.length === 1) return { at, chunk };
+          try {
+            return { at, chunk, results: await this.pace.run(chunk.length, () => createMany(target, chunk)) };
+          } catch (error) {
+            return { at, chunk, error };
+          }
         });
-      }),
-    );
+        if (!cut) break;
+        // A refused first attempt (or a single row) goes the ordinary way: retried, split, or created alone.
+        place(cut.at, cut.results ?? (await this.dataverseChunk(target, cut.chunk, createMany, single, cut.error)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(rows.length, this.pace.options.maxParallel) }, stream));
+    // Rows left when bulk creates turned out refused for this table: one by one.
+    if (next < rows.length) place(next, await this.dataverseChunk(target, rows.slice(next), createMany, single));
     return out;
   }
 
-  /** One CreateMultiple; a refused chunk is split, a single row takes the engine's ordinary create. */
+  /**
+   * One CreateMultiple; a refused chunk is split, a single row takes the engine's ordinary create. `failed` is the
+   * error of a first attempt already made.
+   */
   private async dataverseChunk(
     target: DataverseEntityTarget,
     rows: Array<{ id: string; values: Record<string, unknown> }>,
     createMany: CreateManyDataverse,
     single: RecordGateway<DataverseEntityTarget>,
+    failed?: unknown,
   ): Promise<Array<VersionedRecord | Error>> {
     if (rows.length === 1 || this.bulkCreateRefused) {
       return Promise.all(
@@ -371,6 +399,7 @@ export class BulkWrites {
     }
     for (let attempt = 0; ; attempt++) {
       try {
+        if (attempt === 0 && failed !== undefined) throw failed;
         // Timed inside the slot: a chunk queued behind the others must not count its wait as server time (the
         // pace would shrink chunks towards single rows and spend the request limit instead of execution time).
         return await this.dvSlots(() => this.pace.run(rows.length, () => createMany(target, rows)));
