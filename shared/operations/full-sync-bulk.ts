@@ -358,8 +358,10 @@ export class BulkWrites {
           for (let wait = this.pace.ready(); wait; wait = this.pace.ready()) await wait;
           if (next >= rows.length || this.bulkCreateRefused) return undefined;
           // Cut and entered into the pace in one synchronous step (the pace admits on the look just taken).
+          // What is left in equal chunks of at most the pace's size: no remainder of a row or two as a request.
           const at = next;
-          const chunk = rows.slice(at, at + this.pace.rows());
+          const left = rows.length - at;
+          const chunk = rows.slice(at, at + Math.ceil(left / Math.ceil(left / this.pace.rows())));
           next += chunk.length;
           if (chunk.length === 1) return { at, chunk };
           try {

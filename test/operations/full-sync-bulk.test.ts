@@ -97,6 +97,29 @@ describe('full sync bulk writes (CreateMultiple pacing)', () => {
     expect(g.bulkSizes.length).toBeLessThanOrEqual(1500 / 25 + 4);
   });
 
+  it('sizes the chunks after the first request from its time per row, though the whole wave came before it ended', async () => {
+    // 4 ms per row and a 100 ms target: 25 rows per request once the first request (10 rows) has measured. All 600
+    // rows are ready at once, before that first request ends; chunks cut when they arrive would all have its
+    // 10 rows (60 requests). A window of its own, so no earlier test's measurements are remembered.
+    const g: Gateway = { bulkSizes: [], singles: 0, throttleFirst: 0 };
+    const { raw, wrapped } = ports(g, 4);
+    const pace = new BulkPace(bulkOptions({ targetRequestMs: 100, firstRows: 10, executionWindowMs: 299_000 }));
+    const bulk = new BulkWrites(raw, wrapped, customer, pace);
+    await createAll(bulk, 600, 600);
+    expect(g.singles).toBe(0);
+    expect(g.bulkSizes.reduce((a, b) => a + b, 0)).toBe(600);
+    expect(g.bulkSizes[0]).toBe(10);
+    const sorted = [...g.bulkSizes.slice(1)].sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThanOrEqual(18);
+    expect(g.bulkSizes.length).toBeLessThanOrEqual(1 + 590 / 18 + 6);
+  });
+
+  it('aims a request at 1/20 of a short execution window (2 s at most)', () => {
+    expect(bulkOptions({ executionWindowMs: 10_000 }).targetRequestMs).toBe(500);
+    expect(bulkOptions().targetRequestMs).toBe(2_000);
+    expect(bulkOptions({ executionWindowMs: 10_000, targetRequestMs: 800 }).targetRequestMs).toBe(800);
+  });
+
   it("keeps its bulk requests inside Dataverse's execution-time window, the first request alone", async () => {
     // 300 ms of execution per 1 s window; 12 requests of 20 rows at 5 ms per row are 1.2 s of execution.
     const pace = new BulkPace(bulkOptions({ executionBudgetMs: 300, executionWindowMs: 1_000, firstRows: 20 }));
