@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
 import { idKey, toRecordId } from '../domain/ids';
 import type { BcEntityTarget } from '../domain/ports';
 import type { CaptureDeps } from './deps';
@@ -71,7 +71,7 @@ export async function expandCollection(deps: CaptureDeps, work: CollectionWork):
       pending = [];
     };
     const event = (recordId: string, changeType: 'unknown' | 'deleted', modifiedOn?: string) =>
-      changeEventSchema.parse({
+      newChangeEvent({
         mapping: name,
         source: 'bc',
         recordId,

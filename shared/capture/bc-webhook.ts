@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
 import { idKey, isGuid } from '../domain/ids';
 import { toSyncError } from '../errors';
 import type { CollectionWork } from './bc-collection';
@@ -147,7 +147,7 @@ export async function handleBcWebhook(deps: CaptureDeps, req: WebhookRequest): P
     }
     for (const m of targets) {
       events.push(
-        changeEventSchema.parse({
+        newChangeEvent({
           mapping: m.name,
           source: 'bc',
           recordId: key,

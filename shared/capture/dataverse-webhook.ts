@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
 import { dataverseGuidSchema, idKey, NIL_GUID } from '../domain/ids';
 import { discriminatingColumns, numericClauses } from '../domain/mappings/discriminators';
 import type { TableMapping } from '../domain/mappings/schema';
@@ -102,7 +102,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
   const observedAt = deps.clock.now().toISOString();
   const identity = notificationIdentity(ctx);
   const events: ChangeEvent[] = targets.map((m) =>
-    changeEventSchema.parse({
+    newChangeEvent({
       mapping: m.name,
       source: 'dataverse',
       recordId: ctx.PrimaryEntityId,
@@ -110,7 +110,7 @@ export async function handleDataverseWebhook(deps: CaptureDeps, req: WebhookRequ
       ...(modifiedOn ? { modifiedOn } : {}),
       ...identity,
       origin: 'webhook',
-      correlationId: /^[A-Za-z0-9._:-]{1,128}$/.test(ctx.CorrelationId ?? '') ? ctx.CorrelationId : correlationId,
+      correlationId: ctx.CorrelationId && /^[A-Za-z0-9._:-]{1,128}$/.test(ctx.CorrelationId) ? ctx.CorrelationId : correlationId,
       observedAt,
     }),
   );

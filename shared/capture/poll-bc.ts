@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { odataDateTime } from '../adapters/odata';
 import { CheckpointConflictError } from '../adapters/tables/checkpoint-store';
-import { type ChangeEvent, changeEventSchema } from '../domain/change-event';
+import { type ChangeEvent, newChangeEvent } from '../domain/change-event';
 import { idKey, toRecordId } from '../domain/ids';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { BcEntityTarget } from '../domain/ports';
@@ -122,7 +122,7 @@ async function pollOne(deps: CaptureDeps, mapping: TableMapping, reason: PollRes
       seen[id] = modified;
       watermark = Math.max(watermark, Date.parse(modified));
       events.push(
-        changeEventSchema.parse({
+        newChangeEvent({
           mapping: mapping.name,
           source: 'bc',
           recordId: id,

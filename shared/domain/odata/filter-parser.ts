@@ -15,6 +15,7 @@
  *   operand := '(' or ')' | literal | function '(' args ')' | propertyPath
  *   literal := 'string' with '' escape | number | true | false | null | GUID | date | DateTimeOffset
  */
+import { GUID_PATTERN } from '../ids';
 import { ODataQueryError } from './errors';
 import { instantOf, parseDateLiteral } from './values';
 
@@ -50,7 +51,7 @@ export interface FunctionSpec {
   impl: (args: unknown[]) => unknown;
 }
 
-const GUID_RE = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-])/y;
+const GUID_RE = new RegExp(`${GUID_PATTERN}(?![\\w-])`, 'y');
 const DATETIME_RE = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})(?![\w:.])/y;
 const DATE_RE = /\d{4}-\d{2}-\d{2}(?![\w:.-])/y;
 const NUMBER_RE = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?(?![\w.])/y;
