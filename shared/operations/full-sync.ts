@@ -142,8 +142,10 @@ async function processItem(deps: FullSyncDeps, item: FullSyncWorkItem): Promise<
     if (done.stop) return { processed };
     // Page finished: the next page, the next pass, or the mapping is done.
     if (page.continuation) pos = { ...pos, page: pos.page + 1, offset: 0, continuation: page.continuation };
-    else if (pos.pass + 1 < line.passes.length) pos = { runId: pos.runId, mapping: pos.mapping, pass: pos.pass + 1, page: 0, offset: 0 };
-    else return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
+    else if (pos.pass + 1 < line.passes.length) {
+      pos = { runId: pos.runId, mapping: pos.mapping, pass: pos.pass + 1, page: 0, offset: 0 };
+      await recountFrom(deps, opened, pos.pass);
+    } else return { processed, runEnded: await finishMapping(deps, item.runId, item.mapping, 'completed') };
     if (opened.budget.spent()) {
       await deps.queue.send(pos, { messageId: itemId(pos) });
       await checkpoint(deps, pos, 0, emptyCounters());
@@ -344,6 +346,19 @@ async function syncWithRetry(event: ChangeEvent, deps: SyncDeps): Promise<SyncOu
       await new Promise((r) => setTimeout(r, Math.min(e.retryAfterMs ?? 500 * 2 ** attempt, 10_000)));
     }
   }
+}
+
+/**
+ * The line's total again when a pass starts: it was counted before the first pass wrote anything, and a later pass
+ * also reads the rows the earlier one created (a bidirectional mapping's second pass), so done could pass the total.
+ */
+async function recountFrom(deps: FullSyncDeps, ctx: ItemContext, pass: number): Promise<void> {
+  const rest = await countRecords(deps, ctx.mapping, ctx.line.passes.slice(pass), ctx.opts);
+  await updateRun(deps, ctx.item.runId, (r) => {
+    const l = r.mappings.find((m) => m.name === ctx.item.mapping);
+    if (l) l.total = l.done + rest;
+    return [];
+  });
 }
 
 async function countRecords(deps: FullSyncDeps, mapping: TableMapping, passes: Side[], opts: FullSyncOptions): Promise<number> {
