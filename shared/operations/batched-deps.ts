@@ -236,7 +236,7 @@ function sameFilterValue(side: Side, actual: unknown, wanted: unknown): boolean 
 
 async function collect(gw: RecordGateway, target: EntityTarget, options: ListOptions): Promise<VersionedRecord[]> {
   const out: VersionedRecord[] = [];
-  for await (const page of gw.list(target as never, options)) out.push(...page);
+  for await (const page of gw.list(target, options)) out.push(...page);
   return out;
 }
 

@@ -201,7 +201,7 @@ async function readPage(
   const filter = BatchedSyncDeps.sideFilter(mapping, side, opts.dataverseCompanyId);
   const select = BatchedSyncDeps.engineSelect(mapping, side);
   try {
-    return await gateway.listPage(target as never, {
+    return await gateway.listPage(target, {
       ...(pos.continuation ? { continuation: pos.continuation } : filter ? { filter } : {}),
       ...(select ? { select } : {}),
       pageSize: opts.pageSize ?? PAGE_SIZE,
@@ -369,7 +369,7 @@ async function countRecords(deps: FullSyncDeps, mapping: TableMapping, passes: S
     const filter = BatchedSyncDeps.sideFilter(mapping, side, opts.dataverseCompanyId);
     const key = side === 'bc' ? 'id' : mapping.dataverse.primaryKey;
     try {
-      for await (const page of gateway.list(target as never, { ...(filter ? { filter } : {}), select: [key] })) total += page.length;
+      for await (const page of gateway.list(target, { ...(filter ? { filter } : {}), select: [key] })) total += page.length;
     } catch (err) {
       const e = toSyncError(err);
       if (e.transient) throw e;

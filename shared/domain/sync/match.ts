@@ -84,7 +84,7 @@ async function uncoupledMatches(
   const out: VersionedRecord[] = [];
   let continuation: string | undefined;
   do {
-    const page = await gateway.listPage(target as never, {
+    const page = await gateway.listPage(target, {
       ...(continuation ? { continuation } : { filter }),
       pageSize: 50,
       ...(select ? { select } : {}),

@@ -154,7 +154,7 @@ async function queueReferrers(deps: SyncDeps, m: TableMapping, q: { side: Side; 
   const gw = (q.side === 'bc' ? deps.bc : deps.dataverse) as RecordGateway;
   const target = q.side === 'bc' ? bcTarget(m) : dataverseTarget(m);
   const key = q.side === 'bc' ? 'id' : m.dataverse.primaryKey;
-  for await (const page of gw.list(target as never, { filter: q.filter, select: [key] })) {
+  for await (const page of gw.list(target, { filter: q.filter, select: [key] })) {
     const events: ChangeEvent[] = [];
     for (const r of page) {
       const c = q.side === 'bc' ? await deps.couplings.getByBcId(m.name, r.id) : await deps.couplings.getByDataverseId(m.name, r.id);
