@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultMappings } from '../../../shared/domain/mappings/defaults';
 import { type TableMapping, TableMappingSchema } from '../../../shared/domain/mappings/schema';
 import { syncRecord } from '../../../shared/domain/sync/sync-record';
 import { eventBuilder } from '../../support/events';
@@ -22,26 +23,19 @@ function withCurrency(): TableMapping[] {
       alField: 'Currency Code',
       dataverseColumn: 'transactioncurrencyid',
       direction: 'Bidirectional',
-      transformation: { kind: 'lookup', mapping: 'MONEY', entitySet: 'transactioncurrencies' },
+      transformation: { kind: 'lookup', mapping: 'CURRENCY', entitySet: 'transactioncurrencies' },
     }),
   );
-  const money = TableMappingSchema.parse({
-    name: 'MONEY',
-    bc: { kind: 'apiV2', entitySet: 'currencies', table: 'Currency', tableId: 4 },
-    dataverse: {
-      entityLogicalName: 'transactioncurrency',
-      entitySet: 'transactioncurrencies',
-      primaryKey: 'transactioncurrencyid',
-      modifiedOnColumn: 'modifiedon',
-    },
-    direction: 'ToIntegrationTable',
-    ownership: 'None',
-    changeCapture: { bc: 'webhook', dataverse: 'webhook' },
-    polling: null,
-    queueName: 'sync-custom',
-    fields: [{ bcField: 'code', alField: 'Code', dataverseColumn: 'isocurrencycode', direction: 'ToIntegrationTable' }],
-  });
-  return [widget, money];
+  // BC's own CURRENCY mapping is the parent; EUR is nowhere.
+  const currency = defaultMappings({
+    ownershipModel: 'Person',
+    salesIntegration: false,
+    unitGroupMapping: false,
+    extendedPricing: false,
+    salesOrderIntegration: 'none',
+  }).find((m) => m.name === 'CURRENCY');
+  if (!currency) throw new Error('set-up: no CURRENCY default mapping');
+  return [widget, currency];
 }
 
 describe('a BC record whose parent is not coupled and not found', () => {
@@ -66,7 +60,7 @@ describe('a BC record whose parent is not coupled and not found', () => {
     const { w, record } = setUp();
     const out = await syncRecord(ev({ mapping: 'WIDGET', source: 'bc', recordId: record.id, origin: 'full-sync' }), w.deps);
     expect(out).toMatchObject({ result: 'failed', code: 'DEP.PARENT_NOT_COUPLED' });
-    expect(out.message).toContain("MONEY 'EUR'");
+    expect(out.message).toContain("CURRENCY 'EUR'");
     expect(w.publisher.sent).toEqual([]);
     expect(w.errors.open()).toEqual([expect.objectContaining({ code: 'DEP.PARENT_NOT_COUPLED', bcId: record.id })]);
     expect(w.dataverse.writes).toEqual([]);
