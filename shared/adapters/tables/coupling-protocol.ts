@@ -72,7 +72,13 @@ export async function coupleOne(ctx: ProtocolContext, c: Coupling): Promise<Coup
         );
       }
       if (state.kind === 'pending' || attempt >= 3) {
-        throw new CouplingConflictError(`The ${c.mapping} BC record ${c.bcId} is being coupled or uncoupled by another worker; retry.`);
+        // Named when it is this very pair (a racing coupler of the same pair, or our own earlier attempt whose
+        // answer was lost), so callers that accept "already coupled to the same row" still can.
+        const same = state.kind === 'pending' && state.row.dataverseId === c.dataverseId ? toCoupling(state.row, 'bc') : undefined;
+        throw new CouplingConflictError(
+          `The ${c.mapping} BC record ${c.bcId} is being coupled or uncoupled by another worker; retry.`,
+          same,
+        );
       }
       if (state.kind === 'garbage') await deleteIf(ctx.client, key.partitionKey, key.rowKey, String(state.row.etag));
       continue;
