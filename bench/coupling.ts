@@ -59,7 +59,7 @@ export async function benchCoupling(opts: { quick: boolean }): Promise<BenchFigu
       await store.update(c!, { lastResult: 'modified', lastSyncedAt: new Date().toISOString() });
     });
     return [
-      { name: 'coupling: couple (2-row transaction)', value: coupleRate, unit: 'ops/s' },
+      { name: 'coupling: couple (two-step protocol, 3 writes)', value: coupleRate, unit: 'ops/s' },
       { name: 'coupling: lookup by BC id', value: byBcRate, unit: 'lookups/s' },
       { name: 'coupling: lookup by Dataverse id', value: byDvRate, unit: 'lookups/s' },
       { name: 'coupling: read + ETag update', value: updateRate, unit: 'ops/s' },

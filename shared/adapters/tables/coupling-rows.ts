@@ -21,6 +21,52 @@ import { encodeKey, jsonProperties, normalizeId, readEntity, readJsonProperty, s
 export const BC = 'bc_';
 export const DV = 'dv_';
 
+/**
+ * Hex characters of the id's SHA-256 that pick its bucket: 1 = 16 partitions per mapping and side. Azurite finds a
+ * row by scanning its partition, so one partition per mapping made every insert cost O(couplings); more buckets
+ * make partitions smaller but spread a full-sync wave's bulk reads and writes over more requests.
+ */
+const BUCKET_CHARS = 1;
+
+/** A half-written or half-removed pair older than this is garbage a reader or coupler may delete. */
+export const PENDING_GRACE_MS = 60_000;
+
+/** The partition of a coupling row: `<mapping>|bc|<bucket>` or `<mapping>|dv|<bucket>`, the bucket from the row's own id. */
+export function partitionOf(mapping: string, prefix: typeof BC | typeof DV, normalizedId: string): string {
+  return `${encodeKey(mapping)}|${prefix.slice(0, 2)}|${sha256(normalizedId).slice(0, BUCKET_CHARS)}`;
+}
+
+/** The key range of every partition of one mapping and side (`mapping eq` still has to be checked: names may hold '|'). */
+export function partitionRange(mapping: string, prefix: typeof BC | typeof DV): { from: string; to: string } {
+  const from = `${encodeKey(mapping)}|${prefix.slice(0, 2)}|`;
+  return { from, to: `${from}\uffff` };
+}
+
+/** Where a pair's rows are: the BC row holds the whole coupling, the Dataverse row only points at it. */
+export function bcKey(c: Pick<Coupling, 'mapping' | 'bcId'>): { partitionKey: string; rowKey: string } {
+  return { partitionKey: partitionOf(c.mapping, BC, c.bcId), rowKey: BC + encodeKey(c.bcId) };
+}
+
+export function dvKey(c: Pick<Coupling, 'mapping' | 'dataverseId'>): { partitionKey: string; rowKey: string } {
+  return { partitionKey: partitionOf(c.mapping, DV, c.dataverseId), rowKey: DV + encodeKey(c.dataverseId) };
+}
+
+/** The Dataverse row of a pair: an index naming the BC record; never changed after it is written. */
+export function dvIndexRow(c: Coupling, now: string): Record<string, unknown> & { partitionKey: string; rowKey: string } {
+  return { ...dvKey(c), mapping: c.mapping, bcId: c.bcId, dataverseId: c.dataverseId, environment: c.environment, writtenAt: now };
+}
+
+/** The BC row of a pair as the first couple step writes it: pending until the Dataverse row exists. */
+export function pendingBcRow(c: Coupling, now: string): Record<string, unknown> & { partitionKey: string; rowKey: string } {
+  return { ...bcKey(c), ...couplingColumns(c), pending: true, pendingSince: now };
+}
+
+/** True when a pending row was marked longer ago than the grace period (a crashed couple or uncouple). */
+export function pendingExpired(row: Record<string, unknown>, now: Date): boolean {
+  const since = Date.parse(String(row.pendingSince ?? row.writtenAt ?? ''));
+  return !Number.isFinite(since) || now.getTime() - since > PENDING_GRACE_MS;
+}
+
 /** Replaces a snapshot value when the snapshot is too large to store whole (see {@link snapshotForm}). */
 export const HASHED_VALUE_KEY = '$sha256';
 
@@ -58,6 +104,7 @@ const couplingRowSchema = z.looseObject({
   environment: z.string(),
   createdAt: z.string(),
   tombstone: z.boolean().optional(),
+  pending: z.boolean().optional(),
   etag: z.string(),
 });
 
@@ -70,7 +117,7 @@ const newCouplingSchema = z.object({
   environment: z.string().max(1000),
 });
 
-/** Budget for one row's snapshot; two rows go in one transaction (4 MiB) and each entity holds 1 MiB. */
+/** Budget for one row's snapshot; up to 100 rows go in one transaction (4 MiB) and each entity holds 1 MiB. */
 const SNAPSHOT_MAX_BYTES = 256 * 1024;
 /** Error texts are kept whole up to this length; a longer text is cut (the errors table keeps the details). */
 const MAX_ERROR_CHARS = 8_000;
@@ -111,7 +158,8 @@ export function readCouplingRow(client: TableClient, pk: string, rk: string): Pr
 
 /** A token for a coupling written without an ETag in the answer: the BC row's, read again. */
 export async function freshToken(client: TableClient, c: Coupling): Promise<string> {
-  const row = await readCouplingRow(client, encodeKey(c.mapping), BC + encodeKey(c.bcId));
+  const { partitionKey, rowKey } = bcKey(c);
+  const row = await readCouplingRow(client, partitionKey, rowKey);
   if (!row) throw new CouplingConflictError(`The coupling of ${c.mapping} BC record ${c.bcId} was removed meanwhile.`);
   return token('bc', String(row.etag));
 }
@@ -128,7 +176,8 @@ export function couplingColumns(c: Coupling): Record<string, unknown> {
     skipped: c.skipped,
     environment: c.environment,
     createdAt: c.createdAt,
-    tombstone: false,
+    // Written on every row (a filter on a missing property matches nothing): true while the pair is half-written.
+    pending: false,
   };
   const optional = [
     'bcModifiedOn',

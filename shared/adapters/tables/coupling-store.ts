@@ -1,4 +1,4 @@
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import {
   type Clock,
   type Coupling,
@@ -9,24 +9,41 @@ import {
   systemClock,
 } from '../../domain/ports';
 import { SyncError } from '../../errors';
-import { encodeKey, hasStatus, normalizeId, prefixEnd, storeCall } from './common';
+import { hasStatus, normalizeId, prefixEnd, storeCall } from './common';
 import { coupleMany, couplingsIn } from './coupling-bulk';
-import { BC, couplingColumns, DV, freshToken, parseToken, prepareCoupling, readCouplingRow, toCoupling, token } from './coupling-rows';
+import { migrateLegacyCouplings } from './coupling-migration';
+import { coupleOne, deleteIf, judgeBcRow, resolveDvRow, uncoupleBc } from './coupling-protocol';
+import {
+  BC,
+  bcKey,
+  couplingColumns,
+  dvKey,
+  freshToken,
+  parseToken,
+  partitionRange,
+  prepareCoupling,
+  readCouplingRow,
+  toCoupling,
+  token,
+} from './coupling-rows';
 
 /**
  * BC's table 5331 "CRM Integration Record" in Table Storage.
  *
- * Layout (table `<prefix>Couplings`): PartitionKey = mapping name; every coupling is two rows, `bc_<BC SystemId>`
- * and `dv_<Dataverse id>`, each carrying the whole coupling, so a lookup from either side is one point read.
- * Both rows are written in one entity-group transaction (same partition) with `create` for a new coupling, so
- * a second coupler of the same BC record or Dataverse row gets 409 and nothing is written. Every later change
- * also touches both rows in one transaction, which is why the ETag of either row is a complete concurrency
- * token for the pair.
+ * Layout (table `<prefix>Couplings`): every coupling is two rows. `bc_<BC SystemId>` in partition
+ * `<mapping>|bc|<bucket>` holds the whole coupling; `dv_<Dataverse id>` in partition `<mapping>|dv|<bucket>` only
+ * names the BC record. The bucket is the first hex character of the SHA-256 of the row's own id, so a mapping's
+ * rows are spread over 16 partitions per side (Azurite scans a partition to find a row, so one partition per
+ * mapping made every write cost O(couplings)). A lookup by BC id is one point read; by Dataverse id, two.
  *
- * Uncoupling first turns both rows into tombstones in one conditional transaction (deletes inside a
- * transaction cannot carry an ETag), then deletes each tombstone with its own ETag. A tombstone reads as
- * "not coupled"; a coupler that meets one removes it (conditionally) and retries, so a crash between the
- * two steps only leaves garbage that is cleaned up on the next couple.
+ * The two rows are in different partitions, so no transaction holds both: couple and uncouple follow the two-step
+ * protocol in `coupling-protocol.ts`, whose reading rule makes a crash between the steps leave no half-coupling
+ * that counts, blocks for longer than a minute, or duplicates. `create` on each row is still what stops two
+ * workers coupling the same BC record or Dataverse row (409). Updates change the BC row alone, so its ETag is the
+ * pair's concurrency token.
+ *
+ * Tables written by the old layout (one partition per mapping, both rows whole, tombstones) are migrated on the
+ * first use of each mapping, see `coupling-migration.ts`.
  */
 
 /**
@@ -49,8 +66,9 @@ export interface TableCouplingStoreOptions {
 }
 
 export class TableCouplingStore implements CouplingStore {
-  private readonly clock: Clock;
+  readonly clock: Clock;
   private readonly expectedEnvironment: string | undefined;
+  private readonly migrations = new Map<string, Promise<void>>();
 
   constructor(
     readonly client: TableClient,
@@ -61,65 +79,36 @@ export class TableCouplingStore implements CouplingStore {
   }
 
   async getByBcId(mapping: string, bcId: string): Promise<Coupling | undefined> {
-    return this.read(mapping, BC, normalizeId(bcId));
+    return this.readBc(mapping, normalizeId(bcId));
   }
 
   async getByDataverseId(mapping: string, dataverseId: string): Promise<Coupling | undefined> {
-    return this.read(mapping, DV, normalizeId(dataverseId));
+    await this.ready(mapping);
+    const key = dvKey({ mapping, dataverseId: normalizeId(dataverseId) });
+    const bc = await resolveDvRow(this, await readCouplingRow(this.client, key.partitionKey, key.rowKey));
+    return bc ? this.checked(toCoupling(bc, 'bc')) : undefined;
   }
 
   async couple(input: NewCoupling): Promise<Coupling> {
     const coupling = prepareCoupling(input, this.clock);
     if (coupling instanceof SyncError) throw coupling;
-    const pk = encodeKey(coupling.mapping);
-    const columns = couplingColumns(coupling);
-    // A 409 whose blocker vanished before we could read it (a racing uncouple) is worth another try.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await storeCall('coupling', () =>
-          this.client.submitTransaction([
-            ['create', { partitionKey: pk, rowKey: BC + encodeKey(coupling.bcId), ...columns }],
-            ['create', { partitionKey: pk, rowKey: DV + encodeKey(coupling.dataverseId), ...columns }],
-          ]),
-        );
-        const etag = res.subResponses[0]?.etag;
-        return { ...coupling, etag: etag ? token('bc', etag) : await freshToken(this.client, coupling) };
-      } catch (err) {
-        if (!hasStatus(err, 409)) throw err;
-        const rawBc = await readCouplingRow(this.client, pk, BC + encodeKey(coupling.bcId));
-        if (rawBc && rawBc.tombstone !== true) {
-          const byBc = toCoupling(rawBc, 'bc');
-          throw new CouplingConflictError(
-            `Cannot couple ${coupling.mapping} BC record ${coupling.bcId} to Dataverse row ${coupling.dataverseId}, because the BC record is already coupled to ${byBc.dataverseId}.`,
-            byBc,
-          );
-        }
-        const rawDv = await readCouplingRow(this.client, pk, DV + encodeKey(coupling.dataverseId));
-        if (rawDv && rawDv.tombstone !== true) {
-          const byDv = toCoupling(rawDv, 'dataverse');
-          throw new CouplingConflictError(
-            `Cannot couple ${coupling.mapping} BC record ${coupling.bcId} to Dataverse row ${coupling.dataverseId}, because the Dataverse row is already coupled to BC record ${byDv.bcId}.`,
-            byDv,
-          );
-        }
-        for (const raw of [rawBc, rawDv]) if (raw) await this.deleteTombstone(pk, String(raw.rowKey), String(raw.etag));
-        if (attempt >= 3) throw new CouplingConflictError(`Coupling ${coupling.mapping} ${coupling.bcId} kept conflicting`);
-      }
-    }
+    await this.ready(coupling.mapping);
+    return coupleOne(this, coupling);
   }
 
   /**
-   * Couples many pairs of one mapping in entity-group transactions (all rows share the mapping's partition; 100
-   * actions, i.e. 50 couplings, per transaction). A transaction that meets an existing coupling (409) is redone one
-   * coupling at a time with `couple`, so each conflict is reported for its own pair. Results in input order.
+   * Couples many pairs with each protocol step done in entity-group transactions per partition (100 rows each); a
+   * transaction that meets an existing row (409) is redone one pair at a time, so each conflict is reported for its
+   * own pair. Results in input order.
    */
   async coupleMany(inputs: NewCoupling[]): Promise<Array<Coupling | Error>> {
+    for (const m of new Set(inputs.map((i) => i.mapping))) if (typeof m === 'string') await this.ready(m);
     return coupleMany({ client: this.client, clock: this.clock, couple: (input) => this.couple(input) }, inputs);
   }
 
   /**
-   * The couplings of these ids (one side, one mapping) from range queries over their row keys, a few requests for a
-   * full-sync wave; marked incomplete after `maxRows` rows in all (default 200 per id). See {@link couplingsIn}.
+   * The couplings of these ids (one side, one mapping) from range queries over their row keys, a few requests per
+   * partition for a full-sync wave; marked incomplete after `maxRows` rows in all (default 200 per id). See {@link couplingsIn}.
    */
   async couplingsIn(
     mapping: string,
@@ -127,35 +116,28 @@ export class TableCouplingStore implements CouplingStore {
     ids: string[],
     maxRows = ids.length * 200,
   ): Promise<{ found: Map<string, Pick<Coupling, 'lastSyncedAt' | 'lastResult'>>; complete: boolean }> {
+    await this.ready(mapping);
     return couplingsIn(this.client, mapping, side, ids, maxRows);
   }
 
+  /** The BC row holds the coupling, so the update is one conditional write; the Dataverse row never changes. */
   async update(
     coupling: Coupling,
     patch: Partial<Omit<Coupling, 'mapping' | 'bcId' | 'dataverseId' | 'etag' | 'createdAt'>>,
   ): Promise<Coupling> {
     const { side, etag } = parseToken(coupling.etag);
     const next: Coupling = { ...coupling, ...patch };
-    const pk = encodeKey(coupling.mapping);
-    const columns = couplingColumns(next);
-    // The row the caller read is checked with its ETag; the other row only has to exist ('*'), which is
-    // enough because no writer ever changes one row without the other.
-    const actions: TransactionAction[] = [
-      ['update', { partitionKey: pk, rowKey: BC + encodeKey(coupling.bcId), ...columns }, 'Replace', { etag: side === 'bc' ? etag : '*' }],
-      [
-        'update',
-        { partitionKey: pk, rowKey: DV + encodeKey(coupling.dataverseId), ...columns },
-        'Replace',
-        { etag: side === 'dataverse' ? etag : '*' },
-      ],
-    ];
+    await this.ready(coupling.mapping);
     try {
-      const res = await storeCall('updating a coupling', () => this.client.submitTransaction(actions));
-      const newEtag = res.subResponses[0]?.etag;
-      return { ...next, etag: newEtag ? token('bc', newEtag) : await freshToken(this.client, next) };
+      // A Dataverse-row token is from the old layout and cannot guard the BC row: it is stale by definition.
+      if (side !== 'bc') throw Object.assign(new Error('stale token'), { statusCode: 412 });
+      const res = await storeCall('updating a coupling', () =>
+        this.client.updateEntity({ ...bcKey(next), ...couplingColumns(next) }, 'Replace', { etag }),
+      );
+      return { ...next, etag: res.etag ? token('bc', res.etag) : await freshToken(this.client, next) };
     } catch (err) {
       if (!hasStatus(err, 412, 404)) throw err;
-      const current = await this.read(coupling.mapping, BC, coupling.bcId, false);
+      const current = await this.readBc(coupling.mapping, coupling.bcId, false);
       throw new CouplingConflictError(
         current
           ? `The coupling of ${coupling.mapping} BC record ${coupling.bcId} changed meanwhile; re-read it and retry.`
@@ -166,20 +148,25 @@ export class TableCouplingStore implements CouplingStore {
   }
 
   async uncouple(mapping: string, bcId: string): Promise<void> {
-    await this.uncoupleFrom(mapping, BC, normalizeId(bcId));
+    await this.ready(mapping);
+    await uncoupleBc(this, mapping, normalizeId(bcId));
   }
 
   /** Removes the coupling of a Dataverse row (e.g. after the row was deleted); no coupling is not an error. */
   async uncoupleByDataverseId(mapping: string, dataverseId: string): Promise<void> {
-    await this.uncoupleFrom(mapping, DV, normalizeId(dataverseId));
+    await this.ready(mapping);
+    const key = dvKey({ mapping, dataverseId: normalizeId(dataverseId) });
+    const bc = await resolveDvRow(this, await readCouplingRow(this.client, key.partitionKey, key.rowKey));
+    if (bc) await uncoupleBc(this, mapping, String(bc.bcId), String(bc.dataverseId));
   }
 
   async list(
     mapping: string,
     options: { pageSize?: number; continuation?: string; filter?: { skipped?: boolean; failed?: boolean } } = {},
   ): Promise<Page<Coupling>> {
+    await this.ready(mapping);
     const pageSize = Math.min(Math.max(options.pageSize ?? 1000, 1), 1000);
-    let filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${BC} and RowKey lt ${prefixEnd(BC)} and tombstone eq false`;
+    let filter = liveBcRows(mapping);
     if (options.filter?.skipped !== undefined) filter += odata` and skipped eq ${options.filter.skipped}`;
     if (options.filter?.failed !== undefined) filter += odata` and failed eq ${options.filter.failed}`;
     return storeCall('listing couplings', async () => {
@@ -207,7 +194,8 @@ export class TableCouplingStore implements CouplingStore {
   }
 
   async count(mapping: string): Promise<number> {
-    const filter = odata`PartitionKey eq ${encodeKey(mapping)} and RowKey ge ${BC} and RowKey lt ${prefixEnd(BC)} and tombstone eq false`;
+    await this.ready(mapping);
+    const filter = liveBcRows(mapping);
     return storeCall('counting couplings', async () => {
       let n = 0;
       for await (const page of this.client.listEntities({ queryOptions: { filter, select: ['RowKey'] } }).byPage({ maxPageSize: 1000 })) {
@@ -222,13 +210,14 @@ export class TableCouplingStore implements CouplingStore {
    * environment: run at start-up so a copied environment stops before it writes into the wrong records.
    */
   async assertEnvironment(expected: string, options: { mapping?: string } = {}): Promise<void> {
-    let filter = odata`RowKey ge ${BC} and RowKey lt ${prefixEnd(BC)} and tombstone eq false and environment ne ${expected}`;
-    if (options.mapping !== undefined) filter = odata`PartitionKey eq ${encodeKey(options.mapping)} and ` + filter;
+    // Old-layout rows (see migrateLegacyCouplings) have no `pending` column, so live rows are told apart in code.
+    let filter = odata`RowKey ge ${BC} and RowKey lt ${prefixEnd(BC)} and environment ne ${expected}`;
+    if (options.mapping !== undefined) filter = odata`mapping eq ${options.mapping} and ` + filter;
     const found = await storeCall('checking the coupling environment', async () => {
-      for await (const page of this.client
-        .listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['mapping', 'bcId', 'environment'] } })
-        .byPage({ maxPageSize: 1 })) {
-        if (page[0]) return page[0];
+      for await (const row of this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter, select: ['mapping', 'bcId', 'environment', 'tombstone', 'pending'] },
+      })) {
+        if (row.tombstone !== true && row.pending !== true) return row;
       }
       return undefined;
     });
@@ -237,62 +226,41 @@ export class TableCouplingStore implements CouplingStore {
     }
   }
 
-  private async uncoupleFrom(mapping: string, prefix: typeof BC | typeof DV, id: string): Promise<void> {
-    const pk = encodeKey(mapping);
-    for (let attempt = 0; ; attempt++) {
-      const row = await readCouplingRow(this.client, pk, prefix + encodeKey(id));
-      if (!row) return;
-      if (row.tombstone === true) {
-        await this.deleteTombstone(pk, String(row.rowKey), String(row.etag));
-        return;
-      }
-      const coupling = toCoupling(row, prefix === BC ? 'bc' : 'dataverse');
-      const rowKeys = [BC + encodeKey(coupling.bcId), DV + encodeKey(coupling.dataverseId)] as const;
-      const read = prefix === BC ? 0 : 1;
-      const tomb = { mapping: coupling.mapping, bcId: coupling.bcId, dataverseId: coupling.dataverseId, tombstone: true };
-      let etags: Array<string | undefined>;
-      try {
-        const res = await storeCall('uncoupling', () =>
-          this.client.submitTransaction(
-            rowKeys.map((rowKey, i) => [
-              'update',
-              { partitionKey: pk, rowKey, ...tomb },
-              'Replace',
-              { etag: i === read ? String(row.etag) : '*' },
-            ]),
-          ),
-        );
-        etags = res.subResponses.map((r) => r.etag);
-      } catch (err) {
-        // The pair changed under us (updated, uncoupled or re-coupled): re-read and decide again.
-        if (!hasStatus(err, 404, 412) || attempt >= 5) throw err;
-        continue;
-      }
-      for (const [i, rowKey] of rowKeys.entries()) await this.deleteTombstone(pk, rowKey, etags[i] ?? '*');
-      return;
+  /** Moves a mapping's old single-partition rows to the bucketed layout once per store (see {@link migrateLegacyCouplings}). */
+  private ready(mapping: string): Promise<void> {
+    let done = this.migrations.get(mapping);
+    if (!done) {
+      done = migrateLegacyCouplings(this, mapping).catch((err: unknown) => {
+        this.migrations.delete(mapping);
+        throw err;
+      });
+      this.migrations.set(mapping, done);
     }
+    return done;
   }
 
-  /** Deletes a tombstone only if it is still that tombstone; anything else means someone else moved on. */
-  private async deleteTombstone(pk: string, rowKey: string, etag: string): Promise<void> {
-    await storeCall('removing an uncoupled row', async () => {
-      try {
-        await this.client.deleteEntity(pk, rowKey, { etag });
-      } catch (err) {
-        if (!hasStatus(err, 404, 412)) throw err;
-      }
-    });
+  private async readBc(mapping: string, bcId: string, check = true): Promise<Coupling | undefined> {
+    await this.ready(mapping);
+    const key = bcKey({ mapping, bcId });
+    const state = await judgeBcRow(this, await readCouplingRow(this.client, key.partitionKey, key.rowKey));
+    if (state.kind === 'garbage') await deleteIf(this.client, key.partitionKey, key.rowKey, String(state.row.etag));
+    if (state.kind !== 'coupled') return undefined;
+    const coupling = toCoupling(state.row, 'bc');
+    return check ? this.checked(coupling) : coupling;
   }
 
-  private async read(mapping: string, prefix: typeof BC | typeof DV, id: string, check = true): Promise<Coupling | undefined> {
-    const row = await readCouplingRow(this.client, encodeKey(mapping), prefix + encodeKey(id));
-    if (!row || row.tombstone === true) return undefined;
-    const coupling = toCoupling(row, prefix === BC ? 'bc' : 'dataverse');
-    if (check && this.expectedEnvironment !== undefined && coupling.environment !== this.expectedEnvironment) {
+  private checked(coupling: Coupling): Coupling {
+    if (this.expectedEnvironment !== undefined && coupling.environment !== this.expectedEnvironment) {
       throw environmentMismatch(coupling.mapping, coupling.bcId, coupling.environment, this.expectedEnvironment);
     }
     return coupling;
   }
+}
+
+/** Live BC rows of one mapping across its bucket partitions. */
+function liveBcRows(mapping: string): string {
+  const { from, to } = partitionRange(mapping, BC);
+  return odata`PartitionKey ge ${from} and PartitionKey lt ${to} and mapping eq ${mapping} and pending eq false`;
 }
 
 function environmentMismatch(mapping: string, bcId: string, found: string, expected: string): SyncError {

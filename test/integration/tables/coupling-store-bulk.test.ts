@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
+import { partitionOf } from '../../../shared/adapters/tables/coupling-rows';
 import { environmentIdentity, TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
 import { type Coupling, CouplingConflictError, type NewCoupling } from '../../../shared/domain/ports';
 import { freshTable, guid } from './fixture';
@@ -68,7 +69,13 @@ describe('TableCouplingStore bulk calls (Azurite)', () => {
   });
 
   it('says when the range held more rows than it was allowed to read', async () => {
-    const { complete } = await store.couplingsIn('CUSTOMER', 'bc', [guid(1, 1), guid(120, 1)], 3);
-    expect(complete).toBe(false);
+    // Two coupled ids of one bucket partition: their range holds at least both rows.
+    const first = guid(1, 1);
+    const other = Array.from({ length: 119 }, (_, i) => guid(i + 2, 1)).find(
+      (id) => partitionOf('CUSTOMER', 'bc_', id) === partitionOf('CUSTOMER', 'bc_', first),
+    );
+    expect(other).toBeDefined();
+    expect((await store.couplingsIn('CUSTOMER', 'bc', [first, other as string], 1)).complete).toBe(false);
+    expect((await store.couplingsIn('CUSTOMER', 'bc', [first, other as string], 200)).complete).toBe(true);
   });
 });
