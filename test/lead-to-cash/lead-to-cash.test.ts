@@ -44,7 +44,10 @@ describe('lead to cash', () => {
       async () => (await h.bcList('salesOrders', "externalDocumentNumber eq 'Trey Research furniture order'", true))[0],
     );
     expect(order.customerNumber).toBe('20000');
-    expect(await rt.stores.couplings.getByDataverseId('SALESORDER-ORDER', DemoIds.salesOrder)).toBeDefined();
+    // The worker couples the order right after BC created it: wait for that, not only for the BC order.
+    expect(
+      await until('the order coupling', () => rt.stores.couplings.getByDataverseId('SALESORDER-ORDER', DemoIds.salesOrder)),
+    ).toBeDefined();
     await stack.host.runTimer('auto-create-sales-orders');
     expect(await h.bcList('salesOrders', "externalDocumentNumber eq 'Trey Research furniture order'", true)).toHaveLength(1);
   });
