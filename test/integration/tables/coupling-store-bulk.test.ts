@@ -1,28 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
 import { partitionOf } from '../../../shared/adapters/tables/coupling-rows';
-import { environmentIdentity, TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
+import { TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
 import { type Coupling, CouplingConflictError, type NewCoupling } from '../../../shared/domain/ports';
-import { freshTable, guid } from './fixture';
+import { freshTable, guid, newCoupling } from './fixture';
 
-const ENV = environmentIdentity({
-  bcTenantId: 'contoso.onmicrosoft.com',
-  bcEnvironment: 'Production',
-  bcCompanyId: '11111111-1111-4111-8111-111111111111',
-  dataverseUrl: 'https://contoso.crm.dynamics.com',
-});
-
-function coupling(i: number, overrides: Partial<NewCoupling> = {}): NewCoupling {
-  return {
-    mapping: 'CUSTOMER',
-    bcId: guid(i, 1),
-    dataverseId: guid(i, 2),
-    environment: ENV,
-    lastResult: 'inserted',
-    lastSyncedAt: '2026-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
+/** A coupling as a full sync writes it: with its result and time. */
+const coupling = (i: number, overrides: Partial<NewCoupling> = {}): NewCoupling =>
+  newCoupling(i, { lastResult: 'inserted', lastSyncedAt: '2026-01-01T00:00:00.000Z', ...overrides });
 
 describe('TableCouplingStore bulk calls (Azurite)', () => {
   let azurite: RunningAzurite;

@@ -4,19 +4,13 @@ import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
 import { encodeKey } from '../../../shared/adapters/tables/common';
 import { PENDING_GRACE_MS, partitionOf } from '../../../shared/adapters/tables/coupling-rows';
 import { TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
-import { CouplingConflictError, type NewCoupling } from '../../../shared/domain/ports';
-import { collect, freshTable, guid } from './fixture';
+import { CouplingConflictError } from '../../../shared/domain/ports';
+import { COUPLING_ENV, collect, freshTable, guid, newCoupling } from './fixture';
 
 /** The two-step couple / uncouple protocol over bucket partitions: crashes between the steps, and old-layout tables. */
 
-const ENV = 'bc:t/e/c|dv:org';
-const coupling = (i: number, overrides: Partial<NewCoupling> = {}): NewCoupling => ({
-  mapping: 'CUSTOMER',
-  bcId: guid(i, 1),
-  dataverseId: guid(i, 2),
-  environment: ENV,
-  ...overrides,
-});
+const ENV = COUPLING_ENV;
+const coupling = newCoupling;
 
 /** A client whose writes of the given kind fail as a crash of the process would leave them: not done. */
 function crashing(client: TableClient, op: 'createEntity' | 'deleteEntity', rowPrefix: 'bc_' | 'dv_'): TableClient {

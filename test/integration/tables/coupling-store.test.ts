@@ -1,21 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAzurite, startAzurite } from '../../../dev/azurite';
 import { isHashedSnapshotValue, snapshotValueEquals } from '../../../shared/adapters/tables/coupling-rows';
-import { environmentIdentity, TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
-import { type Coupling, CouplingConflictError, type NewCoupling } from '../../../shared/domain/ports';
+import { TableCouplingStore } from '../../../shared/adapters/tables/coupling-store';
+import { type Coupling, CouplingConflictError } from '../../../shared/domain/ports';
 import { SyncError } from '../../../shared/errors';
-import { collect, freshTable, guid } from './fixture';
+import { COUPLING_ENV, collect, freshTable, guid, newCoupling } from './fixture';
 
-const ENV = environmentIdentity({
-  bcTenantId: 'contoso.onmicrosoft.com',
-  bcEnvironment: 'Production',
-  bcCompanyId: '11111111-1111-4111-8111-111111111111',
-  dataverseUrl: 'https://contoso.crm.dynamics.com',
-});
+const ENV = COUPLING_ENV;
 
-function coupling(i: number, overrides: Partial<NewCoupling> = {}): NewCoupling {
-  return { mapping: 'CUSTOMER', bcId: guid(i, 1), dataverseId: guid(i, 2), environment: ENV, ...overrides };
-}
+const coupling = newCoupling;
 
 describe('TableCouplingStore (Azurite)', () => {
   let azurite: RunningAzurite;

@@ -1,6 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import { ensureTable } from '../../../shared/adapters/tables/common';
+import { environmentIdentity } from '../../../shared/adapters/tables/coupling-store';
 import { createTableClient, type TableClientOptions } from '../../../shared/adapters/tables/table-client';
+import type { NewCoupling } from '../../../shared/domain/ports';
 
 let n = 0;
 
@@ -21,4 +23,17 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
+}
+
+/** The BC environment + Dataverse org the coupling-store tests stamp on their couplings. */
+export const COUPLING_ENV = environmentIdentity({
+  bcTenantId: 'contoso.onmicrosoft.com',
+  bcEnvironment: 'Production',
+  bcCompanyId: '11111111-1111-4111-8111-111111111111',
+  dataverseUrl: 'https://contoso.crm.dynamics.com',
+});
+
+/** CUSTOMER coupling number `i`: BC id `guid(i, 1)`, Dataverse id `guid(i, 2)`. */
+export function newCoupling(i: number, overrides: Partial<NewCoupling> = {}): NewCoupling {
+  return { mapping: 'CUSTOMER', bcId: guid(i, 1), dataverseId: guid(i, 2), environment: COUPLING_ENV, ...overrides };
 }
