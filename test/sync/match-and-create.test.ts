@@ -86,24 +86,7 @@ it('match-based bulk coupling does the same', async () => {
 
 it('adopts the BC record a create whose response was lost made, once the claim is stale, instead of creating another', async () => {
   const name = 'Lost Response Ltd';
-  const accountId = await createAccount(name);
-  // The first attempt's POST reaches BC, but its response is lost (a timeout): a transient failure.
-  const bc = Object.create(rt.syncDeps.bc) as SyncDeps['bc'];
-  bc.create = async (target, values, options) => {
-    await rt.syncDeps.bc.create(target, values, options);
-    throw new SyncError('BC.UNAVAILABLE', 'The request to Business Central timed out.');
-  };
-  // No coupling criteria: nothing but the lost attempt's own trace can find the record it made.
-  const base = await rt.syncDeps.mappings.get('CUSTOMER');
-  if (!base) throw new Error('CUSTOMER mapping missing');
-  const unmatched = { ...base, couplingRules: { ...base.couplingRules, matchFields: [] } };
-  const mappings = {
-    all: () => rt.syncDeps.mappings.all(),
-    get: async (n: string) => (n === 'CUSTOMER' ? unmatched : rt.syncDeps.mappings.get(n)),
-  };
-  const lossy: SyncDeps = { ...rt.syncDeps, mappings, bc };
-  await expect(syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), lossy)).rejects.toThrow(/timed out/);
-  expect(await bcCustomersNamed(name)).toHaveLength(1);
+  const { accountId, mappings } = await createWithLostResponse(name);
 
   // The retry comes after the claim went stale (its worker looks dead).
   const later: Clock = { now: () => new Date(Date.now() + 10 * 60_000) };
@@ -118,24 +101,7 @@ it('adopts the BC record a create whose response was lost made, once the claim i
 
 it('adopts the BC record a lost-response create made on the very next delivery, while its claim is still fresh', async () => {
   const name = 'Lost Response Fresh Ltd';
-  const accountId = await createAccount(name);
-  // The first attempt's POST reaches BC, but its response is lost (a timeout): a transient failure.
-  const bc = Object.create(rt.syncDeps.bc) as SyncDeps['bc'];
-  bc.create = async (target, values, options) => {
-    await rt.syncDeps.bc.create(target, values, options);
-    throw new SyncError('BC.UNAVAILABLE', 'The request to Business Central timed out.');
-  };
-  // No coupling criteria: nothing but the lost attempt's own trace can find the record it made.
-  const base = await rt.syncDeps.mappings.get('CUSTOMER');
-  if (!base) throw new Error('CUSTOMER mapping missing');
-  const unmatched = { ...base, couplingRules: { ...base.couplingRules, matchFields: [] } };
-  const mappings = {
-    all: () => rt.syncDeps.mappings.all(),
-    get: async (n: string) => (n === 'CUSTOMER' ? unmatched : rt.syncDeps.mappings.get(n)),
-  };
-  const lossy: SyncDeps = { ...rt.syncDeps, mappings, bc };
-  await expect(syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), lossy)).rejects.toThrow(/timed out/);
-  expect(await bcCustomersNamed(name)).toHaveLength(1);
+  const { accountId, mappings } = await createWithLostResponse(name);
 
   // The broker redelivers the event at once: the claim is fresh and records no created id.
   const retryDeps: SyncDeps = { ...rt.syncDeps, mappings };
@@ -205,3 +171,27 @@ it('a Dataverse row created for a BC record that got coupled elsewhere meanwhile
   expect(rows.map((r) => r.accountid.toLowerCase())).toEqual([partner.toLowerCase()]);
   expect((await rt.stores.couplings.getByBcId('CUSTOMER', bcId))?.dataverseId).toBe(partner);
 });
+
+/**
+ * A Dataverse account whose first sync to BC creates the customer but loses the response (a timeout: transient),
+ * under a CUSTOMER mapping without coupling criteria, so nothing but the lost attempt's own trace can find the record.
+ */
+async function createWithLostResponse(name: string): Promise<{ accountId: string; mappings: SyncDeps['mappings'] }> {
+  const accountId = await createAccount(name);
+  const bc = Object.create(rt.syncDeps.bc) as SyncDeps['bc'];
+  bc.create = async (target, values, options) => {
+    await rt.syncDeps.bc.create(target, values, options);
+    throw new SyncError('BC.UNAVAILABLE', 'The request to Business Central timed out.');
+  };
+  const base = await rt.syncDeps.mappings.get('CUSTOMER');
+  if (!base) throw new Error('CUSTOMER mapping missing');
+  const unmatched = { ...base, couplingRules: { ...base.couplingRules, matchFields: [] } };
+  const mappings = {
+    all: () => rt.syncDeps.mappings.all(),
+    get: async (n: string) => (n === 'CUSTOMER' ? unmatched : rt.syncDeps.mappings.get(n)),
+  };
+  const lossy: SyncDeps = { ...rt.syncDeps, mappings, bc };
+  await expect(syncRecord(event({ mapping: 'CUSTOMER', source: 'dataverse', recordId: accountId }), lossy)).rejects.toThrow(/timed out/);
+  expect(await bcCustomersNamed(name)).toHaveLength(1);
+  return { accountId, mappings };
+}
