@@ -624,21 +624,8 @@ async function optionsAfterCustomers(
       email: `opt${r}@example.com`,
     };
     for (const o of OPTION_FIELDS) body[o.bc] = optionIds[o.bc]?.[r] ?? '';
-    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
-    const rec: LogicalRecord = {
-      key,
-      createdOn: 'bc',
-      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
-      ops: 1,
-      deleted: false,
-      initial: { ...body },
-      edited: new Set(['phoneNumber']),
-    };
-    rec.dvId = await until(
-      `${key} to be coupled`,
-      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
-      30_000,
-    );
+    const rec = await createBcCustomer(stack, key, body, ['phoneNumber']);
+    await whenCoupled(rt, rec, `${key} to be coupled`, 30_000);
     records.push(rec);
     late.push(rec);
   }
@@ -694,21 +681,8 @@ async function raceOwnWrites(stack: ProofStack, rt: Runtime, records: LogicalRec
       city: `race-${r}`,
       email: `race${r}@example.com`,
     };
-    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
-    const rec: LogicalRecord = {
-      key,
-      createdOn: 'bc',
-      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
-      ops: 1,
-      deleted: false,
-      initial: { ...body },
-      edited: new Set(),
-    };
-    rec.dvId = await until(
-      `race record ${key} to be coupled`,
-      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
-      30_000,
-    );
+    const rec = await createBcCustomer(stack, key, body, []);
+    await whenCoupled(rt, rec, `race record ${key} to be coupled`, 30_000);
     records.push(rec);
     raced.push(rec);
   }
@@ -749,12 +723,10 @@ async function raceOwnWrites(stack: ProofStack, rt: Runtime, records: LogicalRec
   return { records: raced.length, edits };
 }
 
-/** A customer a BC user creates, once the sync has coupled it to its new account. */
-async function bcCustomer(stack: ProofStack, rt: Runtime, records: LogicalRecord[], tag: string, edited: string[]): Promise<LogicalRecord> {
-  const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-${tag}`;
-  const body = { displayName: key, phoneNumber: tag, addressLine1: tag, city: tag, email: `${tag.toLowerCase()}@example.com` };
+/** A customer a BC user creates (its record in the log, not yet coupled). */
+async function createBcCustomer(stack: ProofStack, key: string, body: Record<string, string>, edited: string[]): Promise<LogicalRecord> {
   const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
-  const rec: LogicalRecord = {
+  return {
     key,
     createdOn: 'bc',
     bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
@@ -763,11 +735,19 @@ async function bcCustomer(stack: ProofStack, rt: Runtime, records: LogicalRecord
     initial: { ...body },
     edited: new Set(edited),
   };
-  rec.dvId = await until(
-    `${key} to be coupled`,
-    async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
-    60_000,
-  );
+}
+
+/** Waits until the sync has coupled a BC-created record to its new account, and notes the account. */
+async function whenCoupled(rt: Runtime, rec: LogicalRecord, what: string, timeoutMs: number): Promise<void> {
+  rec.dvId = await until(what, async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId, timeoutMs);
+}
+
+/** A customer a BC user creates, once the sync has coupled it to its new account. */
+async function bcCustomer(stack: ProofStack, rt: Runtime, records: LogicalRecord[], tag: string, edited: string[]): Promise<LogicalRecord> {
+  const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-${tag}`;
+  const body = { displayName: key, phoneNumber: tag, addressLine1: tag, city: tag, email: `${tag.toLowerCase()}@example.com` };
+  const rec = await createBcCustomer(stack, key, body, edited);
+  await whenCoupled(rt, rec, `${key} to be coupled`, 60_000);
   records.push(rec);
   return rec;
 }
@@ -1059,26 +1039,13 @@ async function contend(stack: ProofStack, rt: Runtime, records: LogicalRecord[])
   for (let h = 0; h < 4; h++) {
     const key = `${records[0]?.key.split('-')[0] ?? 'Cv'}-H${h}`;
     const body = { displayName: key, phoneNumber: 'hot', addressLine1: 'hot', city: 'hot', email: `hot${h}@example.com` };
-    const res = await postJson(`${stack.bc.url}/_sim/as-user`, { method: 'POST', entitySet: 'customers', body });
-    const rec: LogicalRecord = {
-      key,
-      createdOn: 'bc',
-      bcId: String(((await res.json()) as { id: string }).id).toLowerCase(),
-      ops: 1,
-      deleted: false,
-      initial: { ...body },
-      // The users edit the phone in BC and the city in Dataverse.
-      edited: new Set(['phoneNumber', 'city']),
-    };
+    // The users edit the phone in BC and the city in Dataverse.
+    const rec = await createBcCustomer(stack, key, body, ['phoneNumber', 'city']);
     records.push(rec);
     hot.push(rec);
   }
   for (const rec of hot) {
-    rec.dvId = await until(
-      `hot record ${rec.key} to be coupled`,
-      async () => (await rt.stores.couplings.getByBcId('CUSTOMER', rec.bcId ?? ''))?.dataverseId,
-      30_000,
-    );
+    await whenCoupled(rt, rec, `hot record ${rec.key} to be coupled`, 30_000);
   }
   // Dataverse server time opens a window between our read of the account and our If-Match write to it.
   await postJson(`${stack.dataverse.url}/_sim/limits`, { latencyMs: 100 });
