@@ -487,35 +487,56 @@ export async function syncWave(
 }
 
 /**
- * Which records the first pass of this run already synchronized (coupled, synced since the run started, not
- * failed): the second pass of a Bidirectional mapping need not read them again. One range query per wave where the
- * store offers it, else a point read per record.
+ * Which records the first pass of this run already synchronized, so the second pass of a Bidirectional mapping
+ * need not read them again:
+ *
+ * - a Dataverse row the integration user modified last, at or after the run's start, holds what this service wrote
+ *   during the run: there is nothing in it to carry back to BC (it is our echo), and that is known from the row
+ *   alone. (Dataverse's `modifiedon` comes from its own clock: a row we wrote a moment before the run, with that
+ *   clock ahead of ours, counts too; it also holds only what we wrote.)
+ * - any other record counts when its coupling was synced since the run started and did not fail: one range query
+ *   per wave where the store offers it, else a point read per record.
+ *
+ * The first rule spares the coupling reads of every row the first pass created or updated; they are the costly
+ * ones on this side, because a Dataverse id's coupling is reached through the BC row it names, and the BC ids of a
+ * page of Dataverse rows are scattered over the whole BC side of the table.
  */
 export async function syncedInRun(
   couplings: CouplingStore,
   mapping: string,
   side: Side,
   records: VersionedRecord[],
-  since: string,
-  concurrency: number,
+  run: { since: string; integrationUserId?: string | undefined; concurrency: number },
 ): Promise<boolean[]> {
+  const out = new Array<boolean>(records.length).fill(false);
+  const since = Date.parse(run.since);
+  const own = run.integrationUserId?.toLowerCase();
+  const rest: number[] = [];
+  for (const [i, r] of records.entries()) {
+    if (side === 'dataverse' && own && r.modifiedBy?.toLowerCase() === own && Date.parse(r.modifiedOn) >= since) out[i] = true;
+    else rest.push(i);
+  }
+  if (rest.length === 0) return out;
   const fresh = (c: Pick<Coupling, 'lastSyncedAt' | 'lastResult'> | undefined) =>
-    Boolean(c?.lastSyncedAt && c.lastSyncedAt >= since && c.lastResult !== 'failed');
+    Boolean(c?.lastSyncedAt && c.lastSyncedAt >= run.since && c.lastResult !== 'failed');
   const couplingsIn = couplingsInOf(couplings);
   if (couplingsIn) {
     const { found, complete } = await couplingsIn(
       mapping,
       side,
-      records.map((r) => r.id),
+      rest.map((i) => (records[i] as VersionedRecord).id),
     );
-    if (complete) return records.map((r) => fresh(found.get(idKey(r.id))));
+    if (complete) {
+      for (const i of rest) out[i] = fresh(found.get(idKey((records[i] as VersionedRecord).id)));
+      return out;
+    }
   }
-  const out = new Array<boolean>(records.length);
   await parallel(
-    records.map((r, i) => ({ r, i })),
-    () => concurrency,
-    async ({ r, i }) => {
-      out[i] = fresh(side === 'bc' ? await couplings.getByBcId(mapping, r.id) : await couplings.getByDataverseId(mapping, r.id));
+    rest,
+    () => run.concurrency,
+    async (i) => {
+      const id = (records[i] as VersionedRecord).id;
+      out[i] = fresh(side === 'bc' ? await couplings.getByBcId(mapping, id) : await couplings.getByDataverseId(mapping, id));
     },
   );
   return out;

@@ -298,7 +298,11 @@ async function syncChunk(
   if (o.secondPass) {
     // The first pass of this run already synchronized these pairs; reading them again from the other side would
     // only find them equal.
-    const fresh = await syncedInRun(deps.sync.couplings, mapping.name, side, records, o.runCreatedAt, o.concurrency);
+    const fresh = await syncedInRun(deps.sync.couplings, mapping.name, side, records, {
+      since: o.runCreatedAt,
+      integrationUserId: deps.sync.options.integrationUserId,
+      concurrency: o.concurrency,
+    });
     todo = todo.filter((_, i) => !fresh[i]);
   }
   const unchangedBefore = (end: number) => end - todo.filter((t) => t.at < end).length;
