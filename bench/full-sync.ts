@@ -1,7 +1,7 @@
 /**
  * Full-sync throughput through the whole local stack: the product (runtime + the local Functions host running the
- * `full-sync` worker) in this process; Azurite, the Service Bus endpoint and both simulators in a child process
- * (`stack-child.ts`), so the product's memory is measured on its own. Figures: records per second, the product's
+ * `full-sync` worker) in a fresh process per size; Azurite, the Service Bus endpoint and both simulators in a child
+ * process of that one (`stack-child.ts`), so the product's memory is measured on its own. Figures: records per second, the product's
  * peak RSS, and API requests per record from the simulators' counters. A size that does not finish inside its time
  * cap is cancelled and its figures say `partial` (they count as not met).
  *
@@ -147,11 +147,31 @@ export async function one(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: 
   }
 }
 
+const RESULT_LINE = 'full-sync-result ';
+
+/**
+ * `one` in a fresh Node process, so each size's product RSS starts from the same empty process: measured in this
+ * process, a later size would carry the heap earlier bench pieces left behind (the full bench runs a dozen first).
+ */
+async function oneInFreshProcess(direction: 'bc-to-dv' | 'dv-to-bc', n: number, capMs: number): Promise<RunResult> {
+  const child = spawn(process.execPath, [...process.execArgv, __filename, '--one', direction, String(n), String(capMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let result: RunResult | undefined;
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  lines.on('line', (l) => {
+    if (l.startsWith(RESULT_LINE)) result = JSON.parse(l.slice(RESULT_LINE.length)) as RunResult;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (!result) throw new Error(`the full sync of ${n} (${direction}) exited (${code}) without a result`);
+  return result;
+}
+
 export async function benchFullSync(opts: { quick: boolean }): Promise<BenchFigure[]> {
-  if (opts.quick) return (await one('bc-to-dv', 500, 20_000)).figures;
-  const small = await one('bc-to-dv', 10_000, 180_000);
-  const large = await one('bc-to-dv', 100_000, 300_000);
-  const back = await one('dv-to-bc', 10_000, 180_000);
+  if (opts.quick) return (await oneInFreshProcess('bc-to-dv', 500, 20_000)).figures;
+  const small = await oneInFreshProcess('bc-to-dv', 10_000, 180_000);
+  const large = await oneInFreshProcess('bc-to-dv', 100_000, 300_000);
+  const back = await oneInFreshProcess('dv-to-bc', 10_000, 180_000);
   const ratio = Math.round((large.peakRss / small.peakRss) * 100) / 100;
   return [
     ...small.figures,
@@ -166,11 +186,17 @@ export async function benchFullSync(opts: { quick: boolean }): Promise<BenchFigu
 }
 
 if (require.main === module) {
-  benchFullSync({ quick: process.argv.includes('--quick') })
-    .then((figures) => {
-      for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}\n`);
-      process.exit(0);
-    })
+  const at = process.argv.indexOf('--one');
+  const done =
+    at >= 0
+      ? one(process.argv[at + 1] as 'bc-to-dv' | 'dv-to-bc', Number(process.argv[at + 2]), Number(process.argv[at + 3])).then((r) => {
+          process.stdout.write(`${RESULT_LINE}${JSON.stringify(r)}\n`);
+        })
+      : benchFullSync({ quick: process.argv.includes('--quick') }).then((figures) => {
+          for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}\n`);
+        });
+  done
+    .then(() => process.exit(0))
     .catch((err) => {
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
       process.exit(1);

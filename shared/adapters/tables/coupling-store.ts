@@ -33,8 +33,8 @@ import {
  * Layout (table `<prefix>Couplings`): every coupling is two rows. `bc_<BC SystemId>` in partition
  * `<mapping>|bc|<bucket>` holds the whole coupling; `dv_<Dataverse id>` in partition `<mapping>|dv|<bucket>` only
  * names the BC record. The bucket is the first hex character of the SHA-256 of the row's own id, so a mapping's
- * rows are spread over 16 partitions per side (Azurite scans a partition to find a row, so one partition per
- * mapping made every write cost O(couplings)). A lookup by BC id is one point read; by Dataverse id, two.
+ * rows are spread over 16 partitions per side (see `BUCKET_CHARS`). A lookup by BC id is one point read; by
+ * Dataverse id, two.
  *
  * The two rows are in different partitions, so no transaction holds both: couple and uncouple follow the two-step
  * protocol in `coupling-protocol.ts`, whose reading rule makes a crash between the steps leave no half-coupling
