@@ -1,9 +1,9 @@
 /**
  * Full-sync throughput through the whole local stack: the product (runtime + the local Functions host running the
  * `full-sync` worker) in a fresh process per size; Azurite, the Service Bus endpoint and both simulators in a child
- * process of that one (`stack-child.ts`), so the product's memory is measured on its own. Figures: records per second, the product's
- * peak RSS, and API requests per record from the simulators' counters. A size that does not finish inside its time
- * cap is cancelled and its figures say `partial` (they count as not met).
+ * process of that one (`stack-child.ts`), so the product's memory is measured on its own. Figures: records per
+ * second, the product's peak RSS, and API requests per record from the simulators' counters. A size that does not
+ * finish inside its time cap is cancelled and its figures say `partial` (they count as not met).
  *
  * Sizes: 500 (quick); BC → Dataverse 10,000 and 100,000, Dataverse → BC 10,000 (full). `benchFullSyncRestart` is the
  * 10,000-customer end-to-end check that used to be a test: match by name, a host restart half-way, both sides equal.
