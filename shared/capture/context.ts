@@ -51,7 +51,6 @@ export function captureDepsFrom(runtime: Runtime, o: CaptureOptions = {}): Captu
     publish: (events) => runtime.publisher.publish(events),
     enqueueCollection: (work: CollectionWork) => collections.send(work),
     bc: runtime.bc,
-    dataverse: runtime.dataverse,
     checkpoints: runtime.stores.checkpoints,
     couplings: runtime.stores.couplings,
     integrationUserId: async () => {

@@ -1,14 +1,27 @@
 import type { BcClient } from '../adapters/bc/client';
-import type { DataverseClient } from '../adapters/dataverse/client';
-import type { TableCheckpointStore } from '../adapters/tables/checkpoint-store';
 import type { Settings } from '../config';
 import type { ChangeEvent } from '../domain/change-event';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { Clock, CouplingStore } from '../domain/ports';
 import { SyncError } from '../errors';
+import type { StatePort } from '../operations/ports';
 import type { CollectionWork } from './bc-collection';
 
 export type CaptureLogLevel = 'info' | 'warn' | 'error';
+
+/** What capture asks of BC: pages for polling and collections, and webhook subscriptions. */
+export type CaptureBc = Pick<
+  BcClient,
+  | 'apiRoot'
+  | 'environmentRoot'
+  | 'listAll'
+  | 'listPage'
+  | 'webhookSupportedResources'
+  | 'listSubscriptions'
+  | 'createSubscription'
+  | 'renewSubscription'
+  | 'deleteSubscription'
+>;
 
 /** What change capture needs from the outside world; `context.ts` builds it from the runtime. */
 export interface CaptureDeps {
@@ -19,9 +32,9 @@ export interface CaptureDeps {
   publish(events: ChangeEvent[]): Promise<void>;
   /** A collection notification onto `ops-bc-collection`; resolves only once the broker accepted it. */
   enqueueCollection(work: CollectionWork): Promise<void>;
-  bc: BcClient;
-  dataverse: DataverseClient;
-  checkpoints: TableCheckpointStore;
+  bc: CaptureBc;
+  /** Subscription state and BC polling watermarks. */
+  checkpoints: StatePort;
   couplings: CouplingStore;
   /** systemuserid of the integration user (setting, else WhoAmI); changes it made are echoes. */
   integrationUserId(): Promise<string>;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { BcSubscription } from '../adapters/bc/client';
-import type { TableCheckpointStore } from '../adapters/tables/checkpoint-store';
 import type { TableMapping } from '../domain/mappings/schema';
 import type { Clock } from '../domain/ports';
 import { toSyncError } from '../errors';
+import type { StatePort } from '../operations/ports';
 import { bcGroupOf, canonicalResource, parseBcResource, subscriptionResource } from './bc-resource';
 import type { CaptureDeps } from './deps';
 import { customApiGroup } from './mapping-lookup';
@@ -280,7 +280,7 @@ export interface SubscriptionHealth {
 }
 
 /** The subscription state as last recorded by `ensureSubscriptions` (no BC call: cheap enough for a health probe). */
-export async function subscriptionHealthFrom(checkpoints: TableCheckpointStore, clock: Clock): Promise<SubscriptionHealth> {
+export async function subscriptionHealthFrom(checkpoints: StatePort, clock: Clock): Promise<SubscriptionHealth> {
   const now = clock.now().getTime();
   const rows = await checkpoints.list(SUBSCRIPTION_KEY_PREFIX, subscriptionStateSchema);
   const resources = rows.map(({ value: s }) => {
@@ -306,7 +306,7 @@ export async function subscriptionHealthFrom(checkpoints: TableCheckpointStore, 
 }
 
 /** Resource states by `group/entitySet` (lower case), for the poller. */
-export async function subscriptionStates(checkpoints: TableCheckpointStore): Promise<Map<string, SubscriptionState>> {
+export async function subscriptionStates(checkpoints: StatePort): Promise<Map<string, SubscriptionState>> {
   const rows = await checkpoints.list(SUBSCRIPTION_KEY_PREFIX, subscriptionStateSchema);
   return new Map(rows.map((r) => [`${r.value.group}/${r.value.entitySet}`.toLowerCase(), r.value]));
 }
