@@ -20,7 +20,6 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
-import type { Cron } from 'croner';
 import { z } from 'zod';
 import {
   createServiceBusClient,
@@ -45,7 +44,9 @@ import {
   appHookData as sharedAppHookData,
 } from './core-shim';
 import { invokeThroughWorkerPipeline } from './invoke';
-import { NCRONTAB_TIMEZONE, parseNcrontab, scheduleNcrontab } from './ncrontab';
+import type { ListenerContext } from './listeners/context';
+import { TimerListener } from './listeners/timer';
+import { NCRONTAB_TIMEZONE } from './ncrontab';
 import { matchRoute, parseRoute, type RouteTemplate, splitPath } from './routes';
 
 /** Default local function key; documented in README and local.settings.sample.json. Local use only. */
@@ -218,15 +219,6 @@ interface ServiceBusPlan {
   binary: boolean;
 }
 
-interface TimerPlan {
-  fn: CapturedFunction;
-  triggerName: string;
-  schedule: string;
-  runOnStartup: boolean;
-  lastRun: Date | undefined;
-  job: Cron | undefined;
-}
-
 interface OutputTarget {
   queueName: string;
   connection: ServiceBusConnection;
@@ -243,7 +235,7 @@ export class LocalFunctionsHost {
   private model: CoreProgrammingModel | undefined;
   private http: HttpPlan[] = [];
   private serviceBus: ServiceBusPlan[] = [];
-  private timers = new Map<string, TimerPlan>();
+  private readonly timers: TimerListener;
   private outputs = new Map<string, Map<string, OutputTarget>>();
   private server: Server | undefined;
   private clients = new Map<string, ServiceBusClient>();
@@ -268,6 +260,14 @@ export class LocalFunctionsHost {
     this.opts = parsed.data;
     this.env = env ?? process.env;
     this.logSink = log ?? defaultLog;
+    const context: ListenerContext = {
+      invoke: (fn, inputData, triggerMetadata) => this.invoke(fn, inputData, triggerMetadata),
+      track: (promise) => this.track(promise),
+      log: (entry) => this.log(entry),
+      resolveExpressions: (value) => this.resolveExpressions(value),
+      stopping: () => this.state === 'stopping' || this.state === 'stopped',
+    };
+    this.timers = new TimerListener(context);
   }
 
   /**
@@ -299,7 +299,7 @@ export class LocalFunctionsHost {
       }
       await this.listen();
       if (this.opts.serviceBusTriggers) this.startReceivers();
-      this.startTimers();
+      this.timers.start(this.opts.timerSchedules);
       this.state = 'running';
     } catch (err) {
       await this.stop();
@@ -313,7 +313,7 @@ export class LocalFunctionsHost {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
-    for (const timer of this.timers.values()) timer.job?.stop();
+    this.timers.stop();
     await Promise.allSettled(this.subscriptions.map((s) => s.close()));
     await Promise.allSettled([...this.inFlight]);
     if (wasRunning) {
@@ -389,12 +389,7 @@ export class LocalFunctionsHost {
 
   /** Runs a timer function now, as the schedule would; resolves when it finished, rejects with its error. */
   async runTimer(name: string, options: { isPastDue?: boolean } = {}): Promise<void> {
-    const plan = this.timers.get(name);
-    if (!plan) {
-      const known = [...this.timers.keys()];
-      throw new Error(`No timer function named "${name}"${known.length ? ` (timers: ${known.join(', ')})` : ''}`);
-    }
-    await this.fireTimer(plan, options.isPastDue ?? false, true);
+    await this.timers.run(name, options.isPastDue ?? false);
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -475,16 +470,7 @@ export class LocalFunctionsHost {
         binary: String(trigger.dataType ?? '').toLowerCase() === 'binary',
       });
     } else if (type === 'timertrigger') {
-      const schedule = this.resolveExpressions(String(trigger.schedule ?? ''));
-      parseNcrontab(schedule).stop();
-      this.timers.set(fn.name, {
-        fn,
-        triggerName,
-        schedule,
-        runOnStartup: trigger.runOnStartup === true,
-        lastRun: undefined,
-        job: undefined,
-      });
+      this.timers.add(fn, triggerName, trigger);
     } else {
       throw new Error(`trigger type "${trigger.type}" is not supported by the local host (http, serviceBusTrigger, timerTrigger)`);
     }
@@ -599,15 +585,6 @@ export class LocalFunctionsHost {
     }
   }
 
-  private startTimers(): void {
-    for (const plan of this.timers.values()) {
-      if (this.opts.timerSchedules) {
-        plan.job = scheduleNcrontab(plan.schedule, () => this.track(this.fireTimer(plan, false, false)));
-      }
-      if (plan.runOnStartup) void this.track(this.fireTimer(plan, false, false));
-    }
-  }
-
   private track<T>(promise: Promise<T>): Promise<T> {
     this.inFlight.add(promise);
     void promise.finally(() => this.inFlight.delete(promise)).catch(() => undefined);
@@ -695,27 +672,6 @@ export class LocalFunctionsHost {
       return true;
     } catch {
       return false;
-    }
-  }
-
-  private async fireTimer(plan: TimerPlan, isPastDue: boolean, rethrow: boolean): Promise<void> {
-    const now = new Date();
-    const next = plan.job?.nextRun() ?? parseNcrontabNext(plan.schedule);
-    // Same shape the host sends (PascalCase); the library camel-cases it into { isPastDue, schedule, scheduleStatus }.
-    const timerInfo = {
-      Schedule: { AdjustForDST: true },
-      ScheduleStatus: {
-        Last: (plan.lastRun ?? new Date(0)).toISOString(),
-        Next: next?.toISOString() ?? null,
-        LastUpdated: now.toISOString(),
-      },
-      IsPastDue: isPastDue,
-    };
-    plan.lastRun = now;
-    try {
-      await this.invoke(plan.fn, { json: JSON.stringify(timerInfo) }, {});
-    } catch (err) {
-      if (rethrow) throw err;
     }
   }
 
@@ -974,15 +930,6 @@ function serviceBusTriggerMetadata(m: ServiceBusReceivedMessage): Record<string,
   out.ApplicationProperties = { json: props };
   out.UserProperties = { json: props };
   return out;
-}
-
-function parseNcrontabNext(schedule: string): Date | null {
-  const job = parseNcrontab(schedule);
-  try {
-    return job.nextRun();
-  } finally {
-    job.stop();
-  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
