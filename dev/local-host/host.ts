@@ -16,16 +16,9 @@
  * handler receives the library's own HttpRequest, InvocationContext and timer objects.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
 import { z } from 'zod';
-import {
-  createServiceBusClient,
-  type ServiceBusConnection,
-  serviceBusConnectionFromAppSettings,
-} from '../../shared/adapters/servicebus/client';
 import {
   type CapturedFunction,
   type CoreBindingInfo,
@@ -43,8 +36,10 @@ import {
   setSystemLogSink,
   appHookData as sharedAppHookData,
 } from './core-shim';
-import { invokeThroughWorkerPipeline } from './invoke';
-import type { ListenerContext } from './listeners/context';
+import { readHostJson, timeSpanToMs } from './host-json';
+import { errorText, InvocationError, invokeThroughWorkerPipeline } from './invoke';
+import { type ListenerContext, typedDataBytes } from './listeners/context';
+import { ServiceBusListener } from './listeners/service-bus';
 import { TimerListener } from './listeners/timer';
 import { NCRONTAB_TIMEZONE } from './ncrontab';
 import { matchRoute, parseRoute, type RouteTemplate, splitPath } from './routes';
@@ -139,58 +134,6 @@ const optionsSchema = z.object({
   timerSchedules: z.boolean().default(true),
 });
 
-/** `hh:mm:ss` (or `d.hh:mm:ss`) TimeSpan as host.json writes durations. */
-const timeSpan = z.string().regex(/^(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d+)?$/, 'must be a TimeSpan like 00:05:00');
-
-const hostJsonSchema = z.looseObject({
-  version: z.literal('2.0'),
-  functionTimeout: timeSpan.optional(),
-  extensions: z
-    .looseObject({
-      http: z.looseObject({ routePrefix: z.string().optional() }).optional(),
-      serviceBus: z
-        .looseObject({
-          maxAutoLockRenewalDuration: timeSpan.optional(),
-          autoCompleteMessages: z.boolean().optional(),
-          maxConcurrentCalls: z.int().min(1).optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-});
-export type HostJson = z.infer<typeof hostJsonSchema>;
-
-export function timeSpanToMs(value: string): number {
-  const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(value);
-  if (!m) throw new Error(`not a TimeSpan: ${value}`);
-  const [, days, h, min, s, frac] = m;
-  return ((Number(days ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s) + Number(frac ?? 0)) * 1000;
-}
-
-export function readHostJson(path: string): HostJson {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`host.json at ${path} could not be read: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const parsed = hostJsonSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`host.json at ${path} is invalid:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
-}
-
-/** A failed invocation: the handler threw (see `cause`), timed out, or an output could not be sent. */
-export class InvocationError extends Error {
-  constructor(
-    readonly functionName: string,
-    readonly invocationId: string,
-    cause: unknown,
-  ) {
-    super(`Function "${functionName}" failed (invocation ${invocationId}): ${errorText(cause)}`, { cause });
-    this.name = 'InvocationError';
-  }
-}
-
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -209,22 +152,6 @@ interface HttpPlan {
   authLevel: 'anonymous' | 'function' | 'admin';
 }
 
-interface ServiceBusPlan {
-  fn: CapturedFunction;
-  triggerName: string;
-  queueName: string;
-  connection: ServiceBusConnection;
-  connectionKey: string;
-  autoComplete: boolean;
-  binary: boolean;
-}
-
-interface OutputTarget {
-  queueName: string;
-  connection: ServiceBusConnection;
-  connectionKey: string;
-}
-
 const MAX_INVOCATION_RECORDS = 2000;
 
 export class LocalFunctionsHost {
@@ -234,20 +161,13 @@ export class LocalFunctionsHost {
   private functionsByName = new Map<string, CapturedFunction>();
   private model: CoreProgrammingModel | undefined;
   private http: HttpPlan[] = [];
-  private serviceBus: ServiceBusPlan[] = [];
+  private readonly serviceBus: ServiceBusListener;
   private readonly timers: TimerListener;
-  private outputs = new Map<string, Map<string, OutputTarget>>();
   private server: Server | undefined;
-  private clients = new Map<string, ServiceBusClient>();
-  private receivers: ServiceBusReceiver[] = [];
-  private subscriptions: Array<{ close(): Promise<void> }> = [];
-  private senders = new Map<string, ServiceBusSender>();
   private inFlight = new Set<Promise<unknown>>();
   private records: InvocationRecord[] = [];
   private routePrefix = 'api';
   private functionTimeoutMs: number | undefined;
-  private maxAutoLockRenewalMs = 5 * 60_000;
-  private defaultAutoComplete = true;
   private keys = { function: DEFAULT_LOCAL_FUNCTION_KEY, master: DEFAULT_LOCAL_MASTER_KEY };
   private boundPort = 0;
   private loaded = false;
@@ -268,6 +188,7 @@ export class LocalFunctionsHost {
       stopping: () => this.state === 'stopping' || this.state === 'stopped',
     };
     this.timers = new TimerListener(context);
+    this.serviceBus = new ServiceBusListener(context, this.env);
   }
 
   /**
@@ -298,7 +219,7 @@ export class LocalFunctionsHost {
         await hook({ hookData: {}, appHookData: sharedAppHookData(), functionAppDirectory: process.cwd() });
       }
       await this.listen();
-      if (this.opts.serviceBusTriggers) this.startReceivers();
+      if (this.opts.serviceBusTriggers) this.serviceBus.start();
       this.timers.start(this.opts.timerSchedules);
       this.state = 'running';
     } catch (err) {
@@ -314,7 +235,7 @@ export class LocalFunctionsHost {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
     this.timers.stop();
-    await Promise.allSettled(this.subscriptions.map((s) => s.close()));
+    await this.serviceBus.stopReceiving();
     await Promise.allSettled([...this.inFlight]);
     if (wasRunning) {
       for (const hook of capturedHooks('appTerminate')) {
@@ -325,9 +246,7 @@ export class LocalFunctionsHost {
         }
       }
     }
-    await Promise.allSettled(this.receivers.map((r) => r.close()));
-    await Promise.allSettled([...this.senders.values()].map((s) => s.close()));
-    await Promise.allSettled([...this.clients.values()].map((c) => c.close()));
+    await this.serviceBus.close();
     const server = this.server;
     if (server) {
       await new Promise<void>((resolve) => {
@@ -377,9 +296,7 @@ export class LocalFunctionsHost {
 
   /** Every queue a served function triggers on or sends to (for declaring queues on the endpoint). */
   queueNames(): string[] {
-    const names = new Set<string>(this.serviceBus.map((p) => p.queueName));
-    for (const targets of this.outputs.values()) for (const t of targets.values()) names.add(t.queueName);
-    return [...names];
+    return this.serviceBus.queueNames();
   }
 
   /** Completed invocations (most recent last, capped), optionally for one function. */
@@ -399,9 +316,7 @@ export class LocalFunctionsHost {
     const hostJson = this.opts.hostJsonPath ? readHostJson(this.opts.hostJsonPath) : undefined;
     this.routePrefix = (this.opts.routePrefix ?? hostJson?.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
     if (hostJson?.functionTimeout) this.functionTimeoutMs = timeSpanToMs(hostJson.functionTimeout);
-    const sb = hostJson?.extensions?.serviceBus;
-    if (sb?.maxAutoLockRenewalDuration) this.maxAutoLockRenewalMs = timeSpanToMs(sb.maxAutoLockRenewalDuration);
-    if (sb?.autoCompleteMessages !== undefined) this.defaultAutoComplete = sb.autoCompleteMessages;
+    this.serviceBus.configure(hostJson?.extensions?.serviceBus);
     this.keys = {
       function: this.opts.functionKey ?? this.env.LOCAL_FUNCTION_KEY ?? DEFAULT_LOCAL_FUNCTION_KEY,
       master: this.opts.masterKey ?? this.env.LOCAL_MASTER_KEY ?? DEFAULT_LOCAL_MASTER_KEY,
@@ -452,41 +367,13 @@ export class LocalFunctionsHost {
       const route = parseRoute(this.resolveExpressions(typeof trigger.route === 'string' ? trigger.route : fn.name));
       this.http.push({ fn, triggerName, route, methods, authLevel });
     } else if (type === 'servicebustrigger') {
-      if (trigger.topicName) throw new Error('Service Bus topic triggers are not supported by the local host (queues only)');
-      if (trigger.isSessionsEnabled) throw new Error('session-enabled Service Bus triggers are not supported by the local host');
-      if (trigger.cardinality === 'many') throw new Error("Service Bus trigger cardinality 'many' is not supported by the local host");
-      if (trigger.properties?.supportsDeferredBinding === 'true')
-        throw new Error('sdkBinding Service Bus triggers need the real host (settlement over gRPC)');
-      const queueName = this.resolveExpressions(String(trigger.queueName ?? ''));
-      if (!queueName) throw new Error('serviceBusTrigger has no queueName');
-      const { connection, key } = this.connectionFor(trigger);
-      this.serviceBus.push({
-        fn,
-        triggerName,
-        queueName,
-        connection,
-        connectionKey: key,
-        autoComplete: typeof trigger.autoCompleteMessages === 'boolean' ? trigger.autoCompleteMessages : this.defaultAutoComplete,
-        binary: String(trigger.dataType ?? '').toLowerCase() === 'binary',
-      });
+      this.serviceBus.add(fn, triggerName, trigger);
     } else if (type === 'timertrigger') {
       this.timers.add(fn, triggerName, trigger);
     } else {
       throw new Error(`trigger type "${trigger.type}" is not supported by the local host (http, serviceBusTrigger, timerTrigger)`);
     }
-    const targets = new Map<string, OutputTarget>();
-    for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
-      if (binding.direction !== 'out') continue;
-      const outType = (binding.type ?? '').toLowerCase();
-      if (outType === 'http') continue;
-      if (outType !== 'servicebus')
-        throw new Error(`output binding "${name}" of type "${binding.type}" is not supported by the local host`);
-      const queueName = this.resolveExpressions(String(binding.queueName ?? binding.topicName ?? ''));
-      if (!queueName) throw new Error(`output binding "${name}" has no queueName`);
-      const { connection, key } = this.connectionFor(binding);
-      targets.set(name, { queueName, connection, connectionKey: key });
-    }
-    this.outputs.set(fn.name, targets);
+    this.serviceBus.addOutputs(fn);
   }
 
   /** `%NAME%` binding expressions are app settings, resolved at index time like the host does. */
@@ -496,13 +383,6 @@ export class LocalFunctionsHost {
       if (v === undefined || v === '') throw new Error(`binding expression %${name}% refers to app setting ${name}, which is not set`);
       return v;
     });
-  }
-
-  private connectionFor(binding: CoreBindingInfo): { connection: ServiceBusConnection; key: string } {
-    const name = typeof binding.connection === 'string' && binding.connection ? binding.connection : 'AzureWebJobsServiceBus';
-    const connection = serviceBusConnectionFromAppSettings(this.env, name);
-    if (!connection) throw new Error(`connection "${name}": app setting ${name} (or ${name}__fullyQualifiedNamespace) is not set`);
-    return { connection, key: JSON.stringify(connection) };
   }
 
   private async checkCapabilities(): Promise<void> {
@@ -529,60 +409,6 @@ export class LocalFunctionsHost {
     });
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-  }
-
-  private client(key: string, connection: ServiceBusConnection): ServiceBusClient {
-    let client = this.clients.get(key);
-    if (!client) {
-      client = createServiceBusClient(connection);
-      this.clients.set(key, client);
-    }
-    return client;
-  }
-
-  private startReceivers(): void {
-    for (const plan of this.serviceBus) {
-      const receiver = this.client(plan.connectionKey, plan.connection).createReceiver(plan.queueName, {
-        receiveMode: 'peekLock',
-        maxAutoLockRenewalDurationInMs: this.maxAutoLockRenewalMs,
-      });
-      this.receivers.push(receiver);
-      let warnedNoComplete = false;
-      const subscription = receiver.subscribe(
-        {
-          processMessage: async (message) => {
-            const succeeded = await this.track(this.invokeServiceBus(plan, message));
-            if (this.state === 'stopping' && !succeeded) return; // the lock expires; the broker redelivers
-            if (!plan.autoComplete) {
-              if (!warnedNoComplete) {
-                warnedNoComplete = true;
-                this.log({
-                  level: 'warning',
-                  category: 'host',
-                  functionName: plan.fn.name,
-                  message: 'autoCompleteMessages is false: messages are left to lock expiry (the local host has no settlement API)',
-                });
-              }
-              return;
-            }
-            // One message at a time per receiver: rhea merges different outcomes settled in one tick.
-            if (succeeded) await receiver.completeMessage(message);
-            else await receiver.abandonMessage(message);
-          },
-          processError: async (args) => {
-            if (this.state === 'stopping' || this.state === 'stopped') return;
-            this.log({
-              level: 'error',
-              category: 'host',
-              functionName: plan.fn.name,
-              message: `Service Bus receiver for "${plan.queueName}" (${args.errorSource}): ${errorText(args.error)}`,
-            });
-          },
-        },
-        { autoCompleteMessages: false, maxConcurrentCalls: 1 },
-      );
-      this.subscriptions.push(subscription);
-    }
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -615,7 +441,7 @@ export class LocalFunctionsHost {
         log,
         this.functionTimeoutMs,
       );
-      await this.sendOutputs(fn, response);
+      await this.serviceBus.sendOutputs(fn, response);
       this.record({
         invocationId,
         functionName: fn.name,
@@ -644,35 +470,6 @@ export class LocalFunctionsHost {
   private record(r: InvocationRecord): void {
     this.records.push(r);
     if (this.records.length > MAX_INVOCATION_RECORDS) this.records.splice(0, this.records.length - MAX_INVOCATION_RECORDS);
-  }
-
-  private async sendOutputs(fn: CapturedFunction, response: RpcInvocationResponse): Promise<void> {
-    const targets = this.outputs.get(fn.name);
-    if (!targets || targets.size === 0) return;
-    const values: Array<[string, RpcTypedData | null | undefined]> = (response.outputData ?? []).map((o) => [o.name ?? '', o.data]);
-    if (targets.has('$return')) values.push(['$return', response.returnValue]);
-    for (const [name, data] of values) {
-      const target = targets.get(name);
-      if (!target || !data) continue;
-      const bodies = outputMessages(data);
-      if (bodies.length === 0) continue;
-      const senderKey = `${target.connectionKey}|${target.queueName}`;
-      let sender = this.senders.get(senderKey);
-      if (!sender) {
-        sender = this.client(target.connectionKey, target.connection).createSender(target.queueName);
-        this.senders.set(senderKey, sender);
-      }
-      await sender.sendMessages(bodies);
-    }
-  }
-
-  private async invokeServiceBus(plan: ServiceBusPlan, message: ServiceBusReceivedMessage): Promise<boolean> {
-    try {
-      await this.invoke(plan.fn, serviceBusBody(message, plan.binary), serviceBusTriggerMetadata(message));
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -862,76 +659,6 @@ function cookieHeader(c: RpcHttpCookie): string {
   return parts.join('; ');
 }
 
-function typedDataBytes(data: RpcTypedData): Buffer {
-  if (data.bytes) return Buffer.from(data.bytes);
-  if (data.string !== undefined && data.string !== null) return Buffer.from(data.string, 'utf8');
-  if (data.json !== undefined && data.json !== null) return Buffer.from(data.json, 'utf8');
-  if (data.int !== undefined && data.int !== null) return Buffer.from(String(data.int));
-  if (data.double !== undefined && data.double !== null) return Buffer.from(String(data.double));
-  return Buffer.alloc(0);
-}
-
-/** Messages for one Service Bus output value: an array sends one message per element, as the host does. */
-function outputMessages(data: RpcTypedData): Array<{ body: Buffer; contentType?: string }> {
-  if (data.json !== undefined && data.json !== null) {
-    const value: unknown = JSON.parse(data.json);
-    const items = Array.isArray(value) ? value : [value];
-    return items.map((item) =>
-      typeof item === 'string'
-        ? { body: Buffer.from(item, 'utf8') }
-        : { body: Buffer.from(JSON.stringify(item), 'utf8'), contentType: 'application/json' },
-    );
-  }
-  if (data.collectionString?.string) return data.collectionString.string.map((s) => ({ body: Buffer.from(s, 'utf8') }));
-  return [{ body: typedDataBytes(data) }];
-}
-
-/** The trigger input: text (the library JSON-parses it when it can), or bytes when the binding says `dataType: binary`. */
-function serviceBusBody(message: ServiceBusReceivedMessage, binary: boolean): RpcTypedData {
-  const body: unknown = message.body;
-  let bytes: Buffer;
-  if (Buffer.isBuffer(body)) bytes = body;
-  else if (body instanceof Uint8Array) bytes = Buffer.from(body);
-  else if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
-  else if (body === undefined || body === null) bytes = Buffer.alloc(0);
-  else bytes = Buffer.from(JSON.stringify(body), 'utf8');
-  return binary ? { bytes } : { string: bytes.toString('utf8') };
-}
-
-/**
- * Trigger metadata with the names the Service Bus extension binds (PascalCase on the wire; `@azure/functions`
- * camel-cases them, so handlers read `context.triggerMetadata.deliveryCount` etc.). DeliveryCount follows the
- * .NET SDK the host uses: 1 on the first delivery (the AMQP header counts earlier attempts only).
- */
-function serviceBusTriggerMetadata(m: ServiceBusReceivedMessage): Record<string, RpcTypedData> {
-  const out: Record<string, RpcTypedData> = {};
-  const str = (key: string, value: unknown) => {
-    if (value !== undefined && value !== null && value !== '') out[key] = { string: String(value) };
-  };
-  const date = (key: string, value: Date | undefined) => {
-    if (value) out[key] = { string: value.toISOString() };
-  };
-  str('MessageId', m.messageId);
-  out.DeliveryCount = { int: (m.deliveryCount ?? 0) + 1 };
-  date('EnqueuedTimeUtc', m.enqueuedTimeUtc);
-  date('ExpiresAtUtc', m.expiresAtUtc);
-  date('LockedUntilUtc', m.lockedUntilUtc);
-  str('LockToken', m.lockToken);
-  if (m.sequenceNumber !== undefined) out.SequenceNumber = { int: Number(m.sequenceNumber.toString()) };
-  str('ContentType', m.contentType);
-  str('CorrelationId', m.correlationId);
-  str('Subject', m.subject);
-  str('Label', m.subject);
-  str('ReplyTo', m.replyTo);
-  str('To', m.to);
-  str('SessionId', m.sessionId);
-  str('DeadLetterSource', m.deadLetterSource);
-  const props = JSON.stringify(m.applicationProperties ?? {}, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v));
-  out.ApplicationProperties = { json: props };
-  out.UserProperties = { json: props };
-  return out;
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
@@ -951,10 +678,6 @@ function invocationIdOf(err: unknown): string | undefined {
   return err instanceof InvocationError ? err.invocationId : undefined;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function defaultLog(entry: HostLogEntry): void {
   if (entry.level === 'trace' || entry.level === 'debug' || entry.level === 'none') return;
   const who = entry.functionName ? `[${entry.functionName}] ` : '';
@@ -963,4 +686,5 @@ function defaultLog(entry: HostLogEntry): void {
   else process.stdout.write(line);
 }
 
-export { LOCAL_HOST_VERSION, NCRONTAB_TIMEZONE };
+export { type HostJson, readHostJson, timeSpanToMs } from './host-json';
+export { InvocationError, LOCAL_HOST_VERSION, NCRONTAB_TIMEZONE };
