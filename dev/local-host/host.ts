@@ -2,22 +2,21 @@
  * A local stand-in for the Azure Functions host (the real one is a .NET program that cannot be installed
  * offline). It loads the function modules exactly as the Node.js worker does — `@azure/functions-core` is
  * provided by `./core-shim`, so the app's own `app.http` / `app.serviceBusQueue` / `app.timer` calls register —
- * and then plays the host's part for the bindings this service uses:
+ * and then plays the host's part for the bindings this service uses, one listener per trigger:
  *
- * - HTTP triggers on `http://127.0.0.1:<port>/<routePrefix>/<route>` with route parameters, methods and
- *   `authLevel` (function/admin keys in `x-functions-key` or `?code=`);
- * - Service Bus queue triggers from real `@azure/service-bus` receivers in peek-lock (success completes, a throw
- *   abandons, so the broker counts deliveries and dead-letters at maxDeliveryCount) with `triggerMetadata` as
- *   the host fills it;
- * - timer triggers on their NCRONTAB schedules (six fields, UTC);
- * - Service Bus output bindings (`extraOutputs` and `$return`).
+ * - `./listeners/http`: HTTP triggers on `http://127.0.0.1:<port>/<routePrefix>/<route>` with route parameters,
+ *   methods and `authLevel` (function/admin keys in `x-functions-key` or `?code=`);
+ * - `./listeners/service-bus`: Service Bus queue triggers from real `@azure/service-bus` receivers in peek-lock
+ *   (success completes, a throw abandons, so the broker counts deliveries and dead-letters at maxDeliveryCount)
+ *   with `triggerMetadata` as the host fills it, and Service Bus output bindings (`extraOutputs` and `$return`);
+ * - `./listeners/timer`: timer triggers on their NCRONTAB schedules (six fields, UTC).
  *
- * Invocations go through the programming model that `@azure/functions` registered (see `./invoke`), so the
- * handler receives the library's own HttpRequest, InvocationContext and timer objects.
+ * This class indexes the registrations (one pass, so a start-up error lists every problem), owns the lifecycle
+ * and the invocation records, and hands each listener a `ListenerContext`. Invocations go through the programming
+ * model that `@azure/functions` registered (see `./invoke`), so the handler receives the library's own
+ * HttpRequest, InvocationContext and timer objects.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import {
   type CapturedFunction,
@@ -29,8 +28,6 @@ import {
   capturedHooks,
   capturedProgrammingModel,
   LOCAL_HOST_VERSION,
-  type RpcHttpCookie,
-  type RpcHttpData,
   type RpcInvocationResponse,
   type RpcTypedData,
   setSystemLogSink,
@@ -38,11 +35,11 @@ import {
 } from './core-shim';
 import { readHostJson, timeSpanToMs } from './host-json';
 import { errorText, InvocationError, invokeThroughWorkerPipeline } from './invoke';
-import { type ListenerContext, typedDataBytes } from './listeners/context';
+import type { ListenerContext } from './listeners/context';
+import { HttpListener } from './listeners/http';
 import { ServiceBusListener } from './listeners/service-bus';
 import { TimerListener } from './listeners/timer';
 import { NCRONTAB_TIMEZONE } from './ncrontab';
-import { matchRoute, parseRoute, type RouteTemplate, splitPath } from './routes';
 
 /** Default local function key; documented in README and local.settings.sample.json. Local use only. */
 export const DEFAULT_LOCAL_FUNCTION_KEY = 'local-function-key-not-secret';
@@ -134,24 +131,6 @@ const optionsSchema = z.object({
   timerSchedules: z.boolean().default(true),
 });
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-interface HttpPlan {
-  fn: CapturedFunction;
-  triggerName: string;
-  route: RouteTemplate;
-  methods: Set<string> | undefined;
-  authLevel: 'anonymous' | 'function' | 'admin';
-}
-
 const MAX_INVOCATION_RECORDS = 2000;
 
 export class LocalFunctionsHost {
@@ -160,16 +139,14 @@ export class LocalFunctionsHost {
   private readonly logSink: (entry: HostLogEntry) => void;
   private functionsByName = new Map<string, CapturedFunction>();
   private model: CoreProgrammingModel | undefined;
-  private http: HttpPlan[] = [];
+  private readonly http: HttpListener;
   private readonly serviceBus: ServiceBusListener;
   private readonly timers: TimerListener;
-  private server: Server | undefined;
   private inFlight = new Set<Promise<unknown>>();
   private records: InvocationRecord[] = [];
   private routePrefix = 'api';
   private functionTimeoutMs: number | undefined;
   private keys = { function: DEFAULT_LOCAL_FUNCTION_KEY, master: DEFAULT_LOCAL_MASTER_KEY };
-  private boundPort = 0;
   private loaded = false;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -187,6 +164,11 @@ export class LocalFunctionsHost {
       resolveExpressions: (value) => this.resolveExpressions(value),
       stopping: () => this.state === 'stopping' || this.state === 'stopped',
     };
+    this.http = new HttpListener(context, {
+      host: this.opts.host,
+      port: this.opts.port,
+      maxRequestBodyBytes: this.opts.maxRequestBodyBytes,
+    });
     this.timers = new TimerListener(context);
     this.serviceBus = new ServiceBusListener(context, this.env);
   }
@@ -218,7 +200,7 @@ export class LocalFunctionsHost {
       for (const hook of capturedHooks('appStart')) {
         await hook({ hookData: {}, appHookData: sharedAppHookData(), functionAppDirectory: process.cwd() });
       }
-      await this.listen();
+      await this.http.listen(this.routePrefix, this.keys);
       if (this.opts.serviceBusTriggers) this.serviceBus.start();
       this.timers.start(this.opts.timerSchedules);
       this.state = 'running';
@@ -236,6 +218,7 @@ export class LocalFunctionsHost {
     this.state = 'stopping';
     this.timers.stop();
     await this.serviceBus.stopReceiving();
+    // Running invocations still send their outputs over the shared clients, so those close only after them.
     await Promise.allSettled([...this.inFlight]);
     if (wasRunning) {
       for (const hook of capturedHooks('appTerminate')) {
@@ -247,24 +230,18 @@ export class LocalFunctionsHost {
       }
     }
     await this.serviceBus.close();
-    const server = this.server;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    }
+    await this.http.close();
     this.state = 'stopped';
   }
 
   /** The port the HTTP server listens on (the real one when 0 was asked). */
   get port(): number {
-    return this.boundPort;
+    return this.http.port;
   }
 
   /** `http://127.0.0.1:<port>` */
   get baseUrl(): string {
-    return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.boundPort}`;
+    return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.http.port}`;
   }
 
   /** Full URL of a route under the route prefix, e.g. `apiUrl('health')`. */
@@ -360,12 +337,7 @@ export class LocalFunctionsHost {
     const [triggerName, trigger] = triggerOf(fn);
     const type = (trigger.type ?? '').toLowerCase();
     if (type === 'httptrigger') {
-      const methods = Array.isArray(trigger.methods) ? new Set((trigger.methods as string[]).map((m) => m.toUpperCase())) : undefined;
-      const authLevel = String(trigger.authLevel ?? 'function').toLowerCase();
-      if (authLevel !== 'anonymous' && authLevel !== 'function' && authLevel !== 'admin')
-        throw new Error(`unknown authLevel "${authLevel}"`);
-      const route = parseRoute(this.resolveExpressions(typeof trigger.route === 'string' ? trigger.route : fn.name));
-      this.http.push({ fn, triggerName, route, methods, authLevel });
+      this.http.add(fn, triggerName, trigger);
     } else if (type === 'servicebustrigger') {
       this.serviceBus.add(fn, triggerName, trigger);
     } else if (type === 'timertrigger') {
@@ -390,25 +362,6 @@ export class LocalFunctionsHost {
     // The worker asks the model for capabilities at init; that also locks `app.setup()` as in Azure.
     const caps = await this.model.getCapabilities({});
     if (caps.HttpUri) throw new Error('app.setup({ enableHttpStream: true }) is not supported by the local host');
-  }
-
-  private async listen(): Promise<void> {
-    const server = createServer((req, res) => {
-      this.handleHttp(req, res).catch((err) => {
-        this.log({ level: 'error', category: 'host', message: `HTTP pipeline failed: ${errorText(err)}` });
-        if (!res.headersSent) sendJson(res, 500, { error: 'Internal Server Error' });
-        else res.destroy();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') reject(new Error(`Functions host: port ${this.opts.port} on ${this.opts.host} is already in use`));
-        else reject(err);
-      });
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -472,108 +425,6 @@ export class LocalFunctionsHost {
     if (this.records.length > MAX_INVOCATION_RECORDS) this.records.splice(0, this.records.length - MAX_INVOCATION_RECORDS);
   }
 
-  // ------------------------------------------------------------------------------------------------------
-  // HTTP
-
-  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const base = `http://${req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : `${this.opts.host}:${this.boundPort}`}`;
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', base);
-    } catch {
-      return sendJson(res, 400, { error: 'Bad Request', message: 'malformed request URL' });
-    }
-    const segments = splitPath(url.pathname);
-    if (!segments) return sendJson(res, 400, { error: 'Bad Request', message: 'malformed percent-encoding in path' });
-    const prefix = this.routePrefix ? this.routePrefix.split('/') : [];
-    const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
-    if (!underPrefix) return this.notFound(req, res);
-    const rest = segments.slice(prefix.length);
-
-    const method = (req.method ?? 'GET').toUpperCase();
-    const matches = orderBySpecificity(this.http)
-      .map((plan) => ({ plan, params: matchRoute(plan.route, rest) }))
-      .filter((m): m is { plan: HttpPlan; params: Record<string, string> } => m.params !== undefined);
-    if (matches.length === 0) return this.notFound(req, res);
-    const match = matches.find((m) => !m.plan.methods || m.plan.methods.has(method));
-    if (!match) {
-      const allow = [...new Set(matches.flatMap((m) => [...(m.plan.methods ?? [])]))].sort();
-      req.resume();
-      return sendJson(
-        res,
-        405,
-        { error: 'Method Not Allowed', message: `${method} is not allowed here; use ${allow.join(', ')}` },
-        { Allow: allow.join(', ') },
-      );
-    }
-    const { plan, params } = match;
-
-    if (!this.authorized(plan.authLevel, req, url)) {
-      req.resume();
-      return sendJson(res, 401, {
-        error: 'Unauthorized',
-        message: `this function requires the ${plan.authLevel === 'admin' ? 'master' : 'function'} key in the x-functions-key header or the code query parameter`,
-      });
-    }
-
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.opts.maxRequestBodyBytes);
-    } catch (err) {
-      if (err instanceof HttpError)
-        return sendJson(res, err.status, { error: 'Payload Too Large', message: err.message }, { Connection: 'close' });
-      throw err;
-    }
-
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue;
-      headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    // The host hands over the query as a dictionary: repeated keys joined with commas, empty values left out.
-    const query: Record<string, string> = {};
-    for (const key of new Set(url.searchParams.keys())) {
-      const value = url.searchParams.getAll(key).join(',');
-      if (value !== '') query[key] = value;
-    }
-    const rpcRequest: RpcHttpData = { method, url: url.toString(), headers, query, params, body: { bytes: body } };
-
-    let response: RpcInvocationResponse;
-    try {
-      response = await this.track(this.invoke(plan.fn, { http: rpcRequest }, {}));
-    } catch (err) {
-      return sendJson(res, 500, {
-        error: 'Internal Server Error',
-        message: `function "${plan.fn.name}" failed`,
-        invocationId: invocationIdOf(err),
-      });
-    }
-    const returnBinding = plan.fn.metadata.bindings.$return;
-    let httpOut: RpcTypedData | null | undefined;
-    if (returnBinding && (returnBinding.type ?? '').toLowerCase() === 'http') httpOut = response.returnValue;
-    else {
-      const httpOutName = Object.entries(plan.fn.metadata.bindings).find(
-        ([, b]) => b.direction === 'out' && (b.type ?? '').toLowerCase() === 'http',
-      )?.[0];
-      httpOut = response.outputData?.find((o) => o.name === httpOutName)?.data;
-    }
-    writeHttpResponse(res, httpOut?.http ?? undefined);
-  }
-
-  private notFound(req: IncomingMessage, res: ServerResponse): void {
-    req.resume();
-    sendJson(res, 404, { error: 'Not Found', message: `no function serves ${req.method} ${(req.url ?? '').split('?')[0]}` });
-  }
-
-  private authorized(level: HttpPlan['authLevel'], req: IncomingMessage, url: URL): boolean {
-    if (level === 'anonymous') return true;
-    const header = req.headers['x-functions-key'];
-    const presented = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code') ?? undefined;
-    if (!presented) return false;
-    if (safeEqual(presented, this.keys.master)) return true;
-    return level === 'function' && safeEqual(presented, this.keys.function);
-  }
-
   private log(entry: HostLogEntry): void {
     try {
       this.logSink(entry);
@@ -590,92 +441,6 @@ function triggerOf(fn: CapturedFunction): [string, CoreBindingInfo] {
   const entry = Object.entries(fn.metadata.bindings).find(([, b]) => /trigger$/i.test(b.type ?? ''));
   if (!entry) throw new Error(`function "${fn.name}" has no trigger binding`);
   return entry;
-}
-
-function orderBySpecificity(plans: HttpPlan[]): HttpPlan[] {
-  const score = (p: HttpPlan) =>
-    p.route.segments.reduce(
-      (acc, s) => acc + (s.kind === 'literal' ? 100 : s.kind === 'param' ? (s.constraint ? 20 : s.optional ? 5 : 10) : 1),
-      0,
-    );
-  return [...plans].sort((a, b) => score(b) - score(a));
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(new HttpError(413, `request body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
-}
-
-function writeHttpResponse(res: ServerResponse, http: RpcHttpData | undefined): void {
-  if (!http) {
-    res.writeHead(204);
-    res.end();
-    return;
-  }
-  const status = Number(http.statusCode ?? 200);
-  const headers: Record<string, string | string[]> = { ...(http.headers ?? {}) };
-  const cookies = (http.cookies ?? []).map(cookieHeader);
-  if (cookies.length) headers['set-cookie'] = cookies;
-  const body = http.body ? typedDataBytes(http.body) : Buffer.alloc(0);
-  res.writeHead(Number.isInteger(status) && status >= 100 && status <= 999 ? status : 500, headers);
-  res.end(status === 204 || status === 304 ? undefined : body);
-}
-
-function cookieHeader(c: RpcHttpCookie): string {
-  const parts = [`${c.name ?? ''}=${c.value ?? ''}`];
-  if (c.domain?.value) parts.push(`Domain=${c.domain.value}`);
-  if (c.path?.value) parts.push(`Path=${c.path.value}`);
-  const seconds = c.expires?.value?.seconds;
-  if (seconds !== undefined && seconds !== null) parts.push(`Expires=${new Date(Number(seconds) * 1000).toUTCString()}`);
-  if (c.maxAge?.value !== undefined && c.maxAge?.value !== null) parts.push(`Max-Age=${c.maxAge.value}`);
-  if (c.secure?.value) parts.push('Secure');
-  if (c.httpOnly?.value) parts.push('HttpOnly');
-  if (c.sameSite === 'Strict' || c.sameSite === 'Lax') parts.push(`SameSite=${c.sameSite}`);
-  if (c.sameSite === 'ExplicitNone') parts.push('SameSite=None');
-  return parts.join('; ');
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  if (ab.length !== bb.length) return false;
-  let diff = 0;
-  for (let i = 0; i < ab.length; i++) diff |= (ab[i] ?? 0) ^ (bb[i] ?? 0);
-  return diff === 0;
-}
-
-function invocationIdOf(err: unknown): string | undefined {
-  return err instanceof InvocationError ? err.invocationId : undefined;
 }
 
 function defaultLog(entry: HostLogEntry): void {
