@@ -2,31 +2,22 @@
  * A local stand-in for the Azure Functions host (the real one is a .NET program that cannot be installed
  * offline). It loads the function modules exactly as the Node.js worker does — `@azure/functions-core` is
  * provided by `./core-shim`, so the app's own `app.http` / `app.serviceBusQueue` / `app.timer` calls register —
- * and then plays the host's part for the bindings this service uses:
+ * and then plays the host's part for the bindings this service uses, one listener per trigger:
  *
- * - HTTP triggers on `http://127.0.0.1:<port>/<routePrefix>/<route>` with route parameters, methods and
- *   `authLevel` (function/admin keys in `x-functions-key` or `?code=`);
- * - Service Bus queue triggers from real `@azure/service-bus` receivers in peek-lock (success completes, a throw
- *   abandons, so the broker counts deliveries and dead-letters at maxDeliveryCount) with `triggerMetadata` as
- *   the host fills it;
- * - timer triggers on their NCRONTAB schedules (six fields, UTC);
- * - Service Bus output bindings (`extraOutputs` and `$return`).
+ * - `./listeners/http`: HTTP triggers on `http://127.0.0.1:<port>/<routePrefix>/<route>` with route parameters,
+ *   methods and `authLevel` (function/admin keys in `x-functions-key` or `?code=`);
+ * - `./listeners/service-bus`: Service Bus queue triggers from real `@azure/service-bus` receivers in peek-lock
+ *   (success completes, a throw abandons, so the broker counts deliveries and dead-letters at maxDeliveryCount)
+ *   with `triggerMetadata` as the host fills it, and Service Bus output bindings (`extraOutputs` and `$return`);
+ * - `./listeners/timer`: timer triggers on their NCRONTAB schedules (six fields, UTC).
  *
- * Invocations go through the programming model that `@azure/functions` registered (see `./invoke`), so the
- * handler receives the library's own HttpRequest, InvocationContext and timer objects.
+ * This class indexes the registrations (one pass, so a start-up error lists every problem), owns the lifecycle
+ * and the invocation records, and hands each listener a `ListenerContext`. Invocations go through the programming
+ * model that `@azure/functions` registered (see `./invoke`), so the handler receives the library's own
+ * HttpRequest, InvocationContext and timer objects.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
-import type { Cron } from 'croner';
 import { z } from 'zod';
-import {
-  createServiceBusClient,
-  type ServiceBusConnection,
-  serviceBusConnectionFromAppSettings,
-} from '../../shared/adapters/servicebus/client';
 import {
   type CapturedFunction,
   type CoreBindingInfo,
@@ -37,16 +28,18 @@ import {
   capturedHooks,
   capturedProgrammingModel,
   LOCAL_HOST_VERSION,
-  type RpcHttpCookie,
-  type RpcHttpData,
   type RpcInvocationResponse,
   type RpcTypedData,
   setSystemLogSink,
   appHookData as sharedAppHookData,
 } from './core-shim';
-import { invokeThroughWorkerPipeline } from './invoke';
-import { NCRONTAB_TIMEZONE, parseNcrontab, scheduleNcrontab } from './ncrontab';
-import { matchRoute, parseRoute, type RouteTemplate, splitPath } from './routes';
+import { readHostJson, timeSpanToMs } from './host-json';
+import { errorText, InvocationError, invokeThroughWorkerPipeline } from './invoke';
+import type { ListenerContext } from './listeners/context';
+import { HttpListener } from './listeners/http';
+import { ServiceBusListener } from './listeners/service-bus';
+import { TimerListener } from './listeners/timer';
+import { NCRONTAB_TIMEZONE } from './ncrontab';
 
 /** Default local function key; documented in README and local.settings.sample.json. Local use only. */
 export const DEFAULT_LOCAL_FUNCTION_KEY = 'local-function-key-not-secret';
@@ -138,101 +131,6 @@ const optionsSchema = z.object({
   timerSchedules: z.boolean().default(true),
 });
 
-/** `hh:mm:ss` (or `d.hh:mm:ss`) TimeSpan as host.json writes durations. */
-const timeSpan = z.string().regex(/^(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d+)?$/, 'must be a TimeSpan like 00:05:00');
-
-const hostJsonSchema = z.looseObject({
-  version: z.literal('2.0'),
-  functionTimeout: timeSpan.optional(),
-  extensions: z
-    .looseObject({
-      http: z.looseObject({ routePrefix: z.string().optional() }).optional(),
-      serviceBus: z
-        .looseObject({
-          maxAutoLockRenewalDuration: timeSpan.optional(),
-          autoCompleteMessages: z.boolean().optional(),
-          maxConcurrentCalls: z.int().min(1).optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-});
-export type HostJson = z.infer<typeof hostJsonSchema>;
-
-export function timeSpanToMs(value: string): number {
-  const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(value);
-  if (!m) throw new Error(`not a TimeSpan: ${value}`);
-  const [, days, h, min, s, frac] = m;
-  return ((Number(days ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s) + Number(frac ?? 0)) * 1000;
-}
-
-export function readHostJson(path: string): HostJson {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`host.json at ${path} could not be read: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const parsed = hostJsonSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`host.json at ${path} is invalid:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
-}
-
-/** A failed invocation: the handler threw (see `cause`), timed out, or an output could not be sent. */
-export class InvocationError extends Error {
-  constructor(
-    readonly functionName: string,
-    readonly invocationId: string,
-    cause: unknown,
-  ) {
-    super(`Function "${functionName}" failed (invocation ${invocationId}): ${errorText(cause)}`, { cause });
-    this.name = 'InvocationError';
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-interface HttpPlan {
-  fn: CapturedFunction;
-  triggerName: string;
-  route: RouteTemplate;
-  methods: Set<string> | undefined;
-  authLevel: 'anonymous' | 'function' | 'admin';
-}
-
-interface ServiceBusPlan {
-  fn: CapturedFunction;
-  triggerName: string;
-  queueName: string;
-  connection: ServiceBusConnection;
-  connectionKey: string;
-  autoComplete: boolean;
-  binary: boolean;
-}
-
-interface TimerPlan {
-  fn: CapturedFunction;
-  triggerName: string;
-  schedule: string;
-  runOnStartup: boolean;
-  lastRun: Date | undefined;
-  job: Cron | undefined;
-}
-
-interface OutputTarget {
-  queueName: string;
-  connection: ServiceBusConnection;
-  connectionKey: string;
-}
-
 const MAX_INVOCATION_RECORDS = 2000;
 
 export class LocalFunctionsHost {
@@ -241,23 +139,14 @@ export class LocalFunctionsHost {
   private readonly logSink: (entry: HostLogEntry) => void;
   private functionsByName = new Map<string, CapturedFunction>();
   private model: CoreProgrammingModel | undefined;
-  private http: HttpPlan[] = [];
-  private serviceBus: ServiceBusPlan[] = [];
-  private timers = new Map<string, TimerPlan>();
-  private outputs = new Map<string, Map<string, OutputTarget>>();
-  private server: Server | undefined;
-  private clients = new Map<string, ServiceBusClient>();
-  private receivers: ServiceBusReceiver[] = [];
-  private subscriptions: Array<{ close(): Promise<void> }> = [];
-  private senders = new Map<string, ServiceBusSender>();
+  private readonly http: HttpListener;
+  private readonly serviceBus: ServiceBusListener;
+  private readonly timers: TimerListener;
   private inFlight = new Set<Promise<unknown>>();
   private records: InvocationRecord[] = [];
   private routePrefix = 'api';
   private functionTimeoutMs: number | undefined;
-  private maxAutoLockRenewalMs = 5 * 60_000;
-  private defaultAutoComplete = true;
   private keys = { function: DEFAULT_LOCAL_FUNCTION_KEY, master: DEFAULT_LOCAL_MASTER_KEY };
-  private boundPort = 0;
   private loaded = false;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -268,6 +157,20 @@ export class LocalFunctionsHost {
     this.opts = parsed.data;
     this.env = env ?? process.env;
     this.logSink = log ?? defaultLog;
+    const context: ListenerContext = {
+      invoke: (fn, inputData, triggerMetadata) => this.invoke(fn, inputData, triggerMetadata),
+      track: (promise) => this.track(promise),
+      log: (entry) => this.log(entry),
+      resolveExpressions: (value) => this.resolveExpressions(value),
+      stopping: () => this.state === 'stopping' || this.state === 'stopped',
+    };
+    this.http = new HttpListener(context, {
+      host: this.opts.host,
+      port: this.opts.port,
+      maxRequestBodyBytes: this.opts.maxRequestBodyBytes,
+    });
+    this.timers = new TimerListener(context);
+    this.serviceBus = new ServiceBusListener(context, this.env);
   }
 
   /**
@@ -297,9 +200,9 @@ export class LocalFunctionsHost {
       for (const hook of capturedHooks('appStart')) {
         await hook({ hookData: {}, appHookData: sharedAppHookData(), functionAppDirectory: process.cwd() });
       }
-      await this.listen();
-      if (this.opts.serviceBusTriggers) this.startReceivers();
-      this.startTimers();
+      await this.http.listen(this.routePrefix, this.keys);
+      if (this.opts.serviceBusTriggers) this.serviceBus.start();
+      this.timers.start(this.opts.timerSchedules);
       this.state = 'running';
     } catch (err) {
       await this.stop();
@@ -313,8 +216,9 @@ export class LocalFunctionsHost {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
-    for (const timer of this.timers.values()) timer.job?.stop();
-    await Promise.allSettled(this.subscriptions.map((s) => s.close()));
+    this.timers.stop();
+    await this.serviceBus.stopReceiving();
+    // Running invocations still send their outputs over the shared clients, so those close only after them.
     await Promise.allSettled([...this.inFlight]);
     if (wasRunning) {
       for (const hook of capturedHooks('appTerminate')) {
@@ -325,27 +229,19 @@ export class LocalFunctionsHost {
         }
       }
     }
-    await Promise.allSettled(this.receivers.map((r) => r.close()));
-    await Promise.allSettled([...this.senders.values()].map((s) => s.close()));
-    await Promise.allSettled([...this.clients.values()].map((c) => c.close()));
-    const server = this.server;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    }
+    await this.serviceBus.close();
+    await this.http.close();
     this.state = 'stopped';
   }
 
   /** The port the HTTP server listens on (the real one when 0 was asked). */
   get port(): number {
-    return this.boundPort;
+    return this.http.port;
   }
 
   /** `http://127.0.0.1:<port>` */
   get baseUrl(): string {
-    return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.boundPort}`;
+    return `http://${this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host}:${this.http.port}`;
   }
 
   /** Full URL of a route under the route prefix, e.g. `apiUrl('health')`. */
@@ -377,9 +273,7 @@ export class LocalFunctionsHost {
 
   /** Every queue a served function triggers on or sends to (for declaring queues on the endpoint). */
   queueNames(): string[] {
-    const names = new Set<string>(this.serviceBus.map((p) => p.queueName));
-    for (const targets of this.outputs.values()) for (const t of targets.values()) names.add(t.queueName);
-    return [...names];
+    return this.serviceBus.queueNames();
   }
 
   /** Completed invocations (most recent last, capped), optionally for one function. */
@@ -389,12 +283,7 @@ export class LocalFunctionsHost {
 
   /** Runs a timer function now, as the schedule would; resolves when it finished, rejects with its error. */
   async runTimer(name: string, options: { isPastDue?: boolean } = {}): Promise<void> {
-    const plan = this.timers.get(name);
-    if (!plan) {
-      const known = [...this.timers.keys()];
-      throw new Error(`No timer function named "${name}"${known.length ? ` (timers: ${known.join(', ')})` : ''}`);
-    }
-    await this.fireTimer(plan, options.isPastDue ?? false, true);
+    await this.timers.run(name, options.isPastDue ?? false);
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -404,9 +293,7 @@ export class LocalFunctionsHost {
     const hostJson = this.opts.hostJsonPath ? readHostJson(this.opts.hostJsonPath) : undefined;
     this.routePrefix = (this.opts.routePrefix ?? hostJson?.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
     if (hostJson?.functionTimeout) this.functionTimeoutMs = timeSpanToMs(hostJson.functionTimeout);
-    const sb = hostJson?.extensions?.serviceBus;
-    if (sb?.maxAutoLockRenewalDuration) this.maxAutoLockRenewalMs = timeSpanToMs(sb.maxAutoLockRenewalDuration);
-    if (sb?.autoCompleteMessages !== undefined) this.defaultAutoComplete = sb.autoCompleteMessages;
+    this.serviceBus.configure(hostJson?.extensions?.serviceBus);
     this.keys = {
       function: this.opts.functionKey ?? this.env.LOCAL_FUNCTION_KEY ?? DEFAULT_LOCAL_FUNCTION_KEY,
       master: this.opts.masterKey ?? this.env.LOCAL_MASTER_KEY ?? DEFAULT_LOCAL_MASTER_KEY,
@@ -450,57 +337,15 @@ export class LocalFunctionsHost {
     const [triggerName, trigger] = triggerOf(fn);
     const type = (trigger.type ?? '').toLowerCase();
     if (type === 'httptrigger') {
-      const methods = Array.isArray(trigger.methods) ? new Set((trigger.methods as string[]).map((m) => m.toUpperCase())) : undefined;
-      const authLevel = String(trigger.authLevel ?? 'function').toLowerCase();
-      if (authLevel !== 'anonymous' && authLevel !== 'function' && authLevel !== 'admin')
-        throw new Error(`unknown authLevel "${authLevel}"`);
-      const route = parseRoute(this.resolveExpressions(typeof trigger.route === 'string' ? trigger.route : fn.name));
-      this.http.push({ fn, triggerName, route, methods, authLevel });
+      this.http.add(fn, triggerName, trigger);
     } else if (type === 'servicebustrigger') {
-      if (trigger.topicName) throw new Error('Service Bus topic triggers are not supported by the local host (queues only)');
-      if (trigger.isSessionsEnabled) throw new Error('session-enabled Service Bus triggers are not supported by the local host');
-      if (trigger.cardinality === 'many') throw new Error("Service Bus trigger cardinality 'many' is not supported by the local host");
-      if (trigger.properties?.supportsDeferredBinding === 'true')
-        throw new Error('sdkBinding Service Bus triggers need the real host (settlement over gRPC)');
-      const queueName = this.resolveExpressions(String(trigger.queueName ?? ''));
-      if (!queueName) throw new Error('serviceBusTrigger has no queueName');
-      const { connection, key } = this.connectionFor(trigger);
-      this.serviceBus.push({
-        fn,
-        triggerName,
-        queueName,
-        connection,
-        connectionKey: key,
-        autoComplete: typeof trigger.autoCompleteMessages === 'boolean' ? trigger.autoCompleteMessages : this.defaultAutoComplete,
-        binary: String(trigger.dataType ?? '').toLowerCase() === 'binary',
-      });
+      this.serviceBus.add(fn, triggerName, trigger);
     } else if (type === 'timertrigger') {
-      const schedule = this.resolveExpressions(String(trigger.schedule ?? ''));
-      parseNcrontab(schedule).stop();
-      this.timers.set(fn.name, {
-        fn,
-        triggerName,
-        schedule,
-        runOnStartup: trigger.runOnStartup === true,
-        lastRun: undefined,
-        job: undefined,
-      });
+      this.timers.add(fn, triggerName, trigger);
     } else {
       throw new Error(`trigger type "${trigger.type}" is not supported by the local host (http, serviceBusTrigger, timerTrigger)`);
     }
-    const targets = new Map<string, OutputTarget>();
-    for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
-      if (binding.direction !== 'out') continue;
-      const outType = (binding.type ?? '').toLowerCase();
-      if (outType === 'http') continue;
-      if (outType !== 'servicebus')
-        throw new Error(`output binding "${name}" of type "${binding.type}" is not supported by the local host`);
-      const queueName = this.resolveExpressions(String(binding.queueName ?? binding.topicName ?? ''));
-      if (!queueName) throw new Error(`output binding "${name}" has no queueName`);
-      const { connection, key } = this.connectionFor(binding);
-      targets.set(name, { queueName, connection, connectionKey: key });
-    }
-    this.outputs.set(fn.name, targets);
+    this.serviceBus.addOutputs(fn);
   }
 
   /** `%NAME%` binding expressions are app settings, resolved at index time like the host does. */
@@ -512,100 +357,11 @@ export class LocalFunctionsHost {
     });
   }
 
-  private connectionFor(binding: CoreBindingInfo): { connection: ServiceBusConnection; key: string } {
-    const name = typeof binding.connection === 'string' && binding.connection ? binding.connection : 'AzureWebJobsServiceBus';
-    const connection = serviceBusConnectionFromAppSettings(this.env, name);
-    if (!connection) throw new Error(`connection "${name}": app setting ${name} (or ${name}__fullyQualifiedNamespace) is not set`);
-    return { connection, key: JSON.stringify(connection) };
-  }
-
   private async checkCapabilities(): Promise<void> {
     if (!this.model) return;
     // The worker asks the model for capabilities at init; that also locks `app.setup()` as in Azure.
     const caps = await this.model.getCapabilities({});
     if (caps.HttpUri) throw new Error('app.setup({ enableHttpStream: true }) is not supported by the local host');
-  }
-
-  private async listen(): Promise<void> {
-    const server = createServer((req, res) => {
-      this.handleHttp(req, res).catch((err) => {
-        this.log({ level: 'error', category: 'host', message: `HTTP pipeline failed: ${errorText(err)}` });
-        if (!res.headersSent) sendJson(res, 500, { error: 'Internal Server Error' });
-        else res.destroy();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') reject(new Error(`Functions host: port ${this.opts.port} on ${this.opts.host} is already in use`));
-        else reject(err);
-      });
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
-  }
-
-  private client(key: string, connection: ServiceBusConnection): ServiceBusClient {
-    let client = this.clients.get(key);
-    if (!client) {
-      client = createServiceBusClient(connection);
-      this.clients.set(key, client);
-    }
-    return client;
-  }
-
-  private startReceivers(): void {
-    for (const plan of this.serviceBus) {
-      const receiver = this.client(plan.connectionKey, plan.connection).createReceiver(plan.queueName, {
-        receiveMode: 'peekLock',
-        maxAutoLockRenewalDurationInMs: this.maxAutoLockRenewalMs,
-      });
-      this.receivers.push(receiver);
-      let warnedNoComplete = false;
-      const subscription = receiver.subscribe(
-        {
-          processMessage: async (message) => {
-            const succeeded = await this.track(this.invokeServiceBus(plan, message));
-            if (this.state === 'stopping' && !succeeded) return; // the lock expires; the broker redelivers
-            if (!plan.autoComplete) {
-              if (!warnedNoComplete) {
-                warnedNoComplete = true;
-                this.log({
-                  level: 'warning',
-                  category: 'host',
-                  functionName: plan.fn.name,
-                  message: 'autoCompleteMessages is false: messages are left to lock expiry (the local host has no settlement API)',
-                });
-              }
-              return;
-            }
-            // One message at a time per receiver: rhea merges different outcomes settled in one tick.
-            if (succeeded) await receiver.completeMessage(message);
-            else await receiver.abandonMessage(message);
-          },
-          processError: async (args) => {
-            if (this.state === 'stopping' || this.state === 'stopped') return;
-            this.log({
-              level: 'error',
-              category: 'host',
-              functionName: plan.fn.name,
-              message: `Service Bus receiver for "${plan.queueName}" (${args.errorSource}): ${errorText(args.error)}`,
-            });
-          },
-        },
-        { autoCompleteMessages: false, maxConcurrentCalls: 1 },
-      );
-      this.subscriptions.push(subscription);
-    }
-  }
-
-  private startTimers(): void {
-    for (const plan of this.timers.values()) {
-      if (this.opts.timerSchedules) {
-        plan.job = scheduleNcrontab(plan.schedule, () => this.track(this.fireTimer(plan, false, false)));
-      }
-      if (plan.runOnStartup) void this.track(this.fireTimer(plan, false, false));
-    }
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -638,7 +394,7 @@ export class LocalFunctionsHost {
         log,
         this.functionTimeoutMs,
       );
-      await this.sendOutputs(fn, response);
+      await this.serviceBus.sendOutputs(fn, response);
       this.record({
         invocationId,
         functionName: fn.name,
@@ -669,158 +425,6 @@ export class LocalFunctionsHost {
     if (this.records.length > MAX_INVOCATION_RECORDS) this.records.splice(0, this.records.length - MAX_INVOCATION_RECORDS);
   }
 
-  private async sendOutputs(fn: CapturedFunction, response: RpcInvocationResponse): Promise<void> {
-    const targets = this.outputs.get(fn.name);
-    if (!targets || targets.size === 0) return;
-    const values: Array<[string, RpcTypedData | null | undefined]> = (response.outputData ?? []).map((o) => [o.name ?? '', o.data]);
-    if (targets.has('$return')) values.push(['$return', response.returnValue]);
-    for (const [name, data] of values) {
-      const target = targets.get(name);
-      if (!target || !data) continue;
-      const bodies = outputMessages(data);
-      if (bodies.length === 0) continue;
-      const senderKey = `${target.connectionKey}|${target.queueName}`;
-      let sender = this.senders.get(senderKey);
-      if (!sender) {
-        sender = this.client(target.connectionKey, target.connection).createSender(target.queueName);
-        this.senders.set(senderKey, sender);
-      }
-      await sender.sendMessages(bodies);
-    }
-  }
-
-  private async invokeServiceBus(plan: ServiceBusPlan, message: ServiceBusReceivedMessage): Promise<boolean> {
-    try {
-      await this.invoke(plan.fn, serviceBusBody(message, plan.binary), serviceBusTriggerMetadata(message));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async fireTimer(plan: TimerPlan, isPastDue: boolean, rethrow: boolean): Promise<void> {
-    const now = new Date();
-    const next = plan.job?.nextRun() ?? parseNcrontabNext(plan.schedule);
-    // Same shape the host sends (PascalCase); the library camel-cases it into { isPastDue, schedule, scheduleStatus }.
-    const timerInfo = {
-      Schedule: { AdjustForDST: true },
-      ScheduleStatus: {
-        Last: (plan.lastRun ?? new Date(0)).toISOString(),
-        Next: next?.toISOString() ?? null,
-        LastUpdated: now.toISOString(),
-      },
-      IsPastDue: isPastDue,
-    };
-    plan.lastRun = now;
-    try {
-      await this.invoke(plan.fn, { json: JSON.stringify(timerInfo) }, {});
-    } catch (err) {
-      if (rethrow) throw err;
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------------------
-  // HTTP
-
-  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const base = `http://${req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : `${this.opts.host}:${this.boundPort}`}`;
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', base);
-    } catch {
-      return sendJson(res, 400, { error: 'Bad Request', message: 'malformed request URL' });
-    }
-    const segments = splitPath(url.pathname);
-    if (!segments) return sendJson(res, 400, { error: 'Bad Request', message: 'malformed percent-encoding in path' });
-    const prefix = this.routePrefix ? this.routePrefix.split('/') : [];
-    const underPrefix = prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
-    if (!underPrefix) return this.notFound(req, res);
-    const rest = segments.slice(prefix.length);
-
-    const method = (req.method ?? 'GET').toUpperCase();
-    const matches = orderBySpecificity(this.http)
-      .map((plan) => ({ plan, params: matchRoute(plan.route, rest) }))
-      .filter((m): m is { plan: HttpPlan; params: Record<string, string> } => m.params !== undefined);
-    if (matches.length === 0) return this.notFound(req, res);
-    const match = matches.find((m) => !m.plan.methods || m.plan.methods.has(method));
-    if (!match) {
-      const allow = [...new Set(matches.flatMap((m) => [...(m.plan.methods ?? [])]))].sort();
-      req.resume();
-      return sendJson(
-        res,
-        405,
-        { error: 'Method Not Allowed', message: `${method} is not allowed here; use ${allow.join(', ')}` },
-        { Allow: allow.join(', ') },
-      );
-    }
-    const { plan, params } = match;
-
-    if (!this.authorized(plan.authLevel, req, url)) {
-      req.resume();
-      return sendJson(res, 401, {
-        error: 'Unauthorized',
-        message: `this function requires the ${plan.authLevel === 'admin' ? 'master' : 'function'} key in the x-functions-key header or the code query parameter`,
-      });
-    }
-
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.opts.maxRequestBodyBytes);
-    } catch (err) {
-      if (err instanceof HttpError)
-        return sendJson(res, err.status, { error: 'Payload Too Large', message: err.message }, { Connection: 'close' });
-      throw err;
-    }
-
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue;
-      headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    // The host hands over the query as a dictionary: repeated keys joined with commas, empty values left out.
-    const query: Record<string, string> = {};
-    for (const key of new Set(url.searchParams.keys())) {
-      const value = url.searchParams.getAll(key).join(',');
-      if (value !== '') query[key] = value;
-    }
-    const rpcRequest: RpcHttpData = { method, url: url.toString(), headers, query, params, body: { bytes: body } };
-
-    let response: RpcInvocationResponse;
-    try {
-      response = await this.track(this.invoke(plan.fn, { http: rpcRequest }, {}));
-    } catch (err) {
-      return sendJson(res, 500, {
-        error: 'Internal Server Error',
-        message: `function "${plan.fn.name}" failed`,
-        invocationId: invocationIdOf(err),
-      });
-    }
-    const returnBinding = plan.fn.metadata.bindings.$return;
-    let httpOut: RpcTypedData | null | undefined;
-    if (returnBinding && (returnBinding.type ?? '').toLowerCase() === 'http') httpOut = response.returnValue;
-    else {
-      const httpOutName = Object.entries(plan.fn.metadata.bindings).find(
-        ([, b]) => b.direction === 'out' && (b.type ?? '').toLowerCase() === 'http',
-      )?.[0];
-      httpOut = response.outputData?.find((o) => o.name === httpOutName)?.data;
-    }
-    writeHttpResponse(res, httpOut?.http ?? undefined);
-  }
-
-  private notFound(req: IncomingMessage, res: ServerResponse): void {
-    req.resume();
-    sendJson(res, 404, { error: 'Not Found', message: `no function serves ${req.method} ${(req.url ?? '').split('?')[0]}` });
-  }
-
-  private authorized(level: HttpPlan['authLevel'], req: IncomingMessage, url: URL): boolean {
-    if (level === 'anonymous') return true;
-    const header = req.headers['x-functions-key'];
-    const presented = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code') ?? undefined;
-    if (!presented) return false;
-    if (safeEqual(presented, this.keys.master)) return true;
-    return level === 'function' && safeEqual(presented, this.keys.function);
-  }
-
   private log(entry: HostLogEntry): void {
     try {
       this.logSink(entry);
@@ -839,175 +443,6 @@ function triggerOf(fn: CapturedFunction): [string, CoreBindingInfo] {
   return entry;
 }
 
-function orderBySpecificity(plans: HttpPlan[]): HttpPlan[] {
-  const score = (p: HttpPlan) =>
-    p.route.segments.reduce(
-      (acc, s) => acc + (s.kind === 'literal' ? 100 : s.kind === 'param' ? (s.constraint ? 20 : s.optional ? 5 : 10) : 1),
-      0,
-    );
-  return [...plans].sort((a, b) => score(b) - score(a));
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(new HttpError(413, `request body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
-}
-
-function writeHttpResponse(res: ServerResponse, http: RpcHttpData | undefined): void {
-  if (!http) {
-    res.writeHead(204);
-    res.end();
-    return;
-  }
-  const status = Number(http.statusCode ?? 200);
-  const headers: Record<string, string | string[]> = { ...(http.headers ?? {}) };
-  const cookies = (http.cookies ?? []).map(cookieHeader);
-  if (cookies.length) headers['set-cookie'] = cookies;
-  const body = http.body ? typedDataBytes(http.body) : Buffer.alloc(0);
-  res.writeHead(Number.isInteger(status) && status >= 100 && status <= 999 ? status : 500, headers);
-  res.end(status === 204 || status === 304 ? undefined : body);
-}
-
-function cookieHeader(c: RpcHttpCookie): string {
-  const parts = [`${c.name ?? ''}=${c.value ?? ''}`];
-  if (c.domain?.value) parts.push(`Domain=${c.domain.value}`);
-  if (c.path?.value) parts.push(`Path=${c.path.value}`);
-  const seconds = c.expires?.value?.seconds;
-  if (seconds !== undefined && seconds !== null) parts.push(`Expires=${new Date(Number(seconds) * 1000).toUTCString()}`);
-  if (c.maxAge?.value !== undefined && c.maxAge?.value !== null) parts.push(`Max-Age=${c.maxAge.value}`);
-  if (c.secure?.value) parts.push('Secure');
-  if (c.httpOnly?.value) parts.push('HttpOnly');
-  if (c.sameSite === 'Strict' || c.sameSite === 'Lax') parts.push(`SameSite=${c.sameSite}`);
-  if (c.sameSite === 'ExplicitNone') parts.push('SameSite=None');
-  return parts.join('; ');
-}
-
-function typedDataBytes(data: RpcTypedData): Buffer {
-  if (data.bytes) return Buffer.from(data.bytes);
-  if (data.string !== undefined && data.string !== null) return Buffer.from(data.string, 'utf8');
-  if (data.json !== undefined && data.json !== null) return Buffer.from(data.json, 'utf8');
-  if (data.int !== undefined && data.int !== null) return Buffer.from(String(data.int));
-  if (data.double !== undefined && data.double !== null) return Buffer.from(String(data.double));
-  return Buffer.alloc(0);
-}
-
-/** Messages for one Service Bus output value: an array sends one message per element, as the host does. */
-function outputMessages(data: RpcTypedData): Array<{ body: Buffer; contentType?: string }> {
-  if (data.json !== undefined && data.json !== null) {
-    const value: unknown = JSON.parse(data.json);
-    const items = Array.isArray(value) ? value : [value];
-    return items.map((item) =>
-      typeof item === 'string'
-        ? { body: Buffer.from(item, 'utf8') }
-        : { body: Buffer.from(JSON.stringify(item), 'utf8'), contentType: 'application/json' },
-    );
-  }
-  if (data.collectionString?.string) return data.collectionString.string.map((s) => ({ body: Buffer.from(s, 'utf8') }));
-  return [{ body: typedDataBytes(data) }];
-}
-
-/** The trigger input: text (the library JSON-parses it when it can), or bytes when the binding says `dataType: binary`. */
-function serviceBusBody(message: ServiceBusReceivedMessage, binary: boolean): RpcTypedData {
-  const body: unknown = message.body;
-  let bytes: Buffer;
-  if (Buffer.isBuffer(body)) bytes = body;
-  else if (body instanceof Uint8Array) bytes = Buffer.from(body);
-  else if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
-  else if (body === undefined || body === null) bytes = Buffer.alloc(0);
-  else bytes = Buffer.from(JSON.stringify(body), 'utf8');
-  return binary ? { bytes } : { string: bytes.toString('utf8') };
-}
-
-/**
- * Trigger metadata with the names the Service Bus extension binds (PascalCase on the wire; `@azure/functions`
- * camel-cases them, so handlers read `context.triggerMetadata.deliveryCount` etc.). DeliveryCount follows the
- * .NET SDK the host uses: 1 on the first delivery (the AMQP header counts earlier attempts only).
- */
-function serviceBusTriggerMetadata(m: ServiceBusReceivedMessage): Record<string, RpcTypedData> {
-  const out: Record<string, RpcTypedData> = {};
-  const str = (key: string, value: unknown) => {
-    if (value !== undefined && value !== null && value !== '') out[key] = { string: String(value) };
-  };
-  const date = (key: string, value: Date | undefined) => {
-    if (value) out[key] = { string: value.toISOString() };
-  };
-  str('MessageId', m.messageId);
-  out.DeliveryCount = { int: (m.deliveryCount ?? 0) + 1 };
-  date('EnqueuedTimeUtc', m.enqueuedTimeUtc);
-  date('ExpiresAtUtc', m.expiresAtUtc);
-  date('LockedUntilUtc', m.lockedUntilUtc);
-  str('LockToken', m.lockToken);
-  if (m.sequenceNumber !== undefined) out.SequenceNumber = { int: Number(m.sequenceNumber.toString()) };
-  str('ContentType', m.contentType);
-  str('CorrelationId', m.correlationId);
-  str('Subject', m.subject);
-  str('Label', m.subject);
-  str('ReplyTo', m.replyTo);
-  str('To', m.to);
-  str('SessionId', m.sessionId);
-  str('DeadLetterSource', m.deadLetterSource);
-  const props = JSON.stringify(m.applicationProperties ?? {}, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v));
-  out.ApplicationProperties = { json: props };
-  out.UserProperties = { json: props };
-  return out;
-}
-
-function parseNcrontabNext(schedule: string): Date | null {
-  const job = parseNcrontab(schedule);
-  try {
-    return job.nextRun();
-  } finally {
-    job.stop();
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  if (ab.length !== bb.length) return false;
-  let diff = 0;
-  for (let i = 0; i < ab.length; i++) diff |= (ab[i] ?? 0) ^ (bb[i] ?? 0);
-  return diff === 0;
-}
-
-function invocationIdOf(err: unknown): string | undefined {
-  return err instanceof InvocationError ? err.invocationId : undefined;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function defaultLog(entry: HostLogEntry): void {
   if (entry.level === 'trace' || entry.level === 'debug' || entry.level === 'none') return;
   const who = entry.functionName ? `[${entry.functionName}] ` : '';
@@ -1016,4 +451,5 @@ function defaultLog(entry: HostLogEntry): void {
   else process.stdout.write(line);
 }
 
-export { LOCAL_HOST_VERSION, NCRONTAB_TIMEZONE };
+export { type HostJson, readHostJson, timeSpanToMs } from './host-json';
+export { InvocationError, LOCAL_HOST_VERSION, NCRONTAB_TIMEZONE };

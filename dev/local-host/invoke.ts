@@ -101,3 +101,19 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number | undefined
     clearTimeout(timer);
   }
 }
+
+/** A failed invocation: the handler threw (see `cause`), timed out, or an output could not be sent. */
+export class InvocationError extends Error {
+  constructor(
+    readonly functionName: string,
+    readonly invocationId: string,
+    cause: unknown,
+  ) {
+    super(`Function "${functionName}" failed (invocation ${invocationId}): ${errorText(cause)}`, { cause });
+    this.name = 'InvocationError';
+  }
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
