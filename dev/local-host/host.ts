@@ -334,14 +334,14 @@ export class LocalFunctionsHost {
   }
 
   private planFunction(fn: CapturedFunction): void {
-    const [triggerName, trigger] = triggerOf(fn);
+    const [, trigger] = triggerOf(fn);
     const type = (trigger.type ?? '').toLowerCase();
     if (type === 'httptrigger') {
-      this.http.add(fn, triggerName, trigger);
+      this.http.add(fn, trigger);
     } else if (type === 'servicebustrigger') {
-      this.serviceBus.add(fn, triggerName, trigger);
+      this.serviceBus.add(fn, trigger);
     } else if (type === 'timertrigger') {
-      this.timers.add(fn, triggerName, trigger);
+      this.timers.add(fn, trigger);
     } else {
       throw new Error(`trigger type "${trigger.type}" is not supported by the local host (http, serviceBusTrigger, timerTrigger)`);
     }

@@ -3,6 +3,7 @@
  * `authLevel` (function/admin keys in `x-functions-key` or `?code=`), a request body limit, and the conversion
  * between Node's request/response and the RPC HTTP data the programming model reads and returns.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CapturedFunction, CoreBindingInfo, RpcHttpCookie, RpcHttpData, RpcInvocationResponse, RpcTypedData } from '../core-shim';
@@ -31,7 +32,6 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -39,7 +39,6 @@ class HttpError extends Error {
 
 interface HttpPlan {
   fn: CapturedFunction;
-  triggerName: string;
   route: RouteTemplate;
   methods: Set<string> | undefined;
   authLevel: 'anonymous' | 'function' | 'admin';
@@ -58,12 +57,12 @@ export class HttpListener {
   ) {}
 
   /** Indexes an `httpTrigger`; throws for an unknown auth level or a route template the host would refuse. */
-  add(fn: CapturedFunction, triggerName: string, trigger: CoreBindingInfo): void {
+  add(fn: CapturedFunction, trigger: CoreBindingInfo): void {
     const methods = Array.isArray(trigger.methods) ? new Set((trigger.methods as string[]).map((m) => m.toUpperCase())) : undefined;
     const authLevel = String(trigger.authLevel ?? 'function').toLowerCase();
     if (authLevel !== 'anonymous' && authLevel !== 'function' && authLevel !== 'admin') throw new Error(`unknown authLevel "${authLevel}"`);
     const route = parseRoute(this.ctx.resolveExpressions(typeof trigger.route === 'string' ? trigger.route : fn.name));
-    this.plans.push({ fn, triggerName, route, methods, authLevel });
+    this.plans.push({ fn, route, methods, authLevel });
   }
 
   /** The port the server listens on (the real one when 0 was asked); 0 before `listen`. */
@@ -281,10 +280,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 function safeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a);
   const bb = Buffer.from(b);
-  if (ab.length !== bb.length) return false;
-  let diff = 0;
-  for (let i = 0; i < ab.length; i++) diff |= (ab[i] ?? 0) ^ (bb[i] ?? 0);
-  return diff === 0;
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
 function invocationIdOf(err: unknown): string | undefined {

@@ -21,7 +21,6 @@ type ServiceBusHostJson = NonNullable<NonNullable<HostJson['extensions']>['servi
 
 interface ServiceBusPlan {
   fn: CapturedFunction;
-  triggerName: string;
   queueName: string;
   connection: ServiceBusConnection;
   connectionKey: string;
@@ -57,7 +56,7 @@ export class ServiceBusListener {
   }
 
   /** Indexes a `serviceBusTrigger`; throws for what the local host cannot serve. */
-  add(fn: CapturedFunction, triggerName: string, trigger: CoreBindingInfo): void {
+  add(fn: CapturedFunction, trigger: CoreBindingInfo): void {
     if (trigger.topicName) throw new Error('Service Bus topic triggers are not supported by the local host (queues only)');
     if (trigger.isSessionsEnabled) throw new Error('session-enabled Service Bus triggers are not supported by the local host');
     if (trigger.cardinality === 'many') throw new Error("Service Bus trigger cardinality 'many' is not supported by the local host");
@@ -68,7 +67,6 @@ export class ServiceBusListener {
     const { connection, key } = this.connectionFor(trigger);
     this.plans.push({
       fn,
-      triggerName,
       queueName,
       connection,
       connectionKey: key,

@@ -11,7 +11,6 @@ export type TimerContext = Pick<ListenerContext, 'invoke' | 'track' | 'resolveEx
 
 interface TimerPlan {
   fn: CapturedFunction;
-  triggerName: string;
   schedule: string;
   runOnStartup: boolean;
   lastRun: Date | undefined;
@@ -24,12 +23,11 @@ export class TimerListener {
   constructor(private readonly ctx: TimerContext) {}
 
   /** Indexes a `timerTrigger`; throws when its schedule is not valid NCRONTAB. */
-  add(fn: CapturedFunction, triggerName: string, trigger: CoreBindingInfo): void {
+  add(fn: CapturedFunction, trigger: CoreBindingInfo): void {
     const schedule = this.ctx.resolveExpressions(String(trigger.schedule ?? ''));
     parseNcrontab(schedule).stop();
     this.timers.set(fn.name, {
       fn,
-      triggerName,
       schedule,
       runOnStartup: trigger.runOnStartup === true,
       lastRun: undefined,
