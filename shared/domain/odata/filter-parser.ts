@@ -260,25 +260,22 @@ class Parser {
   }
 
   private parseOr(): FilterNode {
-    let left = this.parseAnd();
-    while (this.isKeyword('or')) {
-      this.next();
-      const right = this.parseAnd();
-      requireBoolean(left, "Left operand of 'or'");
-      requireBoolean(right, "Right operand of 'or'");
-      left = { k: 'or', left, right };
-    }
-    return left;
+    return this.parseLogical('or', () => this.parseAnd());
   }
 
   private parseAnd(): FilterNode {
-    let left = this.parseUnary();
-    while (this.isKeyword('and')) {
+    return this.parseLogical('and', () => this.parseUnary());
+  }
+
+  /** A left-associative chain of `and` or `or`, whose operands are parsed by the next tighter level. */
+  private parseLogical(op: 'and' | 'or', operand: () => FilterNode): FilterNode {
+    let left = operand();
+    while (this.isKeyword(op)) {
       this.next();
-      const right = this.parseUnary();
-      requireBoolean(left, "Left operand of 'and'");
-      requireBoolean(right, "Right operand of 'and'");
-      left = { k: 'and', left, right };
+      const right = operand();
+      requireBoolean(left, `Left operand of '${op}'`);
+      requireBoolean(right, `Right operand of '${op}'`);
+      left = { k: op, left, right };
     }
     return left;
   }
